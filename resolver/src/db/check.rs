@@ -1,0 +1,231 @@
+//! Cross-file rules of compat-db: provenance present, references resolve,
+//! values well-formed. Every broken rule is reported; nothing stops early.
+
+use super::diag::{key, Diagnostic, Locator, Seg};
+use super::load::SourceFile;
+use super::Db;
+use crate::pep440;
+use std::collections::{BTreeSet, HashMap};
+
+struct Reporter<'a> {
+    files: HashMap<&'a str, &'a str>,
+    diags: Vec<Diagnostic>,
+}
+
+impl<'a> Reporter<'a> {
+    fn error(&mut self, file: &str, path: Vec<Seg>, message: impl Into<String>) {
+        let text = self.files.get(file).copied().unwrap_or("");
+        self.diags.push(Locator::new(text).diag(file, &path, message.into()));
+    }
+}
+
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+fn is_soname(s: &str) -> bool {
+    s.starts_with("lib") && s.contains(".so") && !s.contains('/') && !s.contains(char::is_whitespace)
+}
+
+fn check_sources(r: &mut Reporter, file: &str, path: Vec<Seg>, sources: &[String]) {
+    if sources.is_empty() {
+        let mut p = path.clone();
+        p.push(key("source"));
+        r.error(file, p, "record has no `source`: every fact needs a URL or the artifact it was measured from");
+    }
+    for (i, s) in sources.iter().enumerate() {
+        if !(s.starts_with("https://") || s.starts_with("http://")) {
+            let mut p = path.clone();
+            p.extend([key("source"), Seg::Index(i)]);
+            r.error(file, p, format!("source `{s}` is not a URL"));
+        }
+    }
+}
+
+pub fn check(db: &Db, files: &[SourceFile]) -> Vec<Diagnostic> {
+    let mut r = Reporter {
+        files: files.iter().map(|f| (f.path.as_str(), f.text.as_str())).collect(),
+        diags: Vec::new(),
+    };
+    let cuda_versions: BTreeSet<_> = db.cuda.iter().map(|c| c.version).collect();
+
+    // cuda.toml
+    let mut seen = BTreeSet::new();
+    for (i, c) in db.cuda.iter().enumerate() {
+        let at = || vec![key("cuda"), Seg::Index(i)];
+        if !seen.insert(c.version) {
+            r.error("cuda.toml", [at(), vec![key("version")]].concat(), format!("CUDA {} listed twice", c.version));
+        }
+        if let Some(m) = &c.minor_compat_driver_min {
+            if m > &c.driver_min {
+                r.error("cuda.toml", [at(), vec![key("minor_compat_driver_min")]].concat(), format!("minor-version floor {m} is above the toolkit driver {}", c.driver_min));
+            }
+        }
+        for (lib, soname) in &c.sonames {
+            if !is_soname(soname) {
+                r.error("cuda.toml", [at(), vec![key("sonames"), key(lib)]].concat(), format!("`{soname}` is not a soname (libNAME.so.N)"));
+            }
+        }
+        check_sources(&mut r, "cuda.toml", at(), &c.source);
+    }
+
+    // gpus.toml
+    let mut names: HashMap<String, usize> = HashMap::new();
+    for (i, g) in db.gpus.iter().enumerate() {
+        for (j, n) in std::iter::once(&g.name).chain(&g.aliases).enumerate() {
+            if let Some(prev) = names.insert(n.to_ascii_lowercase(), i) {
+                if prev != i {
+                    let p = if j == 0 { vec![key("gpu"), Seg::Index(i), key("name")] } else { vec![key("gpu"), Seg::Index(i), key("aliases"), Seg::Index(j - 1)] };
+                    r.error("gpus.toml", p, format!("GPU name `{n}` is also used by gpu[{prev}]"));
+                }
+            }
+        }
+        check_sources(&mut r, "gpus.toml", vec![key("gpu"), Seg::Index(i)], &g.source);
+    }
+
+    // cudnn.toml
+    let mut cudnn_sonames = BTreeSet::new();
+    for (i, c) in db.cudnn.iter().enumerate() {
+        let at = || vec![key("cudnn"), Seg::Index(i)];
+        let major = c.version.split('.').next().unwrap_or("");
+        if c.soname != format!("libcudnn.so.{major}") {
+            r.error("cudnn.toml", [at(), vec![key("soname")]].concat(), format!("cuDNN {} should have soname libcudnn.so.{major}, not {}", c.version, c.soname));
+        }
+        cudnn_sonames.insert(c.soname.clone());
+        for (j, v) in c.cuda.iter().enumerate() {
+            if !cuda_versions.contains(v) {
+                r.error("cudnn.toml", [at(), vec![key("cuda"), Seg::Index(j)]].concat(), format!("CUDA {v} is not in cuda.toml"));
+            }
+        }
+        check_sources(&mut r, "cudnn.toml", at(), &c.source);
+    }
+
+    // breakers.toml
+    for (i, b) in db.breakers.iter().enumerate() {
+        let at = |k: &str| vec![key("breaker"), Seg::Index(i), key(k)];
+        if let Err(e) = pep440::specifiers(&b.versions) {
+            r.error("breakers.toml", at("versions"), e.to_string());
+        }
+        if b.breaks_with != "absent" {
+            if let Err(e) = pep440::specifiers(&b.breaks_with) {
+                r.error("breakers.toml", at("breaks_with"), e.to_string());
+            }
+        }
+        check_sources(&mut r, "breakers.toml", vec![key("breaker"), Seg::Index(i)], &b.source);
+    }
+
+    // redist/*.toml
+    for (file, p) in &db.redist {
+        let known: BTreeSet<&str> = match p.component.as_str() {
+            "cudnn" => cudnn_sonames.iter().map(String::as_str).collect(),
+            "nccl" => ["libnccl.so.2"].into(),
+            comp => db
+                .cuda
+                .iter()
+                .filter(|c| c.version.major == p.cuda_major)
+                .flat_map(|c| c.sonames.iter().filter(|(k, _)| k.as_str() == comp || k.starts_with(comp)).map(|(_, v)| v.as_str()))
+                .collect(),
+        };
+        if known.is_empty() {
+            r.error(file, vec![key("component")], format!("component `{}` has no sonames for CUDA {} in cuda.toml/cudnn.toml", p.component, p.cuda_major));
+        }
+        check_sources(&mut r, file, vec![], &p.source);
+        let mut versions = BTreeSet::new();
+        for (i, rel) in p.release.iter().enumerate() {
+            let at = |k: &str| vec![key("release"), Seg::Index(i), key(k)];
+            if !versions.insert(&rel.version) {
+                r.error(file, at("version"), format!("release {} listed twice", rel.version));
+            }
+            if !is_sha256(&rel.sha256) {
+                r.error(file, at("sha256"), "sha256 must be 64 lowercase hex digits");
+            }
+            if rel.measured.trim().is_empty() {
+                r.error(file, at("measured"), "say how the libraries were measured");
+            }
+            for (j, lib) in rel.libraries.iter().enumerate() {
+                let primary = lib.soname.starts_with(&format!("lib{}", p.component)) || (p.component == "nvtx" && lib.soname.starts_with("libnvToolsExt"));
+                if primary && !known.is_empty() && !known.contains(lib.soname.as_str()) {
+                    r.error(file, vec![key("release"), Seg::Index(i), key("libraries"), Seg::Index(j)], format!("soname {} is not one cuda.toml/cudnn.toml knows for {} (CUDA {})", lib.soname, p.component, p.cuda_major));
+                }
+            }
+        }
+    }
+
+    // wheels/mxnet/*.toml
+    for (file, w) in &db.wheels {
+        let expect = format!("wheels/mxnet/{}-{}.toml", w.package, w.version);
+        if *file != expect {
+            r.error(file, vec![key("package")], format!("record for {} {} must live in {expect}", w.package, w.version));
+        }
+        if let Err(e) = pep440::version(&w.version) {
+            r.error(file, vec![key("version")], e.to_string());
+        }
+        for (i, f) in w.wheel.iter().enumerate() {
+            let at = |k: &str| vec![key("wheel"), Seg::Index(i), key(k)];
+            if !is_sha256(&f.sha256) {
+                r.error(file, at("sha256"), "sha256 must be 64 lowercase hex digits");
+            }
+            let prefix = format!("{}-{}-", w.package.replace('-', "_"), w.version);
+            if !f.filename.starts_with(&prefix) {
+                r.error(file, at("filename"), format!("filename does not start with {prefix}"));
+            }
+            if let Some(c) = f.cuda {
+                if !cuda_versions.contains(&c) {
+                    r.error(file, at("cuda"), format!("CUDA {c} is not in cuda.toml"));
+                }
+            }
+            if !f.placeholder && f.needed.is_empty() {
+                r.error(file, at("needed"), "a real wheel's libmxnet.so needs at least libc; re-run `cargo xtask db ingest`");
+            }
+            if f.no_gpu_code != (f.sass.is_empty() && f.ptx.is_empty()) {
+                r.error(file, at("no_gpu_code"), "no_gpu_code disagrees with sass/ptx");
+            }
+            if f.provenance.measured.trim().is_empty() {
+                r.error(file, vec![key("wheel"), Seg::Index(i), key("provenance"), key("measured")], "say how the facts were measured");
+            }
+        }
+    }
+
+    // runtimes/*.toml
+    let gpu_known = |n: &str| db.gpu(n).is_some();
+    for (file, rt) in &db.runtimes {
+        for (i, g) in rt.gpus.iter().enumerate() {
+            if !gpu_known(g) {
+                r.error(file, vec![key("gpus"), Seg::Index(i)], format!("GPU `{g}` is not in gpus.toml"));
+            }
+        }
+        if !rt.gpus.contains(&rt.default_gpu) {
+            r.error(file, vec![key("default_gpu")], format!("default_gpu `{}` is not among gpus", rt.default_gpu));
+        }
+        if let Some(c) = rt.cuda_toolkit {
+            if !cuda_versions.contains(&c) {
+                r.error(file, vec![key("cuda_toolkit")], format!("CUDA {c} is not in cuda.toml"));
+            }
+        }
+        for (i, s) in rt.system_sonames.iter().enumerate() {
+            if !is_soname(s) {
+                r.error(file, vec![key("system_sonames"), Seg::Index(i)], format!("`{s}` is not a soname"));
+            }
+        }
+        if let Err(e) = pep440::version(&rt.python) {
+            r.error(file, vec![key("python")], e.to_string());
+        }
+        check_sources(&mut r, file, vec![], &rt.source);
+    }
+
+    // pypi/*.toml
+    for (file, p) in &db.pypi {
+        check_sources(&mut r, file, vec![], &p.source);
+        for (i, rel) in p.release.iter().enumerate() {
+            if let Err(e) = pep440::version(&rel.version) {
+                r.error(file, vec![key("release"), Seg::Index(i), key("version")], e.to_string());
+            }
+            for (j, f) in rel.file.iter().enumerate() {
+                if !is_sha256(&f.sha256) {
+                    r.error(file, vec![key("release"), Seg::Index(i), key("file"), Seg::Index(j), key("sha256")], "sha256 must be 64 lowercase hex digits");
+                }
+            }
+        }
+    }
+    r.diags
+}

@@ -1,0 +1,130 @@
+//! Diagnostics with file:line:column, located lazily through toml_edit spans
+//! (only when there is something to report, so loading stays fast).
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Diagnostic {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+    }
+}
+
+/// One step of a key path: a table key or an array index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+pub fn key(k: &str) -> Seg {
+    Seg::Key(k.to_string())
+}
+
+pub fn path_to_string(path: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+    (line, col)
+}
+
+/// Finds where a key path lies in a TOML text.
+pub struct Locator<'a> {
+    text: &'a str,
+    doc: Option<toml_edit::ImDocument<&'a str>>,
+}
+
+impl<'a> Locator<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            doc: toml_edit::ImDocument::parse(text).ok(),
+        }
+    }
+
+    /// Span start of the deepest element of `path` that exists.
+    pub fn offset(&self, path: &[Seg]) -> usize {
+        use toml_edit::{Item, Value};
+        enum Node<'d> {
+            Table(&'d dyn toml_edit::TableLike),
+            Array(&'d toml_edit::Array),
+            Tables(&'d toml_edit::ArrayOfTables),
+            Leaf,
+        }
+        fn of_value(v: &Value) -> Node<'_> {
+            match v {
+                Value::InlineTable(t) => Node::Table(t),
+                Value::Array(a) => Node::Array(a),
+                _ => Node::Leaf,
+            }
+        }
+        fn of_item(i: &Item) -> Node<'_> {
+            match i {
+                Item::Table(t) => Node::Table(t),
+                Item::ArrayOfTables(a) => Node::Tables(a),
+                Item::Value(v) => of_value(v),
+                Item::None => Node::Leaf,
+            }
+        }
+        let Some(doc) = &self.doc else { return 0 };
+        let mut best = 0usize;
+        let mut node = Node::Table(doc.as_table());
+        for seg in path {
+            let (next, span) = match (seg, &node) {
+                (Seg::Key(k), Node::Table(t)) => match t.get_key_value(k) {
+                    Some((kk, v)) => (of_item(v), kk.span()),
+                    None => break,
+                },
+                (Seg::Index(i), Node::Tables(a)) => match a.get(*i) {
+                    Some(t) => (Node::Table(t), t.span()),
+                    None => break,
+                },
+                (Seg::Index(i), Node::Array(a)) => match a.get(*i) {
+                    Some(v) => (of_value(v), v.span()),
+                    None => break,
+                },
+                _ => break,
+            };
+            if let Some(sp) = span {
+                best = sp.start;
+            }
+            node = next;
+        }
+        best
+    }
+
+    pub fn diag(&self, file: &str, path: &[Seg], message: String) -> Diagnostic {
+        let (line, column) = line_col(self.text, self.offset(path));
+        Diagnostic {
+            file: file.to_string(),
+            line,
+            column,
+            message,
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Loading compat-db from the embedded copy or a directory, collecting every
+//! parse error and unknown key with its position.
+
+use super::diag::{line_col, Diagnostic, Locator, Seg};
+use super::model::*;
+use super::Db;
+use serde::de::DeserializeOwned;
+use std::path::Path;
+
+/// A database source file: path relative to the db root (with `/`), and text.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: String,
+    pub text: String,
+}
+
+fn serde_path_to_segs(path: &serde_ignored::Path<'_>, out: &mut Vec<Seg>) {
+    use serde_ignored::Path as P;
+    match path {
+        P::Root => {}
+        P::Seq { parent, index } => {
+            serde_path_to_segs(parent, out);
+            out.push(Seg::Index(*index));
+        }
+        P::Map { parent, key } => {
+            serde_path_to_segs(parent, out);
+            out.push(Seg::Key(key.clone()));
+        }
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+            serde_path_to_segs(parent, out)
+        }
+    }
+}
+
+/// Parse one file into `T`; unknown keys and syntax/type errors become diagnostics.
+pub(crate) fn parse_file<T: DeserializeOwned>(file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Option<T> {
+    let mut unknown: Vec<Vec<Seg>> = Vec::new();
+    let de = toml::Deserializer::new(&file.text);
+    let result: Result<T, _> = serde_ignored::deserialize(de, |p| {
+        let mut segs = Vec::new();
+        serde_path_to_segs(&p, &mut segs);
+        unknown.push(segs);
+    });
+    if !unknown.is_empty() {
+        let loc = Locator::new(&file.text);
+        for segs in &unknown {
+            let name = super::diag::path_to_string(segs);
+            diags.push(loc.diag(&file.path, segs, format!("unknown key `{name}` (see compat-db/README.md for the schema)")));
+        }
+    }
+    match result {
+        Ok(v) if unknown.is_empty() => Some(v),
+        Ok(_) => None,
+        Err(e) => {
+            diags.push(toml_error(file, &e));
+            None
+        }
+    }
+}
+
+fn toml_error(file: &SourceFile, e: &toml::de::Error) -> Diagnostic {
+    let (line, column) = e.span().map_or((1, 1), |s| line_col(&file.text, s.start));
+    Diagnostic {
+        file: file.path.clone(),
+        line,
+        column,
+        message: e.message().trim().to_string(),
+    }
+}
+
+/// Build a `Db` from source files; every problem is collected.
+pub fn load_files(files: &[SourceFile]) -> Result<Db, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let mut db = Db::default();
+    for f in files {
+        let p = f.path.as_str();
+        if !p.ends_with(".toml") {
+            continue;
+        }
+        match p {
+            "cuda.toml" => {
+                if let Some(x) = parse_file::<CudaFile>(f, &mut diags) {
+                    db.cuda = x.cuda;
+                }
+            }
+            "gpus.toml" => {
+                if let Some(x) = parse_file::<GpuFile>(f, &mut diags) {
+                    db.gpus = x.gpu;
+                }
+            }
+            "cudnn.toml" => {
+                if let Some(x) = parse_file::<CudnnFile>(f, &mut diags) {
+                    db.cudnn = x.cudnn;
+                }
+            }
+            "breakers.toml" => {
+                if let Some(x) = parse_file::<BreakerFile>(f, &mut diags) {
+                    db.breakers = x.breaker;
+                }
+            }
+            _ if p.starts_with("redist/") => {
+                if let Some(x) = parse_file::<RedistPackage>(f, &mut diags) {
+                    db.redist.push((p.to_string(), x));
+                }
+            }
+            _ if p.starts_with("wheels/mxnet/") => {
+                if let Some(x) = parse_file::<WheelRelease>(f, &mut diags) {
+                    db.wheels.push((p.to_string(), x));
+                }
+            }
+            _ if p.starts_with("runtimes/") => {
+                if let Some(x) = parse_file::<Runtime>(f, &mut diags) {
+                    db.runtimes.push((p.to_string(), x));
+                }
+            }
+            _ if p.starts_with("pypi/") => {
+                if let Some(x) = parse_file::<PypiPackage>(f, &mut diags) {
+                    db.pypi.push((p.to_string(), x));
+                }
+            }
+            _ => diags.push(Diagnostic {
+                file: p.to_string(),
+                line: 1,
+                column: 1,
+                message: "file is not part of the compat-db layout (see compat-db/README.md)".into(),
+            }),
+        }
+    }
+    diags.extend(super::check::check(&db, files));
+    if diags.is_empty() {
+        Ok(db)
+    } else {
+        diags.sort();
+        Err(diags)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read compat-db at {path}: {source}")]
+pub struct DbDirError {
+    pub path: std::path::PathBuf,
+    pub source: std::io::Error,
+}
+
+/// Read every `*.toml` under `root`, sorted by path for deterministic output.
+pub fn read_dir_files(root: &Path) -> Result<Vec<SourceFile>, DbDirError> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) -> Result<(), DbDirError> {
+        let err = |source| DbDirError {
+            path: dir.to_path_buf(),
+            source,
+        };
+        for entry in std::fs::read_dir(dir).map_err(err)? {
+            let entry = entry.map_err(err)?;
+            let path = entry.path();
+            if path.is_dir() {
+                walk(root, &path, out)?;
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).map_err(|source| DbDirError {
+                    path: path.clone(),
+                    source,
+                })?;
+                let rel = path.strip_prefix(root).unwrap_or(&path);
+                let rel = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                out.push(SourceFile { path: rel, text });
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out)?;
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}

@@ -1,0 +1,114 @@
+//! compat-db: the facts, loaded and validated (see compat-db/README.md).
+
+pub mod check;
+pub mod diag;
+pub mod load;
+pub mod model;
+
+pub use diag::Diagnostic;
+pub use load::{load_files, read_dir_files, SourceFile};
+use model::*;
+use std::path::Path;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded_db.rs"));
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Db {
+    pub cuda: Vec<CudaRelease>,
+    pub gpus: Vec<Gpu>,
+    pub cudnn: Vec<CudnnRelease>,
+    pub breakers: Vec<Breaker>,
+    /// (file, record) pairs, sorted by file.
+    pub redist: Vec<(String, RedistPackage)>,
+    pub wheels: Vec<(String, WheelRelease)>,
+    pub runtimes: Vec<(String, Runtime)>,
+    pub pypi: Vec<(String, PypiPackage)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Dir(#[from] load::DbDirError),
+    #[error("compat-db has {} error(s):\n{}", .0.len(), .0.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Diagnostic>),
+}
+
+/// The files compiled into this binary.
+pub fn embedded_files() -> Vec<SourceFile> {
+    embedded::FILES
+        .iter()
+        .map(|(p, t)| SourceFile {
+            path: (*p).to_string(),
+            text: (*t).to_string(),
+        })
+        .collect()
+}
+
+impl Db {
+    pub fn embedded() -> Result<Db, DbError> {
+        load_files(&embedded_files()).map_err(DbError::Invalid)
+    }
+
+    pub fn from_dir(dir: &Path) -> Result<Db, DbError> {
+        load_files(&read_dir_files(dir)?).map_err(DbError::Invalid)
+    }
+
+    /// `--db DIR` if given, else the embedded copy.
+    pub fn open(dir: Option<&Path>) -> Result<Db, DbError> {
+        match dir {
+            Some(d) => Self::from_dir(d),
+            None => Self::embedded(),
+        }
+    }
+
+    /// A GPU by name or alias, case-insensitive (`t4`, `Tesla T4`).
+    pub fn gpu(&self, name: &str) -> Option<&Gpu> {
+        self.gpus
+            .iter()
+            .find(|g| g.name.eq_ignore_ascii_case(name) || g.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
+    }
+
+    pub fn cuda(&self, v: crate::versions::CudaVersion) -> Option<&CudaRelease> {
+        self.cuda.iter().find(|c| c.version == v)
+    }
+
+    pub fn runtime(&self, name: &str) -> Option<&Runtime> {
+        self.runtimes.iter().map(|(_, r)| r).find(|r| r.name == name)
+    }
+
+    /// Every MXNet wheel file with its release.
+    pub fn wheel_files(&self) -> impl Iterator<Item = (&WheelRelease, &WheelFile)> {
+        self.wheels.iter().flat_map(|(_, r)| r.wheel.iter().map(move |w| (r, w)))
+    }
+}
+
+impl Db {
+    /// One JSON document for tools and review (`db export --json`). Wheel
+    /// records are flattened: each carries its `package` and `version`.
+    pub fn export_json(&self) -> serde_json::Value {
+        use serde_json::{json, Value};
+        let wheels: Vec<Value> = self
+            .wheel_files()
+            .map(|(rel, w)| {
+                let mut v = serde_json::to_value(w).expect("serializable");
+                let obj = v.as_object_mut().expect("object");
+                obj.insert("package".into(), json!(rel.package));
+                obj.insert("version".into(), json!(rel.version));
+                v
+            })
+            .collect();
+        json!({
+            "format": 1,
+            "cuda": self.cuda,
+            "gpus": self.gpus,
+            "cudnn": self.cudnn,
+            "breakers": self.breakers,
+            "redist": self.redist.iter().map(|(_, r)| r).collect::<Vec<_>>(),
+            "wheels": wheels,
+            "runtimes": self.runtimes.iter().map(|(_, r)| r).collect::<Vec<_>>(),
+            "pypi": self.pypi.iter().map(|(_, r)| r).collect::<Vec<_>>(),
+        })
+    }
+}

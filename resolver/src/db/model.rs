@@ -1,0 +1,214 @@
+//! The compat-db schema. One struct per file kind; see compat-db/README.md.
+//! Unknown keys are collected (not silently dropped) by the loader.
+
+use crate::versions::{ComputeCapability, CudaVersion, DriverVersion, SmTarget};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CudaFile {
+    pub cuda: Vec<CudaRelease>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CudaRelease {
+    pub version: CudaVersion,
+    pub driver_min: DriverVersion,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minor_compat_driver_min: Option<DriverVersion>,
+    pub sm: Vec<SmTarget>,
+    #[serde(default)]
+    pub sonames: BTreeMap<String, String>,
+    pub source: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct GpuFile {
+    pub gpu: Vec<Gpu>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Gpu {
+    pub name: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub compute_capability: ComputeCapability,
+    #[serde(default)]
+    pub colab: bool,
+    pub source: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CudnnFile {
+    pub cudnn: Vec<CudnnRelease>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CudnnRelease {
+    pub version: String,
+    pub cuda: Vec<CudaVersion>,
+    pub soname: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_compute_capability: Option<ComputeCapability>,
+    pub source: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct BreakerFile {
+    pub breaker: Vec<Breaker>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Breaker {
+    pub id: String,
+    pub package: String,
+    pub versions: String,
+    pub dependency: String,
+    pub breaks_with: String,
+    pub error: String,
+    #[serde(default)]
+    pub shim: Vec<String>,
+    pub source: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RedistPackage {
+    pub package: String,
+    pub component: String,
+    pub cuda_major: u32,
+    pub source: Vec<String>,
+    #[serde(default)]
+    pub release: Vec<RedistRelease>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RedistRelease {
+    pub version: String,
+    pub filename: String,
+    pub url: String,
+    pub sha256: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_python: Option<String>,
+    #[serde(default)]
+    pub requires_dist: Vec<String>,
+    pub libraries: Vec<RedistLibrary>,
+    pub measured: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RedistLibrary {
+    pub path: String,
+    pub soname: String,
+}
+
+/// `wheels/mxnet/<package>-<version>.toml`, written by `db ingest`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct WheelRelease {
+    pub package: String,
+    pub version: String,
+    pub wheel: Vec<WheelFile>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct WheelFile {
+    pub filename: String,
+    pub url: String,
+    pub sha256: String,
+    pub size: u64,
+    /// CUDA version the package name says it was built for (`cu112` -> 11.2); absent for CPU builds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cuda: Option<CudaVersion>,
+    pub python_tag: String,
+    pub abi_tag: String,
+    pub platform_tag: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_python: Option<String>,
+    #[serde(default)]
+    pub requires_dist: Vec<String>,
+    /// No `mxnet` package inside: a name-reserving placeholder.
+    #[serde(default)]
+    pub placeholder: bool,
+    /// The library carries no SASS and no PTX.
+    #[serde(default)]
+    pub no_gpu_code: bool,
+    /// `DT_NEEDED` of `mxnet/libmxnet.so`, in ELF order.
+    #[serde(default)]
+    pub needed: Vec<String>,
+    #[serde(default)]
+    pub rpath: Vec<String>,
+    #[serde(default)]
+    pub runpath: Vec<String>,
+    /// Shared libraries shipped inside the wheel beside libmxnet.so (by file name).
+    #[serde(default)]
+    pub bundled: Vec<String>,
+    #[serde(default)]
+    pub sass: Vec<u32>,
+    #[serde(default)]
+    pub ptx: Vec<u32>,
+    pub provenance: WheelProvenance,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct WheelProvenance {
+    /// The PyPI JSON the sha256 and URL were checked against.
+    pub source: String,
+    /// sha256 of the library that was read (absent for placeholders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library_sha256: Option<String>,
+    /// How the facts were read.
+    pub measured: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Runtime {
+    pub name: String,
+    pub kind: String,
+    pub date: String,
+    pub python: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glibc: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cuda_toolkit: Option<CudaVersion>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<DriverVersion>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cudnn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numpy: Option<String>,
+    pub gpus: Vec<String>,
+    pub default_gpu: String,
+    #[serde(default)]
+    pub system_sonames: Vec<String>,
+    #[serde(default)]
+    pub preinstalled: BTreeMap<String, String>,
+    pub source: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct PypiPackage {
+    pub package: String,
+    pub source: Vec<String>,
+    pub release: Vec<PypiRelease>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct PypiRelease {
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_python: Option<String>,
+    pub file: Vec<PypiFile>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct PypiFile {
+    pub filename: String,
+    pub url: String,
+    pub sha256: String,
+    pub size: u64,
+    pub python_tag: String,
+    pub abi_tag: String,
+    pub platform_tag: String,
+}

@@ -1,0 +1,19 @@
+//! gpu-env: make a GPU Python stack (Apache MXNet wheels, CUDA, cuDNN, numpy)
+//! work the first time. Library behind `cargo xtask`; the CLI only parses
+//! arguments and renders results.
+
+pub mod binary;
+pub mod db;
+pub mod pep440;
+pub mod versions;
+
+pub fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+pub mod fsutil;
+pub mod measure;
+pub mod wheelname;
+#[cfg(feature = "net")]
+pub mod ingest;
+#[cfg(feature = "net")]
+pub mod pypi;

@@ -1,0 +1,162 @@
+//! Measure an MXNet wheel: everything `db ingest` records that can be read
+//! from the wheel file itself (no network).
+
+use crate::binary::{elf, fatbin, zip};
+use crate::db::model::{WheelFile, WheelProvenance};
+use crate::versions::CudaVersion;
+use crate::wheelname::WheelName;
+use std::path::Path;
+
+pub const LIBRARY: &str = "mxnet/libmxnet.so";
+
+#[derive(Debug, thiserror::Error)]
+pub enum MeasureError {
+    #[error(transparent)]
+    Name(#[from] crate::wheelname::WheelNameError),
+    #[error(transparent)]
+    Zip(#[from] zip::ZipError),
+    #[error("{path}: {LIBRARY}: {source}")]
+    Elf { path: String, source: elf::ElfError },
+    #[error("{path}: has an `mxnet` package but no {LIBRARY}; not an MXNet binary wheel")]
+    NoLibrary { path: String },
+    #[error("{path}: no *.dist-info/METADATA; not a wheel")]
+    NoMetadata { path: String },
+}
+
+/// Facts about one wheel, before PyPI provenance is attached.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    pub filename: String,
+    pub name: WheelName,
+    pub requires_python: Option<String>,
+    pub requires_dist: Vec<String>,
+    pub placeholder: bool,
+    pub needed: Vec<String>,
+    pub rpath: Vec<String>,
+    pub runpath: Vec<String>,
+    pub bundled: Vec<String>,
+    pub code: fatbin::GpuCode,
+    pub library_sha256: Option<String>,
+    pub measured: String,
+}
+
+/// Requires-Python and Requires-Dist from a METADATA file (RFC 822 style headers).
+pub fn parse_metadata(text: &str) -> (Option<String>, Vec<String>) {
+    let mut rp = None;
+    let mut rd = Vec::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            break; // headers end; the long description follows
+        }
+        if let Some(v) = line.strip_prefix("Requires-Python:") {
+            rp = Some(v.trim().to_string());
+        } else if let Some(v) = line.strip_prefix("Requires-Dist:") {
+            rd.push(v.trim().to_string());
+        }
+    }
+    (rp, rd)
+}
+
+pub fn measure_wheel(path: &Path, filename: &str) -> Result<Measured, MeasureError> {
+    let name = WheelName::parse(filename)?;
+    let shown = path.display().to_string();
+    let mut archive = zip::ZipArchive::open(path)?;
+    let metadata = archive
+        .entries()
+        .iter()
+        .find(|e| e.name.ends_with(".dist-info/METADATA") && e.name.matches('/').count() == 1)
+        .cloned()
+        .ok_or_else(|| MeasureError::NoMetadata { path: shown.clone() })?;
+    let (requires_python, requires_dist) = parse_metadata(&String::from_utf8_lossy(&archive.read(&metadata)?));
+    let placeholder = !archive.entries().iter().any(|e| e.name.starts_with("mxnet/"));
+    let mut bundled: Vec<String> = archive
+        .entries()
+        .iter()
+        .filter(|e| e.name != LIBRARY && (e.name.starts_with("mxnet/") || e.name.contains(".libs/")))
+        .filter_map(|e| e.name.rsplit('/').next())
+        .filter(|f| f.starts_with("lib") && f.contains(".so"))
+        .map(str::to_string)
+        .collect();
+    bundled.sort();
+    bundled.dedup();
+    let mut m = Measured {
+        filename: filename.to_string(),
+        name,
+        requires_python,
+        requires_dist,
+        placeholder,
+        needed: vec![],
+        rpath: vec![],
+        runpath: vec![],
+        bundled,
+        code: fatbin::GpuCode::default(),
+        library_sha256: None,
+        measured: "placeholder: wheel lists no mxnet/ package (zip central directory)".into(),
+    };
+    if placeholder {
+        return Ok(m);
+    }
+    let entry = archive
+        .find(LIBRARY)
+        .cloned()
+        .ok_or_else(|| MeasureError::NoLibrary { path: shown.clone() })?;
+    let lib = archive.read(&entry)?;
+    let facts = elf::read_elf(&lib).map_err(|source| MeasureError::Elf { path: shown, source })?;
+    let (code, how) = match &facts.fatbin_section {
+        Some(r) => (fatbin::read_fatbins(&lib[r.clone()]), "fatbin entry headers in section .nv_fatbin"),
+        None => (fatbin::read_fatbins(&lib), "fatbin entry headers found by scanning the whole library for magic 0xBA55ED50 (no .nv_fatbin section header)"),
+    };
+    m.needed = facts.needed;
+    m.rpath = facts.rpath;
+    m.runpath = facts.runpath;
+    m.code = code;
+    m.library_sha256 = Some(crate::fsutil::sha256_hex(&lib));
+    m.measured = format!("{LIBRARY} inflated from the wheel (CRC-32 checked); needed/rpath/runpath from its ELF dynamic section; sass/ptx from {how}; requires from *.dist-info/METADATA; bundled from the zip listing");
+    Ok(m)
+}
+
+impl Measured {
+    /// The compat-db record, given PyPI's URL and digest for the file.
+    pub fn into_record(self, url: String, sha256: String, size: u64, source: String) -> WheelFile {
+        let cuda = self
+            .name
+            .package
+            .strip_prefix("mxnet-")
+            .and_then(CudaVersion::from_mxnet_suffix);
+        WheelFile {
+            filename: self.filename,
+            url,
+            sha256,
+            size,
+            cuda,
+            python_tag: self.name.python_tag,
+            abi_tag: self.name.abi_tag,
+            platform_tag: self.name.platform_tag,
+            requires_python: self.requires_python,
+            requires_dist: self.requires_dist,
+            placeholder: self.placeholder,
+            no_gpu_code: self.code.is_empty(),
+            needed: self.needed,
+            rpath: self.rpath,
+            runpath: self.runpath,
+            bundled: self.bundled,
+            sass: self.code.sass,
+            ptx: self.code.ptx,
+            provenance: WheelProvenance {
+                source,
+                library_sha256: self.library_sha256,
+                measured: self.measured,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn metadata_headers_stop_at_body() {
+        let (rp, rd) = super::parse_metadata("Name: x\nRequires-Python: >=3.6\nRequires-Dist: numpy (<2.0.0,>1.16.0)\nRequires-Dist: requests\n\nRequires-Dist: not-a-header\n");
+        assert_eq!(rp.as_deref(), Some(">=3.6"));
+        assert_eq!(rd, vec!["numpy (<2.0.0,>1.16.0)", "requests"]);
+    }
+}

@@ -1,0 +1,211 @@
+//! PyPI's JSON API (`/pypi/NAME/json`) and file downloads. The base URL is
+//! `https://pypi.org` unless `GPU_ENV_PYPI_URL` points elsewhere (tests serve
+//! recorded responses from 127.0.0.1).
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read, Write};
+use std::time::Duration;
+
+pub const DEFAULT_BASE: &str = "https://pypi.org";
+
+pub fn base_url() -> String {
+    std::env::var("GPU_ENV_PYPI_URL").unwrap_or_else(|_| DEFAULT_BASE.to_string())
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Project {
+    pub releases: BTreeMap<String, Vec<File>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct File {
+    pub filename: String,
+    pub url: String,
+    pub digests: Digests,
+    pub size: u64,
+    #[serde(default)]
+    pub requires_python: Option<String>,
+    #[serde(default)]
+    pub yanked: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Digests {
+    pub sha256: String,
+}
+
+impl Project {
+    pub fn file(&self, filename: &str) -> Option<(&str, &File)> {
+        self.releases
+            .iter()
+            .flat_map(|(v, fs)| fs.iter().map(move |f| (v.as_str(), f)))
+            .find(|(_, f)| f.filename == filename)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PypiError {
+    #[error("GET {url}: {message}")]
+    Network { url: String, message: String },
+    #[error("GET {url}: HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("GET {url}: response is not PyPI JSON: {message}")]
+    Json { url: String, message: String },
+    #[error("{url}: download truncated: got {got} bytes, expected {expected}")]
+    Truncated { url: String, got: u64, expected: u64 },
+    #[error("{url}: sha256 {got} does not match PyPI's {expected}")]
+    Hash { url: String, got: String, expected: String },
+    #[error("writing download of {url}: {source}")]
+    Io { url: String, source: std::io::Error },
+}
+
+pub struct Client {
+    http: reqwest::blocking::Client,
+    base: String,
+    retries: u32,
+}
+
+impl Client {
+    pub fn new() -> Self {
+        Self::with_base(base_url())
+    }
+
+    pub fn with_base(base: String) -> Self {
+        let http = reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .timeout(Duration::from_secs(30 * 60))
+            .user_agent(concat!("gpu-env/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("TLS backend initializes");
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            retries: 3,
+        }
+    }
+
+    pub fn project_url(&self, name: &str) -> String {
+        format!("{}/pypi/{}/json", self.base, crate::pep440::normalize_name(name))
+    }
+
+    /// GET with retries and exponential backoff on network errors and 5xx.
+    fn get(&self, url: &str) -> Result<reqwest::blocking::Response, PypiError> {
+        let mut delay = Duration::from_millis(300);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let res = self.http.get(url).send();
+            let retry = match &res {
+                Ok(r) => r.status().is_server_error(),
+                Err(e) => !e.is_builder(),
+            };
+            if retry && attempt < self.retries {
+                std::thread::sleep(delay);
+                delay *= 2;
+                continue;
+            }
+            let r = res.map_err(|e| PypiError::Network {
+                url: url.to_string(),
+                message: error_chain(&e),
+            })?;
+            if !r.status().is_success() {
+                return Err(PypiError::Status {
+                    url: url.to_string(),
+                    status: r.status().as_u16(),
+                });
+            }
+            return Ok(r);
+        }
+    }
+
+    pub fn get_text(&self, url: &str) -> Result<String, PypiError> {
+        self.get(url)?.text().map_err(|e| PypiError::Network {
+            url: url.to_string(),
+            message: error_chain(&e),
+        })
+    }
+
+    pub fn project(&self, name: &str) -> Result<Project, PypiError> {
+        let url = self.project_url(name);
+        let text = self.get_text(&url)?;
+        serde_json::from_str(&text).map_err(|e| PypiError::Json {
+            url,
+            message: e.to_string(),
+        })
+    }
+
+    /// Download `url` into `dest`, checking size and sha256; progress on
+    /// stderr when it is a terminal.
+    pub fn download(&self, url: &str, dest: &mut std::fs::File, expected_size: u64, expected_sha256: &str) -> Result<(), PypiError> {
+        use sha2::{Digest, Sha256};
+        let io = |source| PypiError::Io {
+            url: url.to_string(),
+            source,
+        };
+        let mut resp = self.get(url)?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut got = 0u64;
+        let tty = std::io::stderr().is_terminal();
+        let mut shown = 0u64;
+        loop {
+            let n = match resp.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                // A body cut short surfaces as a read error; report it as truncation.
+                Err(_) => break,
+            };
+            hasher.update(&buf[..n]);
+            dest.write_all(&buf[..n]).map_err(io)?;
+            got += n as u64;
+            if tty && expected_size > 0 && got * 50 / expected_size > shown {
+                shown = got * 50 / expected_size;
+                let bar: String = (0..50).map(|i| if i < shown { '#' } else { '.' }).collect();
+                eprint!("\r  [{bar}] {} / {} MB", got >> 20, expected_size >> 20);
+            }
+        }
+        if tty {
+            eprintln!();
+        }
+        if got != expected_size {
+            return Err(PypiError::Truncated {
+                url: url.to_string(),
+                got,
+                expected: expected_size,
+            });
+        }
+        let sha = crate::fsutil::hex(&hasher.finalize());
+        if sha != expected_sha256 {
+            return Err(PypiError::Hash {
+                url: url.to_string(),
+                got: sha,
+                expected: expected_sha256.to_string(),
+            });
+        }
+        dest.flush().map_err(io)?;
+        Ok(())
+    }
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// Whether `path` looks like a URL rather than a file.
+pub fn is_url(s: &str) -> bool {
+    s.starts_with("https://") || s.starts_with("http://")
+}

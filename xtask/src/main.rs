@@ -1,0 +1,10 @@
+//! `cargo xtask`: the thin CLI over the gpu-env library. Parsing and
+//! rendering only; every decision lives in the library.
+
+mod cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    cli::run()
+}

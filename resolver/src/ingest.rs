@@ -10,8 +10,18 @@ use std::path::{Path, PathBuf};
 
 /// The MXNet distributions `--all` walks, and which releases of each.
 pub const GPU_PACKAGES: &[&str] = &[
-    "mxnet-cu80", "mxnet-cu90", "mxnet-cu92", "mxnet-cu100", "mxnet-cu101", "mxnet-cu102",
-    "mxnet-cu110", "mxnet-cu112", "mxnet-cu113", "mxnet-cu114", "mxnet-cu115", "mxnet-cu116",
+    "mxnet-cu80",
+    "mxnet-cu90",
+    "mxnet-cu92",
+    "mxnet-cu100",
+    "mxnet-cu101",
+    "mxnet-cu102",
+    "mxnet-cu110",
+    "mxnet-cu112",
+    "mxnet-cu113",
+    "mxnet-cu114",
+    "mxnet-cu115",
+    "mxnet-cu116",
     "mxnet-cu117",
 ];
 pub const CPU_PACKAGES: &[(&str, &[&str])] = &[
@@ -19,13 +29,25 @@ pub const CPU_PACKAGES: &[(&str, &[&str])] = &[
     ("mxnet-native", &["1.8.0.post0", "1.9.1"]),
 ];
 
+/// Names whose 1.0.0 release is an empty placeholder (cu80/cu90 1.0.0 are
+/// real 2017 builds, outside the range).
+const PLACEHOLDER_1_0_0: &[&str] = &[
+    "mxnet-cu113",
+    "mxnet-cu114",
+    "mxnet-cu115",
+    "mxnet-cu116",
+    "mxnet-cu117",
+];
+
 /// GPU releases from 1.4.0 through 2.0.0b1 (with .postN), plus the 1.0.0
 /// placeholders some names were reserved with.
-pub fn wanted_gpu_release(version: &str) -> bool {
-    let Ok(v) = crate::pep440::version(version) else { return false };
-    let lo = crate::pep440::version("1.4.0").unwrap();
-    let hi = crate::pep440::version("2.0.0b1").unwrap();
-    (v >= lo && v <= hi) || version == "1.0.0"
+pub fn wanted_gpu_release(package: &str, version: &str) -> bool {
+    let Ok(v) = crate::pep440::version(version) else {
+        return false;
+    };
+    let lo = crate::pep440::version("1.4.0").expect("literal");
+    let hi = crate::pep440::version("2.0.0b1").expect("literal");
+    (v >= lo && v <= hi) || (version == "1.0.0" && PLACEHOLDER_1_0_0.contains(&package))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,8 +68,13 @@ pub enum IngestError {
         expected: String,
     },
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}: existing record does not parse ({message}); fix or delete it, then ingest again")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: existing record does not parse ({message}); fix or delete it, then ingest again"
+    )]
     BadRecord { path: PathBuf, message: String },
     #[error(transparent)]
     Write(#[from] crate::fsutil::WriteError),
@@ -55,20 +82,29 @@ pub enum IngestError {
 
 #[derive(Debug)]
 pub enum Outcome {
-    Written { record: PathBuf, wheel: Box<WheelFile> },
-    Unchanged { record: PathBuf },
+    Written {
+        record: PathBuf,
+        wheel: Box<WheelFile>,
+    },
+    Unchanged {
+        record: PathBuf,
+    },
 }
 
 pub fn record_path(db_dir: &Path, package: &str, version: &str) -> PathBuf {
-    db_dir.join("wheels/mxnet").join(format!("{package}-{version}.toml"))
+    db_dir
+        .join("wheels/mxnet")
+        .join(format!("{package}-{version}.toml"))
 }
 
 fn existing(record: &Path) -> Result<Option<WheelRelease>, IngestError> {
     match std::fs::read_to_string(record) {
-        Ok(text) => toml::from_str(&text).map(Some).map_err(|e| IngestError::BadRecord {
-            path: record.to_path_buf(),
-            message: e.message().to_string(),
-        }),
+        Ok(text) => toml::from_str(&text)
+            .map(Some)
+            .map_err(|e| IngestError::BadRecord {
+                path: record.to_path_buf(),
+                message: e.message().to_string(),
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(IngestError::Io {
             path: record.to_path_buf(),
@@ -84,32 +120,48 @@ pub fn render_record(rel: &WheelRelease) -> String {
 }
 
 /// Ingest one wheel given as a local path or URL.
-pub fn ingest(client: &pypi::Client, source: &str, db_dir: &Path, force: bool) -> Result<Outcome, IngestError> {
+pub fn ingest(
+    client: &pypi::Client,
+    source: &str,
+    db_dir: &Path,
+    force: bool,
+) -> Result<Outcome, IngestError> {
     let filename = source.rsplit('/').next().unwrap_or(source).to_string();
     let name = WheelName::parse(&filename)?;
     let project_url = client.project_url(&name.package);
     let project = client.project(&name.package)?;
-    let (_, file) = project.file(&filename).ok_or_else(|| IngestError::NotOnPypi {
-        filename: filename.clone(),
-        project: project_url.clone(),
-    })?;
+    let (_, file) = project
+        .file(&filename)
+        .ok_or_else(|| IngestError::NotOnPypi {
+            filename: filename.clone(),
+            project: project_url.clone(),
+        })?;
     let record = record_path(db_dir, &name.package, &name.version);
     let mut release = existing(&record)?.unwrap_or_else(|| WheelRelease {
         package: name.package.clone(),
         version: name.version.clone(),
         wheel: vec![],
     });
-    if !force && release.wheel.iter().any(|w| w.filename == filename && w.sha256 == file.digests.sha256) {
+    if !force
+        && release
+            .wheel
+            .iter()
+            .any(|w| w.filename == filename && w.sha256 == file.digests.sha256)
+    {
         return Ok(Outcome::Unchanged { record });
     }
 
     // The temporary download is deleted when `tmp` drops, on every path.
     let tmp;
     let local: PathBuf = if pypi::is_url(source) {
-        tmp = tempfile::Builder::new().prefix("gpu-env-wheel-").suffix(".whl").tempfile().map_err(|source| IngestError::Io {
-            path: std::env::temp_dir(),
-            source,
-        })?;
+        tmp = tempfile::Builder::new()
+            .prefix("gpu-env-wheel-")
+            .suffix(".whl")
+            .tempfile()
+            .map_err(|source| IngestError::Io {
+                path: std::env::temp_dir(),
+                source,
+            })?;
         let mut f = tmp.reopen().map_err(|source| IngestError::Io {
             path: tmp.path().to_path_buf(),
             source,
@@ -118,7 +170,10 @@ pub fn ingest(client: &pypi::Client, source: &str, db_dir: &Path, force: bool) -
         tmp.path().to_path_buf()
     } else {
         let p = PathBuf::from(source);
-        let got = crate::fsutil::sha256_file(&p).map_err(|e| IngestError::Io { path: p.clone(), source: e })?;
+        let got = crate::fsutil::sha256_file(&p).map_err(|e| IngestError::Io {
+            path: p.clone(),
+            source: e,
+        })?;
         if got != file.digests.sha256 {
             return Err(IngestError::LocalHash {
                 path: p,
@@ -130,7 +185,12 @@ pub fn ingest(client: &pypi::Client, source: &str, db_dir: &Path, force: bool) -
         p
     };
     let measured = measure_wheel(&local, &filename)?;
-    let wheel = measured.into_record(file.url.clone(), file.digests.sha256.clone(), file.size, project_url);
+    let wheel = measured.into_record(
+        file.url.clone(),
+        file.digests.sha256.clone(),
+        file.size,
+        project_url,
+    );
     release.wheel.retain(|w| w.filename != wheel.filename);
     release.wheel.push(wheel.clone());
     release.wheel.sort_by(|a, b| a.filename.cmp(&b.filename));
@@ -157,7 +217,7 @@ pub fn all_urls(client: &pypi::Client) -> Result<Vec<String>, IngestError> {
         }
     };
     for p in GPU_PACKAGES {
-        add(&client.project(p)?, &wanted_gpu_release);
+        add(&client.project(p)?, &|v| wanted_gpu_release(p, v));
     }
     for (p, versions) in CPU_PACKAGES {
         add(&client.project(p)?, &|v| versions.contains(&v));

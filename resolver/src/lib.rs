@@ -11,9 +11,11 @@ pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
 pub mod fsutil;
-pub mod measure;
-pub mod wheelname;
 #[cfg(feature = "net")]
 pub mod ingest;
+pub mod measure;
+pub mod probe;
 #[cfg(feature = "net")]
 pub mod pypi;
+pub mod target;
+pub mod wheelname;

@@ -66,13 +66,21 @@ pub fn measure_wheel(path: &Path, filename: &str) -> Result<Measured, MeasureErr
         .iter()
         .find(|e| e.name.ends_with(".dist-info/METADATA") && e.name.matches('/').count() == 1)
         .cloned()
-        .ok_or_else(|| MeasureError::NoMetadata { path: shown.clone() })?;
-    let (requires_python, requires_dist) = parse_metadata(&String::from_utf8_lossy(&archive.read(&metadata)?));
-    let placeholder = !archive.entries().iter().any(|e| e.name.starts_with("mxnet/"));
+        .ok_or_else(|| MeasureError::NoMetadata {
+            path: shown.clone(),
+        })?;
+    let (requires_python, requires_dist) =
+        parse_metadata(&String::from_utf8_lossy(&archive.read(&metadata)?));
+    let placeholder = !archive
+        .entries()
+        .iter()
+        .any(|e| e.name.starts_with("mxnet/"));
     let mut bundled: Vec<String> = archive
         .entries()
         .iter()
-        .filter(|e| e.name != LIBRARY && (e.name.starts_with("mxnet/") || e.name.contains(".libs/")))
+        .filter(|e| {
+            e.name != LIBRARY && (e.name.starts_with("mxnet/") || e.name.contains(".libs/"))
+        })
         .filter_map(|e| e.name.rsplit('/').next())
         .filter(|f| f.starts_with("lib") && f.contains(".so"))
         .map(str::to_string)
@@ -99,9 +107,14 @@ pub fn measure_wheel(path: &Path, filename: &str) -> Result<Measured, MeasureErr
     let entry = archive
         .find(LIBRARY)
         .cloned()
-        .ok_or_else(|| MeasureError::NoLibrary { path: shown.clone() })?;
+        .ok_or_else(|| MeasureError::NoLibrary {
+            path: shown.clone(),
+        })?;
     let lib = archive.read(&entry)?;
-    let facts = elf::read_elf(&lib).map_err(|source| MeasureError::Elf { path: shown, source })?;
+    let facts = elf::read_elf(&lib).map_err(|source| MeasureError::Elf {
+        path: shown,
+        source,
+    })?;
     let (code, how) = match &facts.fatbin_section {
         Some(r) => (fatbin::read_fatbins(&lib[r.clone()]), "fatbin entry headers in section .nv_fatbin"),
         None => (fatbin::read_fatbins(&lib), "fatbin entry headers found by scanning the whole library for magic 0xBA55ED50 (no .nv_fatbin section header)"),

@@ -51,7 +51,8 @@ pub fn is_valid_name(name: &str) -> bool {
     !b.is_empty()
         && b.first().is_some_and(u8::is_ascii_alphanumeric)
         && b.last().is_some_and(u8::is_ascii_alphanumeric)
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'))
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'))
 }
 
 #[cfg(test)]
@@ -70,7 +71,9 @@ mod tests {
     fn versions() {
         assert!(version("1.8.0.post0").unwrap() > version("1.8.0").unwrap());
         assert!(version("2.0.0b1").unwrap() < version("2.0.0").unwrap());
-        assert!(specifiers(">=1.24").unwrap().contains(&version("1.26.4").unwrap()));
+        assert!(specifiers(">=1.24")
+            .unwrap()
+            .contains(&version("1.26.4").unwrap()));
         assert!(version("not a version").is_err());
     }
 }

@@ -53,9 +53,17 @@ pub enum PypiError {
     #[error("GET {url}: response is not PyPI JSON: {message}")]
     Json { url: String, message: String },
     #[error("{url}: download truncated: got {got} bytes, expected {expected}")]
-    Truncated { url: String, got: u64, expected: u64 },
+    Truncated {
+        url: String,
+        got: u64,
+        expected: u64,
+    },
     #[error("{url}: sha256 {got} does not match PyPI's {expected}")]
-    Hash { url: String, got: String, expected: String },
+    Hash {
+        url: String,
+        got: String,
+        expected: String,
+    },
     #[error("writing download of {url}: {source}")]
     Io { url: String, source: std::io::Error },
 }
@@ -86,7 +94,11 @@ impl Client {
     }
 
     pub fn project_url(&self, name: &str) -> String {
-        format!("{}/pypi/{}/json", self.base, crate::pep440::normalize_name(name))
+        format!(
+            "{}/pypi/{}/json",
+            self.base,
+            crate::pep440::normalize_name(name)
+        )
     }
 
     /// GET with retries and exponential backoff on network errors and 5xx.
@@ -137,7 +149,13 @@ impl Client {
 
     /// Download `url` into `dest`, checking size and sha256; progress on
     /// stderr when it is a terminal.
-    pub fn download(&self, url: &str, dest: &mut std::fs::File, expected_size: u64, expected_sha256: &str) -> Result<(), PypiError> {
+    pub fn download(
+        &self,
+        url: &str,
+        dest: &mut std::fs::File,
+        expected_size: u64,
+        expected_sha256: &str,
+    ) -> Result<(), PypiError> {
         use sha2::{Digest, Sha256};
         let io = |source| PypiError::Io {
             url: url.to_string(),

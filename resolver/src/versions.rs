@@ -240,17 +240,32 @@ mod tests {
 
     #[test]
     fn mxnet_suffixes() {
-        assert_eq!(CudaVersion::from_mxnet_suffix("cu112"), Some(CudaVersion::new(11, 2)));
-        assert_eq!(CudaVersion::from_mxnet_suffix("cu80"), Some(CudaVersion::new(8, 0)));
-        assert_eq!(CudaVersion::from_mxnet_suffix("cu100"), Some(CudaVersion::new(10, 0)));
+        assert_eq!(
+            CudaVersion::from_mxnet_suffix("cu112"),
+            Some(CudaVersion::new(11, 2))
+        );
+        assert_eq!(
+            CudaVersion::from_mxnet_suffix("cu80"),
+            Some(CudaVersion::new(8, 0))
+        );
+        assert_eq!(
+            CudaVersion::from_mxnet_suffix("cu100"),
+            Some(CudaVersion::new(10, 0))
+        );
         assert_eq!(CudaVersion::from_mxnet_suffix("cu1"), None);
         assert_eq!(CudaVersion::from_mxnet_suffix("mkl"), None);
     }
 
     #[test]
     fn driver_api_encoding() {
-        assert_eq!(CudaVersion::from_driver_api(12040), Some(CudaVersion::new(12, 4)));
-        assert_eq!(CudaVersion::from_driver_api(13000), Some(CudaVersion::new(13, 0)));
+        assert_eq!(
+            CudaVersion::from_driver_api(12040),
+            Some(CudaVersion::new(12, 4))
+        );
+        assert_eq!(
+            CudaVersion::from_driver_api(13000),
+            Some(CudaVersion::new(13, 0))
+        );
         assert_eq!(CudaVersion::from_driver_api(0), None);
     }
 

@@ -35,10 +35,9 @@ impl WheelName {
     /// Linux x86_64 (manylinux/linux) or pure-Python `any`.
     pub fn is_linux_x86_64_or_any(&self) -> bool {
         self.platform_tag == "any"
-            || self
-                .platform_tag
-                .split('.')
-                .any(|p| (p.starts_with("manylinux") || p.starts_with("linux")) && p.ends_with("x86_64"))
+            || self.platform_tag.split('.').any(|p| {
+                (p.starts_with("manylinux") || p.starts_with("linux")) && p.ends_with("x86_64")
+            })
     }
 }
 

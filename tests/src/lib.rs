@@ -1,1 +1,282 @@
+//! Shared helpers for gpu-env's end-to-end tests: a tiny HTTP server that
+//! replays recorded responses on 127.0.0.1, the test tool venv (real nvcc and
+//! NVRTC from PyPI), and paths to the built CLI.
 
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// A canned HTTP response. `declared_len` lets a test lie about
+/// Content-Length to simulate a truncated body.
+#[derive(Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub declared_len: Option<usize>,
+}
+
+impl Reply {
+    pub fn ok(body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            status: 200,
+            body: body.into(),
+            declared_len: None,
+        }
+    }
+    pub fn status(status: u16) -> Self {
+        Self {
+            status,
+            body: b"error".to_vec(),
+            declared_len: None,
+        }
+    }
+}
+
+/// Serves fixed replies by request path; counts hits per path.
+pub struct Server {
+    pub base: String,
+    pub hits: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Server {
+    pub fn start(routes: HashMap<String, Reply>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+        let h = hits.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let routes = routes.clone();
+                let h = h.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).is_err() {
+                        return;
+                    }
+                    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                    loop {
+                        let mut l = String::new();
+                        if reader.read_line(&mut l).unwrap_or(0) == 0 || l == "\r\n" {
+                            break;
+                        }
+                    }
+                    *h.lock().unwrap().entry(path.clone()).or_default() += 1;
+                    let reply = routes.get(&path).cloned().unwrap_or(Reply::status(404));
+                    let len = reply.declared_len.unwrap_or(reply.body.len());
+                    let head = format!(
+                        "HTTP/1.1 {} X\r\nContent-Length: {len}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+                        reply.status
+                    );
+                    let _ = stream.write_all(head.as_bytes());
+                    let _ = stream.write_all(&reply.body);
+                    let _ = stream.flush();
+                });
+            }
+        });
+        Self { base, hits }
+    }
+}
+
+/// The xtask binary cargo built for these tests' workspace.
+pub fn xtask() -> Command {
+    // Build once per test process so the binary matches the sources (cargo
+    // test does not rebuild other packages' binaries); a no-op when fresh.
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let st = Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "xtask"])
+            .current_dir(workspace_root())
+            .status()
+            .unwrap();
+        assert!(st.success(), "building xtask failed");
+    });
+    let exe = workspace_root().join("target/debug/xtask");
+    let mut c = Command::new(exe);
+    c.env_remove("GPU_ENV_PYPI_URL");
+    c
+}
+
+/// Run a command, returning (exit code, stdout, stderr).
+pub fn run(mut c: Command) -> (i32, String, String) {
+    let out = c.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Packages of the test tool venv: a real nvcc 13 (the unsuffixed wheels;
+/// the -cu11/-cu12 nvcc wheels carry only ptxas) and NVRTC 12.
+pub const TOOL_PACKAGES: &[&str] = &[
+    "nvidia-cuda-nvcc",
+    "nvidia-cuda-crt",
+    "nvidia-cuda-cccl",
+    "nvidia-cuda-runtime",
+    "nvidia-nvvm",
+    "nvidia-cuda-nvrtc-cu12",
+];
+
+/// A venv with real CUDA tools from PyPI, created once under target/ (with
+/// a file lock, since test binaries run in parallel).
+pub fn tools_venv() -> PathBuf {
+    let dir = workspace_root().join("target/gpu-env-test-tools");
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock = std::fs::File::create(dir.join(".lock")).unwrap();
+    lock.lock().unwrap();
+    let venv = dir.join("venv");
+    let stamp = dir.join("installed");
+    if !stamp.exists() {
+        let _ = std::fs::remove_dir_all(&venv);
+        let st = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .unwrap();
+        assert!(st.success(), "python3 -m venv failed");
+        let st = Command::new(venv.join("bin/pip"))
+            .args(["install", "-q", "--disable-pip-version-check"])
+            .args(TOOL_PACKAGES)
+            .status()
+            .unwrap();
+        assert!(
+            st.success(),
+            "pip install of the CUDA tool wheels failed (PyPI must be reachable for these tests)"
+        );
+        std::fs::write(&stamp, TOOL_PACKAGES.join("\n")).unwrap();
+    }
+    venv
+}
+
+/// `site-packages/nvidia` inside the tools venv.
+pub fn nvidia_dir(venv: &Path) -> PathBuf {
+    let lib = venv.join("lib");
+    let py = std::fs::read_dir(&lib)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("python"))
+        .unwrap();
+    py.path().join("site-packages/nvidia")
+}
+
+/// Path to the real nvcc in the tools venv.
+pub fn nvcc(venv: &Path) -> PathBuf {
+    let n = nvidia_dir(venv);
+    for cand in ["cu13/bin/nvcc", "cuda_nvcc/bin/nvcc"] {
+        if n.join(cand).exists() {
+            return n.join(cand);
+        }
+    }
+    // Search one level down for bin/nvcc.
+    for e in std::fs::read_dir(&n).unwrap().flatten() {
+        let p = e.path().join("bin/nvcc");
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("no nvcc under {}", n.display());
+}
+
+/// Build a shared library with gcc: DT_NEEDED on each of `needed` (stub
+/// libraries are made with those sonames), an RPATH, and optionally a
+/// `.nv_fatbin` section holding `fatbin` (added with objcopy).
+pub fn build_so(dir: &Path, needed: &[&str], rpath: &str, fatbin: Option<&[u8]>) -> PathBuf {
+    let stubs = dir.join("stubs");
+    std::fs::create_dir_all(&stubs).unwrap();
+    std::fs::write(
+        dir.join("empty.c"),
+        "int gpu_env_fixture(void) { return 42; }\n",
+    )
+    .unwrap();
+    let mut link = Command::new("gcc");
+    link.args(["-shared", "-fPIC", "-o"])
+        .arg(dir.join("libfixture.so"))
+        .arg(dir.join("empty.c"));
+    link.arg(format!("-Wl,-rpath,{rpath}"))
+        .arg("-Wl,--disable-new-dtags")
+        .arg("-Wl,--no-as-needed");
+    for (i, soname) in needed.iter().enumerate() {
+        let file = stubs.join(format!("libstub{i}.so"));
+        let st = Command::new("gcc")
+            .args(["-shared", "-fPIC", "-o"])
+            .arg(&file)
+            .arg(dir.join("empty.c"))
+            .arg(format!("-Wl,-soname,{soname}"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        link.arg(&file);
+    }
+    assert!(link.status().unwrap().success(), "gcc link failed");
+    let so = dir.join("libfixture.so");
+    if let Some(blob) = fatbin {
+        let bin = dir.join("fatbin.bin");
+        std::fs::write(&bin, blob).unwrap();
+        let st = Command::new("objcopy")
+            .arg(format!("--add-section=.nv_fatbin={}", bin.display()))
+            .arg("--set-section-flags=.nv_fatbin=alloc,readonly,data")
+            .arg(&so)
+            .status()
+            .unwrap();
+        assert!(st.success(), "objcopy failed");
+    }
+    so
+}
+
+/// Remove an ELF64's section header table reference (as sstrip does):
+/// e_shoff, e_shnum and e_shstrndx become 0.
+pub fn strip_section_headers(bytes: &mut [u8]) {
+    bytes[0x28..0x30].fill(0); // e_shoff
+    bytes[0x3C..0x40].fill(0); // e_shnum, e_shstrndx
+}
+
+/// Make a wheel (zip) with python3's zipfile: `members` are (name, file path
+/// or inline bytes).
+pub fn make_wheel(out: &Path, members: &[(&str, Vec<u8>)], zip64: bool) {
+    let dir = out.parent().unwrap().join(format!(
+        "{}.members",
+        out.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut script = String::from("import zipfile,sys\n");
+    script.push_str(&format!(
+        "z = zipfile.ZipFile({:?}, 'w', zipfile.ZIP_DEFLATED)\n",
+        out.display().to_string()
+    ));
+    for (i, (name, data)) in members.iter().enumerate() {
+        let p = dir.join(i.to_string());
+        std::fs::write(&p, data).unwrap();
+        script.push_str(&format!(
+            "with z.open({name:?}, 'w', force_zip64={}) as f: f.write(open({:?}, 'rb').read())\n",
+            if zip64 { "True" } else { "False" },
+            p.display().to_string()
+        ));
+    }
+    script.push_str("z.close()\n");
+    let st = Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert!(st.success(), "python3 zipfile failed");
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    gpu_env::fsutil::sha256_hex(bytes)
+}

@@ -9,7 +9,11 @@ pub const EXIT_NO: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", version, about = "Make a GPU Python stack (MXNet, CUDA, cuDNN, numpy) work the first time")]
+#[command(
+    name = "cargo xtask",
+    version,
+    about = "Make a GPU Python stack (MXNet, CUDA, cuDNN, numpy) work the first time"
+)]
 struct Cli {
     /// Use the compat-db in DIR instead of the copy embedded in this binary.
     #[arg(long, global = true, value_name = "DIR")]
@@ -23,6 +27,8 @@ enum Command {
     /// Work with the compatibility database.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Tell what this machine's GPU stack has, every fact with its source.
+    Probe(crate::probe_cmd::ProbeArgs),
 }
 
 #[derive(Subcommand)]
@@ -49,6 +55,7 @@ enum DbCommand {
     },
 }
 
+#[cfg(feature = "net")]
 /// The source tree's compat-db, where `db ingest` writes by default.
 fn source_db_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../compat-db");
@@ -66,6 +73,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Db(cmd) => db(cmd, cli.db.as_deref()),
+        Command::Probe(args) => crate::probe_cmd::run(&args, cli.db.as_deref()),
     }
 }
 
@@ -106,10 +114,17 @@ fn db(cmd: DbCommand, dir: Option<&Path>) -> ExitCode {
             }
         }
         #[cfg(feature = "net")]
-        DbCommand::Ingest { sources, all, force } => ingest(sources, all, force, dir),
+        DbCommand::Ingest {
+            sources,
+            all,
+            force,
+        } => ingest(sources, all, force, dir),
         DbCommand::Export { json: _ } => match open_db(dir) {
             Ok(db) => {
-                println!("{}", serde_json::to_string_pretty(&db.export_json()).expect("json"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&db.export_json()).expect("json")
+                );
                 ExitCode::SUCCESS
             }
             Err(code) => code,
@@ -148,9 +163,15 @@ fn ingest(mut sources: Vec<String>, all: bool, force: bool, dir: Option<&Path>) 
                 wheel.needed.len(),
                 wheel.sass,
                 wheel.ptx,
-                if wheel.placeholder { ", placeholder" } else { "" }
+                if wheel.placeholder {
+                    ", placeholder"
+                } else {
+                    ""
+                }
             ),
-            Ok(Outcome::Unchanged { record }) => println!("unchanged {} ({short})", record.display()),
+            Ok(Outcome::Unchanged { record }) => {
+                println!("unchanged {} ({short})", record.display())
+            }
             Err(e) => {
                 failed += 1;
                 eprintln!("error: {e}");

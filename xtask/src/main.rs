@@ -2,6 +2,7 @@
 //! rendering only; every decision lives in the library.
 
 mod cli;
+mod probe_cmd;
 
 use std::process::ExitCode;
 

@@ -56,6 +56,18 @@ fn le32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
+/// Whether an extra-field block holds a zip64 record (header id 0x0001).
+fn has_zip64_extra(mut extra: &[u8]) -> bool {
+    while extra.len() >= 4 {
+        let (id, len) = (le16(extra, 0), usize::from(le16(extra, 2)));
+        if id == 0x0001 {
+            return true;
+        }
+        extra = extra.get(4 + len..).unwrap_or(&[]);
+    }
+    false
+}
+
 impl ZipArchive {
     pub fn open(path: &Path) -> Result<Self, ZipError> {
         let io = |source| ZipError::Io {
@@ -75,7 +87,10 @@ impl ZipArchive {
         file.read_exact(&mut tail).map_err(io)?;
         let eocd = (0..tail.len().saturating_sub(21))
             .rev()
-            .find(|&i| le32(&tail, i) == EOCD_SIG && i + 22 + usize::from(le16(&tail, i + 20)) == tail.len())
+            .find(|&i| {
+                le32(&tail, i) == EOCD_SIG
+                    && i + 22 + usize::from(le16(&tail, i + 20)) == tail.len()
+            })
             .ok_or_else(|| ZipError::NotZip {
                 path: path.to_path_buf(),
             })?;
@@ -97,7 +112,8 @@ impl ZipArchive {
             return Err(corrupt("central directory lies past its end record"));
         }
         let mut cd = vec![0u8; cd_size as usize];
-        file.seek(SeekFrom::Start(u64::from(cd_offset))).map_err(io)?;
+        file.seek(SeekFrom::Start(u64::from(cd_offset)))
+            .map_err(io)?;
         file.read_exact(&mut cd).map_err(io)?;
         let mut entries = Vec::with_capacity(usize::from(count));
         let mut p = 0usize;
@@ -120,7 +136,9 @@ impl ZipArchive {
                 size: u64::from(le32(&cd, p + 24)),
                 local_header_offset: u64::from(le32(&cd, p + 42)),
             };
+            let extra = &cd[p + 46 + name_len..p + 46 + name_len + extra_len];
             if entry.compressed_size == 0xFFFF_FFFF
+                || has_zip64_extra(extra)
                 || entry.size == 0xFFFF_FFFF
                 || entry.local_header_offset == 0xFFFF_FFFF
             {
@@ -165,8 +183,15 @@ impl ZipArchive {
         if le32(&lh, 0) != LOCAL_SIG {
             return Err(corrupt(format!("bad local header for {}", entry.name)));
         }
-        let skip = u64::from(le16(&lh, 26)) + u64::from(le16(&lh, 28));
-        self.file.seek(SeekFrom::Current(skip as i64)).map_err(io)?;
+        let name_len = u64::from(le16(&lh, 26));
+        let mut extra = vec![0u8; usize::from(le16(&lh, 28))];
+        self.file
+            .seek(SeekFrom::Current(name_len as i64))
+            .map_err(io)?;
+        self.file.read_exact(&mut extra).map_err(io)?;
+        if has_zip64_extra(&extra) {
+            return Err(ZipError::Zip64 { path });
+        }
         let raw = (&mut self.file).take(entry.compressed_size);
         let mut out = Vec::with_capacity(entry.size.min(1 << 32) as usize);
         match entry.method {

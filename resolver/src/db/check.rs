@@ -15,23 +15,33 @@ struct Reporter<'a> {
 impl<'a> Reporter<'a> {
     fn error(&mut self, file: &str, path: Vec<Seg>, message: impl Into<String>) {
         let text = self.files.get(file).copied().unwrap_or("");
-        self.diags.push(Locator::new(text).diag(file, &path, message.into()));
+        self.diags
+            .push(Locator::new(text).diag(file, &path, message.into()));
     }
 }
 
 fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 fn is_soname(s: &str) -> bool {
-    s.starts_with("lib") && s.contains(".so") && !s.contains('/') && !s.contains(char::is_whitespace)
+    s.starts_with("lib")
+        && s.contains(".so")
+        && !s.contains('/')
+        && !s.contains(char::is_whitespace)
 }
 
 fn check_sources(r: &mut Reporter, file: &str, path: Vec<Seg>, sources: &[String]) {
     if sources.is_empty() {
         let mut p = path.clone();
         p.push(key("source"));
-        r.error(file, p, "record has no `source`: every fact needs a URL or the artifact it was measured from");
+        r.error(
+            file,
+            p,
+            "record has no `source`: every fact needs a URL or the artifact it was measured from",
+        );
     }
     for (i, s) in sources.iter().enumerate() {
         if !(s.starts_with("https://") || s.starts_with("http://")) {
@@ -42,9 +52,16 @@ fn check_sources(r: &mut Reporter, file: &str, path: Vec<Seg>, sources: &[String
     }
 }
 
-pub fn check(db: &Db, files: &[SourceFile]) -> Vec<Diagnostic> {
+/// `failed`: files that did not parse; references into them are skipped.
+pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Diagnostic> {
+    let cuda_ok = !failed.contains("cuda.toml");
+    let gpus_ok = !failed.contains("gpus.toml");
+    let cudnn_ok = !failed.contains("cudnn.toml");
     let mut r = Reporter {
-        files: files.iter().map(|f| (f.path.as_str(), f.text.as_str())).collect(),
+        files: files
+            .iter()
+            .map(|f| (f.path.as_str(), f.text.as_str()))
+            .collect(),
         diags: Vec::new(),
     };
     let cuda_versions: BTreeSet<_> = db.cuda.iter().map(|c| c.version).collect();
@@ -54,16 +71,31 @@ pub fn check(db: &Db, files: &[SourceFile]) -> Vec<Diagnostic> {
     for (i, c) in db.cuda.iter().enumerate() {
         let at = || vec![key("cuda"), Seg::Index(i)];
         if !seen.insert(c.version) {
-            r.error("cuda.toml", [at(), vec![key("version")]].concat(), format!("CUDA {} listed twice", c.version));
+            r.error(
+                "cuda.toml",
+                [at(), vec![key("version")]].concat(),
+                format!("CUDA {} listed twice", c.version),
+            );
         }
         if let Some(m) = &c.minor_compat_driver_min {
             if m > &c.driver_min {
-                r.error("cuda.toml", [at(), vec![key("minor_compat_driver_min")]].concat(), format!("minor-version floor {m} is above the toolkit driver {}", c.driver_min));
+                r.error(
+                    "cuda.toml",
+                    [at(), vec![key("minor_compat_driver_min")]].concat(),
+                    format!(
+                        "minor-version floor {m} is above the toolkit driver {}",
+                        c.driver_min
+                    ),
+                );
             }
         }
         for (lib, soname) in &c.sonames {
             if !is_soname(soname) {
-                r.error("cuda.toml", [at(), vec![key("sonames"), key(lib)]].concat(), format!("`{soname}` is not a soname (libNAME.so.N)"));
+                r.error(
+                    "cuda.toml",
+                    [at(), vec![key("sonames"), key(lib)]].concat(),
+                    format!("`{soname}` is not a soname (libNAME.so.N)"),
+                );
             }
         }
         check_sources(&mut r, "cuda.toml", at(), &c.source);
@@ -75,12 +107,25 @@ pub fn check(db: &Db, files: &[SourceFile]) -> Vec<Diagnostic> {
         for (j, n) in std::iter::once(&g.name).chain(&g.aliases).enumerate() {
             if let Some(prev) = names.insert(n.to_ascii_lowercase(), i) {
                 if prev != i {
-                    let p = if j == 0 { vec![key("gpu"), Seg::Index(i), key("name")] } else { vec![key("gpu"), Seg::Index(i), key("aliases"), Seg::Index(j - 1)] };
-                    r.error("gpus.toml", p, format!("GPU name `{n}` is also used by gpu[{prev}]"));
+                    let p = if j == 0 {
+                        vec![key("gpu"), Seg::Index(i), key("name")]
+                    } else {
+                        vec![key("gpu"), Seg::Index(i), key("aliases"), Seg::Index(j - 1)]
+                    };
+                    r.error(
+                        "gpus.toml",
+                        p,
+                        format!("GPU name `{n}` is also used by gpu[{prev}]"),
+                    );
                 }
             }
         }
-        check_sources(&mut r, "gpus.toml", vec![key("gpu"), Seg::Index(i)], &g.source);
+        check_sources(
+            &mut r,
+            "gpus.toml",
+            vec![key("gpu"), Seg::Index(i)],
+            &g.source,
+        );
     }
 
     // cudnn.toml
@@ -89,12 +134,23 @@ pub fn check(db: &Db, files: &[SourceFile]) -> Vec<Diagnostic> {
         let at = || vec![key("cudnn"), Seg::Index(i)];
         let major = c.version.split('.').next().unwrap_or("");
         if c.soname != format!("libcudnn.so.{major}") {
-            r.error("cudnn.toml", [at(), vec![key("soname")]].concat(), format!("cuDNN {} should have soname libcudnn.so.{major}, not {}", c.version, c.soname));
+            r.error(
+                "cudnn.toml",
+                [at(), vec![key("soname")]].concat(),
+                format!(
+                    "cuDNN {} should have soname libcudnn.so.{major}, not {}",
+                    c.version, c.soname
+                ),
+            );
         }
         cudnn_sonames.insert(c.soname.clone());
         for (j, v) in c.cuda.iter().enumerate() {
-            if !cuda_versions.contains(v) {
-                r.error("cudnn.toml", [at(), vec![key("cuda"), Seg::Index(j)]].concat(), format!("CUDA {v} is not in cuda.toml"));
+            if cuda_ok && !cuda_versions.contains(v) {
+                r.error(
+                    "cudnn.toml",
+                    [at(), vec![key("cuda"), Seg::Index(j)]].concat(),
+                    format!("CUDA {v} is not in cuda.toml"),
+                );
             }
         }
         check_sources(&mut r, "cudnn.toml", at(), &c.source);
@@ -111,7 +167,12 @@ pub fn check(db: &Db, files: &[SourceFile]) -> Vec<Diagnostic> {
                 r.error("breakers.toml", at("breaks_with"), e.to_string());
             }
         }
-        check_sources(&mut r, "breakers.toml", vec![key("breaker"), Seg::Index(i)], &b.source);
+        check_sources(
+            &mut r,
+            "breakers.toml",
+            vec![key("breaker"), Seg::Index(i)],
+            &b.source,
+        );
     }
 
     // redist/*.toml
@@ -123,18 +184,35 @@ pub fn check(db: &Db, files: &[SourceFile]) -> Vec<Diagnostic> {
                 .cuda
                 .iter()
                 .filter(|c| c.version.major == p.cuda_major)
-                .flat_map(|c| c.sonames.iter().filter(|(k, _)| k.as_str() == comp || k.starts_with(comp)).map(|(_, v)| v.as_str()))
+                .flat_map(|c| {
+                    c.sonames
+                        .iter()
+                        .filter(|(k, _)| k.as_str() == comp || k.starts_with(comp))
+                        .map(|(_, v)| v.as_str())
+                })
                 .collect(),
         };
-        if known.is_empty() {
-            r.error(file, vec![key("component")], format!("component `{}` has no sonames for CUDA {} in cuda.toml/cudnn.toml", p.component, p.cuda_major));
+        let refs_ok = cuda_ok && cudnn_ok;
+        if refs_ok && known.is_empty() {
+            r.error(
+                file,
+                vec![key("component")],
+                format!(
+                    "component `{}` has no sonames for CUDA {} in cuda.toml/cudnn.toml",
+                    p.component, p.cuda_major
+                ),
+            );
         }
         check_sources(&mut r, file, vec![], &p.source);
         let mut versions = BTreeSet::new();
         for (i, rel) in p.release.iter().enumerate() {
             let at = |k: &str| vec![key("release"), Seg::Index(i), key(k)];
             if !versions.insert(&rel.version) {
-                r.error(file, at("version"), format!("release {} listed twice", rel.version));
+                r.error(
+                    file,
+                    at("version"),
+                    format!("release {} listed twice", rel.version),
+                );
             }
             if !is_sha256(&rel.sha256) {
                 r.error(file, at("sha256"), "sha256 must be 64 lowercase hex digits");
@@ -143,9 +221,22 @@ pub fn check(db: &Db, files: &[SourceFile]) -> Vec<Diagnostic> {
                 r.error(file, at("measured"), "say how the libraries were measured");
             }
             for (j, lib) in rel.libraries.iter().enumerate() {
-                let primary = lib.soname.starts_with(&format!("lib{}", p.component)) || (p.component == "nvtx" && lib.soname.starts_with("libnvToolsExt"));
-                if primary && !known.is_empty() && !known.contains(lib.soname.as_str()) {
-                    r.error(file, vec![key("release"), Seg::Index(i), key("libraries"), Seg::Index(j)], format!("soname {} is not one cuda.toml/cudnn.toml knows for {} (CUDA {})", lib.soname, p.component, p.cuda_major));
+                let primary = lib.soname.starts_with(&format!("lib{}", p.component))
+                    || (p.component == "nvtx" && lib.soname.starts_with("libnvToolsExt"));
+                if refs_ok && primary && !known.is_empty() && !known.contains(lib.soname.as_str()) {
+                    r.error(
+                        file,
+                        vec![
+                            key("release"),
+                            Seg::Index(i),
+                            key("libraries"),
+                            Seg::Index(j),
+                        ],
+                        format!(
+                            "soname {} is not one cuda.toml/cudnn.toml knows for {} (CUDA {})",
+                            lib.soname, p.component, p.cuda_major
+                        ),
+                    );
                 }
             }
         }
@@ -155,7 +246,14 @@ pub fn check(db: &Db, files: &[SourceFile]) -> Vec<Diagnostic> {
     for (file, w) in &db.wheels {
         let expect = format!("wheels/mxnet/{}-{}.toml", w.package, w.version);
         if *file != expect {
-            r.error(file, vec![key("package")], format!("record for {} {} must live in {expect}", w.package, w.version));
+            r.error(
+                file,
+                vec![key("package")],
+                format!(
+                    "record for {} {} must live in {expect}",
+                    w.package, w.version
+                ),
+            );
         }
         if let Err(e) = pep440::version(&w.version) {
             r.error(file, vec![key("version")], e.to_string());
@@ -167,9 +265,13 @@ pub fn check(db: &Db, files: &[SourceFile]) -> Vec<Diagnostic> {
             }
             let prefix = format!("{}-{}-", w.package.replace('-', "_"), w.version);
             if !f.filename.starts_with(&prefix) {
-                r.error(file, at("filename"), format!("filename does not start with {prefix}"));
+                r.error(
+                    file,
+                    at("filename"),
+                    format!("filename does not start with {prefix}"),
+                );
             }
-            if let Some(c) = f.cuda {
+            if let Some(c) = f.cuda.filter(|_| cuda_ok) {
                 if !cuda_versions.contains(&c) {
                     r.error(file, at("cuda"), format!("CUDA {c} is not in cuda.toml"));
                 }
@@ -178,33 +280,62 @@ pub fn check(db: &Db, files: &[SourceFile]) -> Vec<Diagnostic> {
                 r.error(file, at("needed"), "a real wheel's libmxnet.so needs at least libc; re-run `cargo xtask db ingest`");
             }
             if f.no_gpu_code != (f.sass.is_empty() && f.ptx.is_empty()) {
-                r.error(file, at("no_gpu_code"), "no_gpu_code disagrees with sass/ptx");
+                r.error(
+                    file,
+                    at("no_gpu_code"),
+                    "no_gpu_code disagrees with sass/ptx",
+                );
             }
             if f.provenance.measured.trim().is_empty() {
-                r.error(file, vec![key("wheel"), Seg::Index(i), key("provenance"), key("measured")], "say how the facts were measured");
+                r.error(
+                    file,
+                    vec![
+                        key("wheel"),
+                        Seg::Index(i),
+                        key("provenance"),
+                        key("measured"),
+                    ],
+                    "say how the facts were measured",
+                );
             }
         }
     }
 
     // runtimes/*.toml
-    let gpu_known = |n: &str| db.gpu(n).is_some();
+    let gpu_known = |n: &str| !gpus_ok || db.gpu(n).is_some();
     for (file, rt) in &db.runtimes {
         for (i, g) in rt.gpus.iter().enumerate() {
             if !gpu_known(g) {
-                r.error(file, vec![key("gpus"), Seg::Index(i)], format!("GPU `{g}` is not in gpus.toml"));
+                r.error(
+                    file,
+                    vec![key("gpus"), Seg::Index(i)],
+                    format!("GPU `{g}` is not in gpus.toml"),
+                );
             }
         }
         if !rt.gpus.contains(&rt.default_gpu) {
-            r.error(file, vec![key("default_gpu")], format!("default_gpu `{}` is not among gpus", rt.default_gpu));
+            r.error(
+                file,
+                vec![key("default_gpu")],
+                format!("default_gpu `{}` is not among gpus", rt.default_gpu),
+            );
         }
-        if let Some(c) = rt.cuda_toolkit {
+        if let Some(c) = rt.cuda_toolkit.filter(|_| cuda_ok) {
             if !cuda_versions.contains(&c) {
-                r.error(file, vec![key("cuda_toolkit")], format!("CUDA {c} is not in cuda.toml"));
+                r.error(
+                    file,
+                    vec![key("cuda_toolkit")],
+                    format!("CUDA {c} is not in cuda.toml"),
+                );
             }
         }
         for (i, s) in rt.system_sonames.iter().enumerate() {
             if !is_soname(s) {
-                r.error(file, vec![key("system_sonames"), Seg::Index(i)], format!("`{s}` is not a soname"));
+                r.error(
+                    file,
+                    vec![key("system_sonames"), Seg::Index(i)],
+                    format!("`{s}` is not a soname"),
+                );
             }
         }
         if let Err(e) = pep440::version(&rt.python) {
@@ -218,11 +349,25 @@ pub fn check(db: &Db, files: &[SourceFile]) -> Vec<Diagnostic> {
         check_sources(&mut r, file, vec![], &p.source);
         for (i, rel) in p.release.iter().enumerate() {
             if let Err(e) = pep440::version(&rel.version) {
-                r.error(file, vec![key("release"), Seg::Index(i), key("version")], e.to_string());
+                r.error(
+                    file,
+                    vec![key("release"), Seg::Index(i), key("version")],
+                    e.to_string(),
+                );
             }
             for (j, f) in rel.file.iter().enumerate() {
                 if !is_sha256(&f.sha256) {
-                    r.error(file, vec![key("release"), Seg::Index(i), key("file"), Seg::Index(j), key("sha256")], "sha256 must be 64 lowercase hex digits");
+                    r.error(
+                        file,
+                        vec![
+                            key("release"),
+                            Seg::Index(i),
+                            key("file"),
+                            Seg::Index(j),
+                            key("sha256"),
+                        ],
+                        "sha256 must be 64 lowercase hex digits",
+                    );
                 }
             }
         }

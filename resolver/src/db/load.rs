@@ -33,7 +33,10 @@ fn serde_path_to_segs(path: &serde_ignored::Path<'_>, out: &mut Vec<Seg>) {
 }
 
 /// Parse one file into `T`; unknown keys and syntax/type errors become diagnostics.
-pub(crate) fn parse_file<T: DeserializeOwned>(file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Option<T> {
+pub(crate) fn parse_file<T: DeserializeOwned>(
+    file: &SourceFile,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<T> {
     let mut unknown: Vec<Vec<Seg>> = Vec::new();
     let de = toml::Deserializer::new(&file.text);
     let result: Result<T, _> = serde_ignored::deserialize(de, |p| {
@@ -45,7 +48,11 @@ pub(crate) fn parse_file<T: DeserializeOwned>(file: &SourceFile, diags: &mut Vec
         let loc = Locator::new(&file.text);
         for segs in &unknown {
             let name = super::diag::path_to_string(segs);
-            diags.push(loc.diag(&file.path, segs, format!("unknown key `{name}` (see compat-db/README.md for the schema)")));
+            diags.push(loc.diag(
+                &file.path,
+                segs,
+                format!("unknown key `{name}` (see compat-db/README.md for the schema)"),
+            ));
         }
     }
     match result {
@@ -72,11 +79,15 @@ fn toml_error(file: &SourceFile, e: &toml::de::Error) -> Diagnostic {
 pub fn load_files(files: &[SourceFile]) -> Result<Db, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let mut db = Db::default();
+    // Files that failed to parse: cross-references into them are not checked
+    // (they would only repeat the parse error).
+    let mut failed = std::collections::BTreeSet::new();
     for f in files {
         let p = f.path.as_str();
         if !p.ends_with(".toml") {
             continue;
         }
+        let before = diags.len();
         match p {
             "cuda.toml" => {
                 if let Some(x) = parse_file::<CudaFile>(f, &mut diags) {
@@ -122,11 +133,15 @@ pub fn load_files(files: &[SourceFile]) -> Result<Db, Vec<Diagnostic>> {
                 file: p.to_string(),
                 line: 1,
                 column: 1,
-                message: "file is not part of the compat-db layout (see compat-db/README.md)".into(),
+                message: "file is not part of the compat-db layout (see compat-db/README.md)"
+                    .into(),
             }),
         }
+        if diags.len() > before {
+            failed.insert(p.to_string());
+        }
     }
-    diags.extend(super::check::check(&db, files));
+    diags.extend(super::check::check(&db, files, &failed));
     if diags.is_empty() {
         Ok(db)
     } else {

@@ -65,9 +65,10 @@ impl Db {
 
     /// A GPU by name or alias, case-insensitive (`t4`, `Tesla T4`).
     pub fn gpu(&self, name: &str) -> Option<&Gpu> {
-        self.gpus
-            .iter()
-            .find(|g| g.name.eq_ignore_ascii_case(name) || g.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
+        self.gpus.iter().find(|g| {
+            g.name.eq_ignore_ascii_case(name)
+                || g.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+        })
     }
 
     pub fn cuda(&self, v: crate::versions::CudaVersion) -> Option<&CudaRelease> {
@@ -75,12 +76,17 @@ impl Db {
     }
 
     pub fn runtime(&self, name: &str) -> Option<&Runtime> {
-        self.runtimes.iter().map(|(_, r)| r).find(|r| r.name == name)
+        self.runtimes
+            .iter()
+            .map(|(_, r)| r)
+            .find(|r| r.name == name)
     }
 
     /// Every MXNet wheel file with its release.
     pub fn wheel_files(&self) -> impl Iterator<Item = (&WheelRelease, &WheelFile)> {
-        self.wheels.iter().flat_map(|(_, r)| r.wheel.iter().map(move |w| (r, w)))
+        self.wheels
+            .iter()
+            .flat_map(|(_, r)| r.wheel.iter().map(move |w| (r, w)))
     }
 }
 

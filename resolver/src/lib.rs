@@ -10,12 +10,18 @@ pub mod versions;
 pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
+pub mod config;
+pub mod emit;
 pub mod fsutil;
 #[cfg(feature = "net")]
 pub mod ingest;
+pub mod job;
+pub mod lock;
 pub mod measure;
 pub mod probe;
+pub mod profile;
 #[cfg(feature = "net")]
 pub mod pypi;
+pub mod solve;
 pub mod target;
 pub mod wheelname;

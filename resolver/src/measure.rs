@@ -59,7 +59,8 @@ pub fn parse_metadata(text: &str) -> (Option<String>, Vec<String>) {
 
 pub fn measure_wheel(path: &Path, filename: &str) -> Result<Measured, MeasureError> {
     let name = WheelName::parse(filename)?;
-    let shown = path.display().to_string();
+    // Name the wheel, not a temporary download path, in errors.
+    let shown = filename.to_string();
     let mut archive = zip::ZipArchive::open(path)?;
     let metadata = archive
         .entries()

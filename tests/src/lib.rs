@@ -239,11 +239,16 @@ pub fn build_so(dir: &Path, needed: &[&str], rpath: &str, fatbin: Option<&[u8]>)
     so
 }
 
-/// Remove an ELF64's section header table reference (as sstrip does):
-/// e_shoff, e_shnum and e_shstrndx become 0.
+/// Remove an ELF64's section header table reference (as sstrip does).
 pub fn strip_section_headers(bytes: &mut [u8]) {
-    bytes[0x28..0x30].fill(0); // e_shoff
-    bytes[0x3C..0x40].fill(0); // e_shnum, e_shstrndx
+    gpu_env::binary::elf::strip_section_headers(bytes)
+}
+
+/// Point e_shoff far past the end of the file and e_shnum at garbage, as
+/// some shipped MXNet 1.5.x libraries have.
+pub fn corrupt_section_headers(bytes: &mut [u8]) {
+    bytes[0x28..0x30].copy_from_slice(&u64::MAX.wrapping_sub(1000).to_le_bytes());
+    bytes[0x3C..0x3E].copy_from_slice(&0xFFF0u16.to_le_bytes());
 }
 
 /// Make a wheel (zip) with python3's zipfile: `members` are (name, file path

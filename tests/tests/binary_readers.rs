@@ -56,6 +56,20 @@ fn stripped_section_headers_fall_back_to_scanning() {
 }
 
 #[test]
+fn corrupt_section_header_table_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let blob = fatbin::build_container(&[(2, 61, b"sass"), (1, 61, b"ptx")]);
+    let so = build_so(dir.path(), &["libcudart.so.9.2"], "$ORIGIN", Some(&blob));
+    let mut bytes = std::fs::read(&so).unwrap();
+    corrupt_section_headers(&mut bytes);
+    let facts = elf::read_elf(&bytes).unwrap();
+    assert!(facts.bad_section_headers);
+    assert!(facts.needed.contains(&"libcudart.so.9.2".to_string()));
+    let code = fatbin::read_fatbins(&bytes);
+    assert_eq!((code.sass, code.ptx), (vec![61], vec![61]));
+}
+
+#[test]
 fn not_elf_is_an_error_not_a_panic() {
     assert!(elf::read_elf(b"PK\x03\x04 not an elf").is_err());
     assert!(elf::read_elf(&[]).is_err());

@@ -29,6 +29,16 @@ enum Command {
     Db(DbCommand),
     /// Tell what this machine's GPU stack has, every fact with its source.
     Probe(crate::probe_cmd::ProbeArgs),
+    /// Choose a pinned, explained MXNet GPU stack for a target and lock it.
+    Resolve(crate::resolve_cmd::Args),
+    /// Pre-commit check (offline, no GPU): compat-db, lock and generated files are current.
+    Check(crate::check_cmd::Args),
+    /// Prove the locked stack on this machine's GPU, layer by layer.
+    Verify(crate::verify_cmd::Args),
+    /// Diagnose an existing Python environment's MXNet install.
+    Doctor(crate::doctor_cmd::Args),
+    /// Opt-in end-to-end tests in real venvs (downloads about 2 GB).
+    E2e(crate::e2e_cmd::Args),
 }
 
 #[derive(Subcommand)]
@@ -74,6 +84,11 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Db(cmd) => db(cmd, cli.db.as_deref()),
         Command::Probe(args) => crate::probe_cmd::run(&args, cli.db.as_deref()),
+        Command::Resolve(args) => crate::resolve_cmd::run(&args, cli.db.as_deref()),
+        Command::Check(args) => crate::check_cmd::run(&args, cli.db.as_deref()),
+        Command::Verify(args) => crate::verify_cmd::run(&args, cli.db.as_deref()),
+        Command::Doctor(args) => crate::doctor_cmd::run(&args, cli.db.as_deref()),
+        Command::E2e(args) => crate::e2e_cmd::run(&args, cli.db.as_deref()),
     }
 }
 

@@ -12,8 +12,10 @@ pub struct ElfFacts {
     pub runpath: Vec<String>,
     /// File range of `.nv_fatbin`, if the section headers name it.
     pub fatbin_section: Option<std::ops::Range<usize>>,
-    /// Whether the file had section headers at all.
+    /// Whether the file had (usable) section headers.
     pub has_section_headers: bool,
+    /// The section header table was present but unreadable and was ignored.
+    pub bad_section_headers: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,8 +35,35 @@ fn split_paths(list: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// Parse the dynamic section. Some shipped libraries (several MXNet 1.5.x
+/// wheels) carry a garbage section header table (`e_shoff`/`e_shnum` point
+/// nowhere); the loader never reads it, so neither do we in that case: the
+/// header fields are cleared on a copy and the fatbin is found by scanning.
 pub fn read_elf(bytes: &[u8]) -> Result<ElfFacts, ElfError> {
-    let elf = Elf::parse(bytes).map_err(|e| ElfError::Parse(e.to_string()))?;
+    match Elf::parse(bytes) {
+        Ok(elf) => facts(&elf, bytes),
+        Err(first) => {
+            if bytes.len() < 64 || bytes[4] != 2 {
+                return Err(ElfError::Parse(first.to_string()));
+            }
+            let mut copy = bytes.to_vec();
+            strip_section_headers(&mut copy);
+            let elf = Elf::parse(&copy).map_err(|_| ElfError::Parse(first.to_string()))?;
+            let mut f = facts(&elf, &copy)?;
+            f.bad_section_headers = true;
+            Ok(f)
+        }
+    }
+}
+
+/// Clear an ELF64 header's section table fields (e_shoff, e_shnum,
+/// e_shstrndx), as `sstrip` does.
+pub fn strip_section_headers(bytes: &mut [u8]) {
+    bytes[0x28..0x30].fill(0);
+    bytes[0x3C..0x40].fill(0);
+}
+
+fn facts(elf: &Elf, bytes: &[u8]) -> Result<ElfFacts, ElfError> {
     if elf.header.e_machine != goblin::elf::header::EM_X86_64 {
         return Err(ElfError::NotX86_64(elf.header.e_machine));
     }
@@ -54,5 +83,6 @@ pub fn read_elf(bytes: &[u8]) -> Result<ElfFacts, ElfError> {
         runpath: split_paths(&elf.runpaths),
         fatbin_section,
         has_section_headers: !elf.section_headers.is_empty(),
+        bad_section_headers: false,
     })
 }

@@ -1,0 +1,226 @@
+//! A consuming repo's settings: `[workspace.metadata.gpu-env]` in its
+//! Cargo.toml. Unknown keys are errors naming the manifest.
+//!
+//! The workspace root is found by walking up from the current directory
+//! (fast: no `cargo metadata` process on the pre-commit path); with an
+//! explicit manifest path, `cargo_metadata` locates the workspace root the
+//! way cargo does.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Targets to resolve when none is given (`colab`, `local`, ...).
+    #[serde(default)]
+    pub targets: Vec<String>,
+    #[serde(default)]
+    pub constraints: ConfigConstraints,
+    #[serde(default)]
+    pub output: Outputs,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigConstraints {
+    /// PEP 440 specifier on MXNet, e.g. ">=1.9".
+    pub mxnet: Option<String>,
+    /// Allowed MXNet distributions, e.g. ["mxnet-cu112"].
+    pub packages: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Outputs {
+    pub lock: PathBuf,
+    pub requirements: PathBuf,
+    pub pylock: PathBuf,
+    pub colab_cell: PathBuf,
+    pub notebook: PathBuf,
+}
+
+impl Default for Outputs {
+    fn default() -> Self {
+        Self {
+            lock: "gpu-env.lock".into(),
+            requirements: "requirements-gpu.txt".into(),
+            pylock: "pylock.toml".into(),
+            colab_cell: "colab/setup_cell.py".into(),
+            notebook: "colab/gpu-env-setup.ipynb".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{manifest}: [workspace.metadata.gpu-env]: {message}")]
+    Invalid { manifest: PathBuf, message: String },
+    #[error("{manifest}: cannot read: {message}")]
+    Read { manifest: PathBuf, message: String },
+}
+
+/// The loaded config and the directory its relative paths are relative to.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    pub config: Config,
+    pub root: PathBuf,
+    pub manifest: Option<PathBuf>,
+}
+
+impl Loaded {
+    pub fn path(&self, p: &Path) -> PathBuf {
+        self.root.join(p)
+    }
+}
+
+fn from_value(manifest: &Path, v: Option<&toml::Value>) -> Result<Config, ConfigError> {
+    let Some(v) = v else {
+        return Ok(Config::default());
+    };
+    let c: Config = v
+        .clone()
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Invalid {
+            manifest: manifest.to_path_buf(),
+            message: e.message().trim().to_string(),
+        })?;
+    for (i, t) in c.targets.iter().enumerate() {
+        if t.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                manifest: manifest.to_path_buf(),
+                message: format!("targets[{i}] is empty"),
+            });
+        }
+    }
+    if let Some(s) = &c.constraints.mxnet {
+        crate::pep440::specifiers(s).map_err(|e| ConfigError::Invalid {
+            manifest: manifest.to_path_buf(),
+            message: format!("constraints.mxnet: {e}"),
+        })?;
+    }
+    Ok(c)
+}
+
+/// Parse the gpu-env table out of a manifest's text.
+pub fn parse_manifest(manifest: &Path, text: &str) -> Result<Option<Config>, ConfigError> {
+    let doc: toml::Value = toml::from_str(text).map_err(|e| ConfigError::Read {
+        manifest: manifest.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let ws = doc.get("workspace");
+    if ws.is_none() {
+        return Ok(None);
+    }
+    from_value(
+        manifest,
+        ws.and_then(|w| w.get("metadata"))
+            .and_then(|m| m.get("gpu-env")),
+    )
+    .map(Some)
+}
+
+/// Walk up from `start` to the first Cargo.toml with a `[workspace]`.
+pub fn discover(start: &Path) -> Result<Loaded, ConfigError> {
+    let mut dir = Some(start);
+    while let Some(d) = dir {
+        let manifest = d.join("Cargo.toml");
+        if let Ok(text) = std::fs::read_to_string(&manifest) {
+            if let Some(config) = parse_manifest(&manifest, &text)? {
+                return Ok(Loaded {
+                    config,
+                    root: d.to_path_buf(),
+                    manifest: Some(manifest),
+                });
+            }
+        }
+        dir = d.parent();
+    }
+    Ok(Loaded {
+        config: Config::default(),
+        root: start.to_path_buf(),
+        manifest: None,
+    })
+}
+
+/// Use `cargo metadata` (via cargo_metadata) for an explicit manifest path.
+pub fn from_cargo_metadata(manifest_path: &Path) -> Result<Loaded, ConfigError> {
+    let md = cargo_metadata::MetadataCommand::new()
+        .manifest_path(manifest_path)
+        .no_deps()
+        .exec()
+        .map_err(|e| ConfigError::Read {
+            manifest: manifest_path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    let root: PathBuf = md.workspace_root.clone().into();
+    let manifest = root.join("Cargo.toml");
+    // cargo_metadata hands the table over as JSON without positions: convert
+    // and validate it here so errors still name the manifest.
+    let value = md
+        .workspace_metadata
+        .get("gpu-env")
+        .map(|v| serde_json::from_value::<toml::Value>(v.clone()));
+    let value = match value {
+        Some(Ok(v)) => Some(v),
+        Some(Err(e)) => {
+            return Err(ConfigError::Invalid {
+                manifest,
+                message: e.to_string(),
+            })
+        }
+        None => None,
+    };
+    let config = from_value(&manifest, value.as_ref())?;
+    Ok(Loaded {
+        config,
+        root,
+        manifest: Some(manifest),
+    })
+}
+
+/// Constraints as recorded in a lock (stable key order).
+pub fn constraint_map(c: &ConfigConstraints) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    if let Some(s) = &c.mxnet {
+        m.insert("mxnet".into(), s.clone());
+    }
+    if let Some(p) = &c.packages {
+        m.insert("packages".into(), p.join(","));
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn parses_and_rejects_unknown_keys() {
+        let m = Path::new("/r/Cargo.toml");
+        let c = parse_manifest(m, "[workspace]\n[workspace.metadata.gpu-env]\ntargets = [\"colab\"]\nconstraints = { mxnet = \">=1.9\" }\n").unwrap().unwrap();
+        assert_eq!(c.targets, vec!["colab"]);
+        assert_eq!(c.constraints.mxnet.as_deref(), Some(">=1.9"));
+        let e = parse_manifest(
+            m,
+            "[workspace]\n[workspace.metadata.gpu-env]\ntarget = [\"colab\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("/r/Cargo.toml: [workspace.metadata.gpu-env]: unknown field `target`"),
+            "{e}"
+        );
+        let e = parse_manifest(
+            m,
+            "[workspace]\n[workspace.metadata.gpu-env.constraints]\nmxnet = \"> =1\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("constraints.mxnet"), "{e}");
+        assert_eq!(
+            parse_manifest(m, "[package]\nname = \"x\"\n").unwrap(),
+            None
+        );
+    }
+}

@@ -1,0 +1,120 @@
+//! The main job: resolve every requested target, lock the result, and write
+//! the lock and the files derived from it. Nothing is written unless every
+//! target resolved.
+
+use crate::config::Loaded;
+use crate::db::Db;
+use crate::lock::{self, Lock, LockError};
+use crate::profile::{self, TargetSpec};
+use crate::solve::{self, Constraints, Resolution, Status};
+use crate::target::{OverrideError, Overrides};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Target(#[from] profile::TargetError),
+    #[error(transparent)]
+    Override(#[from] OverrideError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Write(#[from] crate::fsutil::WriteError),
+    #[error("constraint: {0}")]
+    Constraint(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub targets: Vec<String>,
+    pub overrides: Overrides,
+    pub constraints: crate::config::ConfigConstraints,
+    pub probe: crate::probe::ProbeOptions,
+}
+
+pub struct Outcome {
+    pub results: Vec<(String, Resolution)>,
+    /// Present when every target resolved.
+    pub lock: Option<Lock>,
+}
+
+pub fn constraints(c: &crate::config::ConfigConstraints) -> Result<Constraints, JobError> {
+    Ok(Constraints {
+        mxnet: c
+            .mxnet
+            .as_deref()
+            .map(crate::pep440::specifiers)
+            .transpose()
+            .map_err(|e| JobError::Constraint(e.to_string()))?,
+        packages: c.packages.clone(),
+    })
+}
+
+/// Build the target for one spec (probe for `local`), with overrides applied.
+pub fn target(
+    db: &Db,
+    spec: &str,
+    overrides: &Overrides,
+    probe: &crate::probe::ProbeOptions,
+) -> Result<crate::target::Target, JobError> {
+    let parsed = TargetSpec::parse(spec);
+    let mut t = match &parsed {
+        TargetSpec::Local => crate::probe::probe(probe).to_target(db),
+        p => profile::from_profile(db, p)?,
+    };
+    t.apply(db, overrides)?;
+    Ok(t)
+}
+
+pub fn run(db: &Db, db_hash: &str, req: &Request) -> Result<Outcome, JobError> {
+    let cons = constraints(&req.constraints)?;
+    let cmap = crate::config::constraint_map(&req.constraints);
+    let mut results = Vec::new();
+    for spec in &req.targets {
+        let t = target(db, spec, &req.overrides, &req.probe)?;
+        results.push((spec.clone(), solve::resolve(db, &t, &cons)));
+    }
+    let lock = if results.iter().all(|(_, r)| r.status == Status::Resolved) {
+        let mut targets = Vec::new();
+        for (spec, r) in &results {
+            targets.push(lock::lock_target(spec, cmap.clone(), r)?);
+        }
+        Some(Lock {
+            format: lock::FORMAT,
+            db: db_hash.to_string(),
+            target: targets,
+        })
+    } else {
+        None
+    };
+    Ok(Outcome { results, lock })
+}
+
+/// Every file derived from a lock, as (path, contents). The lock itself
+/// first; requirements and pylock are for the first target; the Colab cell
+/// and notebook for the first Colab target.
+pub fn rendered_outputs(loaded: &Loaded, lock_path: &Path, lock: &Lock) -> Vec<(PathBuf, String)> {
+    let hash = lock.hash();
+    let mut out = vec![(lock_path.to_path_buf(), lock.render())];
+    let o = &loaded.config.output;
+    if let Some(first) = lock.target.first() {
+        out.push((
+            loaded.path(&o.requirements),
+            lock::requirements(&hash, first),
+        ));
+        out.push((loaded.path(&o.pylock), lock::pylock(&hash, first)));
+    }
+    out.extend(crate::emit::colab_outputs(loaded, lock_path, lock));
+    out
+}
+
+/// Write every output atomically; refuses to overwrite a newer-format lock.
+pub fn write_outputs(outputs: &[(PathBuf, String)]) -> Result<(), JobError> {
+    if let Some((lock_path, _)) = outputs.first() {
+        Lock::check_overwritable(lock_path)?;
+    }
+    for (path, text) in outputs {
+        crate::fsutil::write_atomic(path, text.as_bytes())?;
+    }
+    Ok(())
+}

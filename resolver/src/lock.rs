@@ -1,0 +1,416 @@
+//! `gpu-env.lock`: the resolved stack, every fact with its source, every file
+//! pinned by sha256. Deterministic bytes for the same inputs; written
+//! atomically; a lock from a newer format is refused, never overwritten.
+//! Also renders `requirements-gpu.txt` (pip --require-hashes) and PEP 751
+//! `pylock.toml` from a lock.
+
+use crate::solve::{Resolution, Status};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub const FORMAT: u32 = 1;
+pub const HEADER: &str = "# gpu-env lock: written by `cargo xtask resolve`; do not edit by hand.\n";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Lock {
+    pub format: u32,
+    /// The compat-db content hash the lock was resolved against.
+    pub db: String,
+    pub target: Vec<LockedTarget>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LockedTarget {
+    /// As given: `colab`, `local`, `colab:A100`.
+    pub spec: String,
+    /// Resolved name: `colab-2026.08:T4`.
+    pub name: String,
+    pub kind: String,
+    /// Constraints that applied (`mxnet = ">=1.9"`), for drift checks.
+    #[serde(default)]
+    pub constraints: BTreeMap<String, String>,
+    pub fact: Vec<Fact>,
+    pub mxnet: LockedMxnet,
+    pub driver: LockedDriver,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cudnn: Option<LockedCudnn>,
+    pub numpy: LockedNumpy,
+    pub package: Vec<LockedPackage>,
+    pub provider: Vec<LockedProvider>,
+    #[serde(default)]
+    pub shim: Vec<LockedShim>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Fact {
+    pub name: String,
+    pub value: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LockedMxnet {
+    pub package: String,
+    pub version: String,
+    pub filename: String,
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cuda: Option<String>,
+    /// Per device: `T4 (7.5): SASS sm_70`.
+    pub gpu_code: Vec<String>,
+    pub sass: Vec<u32>,
+    pub ptx: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LockedDriver {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ok: Option<bool>,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LockedCudnn {
+    pub version: String,
+    pub soname: String,
+    pub provider: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LockedNumpy {
+    pub version: String,
+    /// Already on the target (nothing to install).
+    pub preinstalled: bool,
+    pub meets_requires_dist: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LockedPackage {
+    pub name: String,
+    pub version: String,
+    pub filename: String,
+    pub url: String,
+    pub sha256: String,
+    pub size: u64,
+    /// `mxnet`, `cuda-redist`, `numpy`.
+    pub role: String,
+    /// Where it is installed: `site` (the environment) or `redist` (a
+    /// separate directory, so preinstalled `nvidia-*` files stay intact).
+    pub install: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LockedProvider {
+    pub soname: String,
+    pub provider: String,
+    /// For pip providers: the package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LockedShim {
+    pub id: String,
+    pub statements: Vec<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a gpu-env lock: {message}")]
+    Parse { path: String, message: String },
+    #[error("{path}: lock format {found} is newer than this gpu-env understands ({FORMAT}); upgrade gpu-env instead of overwriting it")]
+    Newer { path: String, found: u32 },
+    #[error("target `{0}` is unsatisfiable; nothing to lock")]
+    Unsatisfiable(String),
+    #[error(transparent)]
+    Write(#[from] crate::fsutil::WriteError),
+}
+
+/// Read the format number without trusting the rest of the file.
+fn peek_format(text: &str) -> Option<u32> {
+    let v: toml::Value = toml::from_str(text).ok()?;
+    v.get("format")?
+        .as_integer()
+        .and_then(|i| u32::try_from(i).ok())
+}
+
+impl Lock {
+    pub fn parse(path: &str, text: &str) -> Result<Lock, LockError> {
+        if let Some(found) = peek_format(text) {
+            if found > FORMAT {
+                return Err(LockError::Newer {
+                    path: path.into(),
+                    found,
+                });
+            }
+        }
+        toml::from_str(text).map_err(|e| LockError::Parse {
+            path: path.into(),
+            message: e.to_string().trim().to_string(),
+        })
+    }
+
+    pub fn read(path: &Path) -> Result<Lock, LockError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LockError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&path.display().to_string(), &text)
+    }
+
+    pub fn render(&self) -> String {
+        format!(
+            "{HEADER}{}",
+            toml::to_string(self).expect("lock serializes")
+        )
+    }
+
+    /// sha256 of the rendered lock: generated files name it.
+    pub fn hash(&self) -> String {
+        crate::fsutil::sha256_hex(self.render().as_bytes())
+    }
+
+    /// Refuse to overwrite a lock of a newer format (or an unreadable one
+    /// with a newer format number).
+    pub fn check_overwritable(path: &Path) -> Result<(), LockError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => match peek_format(&text) {
+                Some(found) if found > FORMAT => Err(LockError::Newer {
+                    path: path.display().to_string(),
+                    found,
+                }),
+                _ => Ok(()),
+            },
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// sha256 over every compat-db file (path and text), in path order.
+pub fn db_hash(files: &[crate::db::SourceFile]) -> String {
+    let mut all = Vec::new();
+    for f in files {
+        all.extend_from_slice(f.path.as_bytes());
+        all.push(0);
+        all.extend_from_slice(f.text.as_bytes());
+        all.push(0);
+    }
+    crate::fsutil::sha256_hex(&all)
+}
+
+/// Turn a resolution into its locked form.
+pub fn lock_target(
+    spec: &str,
+    constraints: BTreeMap<String, String>,
+    r: &Resolution,
+) -> Result<LockedTarget, LockError> {
+    let c = match (&r.status, &r.chosen) {
+        (Status::Resolved, Some(c)) => c,
+        _ => return Err(LockError::Unsatisfiable(r.target.name.clone())),
+    };
+    let t = &r.target;
+    let mut fact = Vec::new();
+    let mut push = |name: &str, value: Option<String>, source: Option<&String>| {
+        if let (Some(v), Some(s)) = (value, source) {
+            fact.push(Fact {
+                name: name.into(),
+                value: v,
+                source: s.clone(),
+            });
+        }
+    };
+    push(
+        "python",
+        t.python.as_ref().map(|p| p.value.clone()),
+        t.python.as_ref().map(|p| &p.source),
+    );
+    push(
+        "glibc",
+        t.glibc.as_ref().map(|p| p.value.clone()),
+        t.glibc.as_ref().map(|p| &p.source),
+    );
+    push(
+        "gpus",
+        t.gpus.as_ref().map(|g| {
+            g.value
+                .iter()
+                .map(|d| format!("{} ({})", d.name, d.compute_capability))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }),
+        t.gpus.as_ref().map(|g| &g.source),
+    );
+    push(
+        "driver",
+        t.driver.as_ref().map(|d| d.value.to_string()),
+        t.driver.as_ref().map(|d| &d.source),
+    );
+    push(
+        "driver_cuda",
+        t.driver_cuda.as_ref().map(|d| d.value.to_string()),
+        t.driver_cuda.as_ref().map(|d| &d.source),
+    );
+    push(
+        "cuda_toolkit",
+        t.toolkit.as_ref().map(|d| d.value.to_string()),
+        t.toolkit.as_ref().map(|d| &d.source),
+    );
+    push(
+        "cudnn",
+        t.cudnn.as_ref().map(|d| d.value.clone()),
+        t.cudnn.as_ref().map(|d| &d.source),
+    );
+    let redist_install = if t.kind == "colab" { "redist" } else { "site" };
+    Ok(LockedTarget {
+        spec: spec.to_string(),
+        name: t.name.clone(),
+        kind: t.kind.clone(),
+        constraints,
+        fact,
+        mxnet: LockedMxnet {
+            package: c.package.clone(),
+            version: c.version.clone(),
+            filename: c.wheel.filename.clone(),
+            sha256: c.wheel.sha256.clone(),
+            cuda: c.wheel.cuda.map(|c| c.to_string()),
+            gpu_code: c
+                .gpu_code
+                .iter()
+                .map(|d| format!("{} ({}): {}", d.device, d.compute_capability, d.code))
+                .collect(),
+            sass: c.wheel.sass.clone(),
+            ptx: c.wheel.ptx.clone(),
+        },
+        driver: LockedDriver {
+            min: c.driver.min.as_ref().map(|v| v.to_string()),
+            found: c.driver.found.as_ref().map(|v| v.to_string()),
+            ok: c.driver.ok,
+            why: c.driver.why.clone(),
+        },
+        cudnn: c.cudnn.as_ref().map(|d| LockedCudnn {
+            version: d.version.clone(),
+            soname: d.soname.clone(),
+            provider: d.provider.to_string(),
+        }),
+        numpy: LockedNumpy {
+            version: c.numpy.version.clone(),
+            preinstalled: c.numpy.file.is_none(),
+            meets_requires_dist: c.numpy.meets_requires_dist,
+        },
+        package: c
+            .packages
+            .iter()
+            .map(|p| LockedPackage {
+                name: p.name.clone(),
+                version: p.version.clone(),
+                filename: p.filename.clone(),
+                url: p.url.clone(),
+                sha256: p.sha256.clone(),
+                size: p.size,
+                role: p.role.clone(),
+                install: if p.role == "cuda-redist" {
+                    redist_install.into()
+                } else {
+                    "site".into()
+                },
+            })
+            .collect(),
+        provider: c
+            .providers
+            .iter()
+            .map(|(s, p)| LockedProvider {
+                soname: s.clone(),
+                provider: p.to_string(),
+                package: match p {
+                    crate::solve::providers::Provider::Pip { package, .. } => Some(package.clone()),
+                    _ => None,
+                },
+            })
+            .collect(),
+        shim: c
+            .shims
+            .iter()
+            .map(|b| LockedShim {
+                id: b.id.clone(),
+                statements: b.shim.clone(),
+                reason: b.error.clone(),
+            })
+            .collect(),
+    })
+}
+
+/// `requirements-gpu.txt` for one target: every file hash-pinned, for
+/// `pip install --no-deps --require-hashes -r`.
+pub fn requirements(lock_hash: &str, t: &LockedTarget) -> String {
+    let mut s = format!(
+        "# Generated by gpu-env from gpu-env.lock (sha256 {lock_hash}) for {}; do not edit by hand.\n# Install: pip install --no-deps --require-hashes -r requirements-gpu.txt\n",
+        t.name
+    );
+    for p in &t.package {
+        s.push_str(&format!(
+            "{}=={} \\\n    --hash=sha256:{}\n",
+            p.name, p.version, p.sha256
+        ));
+    }
+    s
+}
+
+/// PEP 751 `pylock.toml` for one target.
+pub fn pylock(lock_hash: &str, t: &LockedTarget) -> String {
+    use toml::Value;
+    let mut doc = toml::map::Map::new();
+    doc.insert("lock-version".into(), Value::String("1.0".into()));
+    doc.insert("created-by".into(), Value::String("gpu-env".into()));
+    if let Some(py) = t.fact.iter().find(|f| f.name == "python") {
+        let mm: Vec<&str> = py.value.split('.').take(2).collect();
+        doc.insert(
+            "requires-python".into(),
+            Value::String(format!("=={}.*", mm.join("."))),
+        );
+    }
+    let packages: Vec<Value> = t
+        .package
+        .iter()
+        .map(|p| {
+            let mut hashes = toml::map::Map::new();
+            hashes.insert("sha256".into(), Value::String(p.sha256.clone()));
+            let mut wheel = toml::map::Map::new();
+            wheel.insert("name".into(), Value::String(p.filename.clone()));
+            wheel.insert("url".into(), Value::String(p.url.clone()));
+            wheel.insert("size".into(), Value::Integer(p.size as i64));
+            wheel.insert("hashes".into(), Value::Table(hashes));
+            let mut pkg = toml::map::Map::new();
+            pkg.insert("name".into(), Value::String(p.name.clone()));
+            pkg.insert("version".into(), Value::String(p.version.clone()));
+            pkg.insert("wheels".into(), Value::Array(vec![Value::Table(wheel)]));
+            Value::Table(pkg)
+        })
+        .collect();
+    doc.insert("packages".into(), Value::Array(packages));
+    format!(
+        "# Generated by gpu-env from gpu-env.lock (sha256 {lock_hash}) for {}; do not edit by hand.\n{}",
+        t.name,
+        toml::to_string(&Value::Table(doc)).expect("pylock serializes")
+    )
+}

@@ -1,0 +1,158 @@
+//! Who provides each soname a wheel needs: the driver, the target system,
+//! the wheel itself (`$ORIGIN`), or a pip CUDA redistributable.
+
+use crate::db::model::{RedistPackage, RedistRelease};
+use crate::db::Db;
+use serde::Serialize;
+
+/// Sonames the NVIDIA driver installs (never from pip).
+pub const DRIVER_SONAMES: &[&str] = &["libcuda.so.1", "libnvidia-ml.so.1"];
+
+/// Libraries every manylinux2014 system has (PEP 599's allowed external
+/// libraries, https://peps.python.org/pep-0599/#the-manylinux2014-policy),
+/// plus libgomp.so.1, the GCC OpenMP runtime that every MXNet build links and
+/// that glibc distributions with a C compiler runtime (Colab's Ubuntu) ship.
+pub const BASE_SYSTEM_SONAMES: &[&str] = &[
+    "libgcc_s.so.1",
+    "libstdc++.so.6",
+    "libm.so.6",
+    "libdl.so.2",
+    "librt.so.1",
+    "libc.so.6",
+    "libnsl.so.1",
+    "libutil.so.1",
+    "libpthread.so.0",
+    "libresolv.so.2",
+    "libX11.so.6",
+    "libXext.so.6",
+    "libXrender.so.1",
+    "libICE.so.6",
+    "libSM.so.6",
+    "libGL.so.1",
+    "libgobject-2.0.so.0",
+    "libgthread-2.0.so.0",
+    "libglib-2.0.so.0",
+    "ld-linux-x86-64.so.2",
+    "libgomp.so.1",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Provider {
+    /// Installed by the NVIDIA driver.
+    Driver,
+    /// The base system (glibc, GCC runtime).
+    BaseSystem,
+    /// Shipped inside the MXNet wheel, found through its `$ORIGIN` RPATH.
+    Wheel,
+    /// Present on the target (toolkit lib dirs, apt packages, profile).
+    System { source: String },
+    /// A pip redistributable.
+    Pip { package: String, version: String },
+}
+
+impl std::fmt::Display for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Provider::Driver => f.write_str("driver"),
+            Provider::BaseSystem => f.write_str("base system"),
+            Provider::Wheel => f.write_str("wheel ($ORIGIN)"),
+            Provider::System { source } => write!(f, "system ({source})"),
+            Provider::Pip { package, version } => write!(f, "pip {package}=={version}"),
+        }
+    }
+}
+
+/// The newest release of any redist package that ships `soname`, preferring
+/// packages built for `cuda_major`, among releases whose Requires-Python
+/// admits `python`.
+pub fn pip_provider<'a>(
+    db: &'a Db,
+    soname: &str,
+    cuda_major: Option<u32>,
+    python: Option<&crate::pep440::Version>,
+) -> Option<(&'a RedistPackage, &'a RedistRelease)> {
+    let python_ok = |r: &RedistRelease| match (python, r.requires_python.as_deref()) {
+        (Some(py), Some(spec)) => crate::pep440::specifiers(spec)
+            .map(|s| s.contains(py))
+            .unwrap_or(true),
+        _ => true,
+    };
+    let mut best: Option<(bool, crate::pep440::Version, &RedistPackage, &RedistRelease)> = None;
+    for (_, pkg) in &db.redist {
+        for rel in &pkg.release {
+            if !rel.libraries.iter().any(|l| l.soname == soname) || !python_ok(rel) {
+                continue;
+            }
+            let Ok(v) = crate::pep440::version(&rel.version) else {
+                continue;
+            };
+            let same_major = Some(pkg.cuda_major) == cuda_major;
+            let better = match &best {
+                None => true,
+                Some((bm, bv, bp, _)) => (same_major, &v, &pkg.package) > (*bm, bv, &bp.package),
+            };
+            if better {
+                best = Some((same_major, v, pkg, rel));
+            }
+        }
+    }
+    best.map(|(_, _, p, r)| (p, r))
+}
+
+/// The newest release of `package` (by name) compatible with `python`.
+pub fn newest_release<'a>(
+    db: &'a Db,
+    package: &str,
+    python: Option<&crate::pep440::Version>,
+) -> Option<(&'a RedistPackage, &'a RedistRelease)> {
+    let (_, pkg) = db.redist.iter().find(|(_, p)| p.package == package)?;
+    pkg.release
+        .iter()
+        .filter(|r| match (python, r.requires_python.as_deref()) {
+            (Some(py), Some(spec)) => crate::pep440::specifiers(spec)
+                .map(|s| s.contains(py))
+                .unwrap_or(true),
+            _ => true,
+        })
+        .filter_map(|r| crate::pep440::version(&r.version).ok().map(|v| (v, r)))
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, r)| (pkg, r))
+}
+
+/// Requirement names in Requires-Dist entries (`nvidia-cublas-cu11 (>=1)` ->
+/// `nvidia-cublas-cu11`), skipping ones with environment markers that do not
+/// apply to Linux.
+pub fn requirement_names(requires_dist: &[String]) -> Vec<String> {
+    requires_dist
+        .iter()
+        .filter(|r| {
+            let marker = r.split_once(';').map(|(_, m)| m).unwrap_or("");
+            !(marker.contains("sys_platform == \"win32\"")
+                || marker.contains("platform_system == \"Windows\"")
+                || marker.contains("extra =="))
+        })
+        .map(|r| {
+            let end = r
+                .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+                .unwrap_or(r.len());
+            crate::pep440::normalize_name(&r[..end])
+        })
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn requirement_names_parse() {
+        let names = super::requirement_names(&[
+            "nvidia-cublas-cu11 (>=11.10)".into(),
+            "setuptools".into(),
+            "nvidia_nvtx_cu11; sys_platform == \"win32\"".into(),
+            "pytest ; extra == \"test\"".into(),
+            "numpy>=1.20".into(),
+        ]);
+        assert_eq!(names, vec!["nvidia-cublas-cu11", "setuptools", "numpy"]);
+    }
+}

@@ -1,0 +1,11 @@
+//! `cargo xtask e2e` (STUB: being implemented).
+
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Args {}
+
+pub fn run(_args: &Args, _db: Option<&std::path::Path>) -> ExitCode {
+    eprintln!("e2e: not implemented yet");
+    ExitCode::from(2)
+}

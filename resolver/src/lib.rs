@@ -25,3 +25,6 @@ pub mod pypi;
 pub mod solve;
 pub mod target;
 pub mod wheelname;
+pub mod report;
+#[cfg(feature = "net")]
+pub mod hashes;

@@ -1,11 +1,234 @@
-//! `cargo xtask resolve` (STUB: being implemented).
+//! `cargo xtask resolve`: parse arguments, run the job, render the result.
 
+use crate::cli::{EXIT_ERROR, EXIT_NO};
+use gpu_env::job::{self, Request};
+use gpu_env::solve::{Resolution, Rule, Status};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug, Clone, Default)]
-pub struct Args {}
+pub struct Args {
+    /// local | colab | colab:<gpu> | colab:<gpu>@<runtime> | <profile>; repeatable.
+    /// Default: the targets in [workspace.metadata.gpu-env], else local.
+    #[arg(long = "target", value_name = "TARGET")]
+    pub targets: Vec<String>,
+    #[command(flatten)]
+    pub overrides: crate::probe_cmd::OverrideArgs,
+    /// Python interpreter to probe for `local` (default: python3 on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+    /// Use only compat-db and the local cache; never the network.
+    #[arg(long)]
+    pub offline: bool,
+    /// Print the decision as JSON (one object per target; an array for several).
+    #[arg(long)]
+    pub json: bool,
+    /// List every rejected candidate with its reason.
+    #[arg(long)]
+    pub explain: bool,
+    /// Where to write the lock (default: config output.lock, else gpu-env.lock).
+    #[arg(long, value_name = "PATH")]
+    pub lock: Option<PathBuf>,
+    /// Cross-check every pinned file's sha256 against PyPI (concurrent, cached).
+    #[arg(long)]
+    pub verify_pypi: bool,
+    /// Resolve and print only; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// MXNet version constraint (PEP 440), overriding the config's.
+    #[arg(long, value_name = "SPEC")]
+    pub mxnet: Option<String>,
+    /// Read the config of this Cargo.toml (via cargo metadata) instead of discovering it.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+}
 
-pub fn run(_args: &Args, _db: Option<&std::path::Path>) -> ExitCode {
-    eprintln!("resolve: not implemented yet");
-    ExitCode::from(2)
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(EXIT_ERROR)
+}
+
+pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
+    let files = match db_dir {
+        Some(d) => match gpu_env::db::read_dir_files(d) {
+            Ok(f) => f,
+            Err(e) => return fail(e),
+        },
+        None => gpu_env::db::embedded_files(),
+    };
+    let db = match gpu_env::db::load_files(&files) {
+        Ok(db) => db,
+        Err(d) => return fail(gpu_env::db::DbError::Invalid(d)),
+    };
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let loaded = match &args.manifest_path {
+        Some(m) => gpu_env::config::from_cargo_metadata(m),
+        None => gpu_env::config::discover(&cwd),
+    };
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    let mut constraints = loaded.config.constraints.clone();
+    if let Some(m) = &args.mxnet {
+        constraints.mxnet = Some(m.clone());
+    }
+    let targets = if !args.targets.is_empty() {
+        args.targets.clone()
+    } else if !loaded.config.targets.is_empty() {
+        loaded.config.targets.clone()
+    } else {
+        vec!["local".to_string()]
+    };
+    let req = Request {
+        targets,
+        overrides: args.overrides.to_overrides(),
+        constraints,
+        probe: gpu_env::probe::ProbeOptions { python: args.python.clone(), ..Default::default() },
+    };
+    let outcome = match job::run(&db, &gpu_env::lock::db_hash(&files), &req) {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    if args.json {
+        let docs: Vec<_> = outcome.results.iter().map(|(s, r)| gpu_env::report::resolution_json(s, r)).collect();
+        let v = if docs.len() == 1 { docs.into_iter().next().unwrap() } else { serde_json::Value::Array(docs) };
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+    } else {
+        for (spec, r) in &outcome.results {
+            print_human(spec, r, args.explain);
+        }
+    }
+    let Some(mut lock) = outcome.lock else {
+        eprintln!("unsatisfiable: nothing written");
+        return ExitCode::from(EXIT_NO);
+    };
+    if args.verify_pypi {
+        if let Err(e) = verify_pypi(&mut lock, args.offline) {
+            return fail(format!("{e}; nothing written"));
+        }
+    }
+    if args.dry_run {
+        return ExitCode::SUCCESS;
+    }
+    let lock_path = args.lock.clone().unwrap_or_else(|| loaded.path(&loaded.config.output.lock));
+    let outputs = job::rendered_outputs(&loaded, &lock_path, &lock);
+    if let Err(e) = job::write_outputs(&outputs) {
+        return fail(e);
+    }
+    if !args.json {
+        println!();
+        for (p, _) in &outputs {
+            println!("wrote {}", p.strip_prefix(&cwd).unwrap_or(p).display());
+        }
+        println!("lock sha256 {}", lock.hash());
+    }
+    ExitCode::SUCCESS
+}
+
+fn print_human(spec: &str, r: &Resolution, explain: bool) {
+    let t = &r.target;
+    println!("target {spec} -> {}", t.name);
+    let fact = |name: &str, v: Option<(String, &String)>| {
+        if let Some((v, s)) = v {
+            println!("  {name:<13} {v:<28} [{s}]");
+        }
+    };
+    fact("python", t.python.as_ref().map(|p| (p.value.clone(), &p.source)));
+    fact(
+        "gpus",
+        t.gpus.as_ref().map(|g| {
+            let v = if g.value.is_empty() { "none".to_string() } else { g.value.iter().map(|d| format!("{} ({})", d.name, d.compute_capability)).collect::<Vec<_>>().join(", ") };
+            (v, &g.source)
+        }),
+    );
+    fact("driver", t.driver.as_ref().map(|d| (d.value.to_string(), &d.source)));
+    fact("cuda toolkit", t.toolkit.as_ref().map(|d| (d.value.to_string(), &d.source)));
+    fact("cudnn", t.cudnn.as_ref().map(|d| (d.value.clone(), &d.source)));
+    match (&r.status, &r.chosen) {
+        (Status::Resolved, Some(c)) => {
+            println!("resolved:");
+            println!("  mxnet         {} {}  ({})", c.package, c.version, c.wheel.filename);
+            for d in &c.gpu_code {
+                println!("  gpu code      {} ({}): {}", d.device, d.compute_capability, d.code);
+            }
+            match (&c.driver.min, c.driver.ok) {
+                (Some(min), Some(true)) => println!("  driver        >= {min} ok ({})", c.driver.why),
+                (Some(min), None) => println!("  driver        >= {min} (target driver unknown; {})", c.driver.why),
+                _ => println!("  driver        {}", c.driver.why),
+            }
+            if let Some(d) = &c.cudnn {
+                println!("  cudnn         {} ({}) from {}", d.version, d.soname, d.provider);
+            }
+            println!(
+                "  numpy         {}{}{}",
+                c.numpy.version,
+                if c.numpy.file.is_none() { " (preinstalled)" } else { "" },
+                if c.numpy.meets_requires_dist { "" } else { " (outside mxnet's Requires-Dist; installed with --no-deps)" }
+            );
+            for s in &c.shims {
+                println!("  shim          {}: {}", s.id, s.shim.join("; "));
+            }
+            println!("  packages:");
+            for p in &c.packages {
+                println!("    {:<28} {:<12} {:>7.1} MB  sha256:{}…", p.name, p.version, p.size as f64 / 1e6, &p.sha256[..12]);
+            }
+            println!("  providers:");
+            for (s, p) in &c.providers {
+                if !matches!(p, gpu_env::solve::providers::Provider::BaseSystem) {
+                    println!("    {s:<24} {p}");
+                }
+            }
+        }
+        _ => {
+            println!("unsatisfiable: no MXNet wheel works on this target");
+            for f in &r.fixes {
+                println!("  fix: {f}");
+            }
+        }
+    }
+    // Rejections: all with --explain, else a count per rule and the nearest few.
+    if explain {
+        println!("rejected ({}):", r.rejected.len());
+        for x in &r.rejected {
+            println!("  {} {} [{}]: {}", x.package, x.version, rule_name(x.rule), x.reason);
+        }
+    } else {
+        let mut counts = std::collections::BTreeMap::new();
+        for x in &r.rejected {
+            *counts.entry(rule_name(x.rule)).or_insert(0) += 1;
+        }
+        let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        println!("rejected {} candidates ({}); --explain lists every reason", r.rejected.len(), summary.join(", "));
+    }
+}
+
+fn rule_name(r: Rule) -> &'static str {
+    match r {
+        Rule::Constraint => "ranked lower/constraint",
+        Rule::Placeholder => "placeholder",
+        Rule::Platform => "platform",
+        Rule::Python => "python",
+        Rule::Device => "device",
+        Rule::GpuCode => "gpu code",
+        Rule::Soname => "soname",
+        Rule::Cudnn => "cudnn",
+        Rule::Driver => "driver",
+        Rule::Numpy => "numpy",
+    }
+}
+
+#[cfg(feature = "net")]
+fn verify_pypi(lock: &mut gpu_env::lock::Lock, offline: bool) -> Result<(), gpu_env::hashes::HashError> {
+    let client = gpu_env::pypi::Client::new();
+    let cache = gpu_env::hashes::cache_dir();
+    for t in &mut lock.target {
+        gpu_env::hashes::verify(&client, &cache, &mut t.package, offline)?;
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "net"))]
+fn verify_pypi(_lock: &mut gpu_env::lock::Lock, _offline: bool) -> Result<(), String> {
+    Err("--verify-pypi needs the `net` feature".into())
 }

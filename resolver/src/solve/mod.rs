@@ -276,6 +276,13 @@ fn evaluate(
     let mut providers = BTreeMap::new();
     let mut pip: BTreeMap<String, (String, &crate::db::model::RedistRelease)> = BTreeMap::new();
     let mut cudnn = None;
+    // A system library built for another CUDA major (Colab's CUDA 12 NCCL
+    // under a CUDA 11 wheel) makes a mixed stack: take the pip build of the
+    // wheel's own major when one exists.
+    let prefer_pip = match (w.cuda, cx.target.toolkit.as_ref()) {
+        (Some(c), Some(t)) => c.major != t.value.major,
+        _ => false,
+    };
     for soname in &w.needed {
         let provider = if providers::DRIVER_SONAMES.contains(&soname.as_str()) {
             if gpus.is_empty() {
@@ -300,7 +307,9 @@ fn evaluate(
                 .cudnn
                 .as_ref()
                 .filter(|c| c.value.split('.').next() == Some(major));
-            if let (Some(c), true) = (system_cudnn, system.value.contains(soname)) {
+            if let (Some(c), true, false) =
+                (system_cudnn, system.value.contains(soname), prefer_pip)
+            {
                 cudnn = Some(CudnnChoice {
                     version: c.value.clone(),
                     soname: soname.clone(),
@@ -336,17 +345,18 @@ fn evaluate(
                     .unwrap_or_else(|| "the target has no cuDNN".into());
                 return Err(no(Rule::Cudnn, format!("needs cuDNN {major} ({soname}); {have}, and no pip redistributable in compat-db ships {soname}")));
             }
-        } else if system.value.contains(soname) {
-            Provider::System {
-                source: system.source.clone(),
-            }
         } else if let Some((pkg, r)) =
             providers::pip_provider(cx.db, soname, cuda_major, cx.python.as_ref())
+                .filter(|_| prefer_pip || !system.value.contains(soname))
         {
             pip.insert(pkg.package.clone(), (pkg.package.clone(), r));
             Provider::Pip {
                 package: pkg.package.clone(),
                 version: r.version.clone(),
+            }
+        } else if system.value.contains(soname) {
+            Provider::System {
+                source: system.source.clone(),
             }
         } else {
             let cuda = w

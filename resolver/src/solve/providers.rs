@@ -63,9 +63,10 @@ impl std::fmt::Display for Provider {
     }
 }
 
-/// The newest release of any redist package that ships `soname`, preferring
-/// packages built for `cuda_major`, among releases whose Requires-Python
-/// admits `python`.
+/// The newest release of any redist package that ships `soname`, among
+/// releases whose Requires-Python admits `python`. For a CUDA build only
+/// packages for the same CUDA major qualify (a `-cu12` cuDNN links CUDA 12
+/// libraries); a CPU build takes any.
 pub fn pip_provider<'a>(
     db: &'a Db,
     soname: &str,
@@ -88,6 +89,9 @@ pub fn pip_provider<'a>(
                 continue;
             };
             let same_major = Some(pkg.cuda_major) == cuda_major;
+            if cuda_major.is_some() && !same_major {
+                continue;
+            }
             let better = match &best {
                 None => true,
                 Some((bm, bv, bp, _)) => (same_major, &v, &pkg.package) > (*bm, bv, &bp.package),

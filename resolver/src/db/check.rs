@@ -26,6 +26,11 @@ fn is_sha256(s: &str) -> bool {
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
+/// `libcudart.so.11.0` -> `libcudart`.
+fn soname_stem(s: &str) -> &str {
+    s.split(".so").next().unwrap_or(s)
+}
+
 fn is_soname(s: &str) -> bool {
     s.starts_with("lib")
         && s.contains(".so")
@@ -221,8 +226,11 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
                 r.error(file, at("measured"), "say how the libraries were measured");
             }
             for (j, lib) in rel.libraries.iter().enumerate() {
-                let primary = lib.soname.starts_with(&format!("lib{}", p.component))
-                    || (p.component == "nvtx" && lib.soname.starts_with("libnvToolsExt"));
+                // Only the library the table names (libcufft, not libcufftw;
+                // libnvrtc, not libnvrtc-builtins) must match it.
+                let primary = known
+                    .iter()
+                    .any(|k| soname_stem(k) == soname_stem(&lib.soname));
                 if refs_ok && primary && !known.is_empty() && !known.contains(lib.soname.as_str()) {
                     r.error(
                         file,

@@ -18,7 +18,7 @@ use crate::versions::{CudaVersion, DriverVersion};
 use gpu_code::GpuCode;
 use providers::Provider;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Limits from the user's config or flags.
 #[derive(Debug, Clone, Default)]
@@ -359,14 +359,16 @@ fn evaluate(
                 source: system.source.clone(),
             }
         } else {
+            // Name the toolkit only for libraries a CUDA toolkit ships.
             let cuda = w
                 .cuda
-                .map(|c| {
-                    format!(
-                        " (install the CUDA {c} toolkit, or pick a wheel for the target's CUDA)"
-                    )
+                .filter(|c| {
+                    cx.db
+                        .cuda(*c)
+                        .is_some_and(|r| r.sonames.values().any(|s| s == soname))
                 })
-                .unwrap_or_default();
+                .map(|c| format!(" (install the CUDA {c} toolkit)"))
+                .unwrap_or_else(|| " (a library the wheel does not bundle)".into());
             return Err(no(Rule::Soname, format!("{soname} has no provider: the target does not have it and no pip redistributable in compat-db ships it{cuda}")));
         };
         providers.insert(soname.clone(), provider);
@@ -657,62 +659,57 @@ pub fn resolve(db: &Db, target: &Target, constraints: &Constraints) -> Resolutio
     }
 }
 
-/// The nearest fixes for an unsatisfiable target, from the rejections.
+/// The nearest fixes for an unsatisfiable target, from the rejections: for
+/// each rule past the GPU-code rule, the newest candidate that got that far;
+/// and building from source when no wheel has code for the device at all.
 fn fixes(db: &Db, target: &Target, rejected: &[Rejection]) -> Vec<String> {
-    let mut out = BTreeSet::new();
-    let by_rule = |r: Rule| rejected.iter().filter(move |x| x.rule == r);
+    let mut out = Vec::new();
     let gpus: Vec<_> = target
         .gpus
         .as_ref()
         .map(|g| g.value.clone())
         .unwrap_or_default();
-    if by_rule(Rule::GpuCode).next().is_some() {
+    let newest = |rule: Rule| {
+        rejected
+            .iter()
+            .filter(|x| x.rule == rule)
+            .max_by_key(|x| pep440::version(&x.version).ok())
+    };
+    let past_gpu_code = rejected.iter().any(|x| x.rule > Rule::GpuCode);
+    if !gpus.is_empty() && !past_gpu_code {
         for g in &gpus {
-            out.insert(format!(
-                "No MXNet wheel on PyPI carries code for {} (sm_{}): build MXNet from source with MXNET_CUDA_ARCH={}.{} (CMake: -DMXNET_CUDA_ARCH=\"{}.{}\"), or use another GPU (T4, A100 and L4 are covered by mxnet-cu112..cu117 1.9.1)",
-                g.name,
-                g.compute_capability.sm(),
-                g.compute_capability.major,
-                g.compute_capability.minor,
-                g.compute_capability.major,
-                g.compute_capability.minor
+            let cc = g.compute_capability;
+            out.push(format!(
+                "No MXNet wheel in compat-db has machine code for {} (sm_{}) that can load here: build MXNet from source with MXNET_CUDA_ARCH={}.{} (CMake -DMXNET_CUDA_ARCH=\"{}.{}\"), or use a GPU the 1.9.1 wheels cover (sm_50 to sm_86: T4, A100, L4)",
+                g.name, cc.sm(), cc.major, cc.minor, cc.major, cc.minor
             ));
         }
     }
-    if let Some(r) = by_rule(Rule::Driver).min_by_key(|r| r.reason.len()) {
-        out.insert(format!(
-            "Install a newer NVIDIA driver: {} {} {}",
-            r.package, r.version, r.reason
-        ));
+    let advice = |rule: Rule| match rule {
+        Rule::Soname => "provide the missing library",
+        Rule::Cudnn => "install the cuDNN the wheel links",
+        Rule::Driver => "install a newer NVIDIA driver",
+        Rule::Numpy => "use a Python for which compat-db/pypi/numpy.toml has a usable numpy",
+        _ => "",
+    };
+    for rule in [Rule::Numpy, Rule::Driver, Rule::Cudnn, Rule::Soname] {
+        if let Some(x) = newest(rule) {
+            out.push(format!(
+                "{}: {} {} {}",
+                advice(rule),
+                x.package,
+                x.version,
+                x.reason
+            ));
+        }
     }
-    if let Some(r) = by_rule(Rule::Soname).next() {
-        out.insert(format!(
-            "Provide the missing CUDA libraries: {} {} {}",
-            r.package, r.version, r.reason
-        ));
-    }
-    if let Some(r) = by_rule(Rule::Cudnn).next() {
-        out.insert(format!(
-            "Install the cuDNN the wheel links: {} {} {}",
-            r.package, r.version, r.reason
-        ));
-    }
-    if let Some(r) = by_rule(Rule::Numpy).next() {
-        out.insert(format!(
-            "numpy: {}; use a Python for which compat-db/pypi/numpy.toml has wheels",
-            r.reason
-        ));
-    }
-    if gpus.is_empty()
-        && by_rule(Rule::Device).next().is_some()
-        && !db.wheel_files().any(|(_, w)| w.cuda.is_none())
-    {
-        out.insert("compat-db has no CPU MXNet wheel; run `cargo xtask db ingest --all`".into());
+    if gpus.is_empty() && !db.wheel_files().any(|(_, w)| w.cuda.is_none()) {
+        out.push("compat-db has no CPU MXNet wheel; run `cargo xtask db ingest --all`".into());
     }
     if out.is_empty() {
-        out.insert(
-            "Relax the constraints in [workspace.metadata.gpu-env] or on the command line".into(),
+        out.push(
+            "relax the constraints in [workspace.metadata.gpu-env] or on the command line".into(),
         );
     }
-    out.into_iter().collect()
+    out
 }

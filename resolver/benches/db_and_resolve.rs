@@ -19,7 +19,13 @@ fn bench(c: &mut Criterion) {
             gpu_env::solve::resolve(&db, &t, &Default::default())
         })
     });
-    let specs = ["colab", "colab:A100", "colab:L4", "colab:H100", "colab-2025.07"];
+    let specs = [
+        "colab",
+        "colab:A100",
+        "colab:L4",
+        "colab:H100",
+        "colab-2025.07",
+    ];
     c.bench_function("resolve: 5 colab targets (offline)", |b| {
         b.iter(|| {
             for s in specs {

@@ -13,11 +13,19 @@ pub enum HashError {
     #[error(transparent)]
     Pypi(#[from] PypiError),
     #[error("--offline: no cached PyPI answer for {package} in {cache} (needed for {filename}); run once with network")]
-    NotCached { package: String, filename: String, cache: PathBuf },
+    NotCached {
+        package: String,
+        filename: String,
+        cache: PathBuf,
+    },
     #[error("PyPI does not list {filename} under {package}; compat-db may be stale (run `cargo xtask db ingest`)")]
     Missing { package: String, filename: String },
     #[error("{filename}: compat-db sha256 {db} differs from PyPI's {pypi}; refusing to lock")]
-    Mismatch { filename: String, db: String, pypi: String },
+    Mismatch {
+        filename: String,
+        db: String,
+        pypi: String,
+    },
     #[error("{filename} is yanked on PyPI")]
     Yanked { filename: String },
 }
@@ -30,22 +38,39 @@ pub fn cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
         return PathBuf::from(d).join("gpu-env");
     }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/gpu-env")).unwrap_or_else(|| std::env::temp_dir().join("gpu-env-cache"))
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cache/gpu-env"))
+        .unwrap_or_else(|| std::env::temp_dir().join("gpu-env-cache"))
 }
 
-fn cached_project(client: &Client, cache: &Path, package: &str, offline: bool) -> Result<pypi::Project, HashError> {
-    let file = cache.join("pypi").join(format!("{}.json", crate::pep440::normalize_name(package)));
+fn cached_project(
+    client: &Client,
+    cache: &Path,
+    package: &str,
+    offline: bool,
+) -> Result<pypi::Project, HashError> {
+    let file = cache
+        .join("pypi")
+        .join(format!("{}.json", crate::pep440::normalize_name(package)));
     if offline {
         let text = std::fs::read_to_string(&file).map_err(|_| HashError::NotCached {
             package: package.into(),
             filename: String::new(),
             cache: file.clone(),
         })?;
-        return serde_json::from_str(&text).map_err(|e| HashError::Pypi(PypiError::Json { url: file.display().to_string(), message: e.to_string() }));
+        return serde_json::from_str(&text).map_err(|e| {
+            HashError::Pypi(PypiError::Json {
+                url: file.display().to_string(),
+                message: e.to_string(),
+            })
+        });
     }
     let url = client.project_url(package);
     let text = client.get_text(&url)?;
-    let project: pypi::Project = serde_json::from_str(&text).map_err(|e| PypiError::Json { url, message: e.to_string() })?;
+    let project: pypi::Project = serde_json::from_str(&text).map_err(|e| PypiError::Json {
+        url,
+        message: e.to_string(),
+    })?;
     // A cache write failure only costs a later offline run; not an error.
     let _ = crate::fsutil::write_atomic(&file, text.as_bytes());
     Ok(project)
@@ -53,13 +78,29 @@ fn cached_project(client: &Client, cache: &Path, package: &str, offline: bool) -
 
 /// Check (and fill) every package's sha256 against PyPI, one request per
 /// project, all concurrently.
-pub fn verify(client: &Client, cache: &Path, packages: &mut [LockedPackage], offline: bool) -> Result<(), HashError> {
+pub fn verify(
+    client: &Client,
+    cache: &Path,
+    packages: &mut [LockedPackage],
+    offline: bool,
+) -> Result<(), HashError> {
     let mut names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
     names.sort();
     names.dedup();
     let projects: Vec<(String, Result<pypi::Project, HashError>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = names.iter().map(|n| (n.clone(), s.spawn(|| cached_project(client, cache, n, offline)))).collect();
-        handles.into_iter().map(|(n, h)| (n, h.join().expect("hash worker does not panic"))).collect()
+        let handles: Vec<_> = names
+            .iter()
+            .map(|n| {
+                (
+                    n.clone(),
+                    s.spawn(|| cached_project(client, cache, n, offline)),
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(n, h)| (n, h.join().expect("hash worker does not panic")))
+            .collect()
     });
     let mut first_error = None;
     let mut found = std::collections::BTreeMap::new();
@@ -69,8 +110,16 @@ pub fn verify(client: &Client, cache: &Path, packages: &mut [LockedPackage], off
                 found.insert(n, p);
             }
             Err(HashError::NotCached { cache, package, .. }) => {
-                let filename = packages.iter().find(|p| p.name == package).map(|p| p.filename.clone()).unwrap_or_default();
-                first_error.get_or_insert(HashError::NotCached { package, filename, cache });
+                let filename = packages
+                    .iter()
+                    .find(|p| p.name == package)
+                    .map(|p| p.filename.clone())
+                    .unwrap_or_default();
+                first_error.get_or_insert(HashError::NotCached {
+                    package,
+                    filename,
+                    cache,
+                });
             }
             Err(e) => {
                 first_error.get_or_insert(e);
@@ -82,15 +131,26 @@ pub fn verify(client: &Client, cache: &Path, packages: &mut [LockedPackage], off
     }
     for p in packages.iter_mut() {
         let project = &found[&p.name];
-        let (_, f) = project.file(&p.filename).ok_or_else(|| HashError::Missing { package: p.name.clone(), filename: p.filename.clone() })?;
+        let (_, f) = project
+            .file(&p.filename)
+            .ok_or_else(|| HashError::Missing {
+                package: p.name.clone(),
+                filename: p.filename.clone(),
+            })?;
         if f.yanked {
-            return Err(HashError::Yanked { filename: p.filename.clone() });
+            return Err(HashError::Yanked {
+                filename: p.filename.clone(),
+            });
         }
         if p.sha256.is_empty() {
             p.sha256 = f.digests.sha256.clone();
             p.size = f.size;
         } else if p.sha256 != f.digests.sha256 {
-            return Err(HashError::Mismatch { filename: p.filename.clone(), db: p.sha256.clone(), pypi: f.digests.sha256.clone() });
+            return Err(HashError::Mismatch {
+                filename: p.filename.clone(),
+                db: p.sha256.clone(),
+                pypi: f.digests.sha256.clone(),
+            });
         }
     }
     Ok(())

@@ -14,6 +14,8 @@ pub mod config;
 pub mod emit;
 pub mod fsutil;
 #[cfg(feature = "net")]
+pub mod hashes;
+#[cfg(feature = "net")]
 pub mod ingest;
 pub mod job;
 pub mod lock;
@@ -22,9 +24,7 @@ pub mod probe;
 pub mod profile;
 #[cfg(feature = "net")]
 pub mod pypi;
+pub mod report;
 pub mod solve;
 pub mod target;
 pub mod wheelname;
-pub mod report;
-#[cfg(feature = "net")]
-pub mod hashes;

@@ -172,7 +172,9 @@ impl Target {
                 .map_err(|e: crate::versions::VersionParseError| bad(t, e.to_string()))?;
             // An overridden toolkit provides its runtime libraries (cuda.toml sonames).
             if let Some(rel) = db.cuda(v) {
-                self.system_sonames.value.extend(rel.sonames.values().cloned());
+                self.system_sonames
+                    .value
+                    .extend(rel.sonames.values().cloned());
                 self.system_sonames.source = format!(
                     "{} + compat-db/cuda.toml sonames of CUDA {v} ({})",
                     self.system_sonames.source, t.source
@@ -193,7 +195,9 @@ impl Target {
                 ));
             }
             let major = c.value.split('.').next().unwrap_or_default();
-            self.system_sonames.value.insert(format!("libcudnn.so.{major}"));
+            self.system_sonames
+                .value
+                .insert(format!("libcudnn.so.{major}"));
             self.cudnn = Some(Sourced::new(c.value.clone(), c.source.clone()));
         }
         if let Some(p) = &o.python {

@@ -1,11 +1,303 @@
-//! `cargo xtask check` (STUB: being implemented).
+//! `cargo xtask check`: the pre-commit check. Offline, no GPU, writes
+//! nothing. Exit 0 when compat-db is valid, the lock parses, is current
+//! with the repo's config and compat-db, and every generated file matches
+//! the lock; 1 on drift or a stale file (with what changed); 2 when an
+//! input cannot be read (corrupted lock, unreadable compat-db or config).
 
+use crate::cli::{EXIT_ERROR, EXIT_NO};
+use gpu_env::config::Loaded;
+use gpu_env::job::{self, Request};
+use gpu_env::lock::{Lock, LockError, LockedTarget};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug, Clone, Default)]
-pub struct Args {}
+pub struct Args {
+    /// Check the lock at PATH (default: config output.lock).
+    #[arg(long, value_name = "PATH")]
+    pub lock: Option<PathBuf>,
+}
 
-pub fn run(_args: &Args, _db: Option<&std::path::Path>) -> ExitCode {
-    eprintln!("check: not implemented yet");
-    ExitCode::from(2)
+const FIX: &str = "run `cargo xtask resolve` and commit the result";
+
+fn rel(p: &Path, root: &Path) -> String {
+    p.strip_prefix(root).unwrap_or(p).display().to_string()
+}
+
+pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
+    // compat-db: readable (2) and valid (1).
+    let files = match db_dir {
+        Some(d) => match gpu_env::db::read_dir_files(d) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_ERROR);
+            }
+        },
+        None => gpu_env::db::embedded_files(),
+    };
+    let db = match gpu_env::db::load_files(&files) {
+        Ok(db) => db,
+        Err(diags) => {
+            for d in &diags {
+                eprintln!("{d}");
+            }
+            eprintln!("check: compat-db: {} error(s)", diags.len());
+            return ExitCode::from(EXIT_NO);
+        }
+    };
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let loaded = match gpu_env::config::discover(&cwd) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let lock_path = args
+        .lock
+        .clone()
+        .map(|p| cwd.join(p))
+        .unwrap_or_else(|| loaded.path(&loaded.config.output.lock));
+    let shown = rel(&lock_path, &loaded.root);
+    if !lock_path.exists() {
+        if loaded.config.targets.is_empty() {
+            println!("check: compat-db OK; no lock ({shown}) and no targets configured: nothing else to check");
+            return ExitCode::SUCCESS;
+        }
+        eprintln!(
+            "check: {shown} is missing but [workspace.metadata.gpu-env] lists targets; {FIX}"
+        );
+        return ExitCode::from(EXIT_NO);
+    }
+    let lock = match Lock::read(&lock_path) {
+        Ok(l) => l,
+        Err(e @ LockError::Newer { .. }) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            eprintln!("check: the lock is corrupted and was left untouched; restore it from version control or {FIX}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let mut problems = Vec::new();
+    if lock.format < gpu_env::lock::FORMAT {
+        problems.push(format!(
+            "{shown}: lock format {} is older than the current format {}",
+            lock.format,
+            gpu_env::lock::FORMAT
+        ));
+    }
+    problems.extend(drift(&db, &files, &loaded, &lock, &shown));
+    problems.extend(stale(&loaded, &lock_path, &lock));
+    if problems.is_empty() {
+        println!(
+            "check: OK: compat-db valid; {shown} current ({} target(s), sha256 {}); generated files up to date",
+            lock.target.len(),
+            &lock.hash()[..16]
+        );
+        ExitCode::SUCCESS
+    } else {
+        for p in &problems {
+            eprintln!("{p}");
+        }
+        eprintln!("check: {} problem(s); {FIX}", problems.len());
+        ExitCode::from(EXIT_NO)
+    }
+}
+
+/// The lock against the config and the current compat-db.
+fn drift(
+    db: &gpu_env::db::Db,
+    files: &[gpu_env::db::SourceFile],
+    loaded: &Loaded,
+    lock: &Lock,
+    shown: &str,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let specs: Vec<&str> = lock.target.iter().map(|t| t.spec.as_str()).collect();
+    let mut want: Vec<&str> = loaded.config.targets.iter().map(String::as_str).collect();
+    if !want.is_empty() {
+        let mut have = specs.clone();
+        have.sort_unstable();
+        want.sort_unstable();
+        if have != want {
+            out.push(format!(
+                "drift: {shown} locks targets {specs:?} but the config lists {:?}",
+                loaded.config.targets
+            ));
+        }
+    }
+    let db_hash = gpu_env::lock::db_hash(files);
+    for locked in &lock.target {
+        if locked.spec == "local" {
+            out.extend(local_drift(db, locked));
+            continue;
+        }
+        let req = Request {
+            targets: vec![locked.spec.clone()],
+            constraints: loaded.config.constraints.clone(),
+            ..Default::default()
+        };
+        match job::run(db, &db_hash, &req) {
+            Err(e) => out.push(format!(
+                "drift: target `{}` no longer resolves: {e}",
+                locked.spec
+            )),
+            Ok(o) => match o.lock.and_then(|l| l.target.into_iter().next()) {
+                None => out.push(format!(
+                    "drift: target `{}` is unsatisfiable with the current config and compat-db",
+                    locked.spec
+                )),
+                Some(now) if now != *locked => {
+                    let lines = diff_targets(locked, &now);
+                    out.push(format!(
+                        "drift: target `{}` resolves differently now ({} change(s), lock -> now):",
+                        locked.spec,
+                        lines.len()
+                    ));
+                    out.extend(lines.into_iter().map(|l| format!("  {l}")));
+                }
+                Some(_) => {}
+            },
+        }
+    }
+    out
+}
+
+/// `local` targets are probed, not re-resolved here: every pinned file must
+/// still be in compat-db with the same sha256.
+fn local_drift(db: &gpu_env::db::Db, t: &LockedTarget) -> Vec<String> {
+    use gpu_env::pep440::normalize_name as norm;
+    let mut out = Vec::new();
+    for p in &t.package {
+        let name = norm(&p.name);
+        let mut known: Vec<&str> = Vec::new();
+        for (rel, w) in db.wheel_files() {
+            if norm(&rel.package) == name && rel.version == p.version {
+                known.push(&w.sha256);
+            }
+        }
+        for (_, r) in &db.redist {
+            if norm(&r.package) == name {
+                for rel in r.release.iter().filter(|x| x.version == p.version) {
+                    known.push(&rel.sha256);
+                }
+            }
+        }
+        for (_, r) in &db.pypi {
+            if norm(&r.package) == name {
+                for rel in r.release.iter().filter(|x| x.version == p.version) {
+                    known.extend(rel.file.iter().map(|f| f.sha256.as_str()));
+                }
+            }
+        }
+        if known.is_empty() {
+            out.push(format!(
+                "drift: target `local`: {} {} is no longer in compat-db",
+                p.name, p.version
+            ));
+        } else if !known.contains(&p.sha256.as_str()) {
+            out.push(format!(
+                "drift: target `local`: {} {} ({}): sha256 {} is not the one compat-db records",
+                p.name, p.version, p.filename, p.sha256
+            ));
+        }
+    }
+    out
+}
+
+/// Field-level differences, `path: old -> new`; array items that carry a
+/// `name`/`soname`/`id` are matched by it.
+pub fn diff_targets(old: &LockedTarget, new: &LockedTarget) -> Vec<String> {
+    let a = serde_json::to_value(old).expect("serializes");
+    let b = serde_json::to_value(new).expect("serializes");
+    let mut out = Vec::new();
+    diff(&mut out, "", &a, &b);
+    out
+}
+
+fn key_of(v: &Value) -> Option<String> {
+    ["name", "soname", "id"]
+        .iter()
+        .find_map(|k| v.get(*k).and_then(Value::as_str).map(str::to_string))
+}
+
+fn join(path: &str, k: &str) -> String {
+    if path.is_empty() {
+        k.to_string()
+    } else {
+        format!("{path}.{k}")
+    }
+}
+
+fn diff(out: &mut Vec<String>, path: &str, a: &Value, b: &Value) {
+    if a == b {
+        return;
+    }
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let p = join(path, k);
+                match (x.get(k), y.get(k)) {
+                    (Some(u), Some(v)) => diff(out, &p, u, v),
+                    (Some(u), None) => out.push(format!("{p}: {u} -> (absent)")),
+                    (None, Some(v)) => out.push(format!("{p}: (absent) -> {v}")),
+                    (None, None) => {}
+                }
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.iter().chain(y).all(|v| key_of(v).is_some()) => {
+            for u in x {
+                let k = key_of(u).unwrap_or_default();
+                let p = format!("{path}[{k}]");
+                match y.iter().find(|v| key_of(v).as_deref() == Some(&k)) {
+                    Some(v) => diff(out, &p, u, v),
+                    None => out.push(format!("{p}: removed")),
+                }
+            }
+            for v in y {
+                let k = key_of(v).unwrap_or_default();
+                if !x.iter().any(|u| key_of(u).as_deref() == Some(&k)) {
+                    out.push(format!("{path}[{k}]: added"));
+                }
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (u, v)) in x.iter().zip(y).enumerate() {
+                diff(out, &format!("{path}[{i}]"), u, v);
+            }
+        }
+        _ => out.push(format!("{path}: {a} -> {b}")),
+    }
+}
+
+/// Every generated file against what the lock renders to now.
+fn stale(loaded: &Loaded, lock_path: &Path, lock: &Lock) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Err(e) = gpu_env::emit::render_colab(loaded, lock_path, lock) {
+        out.push(format!("invalid: the Colab cell cannot be generated: {e}"));
+    }
+    let outputs = job::rendered_outputs(loaded, lock_path, lock);
+    for (i, (path, text)) in outputs.iter().enumerate() {
+        let shown = rel(path, &loaded.root);
+        match std::fs::read(path) {
+            Ok(bytes) if bytes == text.as_bytes() => {}
+            Ok(_) if i == 0 => out.push(format!(
+                "stale: {shown} is not as `cargo xtask resolve` writes it (edited by hand?)"
+            )),
+            Ok(_) => out.push(format!(
+                "stale: {shown} does not match the lock (sha256 {})",
+                &lock.hash()[..16]
+            )),
+            Err(_) => out.push(format!("stale: {shown} is missing")),
+        }
+    }
+    out
 }

@@ -84,15 +84,26 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         targets,
         overrides: args.overrides.to_overrides(),
         constraints,
-        probe: gpu_env::probe::ProbeOptions { python: args.python.clone(), ..Default::default() },
+        probe: gpu_env::probe::ProbeOptions {
+            python: args.python.clone(),
+            ..Default::default()
+        },
     };
     let outcome = match job::run(&db, &gpu_env::lock::db_hash(&files), &req) {
         Ok(o) => o,
         Err(e) => return fail(e),
     };
     if args.json {
-        let docs: Vec<_> = outcome.results.iter().map(|(s, r)| gpu_env::report::resolution_json(s, r)).collect();
-        let v = if docs.len() == 1 { docs.into_iter().next().unwrap() } else { serde_json::Value::Array(docs) };
+        let docs: Vec<_> = outcome
+            .results
+            .iter()
+            .map(|(s, r)| gpu_env::report::resolution_json(s, r))
+            .collect();
+        let v = if docs.len() == 1 {
+            docs.into_iter().next().unwrap()
+        } else {
+            serde_json::Value::Array(docs)
+        };
         println!("{}", serde_json::to_string_pretty(&v).expect("json"));
     } else {
         for (spec, r) in &outcome.results {
@@ -111,7 +122,10 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
     if args.dry_run {
         return ExitCode::SUCCESS;
     }
-    let lock_path = args.lock.clone().unwrap_or_else(|| loaded.path(&loaded.config.output.lock));
+    let lock_path = args
+        .lock
+        .clone()
+        .unwrap_or_else(|| loaded.path(&loaded.config.output.lock));
     let outputs = job::rendered_outputs(&loaded, &lock_path, &lock);
     if let Err(e) = job::write_outputs(&outputs) {
         return fail(e);
@@ -134,44 +148,92 @@ fn print_human(spec: &str, r: &Resolution, explain: bool) {
             println!("  {name:<13} {v:<28} [{s}]");
         }
     };
-    fact("python", t.python.as_ref().map(|p| (p.value.clone(), &p.source)));
+    fact(
+        "python",
+        t.python.as_ref().map(|p| (p.value.clone(), &p.source)),
+    );
     fact(
         "gpus",
         t.gpus.as_ref().map(|g| {
-            let v = if g.value.is_empty() { "none".to_string() } else { g.value.iter().map(|d| format!("{} ({})", d.name, d.compute_capability)).collect::<Vec<_>>().join(", ") };
+            let v = if g.value.is_empty() {
+                "none".to_string()
+            } else {
+                g.value
+                    .iter()
+                    .map(|d| format!("{} ({})", d.name, d.compute_capability))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
             (v, &g.source)
         }),
     );
-    fact("driver", t.driver.as_ref().map(|d| (d.value.to_string(), &d.source)));
-    fact("cuda toolkit", t.toolkit.as_ref().map(|d| (d.value.to_string(), &d.source)));
-    fact("cudnn", t.cudnn.as_ref().map(|d| (d.value.clone(), &d.source)));
+    fact(
+        "driver",
+        t.driver.as_ref().map(|d| (d.value.to_string(), &d.source)),
+    );
+    fact(
+        "cuda toolkit",
+        t.toolkit.as_ref().map(|d| (d.value.to_string(), &d.source)),
+    );
+    fact(
+        "cudnn",
+        t.cudnn.as_ref().map(|d| (d.value.clone(), &d.source)),
+    );
     match (&r.status, &r.chosen) {
         (Status::Resolved, Some(c)) => {
             println!("resolved:");
-            println!("  mxnet         {} {}  ({})", c.package, c.version, c.wheel.filename);
+            println!(
+                "  mxnet         {} {}  ({})",
+                c.package, c.version, c.wheel.filename
+            );
             for d in &c.gpu_code {
-                println!("  gpu code      {} ({}): {}", d.device, d.compute_capability, d.code);
+                println!(
+                    "  gpu code      {} ({}): {}",
+                    d.device, d.compute_capability, d.code
+                );
             }
             match (&c.driver.min, c.driver.ok) {
-                (Some(min), Some(true)) => println!("  driver        >= {min} ok ({})", c.driver.why),
-                (Some(min), None) => println!("  driver        >= {min} (target driver unknown; {})", c.driver.why),
+                (Some(min), Some(true)) => {
+                    println!("  driver        >= {min} ok ({})", c.driver.why)
+                }
+                (Some(min), None) => println!(
+                    "  driver        >= {min} (target driver unknown; {})",
+                    c.driver.why
+                ),
                 _ => println!("  driver        {}", c.driver.why),
             }
             if let Some(d) = &c.cudnn {
-                println!("  cudnn         {} ({}) from {}", d.version, d.soname, d.provider);
+                println!(
+                    "  cudnn         {} ({}) from {}",
+                    d.version, d.soname, d.provider
+                );
             }
             println!(
                 "  numpy         {}{}{}",
                 c.numpy.version,
-                if c.numpy.file.is_none() { " (preinstalled)" } else { "" },
-                if c.numpy.meets_requires_dist { "" } else { " (outside mxnet's Requires-Dist; installed with --no-deps)" }
+                if c.numpy.file.is_none() {
+                    " (preinstalled)"
+                } else {
+                    ""
+                },
+                if c.numpy.meets_requires_dist {
+                    ""
+                } else {
+                    " (outside mxnet's Requires-Dist; installed with --no-deps)"
+                }
             );
             for s in &c.shims {
                 println!("  shim          {}: {}", s.id, s.shim.join("; "));
             }
             println!("  packages:");
             for p in &c.packages {
-                println!("    {:<28} {:<12} {:>7.1} MB  sha256:{}…", p.name, p.version, p.size as f64 / 1e6, &p.sha256[..12]);
+                println!(
+                    "    {:<28} {:<12} {:>7.1} MB  sha256:{}…",
+                    p.name,
+                    p.version,
+                    p.size as f64 / 1e6,
+                    &p.sha256[..12]
+                );
             }
             println!("  providers:");
             for (s, p) in &c.providers {
@@ -191,7 +253,13 @@ fn print_human(spec: &str, r: &Resolution, explain: bool) {
     if explain {
         println!("rejected ({}):", r.rejected.len());
         for x in &r.rejected {
-            println!("  {} {} [{}]: {}", x.package, x.version, rule_name(x.rule), x.reason);
+            println!(
+                "  {} {} [{}]: {}",
+                x.package,
+                x.version,
+                rule_name(x.rule),
+                x.reason
+            );
         }
     } else {
         let mut counts = std::collections::BTreeMap::new();
@@ -199,7 +267,11 @@ fn print_human(spec: &str, r: &Resolution, explain: bool) {
             *counts.entry(rule_name(x.rule)).or_insert(0) += 1;
         }
         let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        println!("rejected {} candidates ({}); --explain lists every reason", r.rejected.len(), summary.join(", "));
+        println!(
+            "rejected {} candidates ({}); --explain lists every reason",
+            r.rejected.len(),
+            summary.join(", ")
+        );
     }
 }
 
@@ -219,7 +291,10 @@ fn rule_name(r: Rule) -> &'static str {
 }
 
 #[cfg(feature = "net")]
-fn verify_pypi(lock: &mut gpu_env::lock::Lock, offline: bool) -> Result<(), gpu_env::hashes::HashError> {
+fn verify_pypi(
+    lock: &mut gpu_env::lock::Lock,
+    offline: bool,
+) -> Result<(), gpu_env::hashes::HashError> {
     let client = gpu_env::pypi::Client::new();
     let cache = gpu_env::hashes::cache_dir();
     for t in &mut lock.target {

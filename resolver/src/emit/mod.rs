@@ -1,11 +1,596 @@
-//! Colab setup cell and notebook generated from a lock (issue 5). STUB.
+//! Colab setup cell and notebook generated from a lock (issue 5).
+//!
+//! The cell installs exactly the locked files (hash-checked, `--no-deps`),
+//! CUDA redistributables into their own `--target` directory, preloads the
+//! CUDA libraries by absolute path in dependency order, applies the numpy
+//! shims, imports MXNet and checks it on the GPU. Every value taken from the
+//! lock is validated first and then written as an escaped Python literal
+//! ([`pyquote`]), so a hostile name, version or URL can neither break the
+//! cell nor run code; on any invalid value nothing is emitted.
+
+pub mod pyquote;
 
 use crate::config::Loaded;
-use crate::lock::Lock;
+use crate::lock::{Lock, LockedTarget};
+use pyquote::Py;
 use std::path::{Path, PathBuf};
+
+/// The cell's program; the generated data block is put in front of it.
+const CELL_PROGRAM: &str = include_str!("cell.py");
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum EmitError {
+    #[error("target `{target}`: {what} `{value}` is not valid: {rule}; nothing emitted")]
+    Invalid {
+        target: String,
+        what: String,
+        value: String,
+        rule: &'static str,
+    },
+    #[error("target `{target}`: {message}; nothing emitted")]
+    Inconsistent { target: String, message: String },
+}
 
 /// The Colab cell and notebook for the first Colab target of `lock`, as
 /// (path, contents); empty when the lock has no Colab target.
-pub fn colab_outputs(_loaded: &Loaded, _lock_path: &Path, _lock: &Lock) -> Vec<(PathBuf, String)> {
-    Vec::new()
+///
+/// Thin wrapper over [`render_colab`] kept for `job::rendered_outputs`: on an
+/// invalid lock it emits nothing (and says so on stderr). Callers that can
+/// report errors should use [`render_colab`].
+pub fn colab_outputs(loaded: &Loaded, lock_path: &Path, lock: &Lock) -> Vec<(PathBuf, String)> {
+    match render_colab(loaded, lock_path, lock) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: Colab cell not emitted: {e}");
+            Vec::new()
+        }
+    }
+}
+
+/// Render the Colab cell and notebook, or the first invalid value.
+pub fn render_colab(
+    loaded: &Loaded,
+    lock_path: &Path,
+    lock: &Lock,
+) -> Result<Vec<(PathBuf, String)>, EmitError> {
+    let Some(t) = lock.target.iter().find(|t| t.kind == "colab") else {
+        return Ok(Vec::new());
+    };
+    let hash = lock.hash();
+    let lock_name = lock_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "gpu-env.lock".into());
+    let cell = render_cell(t, &hash, &lock_name)?;
+    let o = &loaded.config.output;
+    let notebook = render_notebook(t, &hash, &lock_name, &cell)?;
+    Ok(vec![
+        (loaded.path(&o.colab_cell), cell),
+        (loaded.path(&o.notebook), notebook),
+    ])
+}
+
+fn invalid(
+    t: &LockedTarget,
+    what: impl Into<String>,
+    value: &str,
+    rule: &'static str,
+) -> EmitError {
+    EmitError::Invalid {
+        target: t.name.escape_debug().to_string(),
+        what: what.into(),
+        value: value.escape_debug().to_string(),
+        rule,
+    }
+}
+
+/// Printable ASCII without quotes or backslashes: safe in a comment line.
+fn is_plain_text(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && !matches!(b, b'\\' | b'\'' | b'"'))
+}
+
+pub fn is_sha256(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// `^lib[A-Za-z0-9_+.-]+\.so(\.[0-9]+)*$`
+pub fn is_soname(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("lib") else {
+        return false;
+    };
+    let Some(pos) = rest.rfind(".so") else {
+        return false;
+    };
+    // The last `.so` followed only by `.N` groups; try each `.so` occurrence
+    // from the right so `libx.so.so.1` style names are judged correctly.
+    let mut cut = Some(pos);
+    while let Some(p) = cut {
+        let (stem, tail) = (&rest[..p], &rest[p + 3..]);
+        let tail_ok = tail.is_empty()
+            || (tail.starts_with('.')
+                && tail[1..]
+                    .split('.')
+                    .all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit())));
+        let stem_ok = !stem.is_empty()
+            && stem
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'.' | b'-'));
+        if tail_ok && stem_ok {
+            return true;
+        }
+        cut = rest[..p].rfind(".so");
+    }
+    false
+}
+
+/// https URL made of RFC 3986 characters other than quotes, backslash and
+/// `#` (nothing that can end a literal or start a comment in a requirements
+/// line), with a host.
+pub fn is_https_url(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("https://") else {
+        return false;
+    };
+    let host = rest.split('/').next().unwrap_or("");
+    !host.is_empty()
+        && s.len() <= 2048
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'.'
+                        | b'_'
+                        | b'~'
+                        | b':'
+                        | b'/'
+                        | b'?'
+                        | b'['
+                        | b']'
+                        | b'@'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b'='
+                        | b'%'
+                )
+        })
+}
+
+/// A PEP 440 version spelled with version characters only.
+pub fn is_version(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'!' | b'-' | b'_'))
+        && crate::pep440::version(s).is_ok()
+}
+
+fn is_identifier(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+fn is_dotted(s: &str) -> bool {
+    !s.is_empty() && s.split('.').all(is_identifier)
+}
+
+/// A shim statement `module.attr = name[.attr...]`, as data:
+/// (module, attr, expression). Anything else is refused: shims come from
+/// compat-db and are never pasted into the cell as code.
+pub fn parse_shim(stmt: &str) -> Option<(String, String, String)> {
+    let (lhs, rhs) = stmt.split_once('=')?;
+    let (lhs, rhs) = (lhs.trim(), rhs.trim());
+    let (module, attr) = lhs.rsplit_once('.')?;
+    // The value is a builtin type or an attribute of the same package: a
+    // shim never imports anything else.
+    let head = rhs.split('.').next().unwrap_or("");
+    let root = module.split('.').next().unwrap_or("");
+    let value_ok = is_dotted(rhs)
+        && (matches!(
+            head,
+            "bool" | "int" | "float" | "complex" | "object" | "str"
+        ) && head == rhs
+            || head == root);
+    (is_dotted(module) && is_identifier(attr) && value_ok)
+        .then(|| (module.to_string(), attr.to_string(), rhs.to_string()))
+}
+
+/// Library stems in preload (dependency) order; unknown stems go after
+/// `nccl`, cuDNN always last.
+const ORDER: &[&str] = &[
+    "cudart",
+    "nvrtc",
+    "nvrtc-builtins",
+    "nvJitLink",
+    "cublasLt",
+    "cublas",
+    "cufft",
+    "curand",
+    "cusparse",
+    "cusolver",
+    "nvToolsExt",
+    "nccl",
+];
+
+/// cuDNN 8 and 9 sub-libraries, in load order (each loads after the ones it
+/// links); `libcudnn.so.N` dlopens them by soname at run time.
+const CUDNN8_PARTS: &[&str] = &[
+    "ops_infer",
+    "ops_train",
+    "cnn_infer",
+    "cnn_train",
+    "adv_infer",
+    "adv_train",
+];
+const CUDNN9_PARTS: &[&str] = &[
+    "graph",
+    "engines_runtime_compiled",
+    "engines_precompiled",
+    "heuristic",
+    "ops",
+    "cnn",
+    "adv",
+];
+
+fn stem(soname: &str) -> &str {
+    let s = soname.strip_prefix("lib").unwrap_or(soname);
+    s.split(".so").next().unwrap_or(s)
+}
+
+fn rank(soname: &str) -> usize {
+    let st = stem(soname);
+    if st.starts_with("cudnn") {
+        return ORDER.len() + 2;
+    }
+    ORDER
+        .iter()
+        .position(|o| *o == st)
+        .unwrap_or(ORDER.len() + 1)
+}
+
+/// (soname or `prefix*`, package, required) in load order.
+fn preload_list(t: &LockedTarget) -> Result<Vec<(String, String, bool)>, EmitError> {
+    let mut entries: Vec<(usize, usize, String, String, bool)> = Vec::new();
+    let locked: Vec<String> = t
+        .package
+        .iter()
+        .map(|p| crate::pep440::normalize_name(&p.name))
+        .collect();
+    for p in &t.provider {
+        let Some(pkg) = &p.package else { continue };
+        if !is_soname(&p.soname) {
+            return Err(invalid(
+                t,
+                "provider soname",
+                &p.soname,
+                "^lib[A-Za-z0-9_+.-]+\\.so(\\.[0-9]+)*$",
+            ));
+        }
+        if !crate::pep440::is_valid_name(pkg) {
+            return Err(invalid(t, "provider package", pkg, "PEP 508 name"));
+        }
+        let pkg = crate::pep440::normalize_name(pkg);
+        if !locked.contains(&pkg) {
+            return Err(EmitError::Inconsistent {
+                target: t.name.escape_debug().to_string(),
+                message: format!(
+                    "{} is provided by {pkg}, which the lock does not pin",
+                    p.soname
+                ),
+            });
+        }
+        let r = rank(&p.soname);
+        let version = p.soname.split_once(".so").map(|x| x.1).unwrap_or("");
+        let st = stem(&p.soname);
+        let mut add = |r: usize, sub: usize, name: String, required: bool| {
+            entries.push((r, sub, name, pkg.clone(), required));
+        };
+        match st {
+            "cublas" => {
+                add(
+                    rank("libcublasLt.so"),
+                    0,
+                    format!("libcublasLt.so{version}"),
+                    false,
+                );
+                add(r, 0, p.soname.clone(), true);
+            }
+            "nvrtc" => {
+                add(r, 0, p.soname.clone(), true);
+                add(
+                    rank("libnvrtc-builtins.so"),
+                    0,
+                    "libnvrtc-builtins.so*".into(),
+                    false,
+                );
+            }
+            "cudnn" => {
+                let parts: &[&str] = if version.starts_with(".8") {
+                    CUDNN8_PARTS
+                } else if version.starts_with(".9") {
+                    CUDNN9_PARTS
+                } else {
+                    &[]
+                };
+                for (i, part) in parts.iter().enumerate() {
+                    add(r, i, format!("libcudnn_{part}.so{version}"), false);
+                }
+                add(r, parts.len(), p.soname.clone(), true);
+            }
+            _ => add(r, 0, p.soname.clone(), true),
+        }
+    }
+    entries.sort_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
+    // A companion also provided directly (libcublasLt) stays once, required.
+    let mut out: Vec<(String, String, bool)> = Vec::new();
+    for (_, _, name, pkg, req) in entries {
+        if let Some(e) = out.iter_mut().find(|e| e.0 == name) {
+            e.2 |= req;
+        } else {
+            out.push((name, pkg, req));
+        }
+    }
+    Ok(out)
+}
+
+/// Colab's `gpuType` from the target name (`colab-2026.08:T4` -> `T4`).
+fn gpu_type(t: &LockedTarget) -> Result<String, EmitError> {
+    let g = t.name.rsplit_once(':').map(|x| x.1).unwrap_or("T4");
+    if g.is_empty()
+        || g.len() > 40
+        || !g
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b' ' | b'_' | b'-' | b'.'))
+    {
+        return Err(invalid(t, "GPU type", g, "letters, digits, ` _-.`"));
+    }
+    Ok(g.to_string())
+}
+
+fn data(t: &LockedTarget, hash: &str) -> Result<Py, EmitError> {
+    if !is_plain_text(&t.name) {
+        return Err(invalid(
+            t,
+            "target name",
+            &t.name,
+            "printable ASCII without quotes",
+        ));
+    }
+    let mut packages = Vec::new();
+    for p in &t.package {
+        if !crate::pep440::is_valid_name(&p.name) {
+            return Err(invalid(t, "package name", &p.name, "PEP 508 name"));
+        }
+        if !is_version(&p.version) {
+            return Err(invalid(
+                t,
+                format!("version of {}", p.name),
+                &p.version,
+                "PEP 440 version",
+            ));
+        }
+        if !is_https_url(&p.url) {
+            return Err(invalid(
+                t,
+                format!("url of {}", p.name),
+                &p.url,
+                "https URL without quotes, spaces or `#`",
+            ));
+        }
+        if !is_sha256(&p.sha256) {
+            return Err(invalid(
+                t,
+                format!("sha256 of {}", p.name),
+                &p.sha256,
+                "64 lowercase hex digits",
+            ));
+        }
+        if !matches!(p.install.as_str(), "site" | "redist") {
+            return Err(invalid(
+                t,
+                format!("install of {}", p.name),
+                &p.install,
+                "`site` or `redist`",
+            ));
+        }
+        packages.push(Py::Dict(vec![
+            ("name".into(), Py::s(crate::pep440::normalize_name(&p.name))),
+            ("version".into(), Py::s(&p.version)),
+            ("install".into(), Py::s(&p.install)),
+            ("size".into(), Py::Int(p.size)),
+            ("sha256".into(), Py::s(&p.sha256)),
+            ("url".into(), Py::s(&p.url)),
+        ]));
+    }
+    let m = &t.mxnet;
+    if !crate::pep440::is_valid_name(&m.package) {
+        return Err(invalid(t, "mxnet package", &m.package, "PEP 508 name"));
+    }
+    if !is_version(&m.version) {
+        return Err(invalid(t, "mxnet version", &m.version, "PEP 440 version"));
+    }
+    if !is_version(&t.numpy.version) {
+        return Err(invalid(
+            t,
+            "numpy version",
+            &t.numpy.version,
+            "PEP 440 version",
+        ));
+    }
+    let numpy_installed = t
+        .package
+        .iter()
+        .any(|p| crate::pep440::normalize_name(&p.name) == "numpy");
+    let mut shims = Vec::new();
+    for s in &t.shim {
+        for stmt in &s.statements {
+            let Some((module, attr, expr)) = parse_shim(stmt) else {
+                return Err(invalid(
+                    t,
+                    format!("shim {}", s.id),
+                    stmt,
+                    "`module.attr = name[.attr]`",
+                ));
+            };
+            shims.push(Py::Tuple(vec![Py::s(module), Py::s(attr), Py::s(expr)]));
+        }
+    }
+    let preload = preload_list(t)?
+        .into_iter()
+        .map(|(soname, package, required)| {
+            Py::Dict(vec![
+                ("soname".into(), Py::s(soname)),
+                ("package".into(), Py::s(package)),
+                ("required".into(), Py::Bool(required)),
+            ])
+        })
+        .collect();
+    // Facts the cell compares with the runtime it runs on (escaped strings).
+    let expect = t
+        .fact
+        .iter()
+        .filter(|f| matches!(f.name.as_str(), "python" | "cuda_toolkit" | "gpus"))
+        .map(|f| (f.name.clone(), Py::s(&f.value)))
+        .collect();
+    Ok(Py::Dict(vec![
+        ("lock_sha256".into(), Py::s(hash)),
+        ("target".into(), Py::s(&t.name)),
+        ("gpu_type".into(), Py::s(gpu_type(t)?)),
+        ("expect".into(), Py::Dict(expect)),
+        (
+            "mxnet".into(),
+            Py::Dict(vec![
+                (
+                    "package".into(),
+                    Py::s(crate::pep440::normalize_name(&m.package)),
+                ),
+                ("version".into(), Py::s(&m.version)),
+            ]),
+        ),
+        ("gpu_build".into(), Py::Bool(m.cuda.is_some())),
+        (
+            "numpy".into(),
+            if numpy_installed {
+                Py::s(&t.numpy.version)
+            } else {
+                Py::None
+            },
+        ),
+        ("packages".into(), Py::List(packages)),
+        ("preload".into(), Py::List(preload)),
+        ("shims".into(), Py::List(shims)),
+    ]))
+}
+
+fn header(t: &LockedTarget, hash: &str, lock_name: &str) -> Result<String, EmitError> {
+    if !is_plain_text(lock_name) {
+        return Err(invalid(
+            t,
+            "lock file name",
+            lock_name,
+            "printable ASCII without quotes",
+        ));
+    }
+    Ok(format!(
+        "# Generated by gpu-env from {lock_name} (sha256 {hash}) for target {}.\n\
+         # Do not edit by hand: change the config or compat-db, then run `cargo xtask resolve`.\n\
+         # Google Colab setup cell: run it first in a fresh GPU runtime. It installs exactly\n\
+         # the locked files (hash-checked, no dependency resolution), preloads the CUDA\n\
+         # libraries, imports MXNet and checks it on the GPU. Running it again is fast.\n",
+        t.name
+    ))
+}
+
+fn render_cell(t: &LockedTarget, hash: &str, lock_name: &str) -> Result<String, EmitError> {
+    let head = header(t, hash, lock_name)?;
+    let data = data(t, hash)?;
+    Ok(format!(
+        "{head}\n_gpu_env_lock = {}\n{CELL_PROGRAM}",
+        data.render(0)
+    ))
+}
+
+fn render_notebook(
+    t: &LockedTarget,
+    hash: &str,
+    lock_name: &str,
+    cell: &str,
+) -> Result<String, EmitError> {
+    use serde_json::json;
+    let lines = |s: &str| -> Vec<String> { s.split_inclusive('\n').map(str::to_string).collect() };
+    let intro = format!(
+        "# gpu-env setup for {}\n\nGenerated by gpu-env from `{lock_name}` (sha256 `{hash}`); do not edit by hand.\n\nRun the next cell first, in a fresh GPU runtime (Runtime > Change runtime type > {}). It installs MXNet {} {} with its CUDA libraries and checks it on the GPU; then `mx` is ready to use.\n",
+        t.name,
+        gpu_type(t)?,
+        t.mxnet.package,
+        t.mxnet.version
+    );
+    let nb = json!({
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": lines(&intro)},
+            {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": lines(cell)},
+            {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [],
+             "source": lines("# Your code: MXNet on the GPU.\nx = mx.nd.ones((2, 3), ctx=mx.gpu())\nprint((x * 2).asnumpy())\n")},
+        ],
+        "metadata": {
+            "accelerator": "GPU",
+            "colab": {"gpuType": gpu_type(t)?, "provenance": []},
+            "gpu_env": {"lock": lock_name, "lock_sha256": hash, "target": t.name},
+            "kernelspec": {"display_name": "Python 3", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 0,
+    });
+    Ok(format!(
+        "{}\n",
+        serde_json::to_string_pretty(&nb).expect("notebook serializes")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn validators() {
+        assert!(is_soname("libcudart.so.11.0"));
+        assert!(is_soname("libnvToolsExt.so.1"));
+        assert!(is_soname("libstdc++.so.6"));
+        assert!(is_soname("libx.so"));
+        assert!(!is_soname("libx.so.a"));
+        assert!(!is_soname("libx\".so.1"));
+        assert!(!is_soname("cudart.so.1"));
+        assert!(!is_soname("lib.so"));
+        assert!(is_https_url(
+            "https://files.pythonhosted.org/packages/a/b/x-1-py3-none-any.whl"
+        ));
+        assert!(!is_https_url("http://e/x.whl"));
+        assert!(!is_https_url("https://e/x.whl\"); import os #"));
+        assert!(!is_https_url("https://e/x.whl --index-url=https://evil"));
+        assert!(!is_https_url("https:///x"));
+        assert!(is_version("1.9.1"));
+        assert!(is_version("1.8.0.post0"));
+        assert!(!is_version("1.0\"); import os; (\""));
+        assert!(!is_version("1.0 "));
+        assert!(is_sha256(&"a".repeat(64)));
+        assert!(!is_sha256(&"A".repeat(64)));
+        assert_eq!(
+            parse_shim("numpy.bool = bool"),
+            Some(("numpy".into(), "bool".into(), "bool".into()))
+        );
+        assert_eq!(parse_shim("numpy.bool = __import__('os')"), None);
+        assert_eq!(parse_shim("import os"), None);
+        assert_eq!(parse_shim("numpy.bool = os.system"), None);
+        assert!(parse_shim("numpy.float = numpy.float64").is_some());
+    }
 }

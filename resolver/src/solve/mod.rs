@@ -622,7 +622,7 @@ pub fn resolve(db: &Db, target: &Target, constraints: &Constraints) -> Resolutio
             Err(r) => rejected.push(r),
         }
     }
-    survivors.sort_by_cached_key(|c| preference(c));
+    survivors.sort_by_cached_key(preference);
     let mut survivors = survivors.into_iter();
     let chosen = survivors.next();
     if let Some(c) = &chosen {

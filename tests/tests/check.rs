@@ -1,0 +1,305 @@
+//! `cargo xtask check` on a temporary repo whose outputs were written by
+//! `cargo xtask resolve --target colab`, against a copy of the test
+//! compat-db (tests/fixtures/emit/db): clean passes; an edited lock, a stale
+//! cell, a changed constraint and a changed compat-db each fail with what
+//! changed; a corrupted lock fails with exit 2 and is left untouched.
+
+use gpu_env_tests::{fixtures, run, xtask};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+struct Repo {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    db: PathBuf,
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+const MANIFEST: &str = "[workspace]\n\n[workspace.metadata.gpu-env]\ntargets = [\"colab\"]\n";
+
+fn repo() -> Repo {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("repo");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("Cargo.toml"), MANIFEST).unwrap();
+    let db = tmp.path().join("db");
+    copy_dir(&fixtures().join("emit/db"), &db);
+    let mut c = xtask();
+    c.current_dir(&root)
+        .arg("--db")
+        .arg(&db)
+        .args(["resolve", "--target", "colab"]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "resolve failed:\n{out}\n{err}");
+    for f in [
+        "gpu-env.lock",
+        "requirements-gpu.txt",
+        "pylock.toml",
+        "colab/setup_cell.py",
+        "colab/gpu-env-setup.ipynb",
+    ] {
+        assert!(root.join(f).exists(), "resolve did not write {f}");
+    }
+    Repo {
+        _tmp: tmp,
+        root,
+        db,
+    }
+}
+
+fn check(r: &Repo) -> (i32, String, String) {
+    let mut c = xtask();
+    c.current_dir(&r.root).arg("--db").arg(&r.db).arg("check");
+    run(c)
+}
+
+fn edit(p: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(p).unwrap();
+    assert!(text.contains(from), "{} lacks {from}", p.display());
+    std::fs::write(p, text.replacen(from, to, 1)).unwrap();
+}
+
+const NVTX_SHA: &str = "979f5b2aef5da164c5c53c64c85c3dfa61b8b4704f4f963bb568bf98fa8472e8";
+const OTHER_SHA: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[test]
+fn clean_repo_passes() {
+    let r = repo();
+    let (code, out, err) = check(&r);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("check: OK"), "{out}");
+    // Also from a subdirectory (the config is discovered upwards).
+    let sub = r.root.join("colab");
+    let mut c = xtask();
+    c.current_dir(&sub).arg("--db").arg(&r.db).arg("check");
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn edited_lock_fails_with_field_diff() {
+    let r = repo();
+    edit(&r.root.join("gpu-env.lock"), NVTX_SHA, OTHER_SHA);
+    let (code, out, err) = check(&r);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("drift: target `colab` resolves differently now"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "package[nvidia-nvtx-cu11].sha256: \"{OTHER_SHA}\" -> \"{NVTX_SHA}\""
+        )),
+        "{err}"
+    );
+    // The generated files name the old lock hash: stale.
+    assert!(
+        err.contains("stale: colab/setup_cell.py does not match the lock"),
+        "{err}"
+    );
+    assert!(
+        err.contains("stale: requirements-gpu.txt does not match the lock"),
+        "{err}"
+    );
+    assert!(err.contains("run `cargo xtask resolve`"), "{err}");
+}
+
+#[test]
+fn hand_formatted_lock_is_stale() {
+    let r = repo();
+    edit(
+        &r.root.join("gpu-env.lock"),
+        "format = 1\n",
+        "format = 1 # edited\n",
+    );
+    let (code, out, err) = check(&r);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("stale: gpu-env.lock is not as `cargo xtask resolve` writes it"),
+        "{err}"
+    );
+}
+
+#[test]
+fn stale_cell_and_notebook_fail() {
+    let r = repo();
+    let cell = r.root.join("colab/setup_cell.py");
+    let text = std::fs::read_to_string(&cell).unwrap();
+    std::fs::write(
+        &cell,
+        text.replace("mx = _gpu_env_setup", "mx2 = _gpu_env_setup"),
+    )
+    .unwrap();
+    std::fs::remove_file(r.root.join("colab/gpu-env-setup.ipynb")).unwrap();
+    let (code, out, err) = check(&r);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("stale: colab/setup_cell.py does not match the lock"),
+        "{err}"
+    );
+    assert!(
+        err.contains("stale: colab/gpu-env-setup.ipynb is missing"),
+        "{err}"
+    );
+    assert!(!err.contains("drift"), "{err}");
+}
+
+#[test]
+fn changed_config_constraint_fails() {
+    let r = repo();
+    std::fs::write(
+        r.root.join("Cargo.toml"),
+        format!("{MANIFEST}constraints = {{ mxnet = \">=1.9\" }}\n"),
+    )
+    .unwrap();
+    let (code, out, err) = check(&r);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("constraints.mxnet: (absent) -> \">=1.9\""),
+        "{err}"
+    );
+    // A constraint nothing satisfies.
+    std::fs::write(
+        r.root.join("Cargo.toml"),
+        format!("{MANIFEST}constraints = {{ mxnet = \"<1.9\" }}\n"),
+    )
+    .unwrap();
+    let (code, _, err) = check(&r);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("drift: target `colab` is unsatisfiable"),
+        "{err}"
+    );
+    // Targets changed in the config.
+    std::fs::write(
+        r.root.join("Cargo.toml"),
+        MANIFEST.replace("[\"colab\"]", "[\"colab\", \"colab:T4\"]"),
+    )
+    .unwrap();
+    let (code, _, err) = check(&r);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("locks targets [\"colab\"] but the config lists"),
+        "{err}"
+    );
+}
+
+#[test]
+fn changed_db_fails() {
+    let r = repo();
+    edit(
+        &r.db.join("redist/nvidia-nvtx-cu11.toml"),
+        NVTX_SHA,
+        OTHER_SHA,
+    );
+    let (code, out, err) = check(&r);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "package[nvidia-nvtx-cu11].sha256: \"{NVTX_SHA}\" -> \"{OTHER_SHA}\""
+        )),
+        "{err}"
+    );
+    assert!(
+        !err.contains("stale:"),
+        "outputs still match the lock: {err}"
+    );
+    // An invalid compat-db fails too.
+    edit(
+        &r.db.join("gpus.toml"),
+        "compute_capability = \"7.5\"",
+        "compute_capability = 7.5",
+    );
+    let (code, _, err) = check(&r);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("check: compat-db"), "{err}");
+}
+
+#[test]
+fn corrupted_lock_fails_and_is_untouched() {
+    let r = repo();
+    let lock = r.root.join("gpu-env.lock");
+    let mut bytes = std::fs::read(&lock).unwrap();
+    let n = bytes.len();
+    bytes.truncate(n / 2);
+    bytes.extend_from_slice(b"\n[[target\xff");
+    std::fs::write(&lock, &bytes).unwrap();
+    let (code, out, err) = check(&r);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("gpu-env.lock"), "{err}");
+    assert!(err.contains("corrupted and was left untouched"), "{err}");
+    assert_eq!(std::fs::read(&lock).unwrap(), bytes);
+    // A newer format is refused the same way.
+    std::fs::write(&lock, "format = 99\n").unwrap();
+    let (code, _, err) = check(&r);
+    assert_eq!(code, 2);
+    assert!(err.contains("newer than this gpu-env understands"), "{err}");
+    assert_eq!(std::fs::read(&lock).unwrap(), b"format = 99\n");
+}
+
+#[test]
+fn missing_lock_with_targets_fails() {
+    let r = repo();
+    std::fs::remove_file(r.root.join("gpu-env.lock")).unwrap();
+    let (code, _, err) = check(&r);
+    assert_eq!(code, 1);
+    assert!(err.contains("gpu-env.lock is missing"), "{err}");
+}
+
+#[test]
+fn hostile_lock_value_is_reported() {
+    let r = repo();
+    edit(
+        &r.root.join("gpu-env.lock"),
+        "name = \"nvidia-nvtx-cu11\"",
+        "name = \"x\\\"); import os; os.system(\\\"id\\\"); (\\\"\"",
+    );
+    let (code, out, err) = check(&r);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("invalid: the Colab cell cannot be generated"),
+        "{err}"
+    );
+    let cell = std::fs::read_to_string(r.root.join("colab/setup_cell.py")).unwrap();
+    assert!(!cell.contains("os.system"));
+}
+
+/// Benchmark: `cargo xtask check` against the process floor
+/// (`xtask --version`). Run with
+/// `cargo test -p gpu-env-tests --test check -- --ignored --nocapture bench`.
+#[test]
+#[ignore]
+fn bench_check_vs_process_floor() {
+    let r = repo();
+    let n = 30;
+    let time = |args: &[&str]| {
+        let t = Instant::now();
+        for _ in 0..n {
+            let mut c = xtask();
+            c.current_dir(&r.root).args(args);
+            let (code, out, err) = run(c);
+            assert_eq!(code, 0, "{out}{err}");
+        }
+        t.elapsed().as_secs_f64() / n as f64
+    };
+    let db = r.db.to_string_lossy().into_owned();
+    let floor = time(&["--version"]);
+    let check = time(&["--db", &db, "check"]);
+    println!(
+        "xtask --version: {:.2} ms; xtask check: {:.2} ms; ratio {:.2} (goal <= 3)",
+        floor * 1e3,
+        check * 1e3,
+        check / floor
+    );
+}

@@ -93,7 +93,11 @@ pub fn run(db: &Db, db_hash: &str, req: &Request) -> Result<Outcome, JobError> {
 /// Every file derived from a lock, as (path, contents). The lock itself
 /// first; requirements and pylock are for the first target; the Colab cell
 /// and notebook for the first Colab target.
-pub fn rendered_outputs(loaded: &Loaded, lock_path: &Path, lock: &Lock) -> Vec<(PathBuf, String)> {
+pub fn rendered_outputs(
+    loaded: &Loaded,
+    lock_path: &Path,
+    lock: &Lock,
+) -> Result<Vec<(PathBuf, String)>, crate::emit::EmitError> {
     let hash = lock.hash();
     let mut out = vec![(lock_path.to_path_buf(), lock.render())];
     let o = &loaded.config.output;
@@ -104,8 +108,8 @@ pub fn rendered_outputs(loaded: &Loaded, lock_path: &Path, lock: &Lock) -> Vec<(
         ));
         out.push((loaded.path(&o.pylock), lock::pylock(&hash, first)));
     }
-    out.extend(crate::emit::colab_outputs(loaded, lock_path, lock));
-    out
+    out.extend(crate::emit::render_colab(loaded, lock_path, lock)?);
+    Ok(out)
 }
 
 /// Write every output atomically; refuses to overwrite a newer-format lock.

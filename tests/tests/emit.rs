@@ -155,12 +155,6 @@ fn no_colab_target_emits_nothing() {
     )
     .unwrap();
     assert!(out.is_empty());
-    assert!(gpu_env::emit::colab_outputs(
-        &loaded(Path::new("/r")),
-        Path::new("/r/gpu-env.lock"),
-        &lock
-    )
-    .is_empty());
 }
 
 /// nbformat's own validator accepts the notebook (venv under target/).
@@ -287,9 +281,9 @@ fn hostile_values_are_refused() {
         let e = render(&lock).unwrap_err().to_string();
         assert!(e.contains(what), "{what}: {e}");
         assert!(e.ends_with("nothing emitted"), "{e}");
-        // The thin wrapper emits nothing either.
+        // Nothing is written by resolve either: the job's outputs fail as a whole.
         let l = loaded(Path::new("/r"));
-        assert!(gpu_env::emit::colab_outputs(&l, Path::new("/r/gpu-env.lock"), &lock).is_empty());
+        assert!(gpu_env::job::rendered_outputs(&l, Path::new("/r/gpu-env.lock"), &lock).is_err());
     }
     // A provider package the lock does not pin is inconsistent.
     let mut lock = base.clone();

@@ -281,10 +281,13 @@ fn diff(out: &mut Vec<String>, path: &str, a: &Value, b: &Value) {
 /// Every generated file against what the lock renders to now.
 fn stale(loaded: &Loaded, lock_path: &Path, lock: &Lock) -> Vec<String> {
     let mut out = Vec::new();
-    if let Err(e) = gpu_env::emit::render_colab(loaded, lock_path, lock) {
-        out.push(format!("invalid: the Colab cell cannot be generated: {e}"));
-    }
-    let outputs = job::rendered_outputs(loaded, lock_path, lock);
+    let outputs = match job::rendered_outputs(loaded, lock_path, lock) {
+        Ok(o) => o,
+        Err(e) => {
+            out.push(format!("invalid: the Colab cell cannot be generated: {e}"));
+            return out;
+        }
+    };
     for (i, (path, text)) in outputs.iter().enumerate() {
         let shown = rel(path, &loaded.root);
         match std::fs::read(path) {

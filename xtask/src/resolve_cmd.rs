@@ -126,7 +126,10 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         .lock
         .clone()
         .unwrap_or_else(|| loaded.path(&loaded.config.output.lock));
-    let outputs = job::rendered_outputs(&loaded, &lock_path, &lock);
+    let outputs = match job::rendered_outputs(&loaded, &lock_path, &lock) {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
     if let Err(e) = job::write_outputs(&outputs) {
         return fail(e);
     }

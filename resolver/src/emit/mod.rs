@@ -32,22 +32,8 @@ pub enum EmitError {
 }
 
 /// The Colab cell and notebook for the first Colab target of `lock`, as
-/// (path, contents); empty when the lock has no Colab target.
-///
-/// Thin wrapper over [`render_colab`] kept for `job::rendered_outputs`: on an
-/// invalid lock it emits nothing (and says so on stderr). Callers that can
-/// report errors should use [`render_colab`].
-pub fn colab_outputs(loaded: &Loaded, lock_path: &Path, lock: &Lock) -> Vec<(PathBuf, String)> {
-    match render_colab(loaded, lock_path, lock) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: Colab cell not emitted: {e}");
-            Vec::new()
-        }
-    }
-}
-
-/// Render the Colab cell and notebook, or the first invalid value.
+/// (path, contents); empty when the lock has no Colab target; the first
+/// invalid value otherwise (nothing is emitted).
 pub fn render_colab(
     loaded: &Loaded,
     lock_path: &Path,

@@ -2,7 +2,8 @@
 //! has on the target; record for every other candidate the first rule it
 //! broke, in words a user can act on. See ../shared/DESIGN.md "The model".
 //!
-//! Preference among survivors (deterministic): newest MXNet release; then
+//! Preference among survivors (deterministic): final releases over
+//! pre-releases; newest MXNet release; then
 //! every device on SASS over PTX JIT; then fewest bytes to download; then
 //! newest CUDA build; then file name.
 
@@ -587,15 +588,15 @@ fn driver_check(
     })
 }
 
-/// Sort key for survivors: smaller is better.
+/// Sort key for survivors: smaller is better. Pre-releases (2.0.0b1) rank
+/// below every final release, as pip treats them.
 fn preference(c: &Choice) -> impl Ord {
     let version = pep440::version(&c.version).ok();
-    let all_sass = c
-        .gpu_code
-        .iter()
-        .all(|d| matches!(d.code, GpuCode::Sass { .. }));
+    let pre = version.as_ref().is_none_or(|v| v.any_prerelease());
+    let all_sass = c.gpu_code.iter().all(|d| matches!(d.code, GpuCode::Sass { .. }));
     let bytes: u64 = c.packages.iter().map(|p| p.size).sum();
     (
+        pre,
         std::cmp::Reverse(version),
         !all_sass,
         bytes,
@@ -632,7 +633,7 @@ pub fn resolve(db: &Db, target: &Target, constraints: &Constraints) -> Resolutio
                 version: s.version.clone(),
                 filename: s.wheel.filename.clone(),
                 rule: Rule::Constraint,
-                reason: format!("works, but ranks below {} {} (newest release, SASS over PTX, fewest bytes, newest CUDA)", c.package, c.version),
+                reason: format!("works, but ranks below {} {} (final over pre-release, newest release, SASS over PTX, fewest bytes, newest CUDA)", c.package, c.version),
             });
         }
     }

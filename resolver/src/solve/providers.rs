@@ -120,6 +120,7 @@ pub fn newest_release<'a>(
             _ => true,
         })
         .filter_map(|r| crate::pep440::version(&r.version).ok().map(|v| (v, r)))
+        .filter(|(v, _)| !v.any_prerelease())
         .max_by(|a, b| a.0.cmp(&b.0))
         .map(|(_, r)| (pkg, r))
 }

@@ -11,6 +11,7 @@ pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
 pub mod config;
+pub mod doctor;
 pub mod emit;
 pub mod fsutil;
 #[cfg(feature = "net")]
@@ -27,4 +28,5 @@ pub mod pypi;
 pub mod report;
 pub mod solve;
 pub mod target;
+pub mod verify;
 pub mod wheelname;

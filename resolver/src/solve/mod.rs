@@ -593,7 +593,10 @@ fn driver_check(
 fn preference(c: &Choice) -> impl Ord {
     let version = pep440::version(&c.version).ok();
     let pre = version.as_ref().is_none_or(|v| v.any_prerelease());
-    let all_sass = c.gpu_code.iter().all(|d| matches!(d.code, GpuCode::Sass { .. }));
+    let all_sass = c
+        .gpu_code
+        .iter()
+        .all(|d| matches!(d.code, GpuCode::Sass { .. }));
     let bytes: u64 = c.packages.iter().map(|p| p.size).sum();
     (
         pre,

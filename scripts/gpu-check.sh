@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# GPU-machine check for `verify` / `doctor` / `probe` (issue 6). Offline: no
+# registry is needed; CuPy, PyTorch and nvcc are expected to be installed.
+#
+#   scripts/gpu-check.sh [LOCK]      (default: tests/fixtures/verify/cu112-h100.lock)
+#
+# Builds the release binary (cargo build --release -p xtask --offline), runs
+# `probe --json`, `verify --json` and `doctor --json` against LOCK, then
+# times the kernel layer (NVRTC saxpy compile + load + launch + check) next
+# to the same work in CuPy (RawKernel compile + launch + check), each timed
+# in a fresh process, five times. Outputs land in ${OUT:-target/gpu-check}.
+# With the cu112/H100 fixture the gpu_code layer is expected to FAIL (the
+# wheel has SASS up to sm_86 and no PTX: "no kernel image" for 9.0) and the
+# kernel layer to PASS.
+set -u
+cd "$(dirname "$0")/.."
+LOCK=${1:-tests/fixtures/verify/cu112-h100.lock}
+OUT=${OUT:-target/gpu-check}
+PY=${PYTHON:-python3}
+mkdir -p "$OUT"
+cargo build --release -p xtask --offline -q || cargo build --release -p xtask -q || exit 2
+X=target/release/xtask
+nvidia-smi -L || true
+
+echo "== probe --json"
+timeout 120 $X probe --json >"$OUT/probe.json"; echo "probe exit $?"
+echo "== verify --json ($LOCK)"
+timeout 300 $X verify --json --lock "$LOCK" --python "$PY" >"$OUT/verify.json"; echo "verify exit $?"
+echo "== verify (human)"
+timeout 300 $X verify --lock "$LOCK" --python "$PY" | tee "$OUT/verify.txt"
+echo "== doctor --json"
+timeout 300 $X doctor --json --python "$PY" >"$OUT/doctor.json"; echo "doctor exit $?"
+timeout 300 $X doctor --python "$PY" | tee "$OUT/doctor.txt"
+
+echo "== kernel layer: gpu-env verify (ms, from verify --json)"
+for i in 1 2 3 4 5; do
+  $X verify --json --no-python --lock "$LOCK" >"$OUT/verify-$i.json"
+  "$PY" - "$OUT/verify-$i.json" <<'PYEOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+k = [l for l in r["layers"] if l["name"] == "kernel"][0]
+runs = k.get("data", {}).get("runs", [{}])
+print("gpu-env kernel layer: %s %.1f ms (compile %.1f ms, load+launch+copy+check %.1f ms) [%s] process %.1f ms"
+      % (k["status"], k["ms"], runs[0].get("compile_ms", -1), runs[0].get("run_ms", -1), runs[0].get("image"), r["elapsed_ms"]))
+PYEOF
+done
+
+echo "== CuPy RawKernel: compile + launch + copy + check, same saxpy, 2^20 floats"
+for i in 1 2 3 4 5; do
+# A fresh kernel cache each run: CuPy would otherwise load the cached cubin.
+CUPY_CACHE_DIR=$(mktemp -d) "$PY" - <<'PYEOF'
+import time
+t0 = time.perf_counter()
+import cupy as cp, numpy as np
+t_import = time.perf_counter()
+src = r'''
+extern "C" __global__ void saxpy(float a, const float *x, const float *y, float *out, unsigned int n) {
+    unsigned int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = a * x[i] + y[i];
+}
+'''
+n = 1 << 20
+t1 = time.perf_counter()
+k = cp.RawKernel(src, "saxpy", backend="nvrtc")
+k.compile()  # NVRTC + module load (cache dir is empty: a real compile)
+t2 = time.perf_counter()
+x = np.arange(n, dtype=np.float32); y = ((n - np.arange(n)) * 0.5).astype(np.float32)
+dx, dy = cp.asarray(x), cp.asarray(y); do = cp.empty_like(dx)
+k(((n + 255) // 256,), (256,), (np.float32(2.5), dx, dy, do, np.uint32(n)))
+out = cp.asnumpy(do)
+ok = np.allclose(out, 2.5 * x + y, rtol=1e-3)
+t3 = time.perf_counter()
+print("cupy RawKernel: %s compile+load %.1f ms, launch+copy+check %.1f ms (import cupy %.1f ms, total %.1f ms)"
+      % ("PASS" if ok else "FAIL", (t2 - t1) * 1e3, (t3 - t2) * 1e3, (t_import - t0) * 1e3, (t3 - t0) * 1e3))
+PYEOF
+done
+echo "outputs in $OUT"

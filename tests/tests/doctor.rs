@@ -1,0 +1,155 @@
+//! `doctor`. The venv tests download MXNet wheels from PyPI (~550 MB) and run
+//! only with GPU_ENV_NET_TESTS=1:
+//!   GPU_ENV_NET_TESTS=1 cargo test -p gpu-env-tests --test doctor
+//! Without it they print "skipped" and pass.
+
+use gpu_env_tests::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn net() -> bool {
+    std::env::var("GPU_ENV_NET_TESTS").is_ok_and(|v| v == "1")
+}
+
+/// A venv under target/ with `packages` installed --no-deps (once).
+fn venv(name: &str, packages: &[&str]) -> PathBuf {
+    let dir = workspace_root().join("target/gpu-env-test-doctor");
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock = std::fs::File::create(dir.join(format!(".{name}.lock"))).unwrap();
+    lock.lock().unwrap();
+    let venv = dir.join(name);
+    let stamp = dir.join(format!("{name}.installed"));
+    if !stamp.exists() {
+        let _ = std::fs::remove_dir_all(&venv);
+        assert!(Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .unwrap()
+            .success());
+        let st = Command::new(venv.join("bin/pip"))
+            .args(["install", "-q", "--no-deps", "--disable-pip-version-check"])
+            .args(packages)
+            .status()
+            .unwrap();
+        assert!(
+            st.success(),
+            "pip install {packages:?} failed (PyPI must be reachable)"
+        );
+        std::fs::write(&stamp, packages.join("\n")).unwrap();
+    }
+    venv
+}
+
+fn doctor(python: &Path, extra: &[&str]) -> (i32, serde_json::Value, String) {
+    let mut c = xtask();
+    c.args(["doctor", "--json", "--python"])
+        .arg(python)
+        .args(extra);
+    let (code, out, err) = run(c);
+    assert!(!err.contains("panicked"), "{err}");
+    let v = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+    (code, v, err)
+}
+
+fn findings(v: &serde_json::Value, check: &str, severity: &str) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == check && f["severity"] == severity)
+        .map(|f| f["message"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn record_hashes_decode() {
+    // sha256 of the empty string, as a RECORD writes it.
+    assert_eq!(
+        gpu_env::doctor::b64_to_hex("47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU").unwrap(),
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
+}
+
+#[test]
+fn no_mxnet_installed_is_reported_with_the_fix() {
+    let venv = tools_venv();
+    let py = venv.join("bin/python");
+    let (code, v, _) = doctor(&py, &[]);
+    assert_eq!(code, 1);
+    assert!(findings(&v, "distribution", "error")[0].contains("no mxnet"));
+    let fix = v["fix"].as_array().unwrap();
+    assert!(fix[0]
+        .as_str()
+        .unwrap()
+        .starts_with("cargo xtask resolve --target local --python "));
+}
+
+#[test]
+fn cpu_mxnet_with_numpy_1_26_reports_the_bool_alias_break() {
+    if !net() {
+        eprintln!("skipped: set GPU_ENV_NET_TESTS=1 (downloads mxnet 1.9.1 and numpy 1.26.4)");
+        return;
+    }
+    let venv = venv("cpu-191", &["mxnet==1.9.1", "numpy==1.26.4"]);
+    let (code, v, _) = doctor(&venv.join("bin/python"), &[]);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["effective"], "mxnet 1.9.1");
+    assert_eq!(v["gpu_build"], false);
+    assert_eq!(v["numpy"], "1.26.4");
+    let np = findings(&v, "numpy", "error");
+    assert!(
+        np.iter()
+            .any(|m| m.contains("'bool'") && m.contains("numpy.bool = bool")),
+        "{np:?}"
+    );
+    // The real import agrees.
+    assert!(
+        v["import"].as_str().unwrap().contains("bool"),
+        "{}",
+        v["import"]
+    );
+    assert!(v["fix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f.as_str().unwrap().starts_with("cargo xtask resolve")));
+}
+
+#[test]
+fn cu112_without_redistributables_names_the_first_missing_soname_and_its_package() {
+    if !net() {
+        eprintln!("skipped: set GPU_ENV_NET_TESTS=1 (downloads mxnet-cu112 1.9.1, ~500 MB)");
+        return;
+    }
+    let venv = venv("cu112-191", &["mxnet-cu112==1.9.1", "numpy==1.23.5"]);
+    let (code, v, _) = doctor(&venv.join("bin/python"), &["--no-import"]);
+    assert_eq!(code, 1, "{v:#}");
+    assert_eq!(v["effective"], "mxnet-cu112 1.9.1");
+    assert_eq!(v["gpu_build"], true);
+    assert_eq!(
+        v["wheel"], "mxnet_cu112-1.9.1-py3-none-manylinux2014_x86_64.whl",
+        "identified by libmxnet.so's sha256"
+    );
+    // libopenblas/libgfortran are bundled ($ORIGIN); the first CUDA need is cuDNN.
+    assert_eq!(v["first_missing"]["soname"], "libcudnn.so.8");
+    let missing = v["missing"].as_array().unwrap();
+    let pkg = |s: &str| {
+        missing
+            .iter()
+            .find(|m| m["soname"] == s)
+            .map(|m| m["package"].clone())
+            .unwrap_or_else(|| panic!("{s} not missing: {missing:?}"))
+    };
+    assert_eq!(pkg("libcudart.so.11.0"), "nvidia-cuda-runtime-cu11");
+    assert_eq!(pkg("libcublas.so.11"), "nvidia-cublas-cu11");
+    let libs = findings(&v, "libraries", "error");
+    assert!(libs[0].contains("libcudnn.so.8"), "{libs:?}");
+    let rpath_hit = v["needed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["soname"] == "libopenblas.so.0")
+        .unwrap();
+    assert_eq!(rpath_hit["via"], "rpath");
+}

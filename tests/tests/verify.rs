@@ -1,0 +1,223 @@
+//! `verify`: NVRTC from PyPI compiles the kernel (no GPU needed), the loader
+//! emulation against stub libraries, and `cargo xtask verify` on a machine
+//! without a driver (documented exit code 3, no panic).
+
+use gpu_env::verify::loader::{self, SearchPaths};
+use gpu_env::verify::nvrtc::{self, Nvrtc, Output};
+use gpu_env_tests::*;
+use std::path::PathBuf;
+
+fn nvrtc12() -> Nvrtc {
+    let venv = tools_venv();
+    let dir = nvidia_dir(&venv).join("cuda_nvrtc/lib");
+    Nvrtc::find(&[dir]).expect("libnvrtc.so.12 from nvidia-cuda-nvrtc-cu12 opens")
+}
+
+#[test]
+fn nvrtc_from_pypi_compiles_saxpy_to_ptx_and_cubin() {
+    let n = nvrtc12();
+    assert!(n.path.contains("libnvrtc.so.12"), "{}", n.path);
+    assert_eq!(n.version.0, 12);
+    let archs = n.supported_archs().unwrap();
+    assert!(archs.contains(&75) && archs.contains(&90), "{archs:?}");
+    let ptx = n
+        .compile(nvrtc::SAXPY, nvrtc::SAXPY_NAME, Output::Ptx(75))
+        .unwrap();
+    assert_eq!(nvrtc::ptx_target(&ptx).as_deref(), Some("sm_75"));
+    assert!(String::from_utf8_lossy(&ptx).contains(".entry saxpy"));
+    for sm in [75, 90] {
+        let cubin = n
+            .compile(nvrtc::SAXPY, nvrtc::SAXPY_NAME, Output::Cubin(sm))
+            .unwrap();
+        assert!(nvrtc::is_elf(&cubin), "sm_{sm} CUBIN is not an ELF");
+        // e_machine 190 = EM_CUDA.
+        assert_eq!(u16::from_le_bytes([cubin[18], cubin[19]]), 190);
+    }
+    // A compile error carries NVRTC's log.
+    let e = n
+        .compile("__global__ void k() { nope; }", "bad", Output::Ptx(75))
+        .unwrap_err();
+    assert!(e.contains("nope"), "{e}");
+    // The kernel layer's arch choice: CUBIN for a known device, PTX below an unknown one.
+    assert_eq!(nvrtc::kernel_target(&archs, 90), Some(Output::Cubin(90)));
+    let max = *archs.iter().max().unwrap();
+    assert_eq!(nvrtc::kernel_target(&archs, 999), Some(Output::Ptx(max)));
+}
+
+#[test]
+fn nvrtc_search_finds_pip_dirs_and_reports_every_miss() {
+    let venv = tools_venv();
+    let site = nvidia_dir(&venv).parent().unwrap().to_path_buf();
+    let dirs = nvrtc::search_dirs(&[PathBuf::from("/nonexistent/cuda/lib64")], &[site]);
+    assert!(
+        dirs.iter().any(|d| d.ends_with("nvidia/cuda_nvrtc/lib")),
+        "{dirs:?}"
+    );
+    assert!(Nvrtc::open("/nonexistent/libnvrtc.so.13").is_err());
+}
+
+fn stub(dir: &std::path::Path, soname: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let c = dir.join("stub.c");
+    std::fs::write(&c, "int gpu_env_stub(void) { return 1; }\n").unwrap();
+    let out = dir.join(soname);
+    let st = std::process::Command::new("gcc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&out)
+        .arg(&c)
+        .arg(format!("-Wl,-soname,{soname}"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    out
+}
+
+#[test]
+fn loader_emulation_follows_ld_so_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    // The library: needs three sonames, RPATH $ORIGIN/../libs.
+    let so = build_so(
+        &root.join("pkg"),
+        &["libbundled.so.1", "libfromenv.so.2", "libpip.so.11"],
+        "$ORIGIN/../libs",
+        None,
+    );
+    let elf = gpu_env::binary::elf::read_elf(&std::fs::read(&so).unwrap()).unwrap();
+    assert_eq!(elf.rpath, vec!["$ORIGIN/../libs"]);
+    let bundled = stub(&root.join("libs"), "libbundled.so.1");
+    let env_lib = stub(&root.join("envdir"), "libfromenv.so.2");
+    // Also present in the RPATH dir shadowed? No: only in LD_LIBRARY_PATH.
+    let pip = stub(&root.join("site/nvidia/pipthing/lib"), "libpip.so.11");
+    let cache = loader::parse_ldconfig_p(
+        &std::fs::read_to_string(fixtures().join("verify/ldconfig-p.txt")).unwrap(),
+    );
+    assert_eq!(
+        cache.get("libcudnn.so.8").unwrap(),
+        &PathBuf::from("/usr/lib/x86_64-linux-gnu/libcudnn.so.8")
+    );
+    assert_eq!(
+        cache.get("libcuda.so.1").unwrap(),
+        &PathBuf::from("/usr/lib/x86_64-linux-gnu/libcuda.so.1")
+    );
+    let base = SearchPaths {
+        ld_library_path: loader::split_ld_library_path(Some(&format!(
+            "{}::/nonexistent",
+            root.join("envdir").display()
+        ))),
+        ld_cache: cache,
+        default_dirs: vec![],
+        preload_dirs: loader::nvidia_lib_dirs(&[root.join("site")])
+            .into_iter()
+            .map(|d| (d, "site-packages".to_string()))
+            .collect(),
+        ..Default::default()
+    };
+    let sp = base.for_object(
+        so.parent().map(|p| p.to_path_buf()),
+        &elf.rpath,
+        &elf.runpath,
+    );
+    let r = sp.resolve("libbundled.so.1");
+    assert_eq!((r.via.as_str(), r.loader), ("rpath", true));
+    assert_eq!(
+        r.path.unwrap().canonicalize().unwrap(),
+        bundled.canonicalize().unwrap()
+    );
+    let r = sp.resolve("libfromenv.so.2");
+    assert_eq!(
+        (r.via.as_str(), r.path.as_ref()),
+        ("ld_library_path", Some(&env_lib))
+    );
+    let r = sp.resolve("libpip.so.11");
+    assert_eq!((r.via.as_str(), r.loader), ("preload", false));
+    assert_eq!(r.path.as_ref(), Some(&pip));
+    let r = sp.resolve("libcudnn.so.8");
+    assert_eq!(r.via, "ld_cache");
+    let r = sp.resolve("libnothere.so.3");
+    assert_eq!((r.via.as_str(), r.path), ("missing", None));
+
+    // With DT_RUNPATH, DT_RPATH is ignored and LD_LIBRARY_PATH comes first.
+    stub(&root.join("envdir"), "libbundled.so.1");
+    let rp = base.for_object(
+        so.parent().map(|p| p.to_path_buf()),
+        &elf.rpath,
+        &["$ORIGIN/../libs".to_string()],
+    );
+    assert_eq!(rp.resolve("libbundled.so.1").via, "ld_library_path");
+    assert_eq!(sp.resolve("libbundled.so.1").via, "rpath");
+    // No origin: a $ORIGIN entry cannot be expanded.
+    assert_eq!(loader::expand("$ORIGIN/x", None), None);
+    assert_eq!(
+        loader::expand("${ORIGIN}/../lib", Some(std::path::Path::new("/a/b"))),
+        Some(PathBuf::from("/a/b/../lib"))
+    );
+
+    // dlopen of what resolved.
+    let errs = loader::dlopen_all(&[bundled.clone(), pip.clone(), root.join("missing.so")]);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+}
+
+#[test]
+fn verify_without_a_driver_skips_device_layers_with_exit_3() {
+    if std::path::Path::new("/proc/driver/nvidia/version").exists() {
+        eprintln!("skipped: this machine has an NVIDIA driver");
+        return;
+    }
+    let lock = fixtures().join("verify/cu112-t4.lock");
+    let mut c = xtask();
+    c.args(["verify", "--json", "--no-python", "--lock"])
+        .arg(&lock);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 3, "stdout: {out}\nstderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["exit_code"], 3);
+    assert!(v["no_device"].as_str().unwrap().contains("libcuda.so.1"));
+    let layers = v["layers"].as_array().unwrap();
+    let names: Vec<&str> = layers.iter().map(|l| l["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["driver", "kernel", "gpu_code", "libraries", "python"]
+    );
+    for l in layers {
+        if l["name"] != "libraries" {
+            assert_eq!(l["status"], "SKIP", "{l}");
+        }
+        assert!(l["ms"].as_f64().is_some());
+        assert!(!l["reason"].as_str().unwrap().is_empty());
+    }
+    // The library layer still ran: CUDA 11 sonames are absent here.
+    let libs = &layers[3];
+    assert_eq!(libs["status"], "FAIL");
+    assert!(libs["reason"].as_str().unwrap().contains("libcudnn.so.8"));
+
+    // Human output says the same.
+    let mut c = xtask();
+    c.args(["verify", "--no-python", "--lock"]).arg(&lock);
+    let (code, out, _) = run(c);
+    assert_eq!(code, 3);
+    assert!(out.contains("SKIP driver"), "{out}");
+    assert!(out.contains("exit 3"), "{out}");
+}
+
+#[test]
+fn verify_input_errors_exit_2() {
+    let mut c = xtask();
+    c.args(["verify", "--lock", "/nonexistent/gpu-env.lock"]);
+    assert_eq!(run(c).0, 2);
+    let mut c = xtask();
+    c.args(["verify", "--target-index", "5", "--lock"])
+        .arg(fixtures().join("verify/cu112-t4.lock"));
+    let (code, _, err) = run(c);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--target-index 5"));
+}
+
+#[test]
+fn locked_capabilities_parse() {
+    let lock = gpu_env::lock::Lock::read(&fixtures().join("verify/cu112-h100.lock")).unwrap();
+    let cc = gpu_env::verify::locked_capabilities(&lock.target[0]);
+    assert_eq!(cc, vec!["9.0".parse().unwrap()]);
+}

@@ -278,16 +278,14 @@ fn python_3_12_and_3_13_pick_numpy_with_shims() {
         if let Some(f) = &c.numpy.file {
             assert!(f.filename.contains(&tag), "{py}: {}", f.filename);
         }
-        // numpy >= 1.24 on these Pythons: the np.bool alias must be shimmed.
+        // numpy 1.24..2.0 lacks np.bool; numpy 2 lacks np.PZERO & co (measured,
+        // compat-db/breakers.toml): the matching shims must be recorded.
         let v = gpu_env::pep440::version(&c.numpy.version).unwrap();
-        if v >= gpu_env::pep440::version("1.24").unwrap() {
-            assert!(
-                c.shims
-                    .iter()
-                    .any(|s| s.shim.iter().any(|l| l.contains("bool"))),
-                "{py}: {:?}",
-                c.shims
-            );
+        let ids: Vec<&str> = c.shims.iter().map(|s| s.id.as_str()).collect();
+        if v >= gpu_env::pep440::version("2.0").unwrap() {
+            assert!(ids.contains(&"numpy2-pzero-nzero") && !ids.contains(&"numpy-bool-alias"), "{py}: {ids:?}");
+        } else if v >= gpu_env::pep440::version("1.24").unwrap() {
+            assert_eq!(ids, vec!["numpy-bool-alias"], "{py}");
         }
     }
 }

@@ -221,11 +221,7 @@ def _gpu_env_setup(L):
         except Exception:
             present = False
         if not present:
-            head, _, rest = expr.partition(".")
-            value = getattr(builtins, head) if hasattr(builtins, head) else importlib.import_module(head)
-            for part in rest.split(".") if rest else []:
-                value = getattr(value, part)
-            setattr(mod, attr, value)
+            setattr(mod, attr, _gpu_env_shim_value(expr))
             say("shim: %s.%s = %s" % (mod_name, attr, expr))
     try:
         import mxnet as mx
@@ -237,6 +233,24 @@ def _gpu_env_setup(L):
         stop("import mxnet failed: %s" % text)
     os.environ["GPU_ENV_LOADED"] = L["lock_sha256"]
     return _gpu_env_check(L, mx, t0)
+
+
+def _gpu_env_shim_value(expr):
+    # The grammar emit::parse_shim admits: None, a float literal, a builtin
+    # type, or a (negated) attribute of a package; never eval.
+    import builtins, importlib
+    if expr == "None":
+        return None
+    neg = expr.startswith("-")
+    body = expr[1:] if neg else expr
+    if body.replace(".", "", 1).isdigit():
+        value = float(body)
+    else:
+        head, _, rest = body.partition(".")
+        value = getattr(builtins, head) if not rest else importlib.import_module(head)
+        for part in rest.split(".") if rest else []:
+            value = getattr(value, part)
+    return -value if neg else value
 
 
 def _gpu_env_check(L, mx, t0):

@@ -177,16 +177,26 @@ pub fn parse_shim(stmt: &str) -> Option<(String, String, String)> {
     let (lhs, rhs) = stmt.split_once('=')?;
     let (lhs, rhs) = (lhs.trim(), rhs.trim());
     let (module, attr) = lhs.rsplit_once('.')?;
-    // The value is a builtin type or an attribute of the same package: a
-    // shim never imports anything else.
-    let head = rhs.split('.').next().unwrap_or("");
     let root = module.split('.').next().unwrap_or("");
-    let value_ok = is_dotted(rhs)
-        && (matches!(
-            head,
-            "bool" | "int" | "float" | "complex" | "object" | "str"
-        ) && head == rhs
-            || head == root);
+    // The value is a float literal, `None`, a builtin type, or a (possibly
+    // negated) attribute of the same package: a shim never imports or calls
+    // anything else. The cell evaluates exactly this grammar, never `eval`.
+    let is_float = |v: &str| {
+        let v = v.strip_prefix('-').unwrap_or(v);
+        let (int, frac) = v.split_once('.').unwrap_or((v, "0"));
+        !int.is_empty()
+            && !frac.is_empty()
+            && int.bytes().all(|b| b.is_ascii_digit())
+            && frac.bytes().all(|b| b.is_ascii_digit())
+    };
+    let attribute = |v: &str| {
+        let v = v.strip_prefix('-').unwrap_or(v);
+        is_dotted(v) && v.split('.').next() == Some(root) && v.contains('.')
+    };
+    let value_ok = rhs == "None"
+        || is_float(rhs)
+        || matches!(rhs, "bool" | "int" | "float" | "complex" | "object" | "str")
+        || attribute(rhs);
     (is_dotted(module) && is_identifier(attr) && value_ok)
         .then(|| (module.to_string(), attr.to_string(), rhs.to_string()))
 }
@@ -578,5 +588,12 @@ mod tests {
         assert_eq!(parse_shim("import os"), None);
         assert_eq!(parse_shim("numpy.bool = os.system"), None);
         assert!(parse_shim("numpy.float = numpy.float64").is_some());
+        // The numpy 2 shims in compat-db/breakers.toml.
+        for ok in ["numpy.PZERO = 0.0", "numpy.NZERO = -0.0", "numpy.NINF = -numpy.inf", "numpy.mirr = None"] {
+            assert!(parse_shim(ok).is_some(), "{ok}");
+        }
+        for bad in ["numpy.x = 1e309", "numpy.x = -os.sep", "numpy.x = 0.0.0", "numpy.x = -", "numpy.x = numpy", "numpy.x = None()"] {
+            assert_eq!(parse_shim(bad), None, "{bad}");
+        }
     }
 }

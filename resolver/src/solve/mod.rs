@@ -679,12 +679,14 @@ fn fixes(db: &Db, target: &Target, rejected: &[Rejection]) -> Vec<String> {
             .filter(|x| x.rule == rule)
             .max_by_key(|x| pep440::version(&x.version).ok())
     };
-    let past_gpu_code = rejected.iter().any(|x| x.rule > Rule::GpuCode);
-    if !gpus.is_empty() && !past_gpu_code {
-        for g in &gpus {
-            let cc = g.compute_capability;
+    // Building from source is the fix whenever no wheel has SASS for a
+    // device (PTX JIT candidates, if any, are listed below with what they lack).
+    for g in &gpus {
+        let cc = g.compute_capability;
+        let has_sass = db.wheel_files().any(|(_, w)| w.sass.iter().any(|&sm| sm / 10 == cc.major && sm % 10 <= cc.minor));
+        if !has_sass {
             out.push(format!(
-                "No MXNet wheel in compat-db has machine code for {} (sm_{}) that can load here: build MXNet from source with MXNET_CUDA_ARCH={}.{} (CMake -DMXNET_CUDA_ARCH=\"{}.{}\"), or use a GPU the 1.9.1 wheels cover (sm_50 to sm_86: T4, A100, L4)",
+                "No MXNet wheel in compat-db has SASS for {} (sm_{}): build MXNet from source with MXNET_CUDA_ARCH={}.{} (CMake -DMXNET_CUDA_ARCH=\"{}.{}\"), or use a GPU the 1.9.1 wheels cover (sm_50 to sm_86: T4, A100, L4)",
                 g.name, cc.sm(), cc.major, cc.minor, cc.major, cc.minor
             ));
         }

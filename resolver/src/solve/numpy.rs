@@ -109,7 +109,13 @@ pub fn choose(
         let file = rel
             .file
             .iter()
-            .filter(|f| f.python_tag == tag && f.platform_tag.contains("x86_64"))
+            // The default ABI (cp312, or cp37m with pymalloc), not a
+            // free-threaded build (cp313t).
+            .filter(|f| {
+                f.python_tag == tag
+                    && (f.abi_tag == tag || f.abi_tag == format!("{tag}m"))
+                    && f.platform_tag.contains("x86_64")
+            })
             .filter(|f| match (glibc, manylinux_glibc(&f.platform_tag)) {
                 (Some(have), Some(need)) => need <= have,
                 _ => true,

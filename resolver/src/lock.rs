@@ -42,6 +42,16 @@ pub struct LockedTarget {
     pub provider: Vec<LockedProvider>,
     #[serde(default)]
     pub shim: Vec<LockedShim>,
+    /// Modules `import mxnet` needs that the lock does not pin.
+    #[serde(default)]
+    pub need: Vec<LockedNeed>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LockedNeed {
+    pub package: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -355,6 +365,14 @@ pub fn lock_target(
                 id: b.id.clone(),
                 statements: b.shim.clone(),
                 reason: b.error.clone(),
+            })
+            .collect(),
+        need: c
+            .needs
+            .iter()
+            .map(|n| LockedNeed {
+                package: n.package.clone(),
+                reason: n.reason.clone(),
             })
             .collect(),
     })

@@ -38,6 +38,7 @@ pub fn resolution_json(spec: &str, r: &Resolution) -> Value {
             "name": p.name, "version": p.version, "sha256": p.sha256, "url": p.url, "size": p.size, "role": p.role,
         })).collect::<Vec<_>>()).unwrap_or_default(),
         "shims": c.map(|c| c.shims.iter().map(|b| json!({"id": b.id, "statements": b.shim, "reason": b.error})).collect::<Vec<_>>()).unwrap_or_default(),
+        "needs": c.map(|c| c.needs.clone()).unwrap_or_default(),
         "rejected": r.rejected.iter().map(|x| json!({
             "package": x.package, "version": x.version, "filename": x.filename, "rule": x.rule, "reason": x.reason,
         })).collect::<Vec<_>>(),

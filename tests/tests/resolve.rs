@@ -283,7 +283,10 @@ fn python_3_12_and_3_13_pick_numpy_with_shims() {
         let v = gpu_env::pep440::version(&c.numpy.version).unwrap();
         let ids: Vec<&str> = c.shims.iter().map(|s| s.id.as_str()).collect();
         if v >= gpu_env::pep440::version("2.0").unwrap() {
-            assert!(ids.contains(&"numpy2-pzero-nzero") && !ids.contains(&"numpy-bool-alias"), "{py}: {ids:?}");
+            assert!(
+                ids.contains(&"numpy2-pzero-nzero") && !ids.contains(&"numpy-bool-alias"),
+                "{py}: {ids:?}"
+            );
         } else if v >= gpu_env::pep440::version("1.24").unwrap() {
             assert_eq!(ids, vec!["numpy-bool-alias"], "{py}");
         }

@@ -219,14 +219,19 @@ fn print_human(spec: &str, r: &Resolution, explain: bool) {
                 } else {
                     ""
                 },
-                if c.numpy.meets_requires_dist {
-                    ""
-                } else {
-                    " (outside mxnet's Requires-Dist; installed with --no-deps)"
+                match (c.numpy.meets_requires_dist, c.numpy.file.is_none()) {
+                    (true, _) => "",
+                    (false, true) => " (outside mxnet's Requires-Dist; works with the shims below)",
+                    (false, false) => {
+                        " (outside mxnet's Requires-Dist: installed with --no-deps; works with the shims below)"
+                    }
                 }
             );
             for s in &c.shims {
                 println!("  shim          {}: {}", s.id, s.shim.join("; "));
+            }
+            for n in &c.needs {
+                println!("  needs         {} installed: {}", n.package, n.reason);
             }
             println!("  packages:");
             for p in &c.packages {

@@ -172,6 +172,9 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
                 r.error("breakers.toml", at("breaks_with"), e.to_string());
             }
         }
+        if let Some(Err(e)) = b.python.as_deref().map(pep440::specifiers) {
+            r.error("breakers.toml", at("python"), e.to_string());
+        }
         check_sources(
             &mut r,
             "breakers.toml",

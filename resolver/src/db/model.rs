@@ -64,7 +64,11 @@ pub struct Breaker {
     pub package: String,
     pub versions: String,
     pub dependency: String,
+    /// PEP 440 specifier on the dependency, or `absent` (import fails without it).
     pub breaks_with: String,
+    /// Only on these Python versions (PEP 440 specifier).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
     pub error: String,
     #[serde(default)]
     pub shim: Vec<String>,

@@ -589,10 +589,22 @@ mod tests {
         assert_eq!(parse_shim("numpy.bool = os.system"), None);
         assert!(parse_shim("numpy.float = numpy.float64").is_some());
         // The numpy 2 shims in compat-db/breakers.toml.
-        for ok in ["numpy.PZERO = 0.0", "numpy.NZERO = -0.0", "numpy.NINF = -numpy.inf", "numpy.mirr = None"] {
+        for ok in [
+            "numpy.PZERO = 0.0",
+            "numpy.NZERO = -0.0",
+            "numpy.NINF = -numpy.inf",
+            "numpy.mirr = None",
+        ] {
             assert!(parse_shim(ok).is_some(), "{ok}");
         }
-        for bad in ["numpy.x = 1e309", "numpy.x = -os.sep", "numpy.x = 0.0.0", "numpy.x = -", "numpy.x = numpy", "numpy.x = None()"] {
+        for bad in [
+            "numpy.x = 1e309",
+            "numpy.x = -os.sep",
+            "numpy.x = 0.0.0",
+            "numpy.x = -",
+            "numpy.x = numpy",
+            "numpy.x = None()",
+        ] {
             assert_eq!(parse_shim(bad), None, "{bad}");
         }
     }

@@ -105,6 +105,15 @@ pub struct Choice {
     /// Every file to install, mxnet first, then redistributables by name, then numpy.
     pub packages: Vec<Pin>,
     pub shims: Vec<Breaker>,
+    /// Modules `import mxnet` needs that are not pinned (from "absent"
+    /// breakers) and the target is not known to have.
+    pub needs: Vec<Need>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Need {
+    pub package: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -482,6 +491,7 @@ fn evaluate(
         });
     }
     let shims = numpy.shims.clone();
+    let needs = absent_needs(cx, &version);
     Ok(Choice {
         package: rel.package.clone(),
         version: rel.version.clone(),
@@ -493,7 +503,29 @@ fn evaluate(
         numpy,
         packages,
         shims,
+        needs,
     })
+}
+
+/// "absent" breakers that apply to this MXNet on this Python, for
+/// dependencies the target does not list as installed.
+fn absent_needs(cx: &Ctx, mxnet: &Version) -> Vec<Need> {
+    cx.db
+        .breakers
+        .iter()
+        .filter(|b| b.package == "mxnet" && b.breaks_with == "absent")
+        .filter(|b| pep440::specifiers(&b.versions).is_ok_and(|s| s.contains(mxnet)))
+        .filter(|b| match (&b.python, &cx.python) {
+            (Some(spec), Some(py)) => pep440::specifiers(spec).is_ok_and(|s| s.contains(py)),
+            (Some(_), None) => true,
+            (None, _) => true,
+        })
+        .filter(|b| !cx.target.preinstalled.value.contains_key(&b.dependency))
+        .map(|b| Need {
+            package: b.dependency.clone(),
+            reason: format!("{} ({})", b.error, b.id),
+        })
+        .collect()
 }
 
 /// `8.9.6.50` -> `8.9`.
@@ -683,7 +715,11 @@ fn fixes(db: &Db, target: &Target, rejected: &[Rejection]) -> Vec<String> {
     // device (PTX JIT candidates, if any, are listed below with what they lack).
     for g in &gpus {
         let cc = g.compute_capability;
-        let has_sass = db.wheel_files().any(|(_, w)| w.sass.iter().any(|&sm| sm / 10 == cc.major && sm % 10 <= cc.minor));
+        let has_sass = db.wheel_files().any(|(_, w)| {
+            w.sass
+                .iter()
+                .any(|&sm| sm / 10 == cc.major && sm % 10 <= cc.minor)
+        });
         if !has_sass {
             out.push(format!(
                 "No MXNet wheel in compat-db has SASS for {} (sm_{}): build MXNet from source with MXNET_CUDA_ARCH={}.{} (CMake -DMXNET_CUDA_ARCH=\"{}.{}\"), or use a GPU the 1.9.1 wheels cover (sm_50 to sm_86: T4, A100, L4)",

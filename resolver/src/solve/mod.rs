@@ -353,7 +353,7 @@ fn evaluate(
                     .as_ref()
                     .map(|c| format!("the target has cuDNN {}", c.value))
                     .unwrap_or_else(|| "the target has no cuDNN".into());
-                return Err(no(Rule::Cudnn, format!("needs cuDNN {major} ({soname}); {have}, and no pip redistributable in compat-db ships {soname}")));
+                return Err(no(Rule::Cudnn, format!("needs cuDNN {major} ({soname}); {have}, and no pip redistributable{} in compat-db ships {soname}", for_major(cuda_major))));
             }
         } else if let Some((pkg, r)) =
             providers::pip_provider(cx.db, soname, cuda_major, cx.python.as_ref())
@@ -379,7 +379,7 @@ fn evaluate(
                 })
                 .map(|c| format!(" (install the CUDA {c} toolkit)"))
                 .unwrap_or_else(|| " (a library the wheel does not bundle)".into());
-            return Err(no(Rule::Soname, format!("{soname} has no provider: the target does not have it and no pip redistributable in compat-db ships it{cuda}")));
+            return Err(no(Rule::Soname, format!("{soname} has no provider: the target does not have it and no pip redistributable{} in compat-db ships it{cuda}", for_major(cuda_major))));
         };
         providers.insert(soname.clone(), provider);
     }
@@ -526,6 +526,11 @@ fn absent_needs(cx: &Ctx, mxnet: &Version) -> Vec<Need> {
             reason: format!("{} ({})", b.error, b.id),
         })
         .collect()
+}
+
+/// " for CUDA 10" (pip redistributables only serve their own CUDA major).
+fn for_major(major: Option<u32>) -> String {
+    major.map(|m| format!(" for CUDA {m}")).unwrap_or_default()
 }
 
 /// `8.9.6.50` -> `8.9`.

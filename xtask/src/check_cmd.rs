@@ -27,15 +27,12 @@ fn rel(p: &Path, root: &Path) -> String {
 
 pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
     // compat-db: readable (2) and valid (1).
-    let files = match db_dir {
-        Some(d) => match gpu_env::db::read_dir_files(d) {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(EXIT_ERROR);
-            }
-        },
-        None => gpu_env::db::embedded_files(),
+    let files = match gpu_env::db::source_files(db_dir) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
     };
     let db = match gpu_env::db::load_files(&files) {
         Ok(db) => db,

@@ -95,15 +95,12 @@ pub fn run() -> ExitCode {
 fn db(cmd: DbCommand, dir: Option<&Path>) -> ExitCode {
     match cmd {
         DbCommand::Check => {
-            let files = match dir {
-                Some(d) => match gpu_env::db::read_dir_files(d) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return ExitCode::from(EXIT_ERROR);
-                    }
-                },
-                None => gpu_env::db::embedded_files(),
+            let files = match gpu_env::db::source_files(dir) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(EXIT_ERROR);
+                }
             };
             match gpu_env::db::load_files(&files) {
                 Ok(db) => {

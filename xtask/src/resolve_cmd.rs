@@ -49,12 +49,9 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 }
 
 pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
-    let files = match db_dir {
-        Some(d) => match gpu_env::db::read_dir_files(d) {
-            Ok(f) => f,
-            Err(e) => return fail(e),
-        },
-        None => gpu_env::db::embedded_files(),
+    let files = match gpu_env::db::source_files(db_dir) {
+        Ok(f) => f,
+        Err(e) => return fail(e),
     };
     let db = match gpu_env::db::load_files(&files) {
         Ok(db) => db,

@@ -46,6 +46,14 @@ pub fn embedded_files() -> Vec<SourceFile> {
         .collect()
 }
 
+/// The files of `--db DIR` if given, else the embedded copy.
+pub fn source_files(dir: Option<&Path>) -> Result<Vec<SourceFile>, load::DbDirError> {
+    match dir {
+        Some(d) => read_dir_files(d),
+        None => Ok(embedded_files()),
+    }
+}
+
 impl Db {
     pub fn embedded() -> Result<Db, DbError> {
         load_files(&embedded_files()).map_err(DbError::Invalid)

@@ -26,22 +26,20 @@ fn rel(p: &Path, root: &Path) -> String {
 }
 
 pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
-    // compat-db: readable (2) and valid (1).
-    let files = match gpu_env::db::source_files(db_dir) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_ERROR);
-        }
-    };
-    let db = match gpu_env::db::load_files(&files) {
-        Ok(db) => db,
-        Err(diags) => {
+    // compat-db: readable (2) and valid (1). The embedded copy is the text
+    // CI validates with `db check`; `--db DIR` is validated in full here.
+    let (db, db_hash) = match gpu_env::db::Db::open_with_hash(db_dir) {
+        Ok(x) => x,
+        Err(gpu_env::db::DbError::Invalid(diags)) => {
             for d in &diags {
                 eprintln!("{d}");
             }
             eprintln!("check: compat-db: {} error(s)", diags.len());
             return ExitCode::from(EXIT_NO);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_ERROR);
         }
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
@@ -88,7 +86,7 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
             gpu_env::lock::FORMAT
         ));
     }
-    problems.extend(drift(&db, &files, &loaded, &lock, &shown));
+    problems.extend(drift(&db, &db_hash, &loaded, &lock, &shown));
     problems.extend(stale(&loaded, &lock_path, &lock));
     if problems.is_empty() {
         println!(
@@ -109,7 +107,7 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
 /// The lock against the config and the current compat-db.
 fn drift(
     db: &gpu_env::db::Db,
-    files: &[gpu_env::db::SourceFile],
+    db_hash: &str,
     loaded: &Loaded,
     lock: &Lock,
     shown: &str,
@@ -128,7 +126,6 @@ fn drift(
             ));
         }
     }
-    let db_hash = gpu_env::lock::db_hash(files);
     for locked in &lock.target {
         if locked.spec == "local" {
             out.extend(local_drift(db, locked));

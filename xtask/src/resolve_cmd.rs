@@ -49,13 +49,9 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 }
 
 pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
-    let files = match gpu_env::db::source_files(db_dir) {
-        Ok(f) => f,
+    let (db, db_hash) = match gpu_env::db::Db::open_with_hash(db_dir) {
+        Ok(x) => x,
         Err(e) => return fail(e),
-    };
-    let db = match gpu_env::db::load_files(&files) {
-        Ok(db) => db,
-        Err(d) => return fail(gpu_env::db::DbError::Invalid(d)),
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let loaded = match &args.manifest_path {
@@ -86,7 +82,7 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
             ..Default::default()
         },
     };
-    let outcome = match job::run(&db, &gpu_env::lock::db_hash(&files), &req) {
+    let outcome = match job::run(&db, &db_hash, &req) {
         Ok(o) => o,
         Err(e) => return fail(e),
     };

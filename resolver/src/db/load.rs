@@ -190,3 +190,31 @@ pub fn read_dir_files(root: &Path) -> Result<Vec<SourceFile>, DbDirError> {
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }
+
+/// Fast path for the embedded copy: typed deserialization of the build-time
+/// JSON, then the cross-file checks. None when any file does not
+/// deserialize (the caller then takes the TOML path for positions).
+pub(crate) fn load_embedded_json(
+    files: &[(&str, &str, &str)],
+) -> Option<Result<Db, Vec<Diagnostic>>> {
+    fn parse<T: DeserializeOwned>(json: &str) -> Option<T> {
+        serde_json::from_str(json).ok()
+    }
+    let mut db = Db::default();
+    for (p, _, json) in files {
+        match *p {
+            "cuda.toml" => db.cuda = parse::<CudaFile>(json)?.cuda,
+            "gpus.toml" => db.gpus = parse::<GpuFile>(json)?.gpu,
+            "cudnn.toml" => db.cudnn = parse::<CudnnFile>(json)?.cudnn,
+            "breakers.toml" => db.breakers = parse::<BreakerFile>(json)?.breaker,
+            _ if p.starts_with("redist/") => db.redist.push((p.to_string(), parse(json)?)),
+            _ if p.starts_with("wheels/mxnet/") => db.wheels.push((p.to_string(), parse(json)?)),
+            _ if p.starts_with("runtimes/") => db.runtimes.push((p.to_string(), parse(json)?)),
+            _ if p.starts_with("pypi/") => db.pypi.push((p.to_string(), parse(json)?)),
+            _ => return None,
+        }
+    }
+    let sources: Vec<SourceFile> = Vec::new();
+    let diags = super::check::check(&db, &sources, &Default::default());
+    Some(if diags.is_empty() { Ok(db) } else { Err(diags) })
+}

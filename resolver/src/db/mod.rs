@@ -35,11 +35,17 @@ pub enum DbError {
     Invalid(Vec<Diagnostic>),
 }
 
+/// sha256 over the embedded files (paths and text), computed at build time;
+/// equals `lock::db_hash(&embedded_files())`.
+pub fn embedded_hash() -> &'static str {
+    embedded::HASH
+}
+
 /// The files compiled into this binary.
 pub fn embedded_files() -> Vec<SourceFile> {
     embedded::FILES
         .iter()
-        .map(|(p, t)| SourceFile {
+        .map(|(p, t, _)| SourceFile {
             path: (*p).to_string(),
             text: (*t).to_string(),
         })
@@ -55,12 +61,32 @@ pub fn source_files(dir: Option<&Path>) -> Result<Vec<SourceFile>, load::DbDirEr
 }
 
 impl Db {
+    /// The embedded copy, from its build-time JSON form. It is the same
+    /// text `db check` validates in CI; should it not deserialize, the TOML
+    /// path runs instead and reports every problem with its position.
     pub fn embedded() -> Result<Db, DbError> {
-        load_files(&embedded_files()).map_err(DbError::Invalid)
+        match load::load_embedded_json(embedded::FILES) {
+            Some(result) => result,
+            None => load_files(&embedded_files()),
+        }
+        .map_err(DbError::Invalid)
     }
 
     pub fn from_dir(dir: &Path) -> Result<Db, DbError> {
         load_files(&read_dir_files(dir)?).map_err(DbError::Invalid)
+    }
+
+    /// `--db DIR` (fully validated) or the embedded copy, with the content
+    /// hash a lock records.
+    pub fn open_with_hash(dir: Option<&Path>) -> Result<(Db, String), DbError> {
+        match dir {
+            Some(d) => {
+                let files = read_dir_files(d)?;
+                let db = load_files(&files).map_err(DbError::Invalid)?;
+                Ok((db, crate::lock::db_hash(&files)))
+            }
+            None => Ok((Self::embedded()?, embedded_hash().to_string())),
+        }
     }
 
     /// `--db DIR` if given, else the embedded copy.

@@ -136,7 +136,7 @@ fn drift(
             constraints: loaded.config.constraints.clone(),
             ..Default::default()
         };
-        match job::run(db, &db_hash, &req) {
+        match job::run(db, db_hash, &req) {
             Err(e) => out.push(format!(
                 "drift: target `{}` no longer resolves: {e}",
                 locked.spec

@@ -69,58 +69,32 @@ mod imp {
         unsafe { sys::is_culib_present() }
     }
 
+    /// Devices and the driver's CUDA version, from the probe's driver-API
+    /// query (one implementation of the device walk for probe and verify).
     pub fn query() -> Result<DriverInfo, DriverError> {
-        if !present() {
-            return Err(DriverError::NoLibrary);
+        use crate::probe::driver::{query_api, DriverApiError};
+        let api = query_api().map_err(|e| match e {
+            DriverApiError::NoLibrary => DriverError::NoLibrary,
+            DriverApiError::NotBuilt => DriverError::NotBuilt,
+            e @ DriverApiError::Call { .. } => DriverError::Call(e.to_string()),
+        })?;
+        if let Some(e) = api.init_error {
+            return Err(DriverError::Init(e));
         }
-        // SAFETY: out-pointers are valid; libcuda is present.
-        unsafe {
-            let mut v = 0i32;
-            check(sys::cuDriverGetVersion(&mut v), "cuDriverGetVersion")?;
-            let cuda = CudaVersion::from_driver_api(v);
-            if let Err(DriverError::Call(e)) = check(sys::cuInit(0), "cuInit") {
-                return Err(DriverError::Init(e));
-            }
-            let mut n = 0i32;
-            check(sys::cuDeviceGetCount(&mut n), "cuDeviceGetCount")?;
-            let mut devices = Vec::new();
-            for i in 0..n {
-                let mut dev: sys::CUdevice = 0;
-                check(sys::cuDeviceGet(&mut dev, i), "cuDeviceGet")?;
-                let mut name = [0 as std::ffi::c_char; 256];
-                check(
-                    sys::cuDeviceGetName(name.as_mut_ptr(), 255, dev),
-                    "cuDeviceGetName",
-                )?;
-                let name = std::ffi::CStr::from_ptr(name.as_ptr())
-                    .to_string_lossy()
-                    .into_owned();
-                let (mut ma, mut mi) = (0i32, 0i32);
-                use sys::CUdevice_attribute as A;
-                check(
-                    sys::cuDeviceGetAttribute(
-                        &mut ma,
-                        A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
-                        dev,
-                    ),
-                    "cuDeviceGetAttribute",
-                )?;
-                check(
-                    sys::cuDeviceGetAttribute(
-                        &mut mi,
-                        A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
-                        dev,
-                    ),
-                    "cuDeviceGetAttribute",
-                )?;
-                devices.push(Device {
-                    ordinal: dev,
-                    name,
-                    compute_capability: ComputeCapability::new(ma.max(0) as u32, mi.max(0) as u32),
-                });
-            }
-            Ok(DriverInfo { cuda, devices })
-        }
+        let devices = api
+            .devices
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| Device {
+                ordinal: i as i32,
+                name: d.name,
+                compute_capability: d.compute_capability,
+            })
+            .collect();
+        Ok(DriverInfo {
+            cuda: api.cuda,
+            devices,
+        })
     }
 
     /// Run `f` with the device's primary context current.

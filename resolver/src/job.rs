@@ -98,8 +98,10 @@ pub fn rendered_outputs(
     lock_path: &Path,
     lock: &Lock,
 ) -> Result<Vec<(PathBuf, String)>, crate::emit::EmitError> {
-    let hash = lock.hash();
-    let mut out = vec![(lock_path.to_path_buf(), lock.render())];
+    // Render the lock once: its bytes are written and hashed.
+    let text = lock.render();
+    let hash = crate::fsutil::sha256_hex(text.as_bytes());
+    let mut out = vec![(lock_path.to_path_buf(), text)];
     let o = &loaded.config.output;
     if let Some(first) = lock.target.first() {
         out.push((
@@ -108,7 +110,9 @@ pub fn rendered_outputs(
         ));
         out.push((loaded.path(&o.pylock), lock::pylock(&hash, first)));
     }
-    out.extend(crate::emit::render_colab(loaded, lock_path, lock)?);
+    out.extend(crate::emit::render_colab_with_hash(
+        loaded, lock_path, lock, &hash,
+    )?);
     Ok(out)
 }
 

@@ -39,10 +39,20 @@ pub fn render_colab(
     lock_path: &Path,
     lock: &Lock,
 ) -> Result<Vec<(PathBuf, String)>, EmitError> {
+    render_colab_with_hash(loaded, lock_path, lock, &lock.hash())
+}
+
+/// [`render_colab`] for a caller that already rendered and hashed the lock.
+pub fn render_colab_with_hash(
+    loaded: &Loaded,
+    lock_path: &Path,
+    lock: &Lock,
+    hash: &str,
+) -> Result<Vec<(PathBuf, String)>, EmitError> {
     let Some(t) = lock.target.iter().find(|t| t.kind == "colab") else {
         return Ok(Vec::new());
     };
-    let hash = lock.hash();
+    let hash = hash.to_string();
     let lock_name = lock_path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

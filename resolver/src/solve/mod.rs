@@ -133,10 +133,30 @@ pub struct Resolution {
     pub fixes: Vec<String>,
 }
 
+type PipChoice<'a> = Option<(
+    &'a crate::db::model::RedistPackage,
+    &'a crate::db::model::RedistRelease,
+)>;
+
 struct Ctx<'a> {
     db: &'a Db,
     target: &'a Target,
     python: Option<Version>,
+    /// pip_provider answers for (soname, CUDA major): the same few sonames
+    /// are asked for by every candidate wheel.
+    pip_memo: std::cell::RefCell<std::collections::HashMap<(String, Option<u32>), PipChoice<'a>>>,
+}
+
+impl<'a> Ctx<'a> {
+    fn pip_provider(&self, soname: &str, cuda_major: Option<u32>) -> PipChoice<'a> {
+        let key = (soname.to_string(), cuda_major);
+        if let Some(hit) = self.pip_memo.borrow().get(&key) {
+            return *hit;
+        }
+        let found = providers::pip_provider(self.db, soname, cuda_major, self.python.as_ref());
+        self.pip_memo.borrow_mut().insert(key, found);
+        found
+    }
 }
 
 fn reject(rel: &WheelRelease, w: &WheelFile, rule: Rule, reason: String) -> Rejection {
@@ -330,9 +350,7 @@ fn evaluate(
                 Provider::System {
                     source: c.source.clone(),
                 }
-            } else if let Some((pkg, r)) =
-                providers::pip_provider(cx.db, soname, cuda_major, cx.python.as_ref())
-            {
+            } else if let Some((pkg, r)) = cx.pip_provider(soname, cuda_major) {
                 cudnn = Some(CudnnChoice {
                     version: r.version.clone(),
                     soname: soname.clone(),
@@ -355,9 +373,9 @@ fn evaluate(
                     .unwrap_or_else(|| "the target has no cuDNN".into());
                 return Err(no(Rule::Cudnn, format!("needs cuDNN {major} ({soname}); {have}, and no pip redistributable{} in compat-db ships {soname}", for_major(cuda_major))));
             }
-        } else if let Some((pkg, r)) =
-            providers::pip_provider(cx.db, soname, cuda_major, cx.python.as_ref())
-                .filter(|_| prefer_pip || !system.value.contains(soname))
+        } else if let Some((pkg, r)) = cx
+            .pip_provider(soname, cuda_major)
+            .filter(|_| prefer_pip || !system.value.contains(soname))
         {
             pip.insert(pkg.package.clone(), (pkg.package.clone(), r));
             Provider::Pip {
@@ -654,6 +672,7 @@ pub fn resolve(db: &Db, target: &Target, constraints: &Constraints) -> Resolutio
             .python
             .as_ref()
             .and_then(|p| pep440::version(&p.value).ok()),
+        pip_memo: Default::default(),
     };
     let mut survivors = Vec::new();
     let mut rejected = Vec::new();

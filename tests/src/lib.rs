@@ -133,15 +133,16 @@ pub const TOOL_PACKAGES: &[&str] = &[
     "nvidia-cuda-nvrtc-cu12",
 ];
 
-/// A venv with real CUDA tools from PyPI, created once under target/ (with
-/// a file lock, since test binaries run in parallel).
-pub fn tools_venv() -> PathBuf {
-    let dir = workspace_root().join("target/gpu-env-test-tools");
+/// A venv under `target/<group>/<name>` with `pip install <pip_args>` done
+/// once (a stamp file records it), behind a file lock since test binaries
+/// run in parallel. PyPI must be reachable the first time.
+pub fn cached_venv(group: &str, name: &str, pip_args: &[&str]) -> PathBuf {
+    let dir = workspace_root().join("target").join(group);
     std::fs::create_dir_all(&dir).unwrap();
-    let lock = std::fs::File::create(dir.join(".lock")).unwrap();
+    let lock = std::fs::File::create(dir.join(format!(".{name}.lock"))).unwrap();
     lock.lock().unwrap();
-    let venv = dir.join("venv");
-    let stamp = dir.join("installed");
+    let venv = dir.join(name);
+    let stamp = dir.join(format!("{name}.installed"));
     if !stamp.exists() {
         let _ = std::fs::remove_dir_all(&venv);
         let st = Command::new("python3")
@@ -149,19 +150,24 @@ pub fn tools_venv() -> PathBuf {
             .arg(&venv)
             .status()
             .unwrap();
-        assert!(st.success(), "python3 -m venv failed");
+        assert!(st.success(), "python3 -m venv {} failed", venv.display());
         let st = Command::new(venv.join("bin/pip"))
             .args(["install", "-q", "--disable-pip-version-check"])
-            .args(TOOL_PACKAGES)
+            .args(pip_args)
             .status()
             .unwrap();
         assert!(
             st.success(),
-            "pip install of the CUDA tool wheels failed (PyPI must be reachable for these tests)"
+            "pip install {pip_args:?} failed (PyPI must be reachable for these tests)"
         );
-        std::fs::write(&stamp, TOOL_PACKAGES.join("\n")).unwrap();
+        std::fs::write(&stamp, pip_args.join("\n")).unwrap();
     }
     venv
+}
+
+/// A venv with real CUDA tools from PyPI (nvcc 13, NVRTC 12), made once.
+pub fn tools_venv() -> PathBuf {
+    cached_venv("gpu-env-test-tools", "venv", TOOL_PACKAGES)
 }
 
 /// `site-packages/nvidia` inside the tools venv.

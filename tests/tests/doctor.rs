@@ -5,7 +5,6 @@
 
 use gpu_env_tests::*;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn net() -> bool {
     std::env::var("GPU_ENV_NET_TESTS").is_ok_and(|v| v == "1")
@@ -13,32 +12,10 @@ fn net() -> bool {
 
 /// A venv under target/ with `packages` installed --no-deps (once).
 fn venv(name: &str, packages: &[&str]) -> PathBuf {
-    let dir = workspace_root().join("target/gpu-env-test-doctor");
-    std::fs::create_dir_all(&dir).unwrap();
-    let lock = std::fs::File::create(dir.join(format!(".{name}.lock"))).unwrap();
-    lock.lock().unwrap();
-    let venv = dir.join(name);
-    let stamp = dir.join(format!("{name}.installed"));
-    if !stamp.exists() {
-        let _ = std::fs::remove_dir_all(&venv);
-        assert!(Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .unwrap()
-            .success());
-        let st = Command::new(venv.join("bin/pip"))
-            .args(["install", "-q", "--no-deps", "--disable-pip-version-check"])
-            .args(packages)
-            .status()
-            .unwrap();
-        assert!(
-            st.success(),
-            "pip install {packages:?} failed (PyPI must be reachable)"
-        );
-        std::fs::write(&stamp, packages.join("\n")).unwrap();
-    }
-    venv
+    let args: Vec<&str> = std::iter::once("--no-deps")
+        .chain(packages.iter().copied())
+        .collect();
+    cached_venv("gpu-env-test-doctor", name, &args)
 }
 
 fn doctor(python: &Path, extra: &[&str]) -> (i32, serde_json::Value, String) {

@@ -4,7 +4,7 @@
 use gpu_env::config::Loaded;
 use gpu_env::emit::{render_colab, EmitError};
 use gpu_env::lock::Lock;
-use gpu_env_tests::{fixtures, run, workspace_root};
+use gpu_env_tests::{cached_venv, fixtures, run};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -160,29 +160,7 @@ fn no_colab_target_emits_nothing() {
 /// nbformat's own validator accepts the notebook (venv under target/).
 #[test]
 fn notebook_validates_with_nbformat() {
-    let dir = workspace_root().join("target/gpu-env-test-nbformat");
-    std::fs::create_dir_all(&dir).unwrap();
-    let guard = std::fs::File::create(dir.join(".lock")).unwrap();
-    guard.lock().unwrap();
-    let venv = dir.join("venv");
-    if !dir.join("installed").exists() {
-        let _ = std::fs::remove_dir_all(&venv);
-        assert!(Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .unwrap()
-            .success());
-        let st = Command::new(venv.join("bin/pip"))
-            .args(["install", "-q", "--disable-pip-version-check", "nbformat"])
-            .status()
-            .unwrap();
-        assert!(
-            st.success(),
-            "pip install nbformat failed (PyPI must be reachable)"
-        );
-        std::fs::write(dir.join("installed"), "nbformat\n").unwrap();
-    }
+    let venv = cached_venv("gpu-env-test-nbformat", "venv", &["nbformat"]);
     for name in ["colab-cu112.lock", "colab-cpu.lock"] {
         let (_, nb) = render(&fixture_lock(name)).unwrap();
         let tmp = tempfile::tempdir().unwrap();

@@ -79,21 +79,27 @@ pub const NVRTC_SONAMES: &[&str] = &[
 ];
 pub const CUDNN_SONAMES: &[&str] = &["libcudnn.so.9", "libcudnn.so.8", "libcudnn.so.7"];
 
+/// Paths in `dir` whose file name passes `keep`, sorted; an unreadable
+/// directory has none.
+fn entries_named(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| keep(&p.file_name().unwrap_or_default().to_string_lossy()))
+        .collect();
+    out.sort();
+    out
+}
+
 /// Files `prefix*` in `dirs` that are real sonames (not `-builtins`, `.alt`).
 pub fn files_in(dirs: &[PathBuf], prefix: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for d in dirs {
-        let mut names: Vec<PathBuf> = std::fs::read_dir(d)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                let n = p.file_name().unwrap_or_default().to_string_lossy();
-                n.starts_with(prefix) && !n.contains("builtins") && !n.contains(".alt.")
-            })
-            .collect();
-        names.sort();
+        let mut names = entries_named(d, |n| {
+            n.starts_with(prefix) && !n.contains("builtins") && !n.contains(".alt.")
+        });
         names.reverse();
         out.extend(names);
     }
@@ -127,19 +133,11 @@ pub fn probe_libs(
 pub fn cudnn_headers(dirs: &[PathBuf], source: &str) -> Vec<Found> {
     let mut out = Vec::new();
     for d in dirs {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(d)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                let n = p.file_name().unwrap_or_default().to_string_lossy();
-                n == "cudnn_version.h"
-                    || (n.starts_with("cudnn_version_v") && n.ends_with(".h"))
-                    || n == "cudnn.h"
-            })
-            .collect();
-        files.sort();
+        let files = entries_named(d, |n| {
+            n == "cudnn_version.h"
+                || (n.starts_with("cudnn_version_v") && n.ends_with(".h"))
+                || n == "cudnn.h"
+        });
         let mut got = false;
         for p in files {
             let Ok(text) = std::fs::read_to_string(&p) else {

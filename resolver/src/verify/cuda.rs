@@ -112,15 +112,23 @@ mod imp {
         }
     }
 
+    /// `cuModuleLoadData` of `image` in the current context.
+    ///
+    /// # Safety
+    /// A context must be current (inside `with_ctx`).
+    unsafe fn module_from(image: &[u8]) -> Result<sys::CUmodule, DriverError> {
+        let mut m: sys::CUmodule = std::ptr::null_mut();
+        check(
+            sys::cuModuleLoadData(&mut m, image.as_ptr() as *const c_void),
+            "cuModuleLoadData",
+        )?;
+        Ok(m)
+    }
+
     /// Load `image` (CUBIN, fatbin, or NUL-terminated PTX) and unload it.
     pub fn load_module(dev: i32, image: &[u8]) -> Result<(), DriverError> {
         with_ctx(dev, || unsafe {
-            let mut m: sys::CUmodule = std::ptr::null_mut();
-            check(
-                sys::cuModuleLoadData(&mut m, image.as_ptr() as *const c_void),
-                "cuModuleLoadData",
-            )?;
-            sys::cuModuleUnload(m);
+            sys::cuModuleUnload(module_from(image)?);
             Ok(())
         })
     }
@@ -133,11 +141,7 @@ mod imp {
         let mut out = vec![0f32; n];
         let bytes = n * std::mem::size_of::<f32>();
         with_ctx(dev, || unsafe {
-            let mut m: sys::CUmodule = std::ptr::null_mut();
-            check(
-                sys::cuModuleLoadData(&mut m, image.as_ptr() as *const c_void),
-                "cuModuleLoadData",
-            )?;
+            let m = module_from(image)?;
             let mut bufs: [sys::CUdeviceptr; 3] = [0; 3];
             let r = (|| {
                 let mut func: sys::CUfunction = std::ptr::null_mut();

@@ -92,8 +92,9 @@ pub fn run(db: &Db, db_hash: &str, req: &Request) -> Result<Outcome, JobError> {
 
 /// Every file derived from a lock, as (path, contents). The lock itself
 /// first; requirements and pylock are for the first target; the Colab cell
-/// and notebook for the first Colab target.
+/// and notebook for every notebook (Colab, Kaggle) target.
 pub fn rendered_outputs(
+    db: &Db,
     loaded: &Loaded,
     lock_path: &Path,
     lock: &Lock,
@@ -104,14 +105,19 @@ pub fn rendered_outputs(
     let mut out = vec![(lock_path.to_path_buf(), text)];
     let o = &loaded.config.output;
     if let Some(first) = lock.target.first() {
+        // A notebook target's CUDA redistributables are installed by the
+        // cell, never by `pip install -r` (see lock::requirements).
+        let cell = crate::emit::is_notebook_kind(&first.kind)
+            .then(|| o.colab_cell.to_string_lossy().into_owned());
+        let cell = cell.as_deref();
         out.push((
             loaded.path(&o.requirements),
-            lock::requirements(&hash, first),
+            lock::requirements(&hash, first, cell),
         ));
-        out.push((loaded.path(&o.pylock), lock::pylock(&hash, first)));
+        out.push((loaded.path(&o.pylock), lock::pylock(&hash, first, cell)));
     }
     out.extend(crate::emit::render_colab_with_hash(
-        loaded, lock_path, lock, &hash,
+        db, loaded, lock_path, lock, &hash,
     )?);
     Ok(out)
 }

@@ -1,4 +1,5 @@
-//! Named targets: `colab`, `colab:<gpu>`, `colab:<gpu>@<runtime>`, or a
+//! Named targets: `colab`, `colab:<gpu>`, `colab:<gpu>@<runtime>` (and the
+//! same for `kaggle`), or a
 //! runtime profile name from compat-db/runtimes (`colab-2025.07`).
 
 use crate::db::model::Runtime;
@@ -19,7 +20,7 @@ pub enum TargetSpec {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    #[error("unknown target `{0}`: use local, colab, colab:<gpu>, colab:<gpu>@<runtime>, or a profile name ({1})")]
+    #[error("unknown target `{0}`: use local, colab, colab:<gpu>, colab:<gpu>@<runtime>, kaggle, kaggle:<gpu>, or a profile name ({1})")]
     Unknown(String, String),
     #[error("runtime `{runtime}` does not offer GPU `{gpu}`; it offers {offered}")]
     GpuNotOffered {
@@ -33,18 +34,24 @@ pub enum TargetError {
     NoProfiles(String),
 }
 
+/// Runtime kinds with a `kind`, `kind:<gpu>`, `kind:<gpu>@<YYYY.MM>` spelling.
+const NOTEBOOK_KINDS: [&str; 2] = ["colab", "kaggle"];
+
 impl TargetSpec {
     pub fn parse(s: &str) -> TargetSpec {
         let s = s.trim();
         if s == "local" {
             return TargetSpec::Local;
         }
-        if let Some(rest) = s.strip_prefix("colab") {
+        for kind in NOTEBOOK_KINDS {
+            let Some(rest) = s.strip_prefix(kind) else {
+                continue;
+            };
             if rest.is_empty() {
                 return TargetSpec::Profile {
                     runtime: None,
                     gpu: None,
-                    kind: Some("colab".into()),
+                    kind: Some(kind.to_string()),
                 };
             }
             if let Some(rest) = rest.strip_prefix(':') {
@@ -52,17 +59,18 @@ impl TargetSpec {
                     Some((g, r)) => (g, Some(r)),
                     None => (rest, None),
                 };
+                let prefix = format!("{kind}-");
                 let runtime = runtime.map(|r| {
-                    if r.starts_with("colab-") {
+                    if r.starts_with(&prefix) {
                         r.to_string()
                     } else {
-                        format!("colab-{r}")
+                        format!("{prefix}{r}")
                     }
                 });
                 return TargetSpec::Profile {
                     runtime,
                     gpu: (!gpu.is_empty()).then(|| gpu.to_string()),
-                    kind: Some("colab".into()),
+                    kind: Some(kind.to_string()),
                 };
             }
         }

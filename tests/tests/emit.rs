@@ -13,6 +13,10 @@ fn fixture_lock(name: &str) -> Lock {
     Lock::read(&p).unwrap()
 }
 
+fn db() -> gpu_env::db::Db {
+    gpu_env::db::Db::embedded().unwrap()
+}
+
 fn loaded(root: &Path) -> Loaded {
     Loaded {
         root: root.to_path_buf(),
@@ -22,7 +26,7 @@ fn loaded(root: &Path) -> Loaded {
 
 fn render(lock: &Lock) -> Result<(String, String), EmitError> {
     let l = loaded(Path::new("/repo"));
-    let out = render_colab(&l, Path::new("/repo/gpu-env.lock"), lock)?;
+    let out = render_colab(&db(), &l, Path::new("/repo/gpu-env.lock"), lock)?;
     assert_eq!(out.len(), 2);
     assert_eq!(out[0].0, PathBuf::from("/repo/colab/setup_cell.py"));
     assert_eq!(out[1].0, PathBuf::from("/repo/colab/gpu-env-setup.ipynb"));
@@ -81,14 +85,21 @@ fn cell_and_notebook_from_a_cuda11_lock() {
         "'torch' ",
         "/proc/self/maps",
         "mx.context.num_gpus()",
-        "GPU_ENV_ALLOW_NON_COLAB",
         "\"/content/gpu-env-redist\"",
+        "\"/kaggle/working/gpu-env-redist\"",
+        "'runs_on': {",
+        "'driver_min': None",
+        "'tesla t4': '7.5'",
         "('numpy', 'bool', 'bool')",
         "'python': '3.11'",
         "'gpus': 'Tesla T4 (7.5)'",
     ] {
         let needle = needle.replace("'torch' ", "\"torch\", \"mxnet\"");
         assert!(cell.contains(&needle), "cell lacks {needle}");
+    }
+    // No bypass: the runtime checks always run.
+    for gone in ["GPU_ENV_ALLOW_NON_COLAB", "GPU_ENV_IGNORE_MISMATCH"] {
+        assert!(!cell.contains(gone), "cell still has {gone}");
     }
     // Preload order: dependency order, cuDNN 8 sub-libraries before libcudnn.
     let order: Vec<&str> = cell
@@ -149,6 +160,7 @@ fn no_colab_target_emits_nothing() {
     let mut lock = fixture_lock("colab-cpu.lock");
     lock.target[0].kind = "local".into();
     let out = render_colab(
+        &db(),
         &loaded(Path::new("/r")),
         Path::new("/r/gpu-env.lock"),
         &lock,
@@ -261,7 +273,7 @@ fn hostile_values_are_refused() {
         assert!(e.ends_with("nothing emitted"), "{e}");
         // Nothing is written by resolve either: the job's outputs fail as a whole.
         let l = loaded(Path::new("/r"));
-        assert!(gpu_env::job::rendered_outputs(&l, Path::new("/r/gpu-env.lock"), &lock).is_err());
+        assert!(gpu_env::job::rendered_outputs(&db(), &l, Path::new("/r/gpu-env.lock"), &lock).is_err());
     }
     // A provider package the lock does not pin is inconsistent.
     let mut lock = base.clone();
@@ -284,7 +296,7 @@ fn free_text_values_are_escaped() {
     for (i, p) in payloads.iter().enumerate() {
         lock.target[0].fact[i % 3].value = p.to_string();
         let (cell, nb) = render(&lock).unwrap();
-        let (code, out, err) = python_check(&cell, &["os.system", "import os"]);
+        let (code, out, err) = python_check(&cell, &["os.system", "import os;"]);
         assert_eq!(code, 0, "payload {p:?}: {out}{err}");
         assert!(serde_json::from_str::<serde_json::Value>(&nb).is_ok());
     }

@@ -218,6 +218,6 @@ fn verify_input_errors_exit_2() {
 #[test]
 fn locked_capabilities_parse() {
     let lock = gpu_env::lock::Lock::read(&fixtures().join("verify/cu112-h100.lock")).unwrap();
-    let cc = gpu_env::verify::locked_capabilities(&lock.target[0]);
+    let cc = lock.target[0].gpu_capabilities();
     assert_eq!(cc, vec!["9.0".parse().unwrap()]);
 }

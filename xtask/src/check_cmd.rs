@@ -87,7 +87,7 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         ));
     }
     problems.extend(drift(&db, &db_hash, &loaded, &lock, &shown));
-    problems.extend(stale(&loaded, &lock_path, &lock));
+    problems.extend(stale(&db, &loaded, &lock_path, &lock));
     if problems.is_empty() {
         println!(
             "check: OK: compat-db valid; {shown} current ({} target(s), sha256 {}); generated files up to date",
@@ -273,9 +273,9 @@ fn diff(out: &mut Vec<String>, path: &str, a: &Value, b: &Value) {
 }
 
 /// Every generated file against what the lock renders to now.
-fn stale(loaded: &Loaded, lock_path: &Path, lock: &Lock) -> Vec<String> {
+fn stale(db: &gpu_env::db::Db, loaded: &Loaded, lock_path: &Path, lock: &Lock) -> Vec<String> {
     let mut out = Vec::new();
-    let outputs = match job::rendered_outputs(loaded, lock_path, lock) {
+    let outputs = match job::rendered_outputs(db, loaded, lock_path, lock) {
         Ok(o) => o,
         Err(e) => {
             out.push(format!("invalid: the Colab cell cannot be generated: {e}"));

@@ -90,7 +90,8 @@ fn prepare(root: &Path, name: &str, lock_text: &str, python: &str) -> Result<Cas
         root: dir.clone(),
         ..Default::default()
     };
-    let outputs = gpu_env::emit::render_colab(&loaded, &dir.join("gpu-env.lock"), &lock)
+    let db = gpu_env::db::Db::embedded().map_err(|e| e.to_string())?;
+    let outputs = gpu_env::emit::render_colab(&db, &loaded, &dir.join("gpu-env.lock"), &lock)
         .map_err(|e| e.to_string())?;
     for (p, text) in &outputs {
         gpu_env::fsutil::write_atomic(p, text.as_bytes()).map_err(|e| e.to_string())?;

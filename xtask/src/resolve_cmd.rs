@@ -119,7 +119,7 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         .lock
         .clone()
         .unwrap_or_else(|| loaded.path(&loaded.config.output.lock));
-    let outputs = match job::rendered_outputs(&loaded, &lock_path, &lock) {
+    let outputs = match job::rendered_outputs(&db, &loaded, &lock_path, &lock) {
         Ok(o) => o,
         Err(e) => return fail(e),
     };

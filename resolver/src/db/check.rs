@@ -109,14 +109,21 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
     // gpus.toml
     let mut names: HashMap<String, usize> = HashMap::new();
     for (i, g) in db.gpus.iter().enumerate() {
-        for (j, n) in std::iter::once(&g.name).chain(&g.aliases).enumerate() {
+        let smi = g.smi.iter().map(|s| &s.name);
+        for (j, n) in std::iter::once(&g.name)
+            .chain(&g.aliases)
+            .chain(smi)
+            .enumerate()
+        {
             if let Some(prev) = names.insert(n.to_ascii_lowercase(), i) {
                 if prev != i {
-                    let p = if j == 0 {
-                        vec![key("gpu"), Seg::Index(i), key("name")]
-                    } else {
-                        vec![key("gpu"), Seg::Index(i), key("aliases"), Seg::Index(j - 1)]
+                    let at = vec![key("gpu"), Seg::Index(i)];
+                    let p = match j {
+                        0 => vec![key("name")],
+                        j if j <= g.aliases.len() => vec![key("aliases"), Seg::Index(j - 1)],
+                        j => vec![key("smi"), Seg::Index(j - 1 - g.aliases.len()), key("name")],
                     };
+                    let p = [at, p].concat();
                     r.error(
                         "gpus.toml",
                         p,
@@ -131,6 +138,12 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
             vec![key("gpu"), Seg::Index(i)],
             &g.source,
         );
+        for (k, s) in g.smi.iter().enumerate() {
+            if !s.source.starts_with("https://") {
+                let at = vec![key("gpu"), Seg::Index(i), key("smi"), Seg::Index(k), key("source")];
+                r.error("gpus.toml", at, format!("source `{}` is not a URL", s.source));
+            }
+        }
     }
 
     // cudnn.toml

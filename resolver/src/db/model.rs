@@ -35,7 +35,18 @@ pub struct Gpu {
     pub compute_capability: ComputeCapability,
     #[serde(default)]
     pub colab: bool,
+    /// The names `nvidia-smi --query-gpu=name` prints for this model, each
+    /// with where it was seen.
+    #[serde(default)]
+    pub smi: Vec<SmiName>,
     pub source: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmiName {
+    pub name: String,
+    pub source: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

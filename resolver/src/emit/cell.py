@@ -1,41 +1,238 @@
 
 
-def _gpu_env_setup(L):
-    """Install the locked stack, preload its CUDA libraries, import MXNet, check it."""
-    import ctypes, hashlib, importlib, importlib.metadata, json, os, re, shutil, subprocess, sys, time
+class _GpuEnvStop(Exception):
+    """A stop the user must act on: shown as one line, without a traceback."""
 
+
+def _gpu_env_stop(msg, verdict="STOP"):
+    text = "gpu-env: %s: %s" % (verdict, msg)
+    try:
+        import IPython
+        shell = IPython.get_ipython()
+    except Exception:
+        shell = None
+    if shell is not None and hasattr(shell, "set_custom_exc"):
+        # Jupyter/Colab/Kaggle: the cell fails (Run all stops there) and shows
+        # this one line instead of a traceback or IPython's SystemExit notice.
+        shell.set_custom_exc((_GpuEnvStop,), lambda *a, **k: [text])
+        raise _GpuEnvStop(text)
+    raise SystemExit(text)
+
+
+def _gpu_env_say(msg):
+    print("gpu-env: " + msg, flush=True)
+
+
+def _gpu_env_platform():
+    import os
+    if os.environ.get("KAGGLE_KERNEL_RUN_TYPE") or os.path.isdir("/kaggle/working"):
+        return "kaggle"
+    if os.environ.get("COLAB_RELEASE_TAG") or os.path.isdir("/content"):
+        return "colab"
+    return "other"
+
+
+def _gpu_env_base(platform):
+    # verify::redist_dirs looks in the same places.
+    import os
+    return os.environ.get("GPU_ENV_HOME") or {
+        "colab": "/content/gpu-env-redist",
+        "kaggle": "/kaggle/working/gpu-env-redist",
+    }.get(platform) or os.path.join(os.path.expanduser("~"), ".cache", "gpu-env-redist")
+
+
+def _gpu_env_smi(smi, fields):
+    """Rows of `nvidia-smi --query-gpu=FIELDS --format=csv,noheader`, or (None, why)."""
+    import subprocess
+    try:
+        r = subprocess.run([smi, "--query-gpu=" + fields, "--format=csv,noheader"],
+                           capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as e:
+        return None, str(e)
+    out = (r.stdout or "")[:65536]
+    if r.returncode != 0:
+        return None, (out + (r.stderr or "")[:2000]).strip()
+    return [[c.strip() for c in line.split(",")] for line in out.splitlines() if line.strip()], ""
+
+
+def _gpu_env_runtime(names):
+    """This runtime's GPUs (name, compute capability, driver) as nvidia-smi and
+    /proc report them; compute_cap exists since driver R510, before it the
+    compute capability comes from the names nvidia-smi prints (compat-db)."""
+    import os, re, shutil
+    rt = {"gpus": [], "driver": None, "why": ""}
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        rows, why = _gpu_env_smi(smi, "name,compute_cap,driver_version")
+        if rows is not None and all(len(r) == 3 for r in rows):
+            rt["gpus"] = [{"name": r[0], "cc": r[1], "driver": r[2]} for r in rows]
+        else:
+            rows, why = _gpu_env_smi(smi, "name,driver_version")
+            if rows is not None and all(len(r) == 2 for r in rows):
+                rt["gpus"] = [{"name": r[0], "cc": names.get(r[0].lower()), "driver": r[1]}
+                              for r in rows]
+            else:
+                rt["why"] = "nvidia-smi failed: %s" % (why or "no output")[:300]
+    if rt["gpus"]:
+        rt["driver"] = rt["gpus"][0]["driver"]
+    proc = os.environ.get("GPU_ENV_SYSROOT", "") + "/proc/driver/nvidia/version"
+    try:
+        with open(proc) as f:
+            m = re.search(r"Kernel Module\s+([0-9][0-9.]*)", f.read(4096))
+        rt["driver"] = rt["driver"] or (m and m.group(1))
+        rt["proc"] = True
+    except OSError:
+        rt["proc"] = False
+    return rt
+
+
+def _gpu_env_version(v):
+    import re
+    return tuple(int(x) for x in re.findall(r"[0-9]+", v or ""))
+
+
+def _gpu_env_dist_version(name):
+    import importlib, importlib.metadata
+    importlib.invalidate_caches()
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _gpu_env_gpu_problem(T, g):
+    """Why the locked wheel cannot run on GPU `g` (None when it can)."""
+    if g["cc"] in T["runs_on"]:
+        return None
+    if not g["cc"]:
+        return ("cannot tell the compute capability of %s (nvidia-smi has no compute_cap "
+                "and compat-db does not know the name)" % g["name"])
+    offered = [o for o in T["offered"] if o["cc"] == g["cc"]]
+    covers = [o["gpu"] for o in T["offered"] if o["advice"] is None]
+    advice = offered[0]["advice"] if offered else (
+        "Re-lock for it: `cargo xtask resolve --target %s:sm_%s`"
+        % (T["kind"], g["cc"].replace(".", "")))
+    msg = ("GPU %s (compute capability %s) cannot run %s %s, locked for %s: the wheel has %s. %s"
+           % (g["name"], g["cc"], T["mxnet"]["package"], T["mxnet"]["version"],
+              T["expect"].get("gpus", "?"), T["mxnet"]["code"], advice))
+    if covers and advice.startswith("Re-lock"):
+        msg += "; or choose a GPU this lock covers (%s): %s" % (
+            "Settings > Accelerator" if T["kind"] == "kaggle"
+            else "Runtime > Change runtime type", ", ".join(covers))
+    return msg
+
+
+def _gpu_env_problems(T, rt):
+    """Why target T does not fit this runtime ([] when it fits)."""
+    import sys
+    why = []
+    tag = "cp%d%d" % sys.version_info[:2]
+    bad = [t for t in T["wheel_tags"] if not (t.startswith("py3") or t == "py2.py3" or t == tag)]
+    if bad:
+        why.append("Python %s cannot install wheels tagged %s (lock made for Python %s)"
+                   % (sys.version.split()[0], ", ".join(bad), T["expect"].get("python", "?")))
+    if T["numpy_runtime"]:
+        have = _gpu_env_dist_version("numpy")
+        if have != T["numpy_runtime"]:
+            why.append("numpy %s here, the lock relies on the runtime's numpy %s"
+                       % (have or "(none)", T["numpy_runtime"]))
+    if not T["gpu_build"]:
+        return why
+    if not rt["gpus"] and not rt["proc"]:
+        return why + ["no NVIDIA GPU in this runtime (no nvidia-smi, no /proc/driver/nvidia/version)"]
+    if not rt["gpus"]:
+        return why + [rt["why"] or "nvidia-smi lists no GPU"]
+    why += [p for p in (_gpu_env_gpu_problem(T, g) for g in rt["gpus"]) if p]
+    have, floor = rt["driver"], T["driver_min"]
+    if floor and not have:
+        why.append("cannot read the NVIDIA driver version; the lock needs >= %s" % floor)
+    elif floor and _gpu_env_version(have) < _gpu_env_version(floor):
+        why.append("NVIDIA driver %s is older than the lock's floor %s" % (have, floor))
+    return why
+
+
+def _gpu_env_choose(L, platform):
+    """The first locked target that fits this runtime: targets of this
+    platform first, and among them those locked for this very GPU."""
+    rt = _gpu_env_runtime(L["gpu_names"])
+    here = set(g["cc"] for g in rt["gpus"])
+    cands = [T for T in L["targets"] if T["kind"] == platform] or list(L["targets"])
+    cands.sort(key=lambda T: not (here & set(T["ccs"])))
+    verdicts = [(T, _gpu_env_problems(T, rt)) for T in cands]
+    for T, why in verdicts:
+        if not why:
+            return T, rt
+    runtime = "; ".join("%s: %s" % (g["name"], g["cc"]) for g in rt["gpus"]) or "no GPU"
+    if len(verdicts) == 1:
+        _gpu_env_stop("this runtime (%s) does not fit the lock: %s"
+                      % (runtime, "; ".join(verdicts[0][1])))
+    _gpu_env_stop("this runtime (%s) fits none of the locked targets: %s" % (runtime, " | ".join(
+        "%s: %s" % (T["target"], "; ".join(why)) for T, why in verdicts)))
+
+
+def _gpu_env_setup(L):
+    """Pick the target, install it, preload its CUDA libraries, import MXNet, check it."""
+    import os, sys, time
     t0 = time.time()
     short = L["lock_sha256"][:16]
-
-    def say(msg):
-        print("gpu-env: " + msg, flush=True)
-
-    def stop(msg):
-        # SystemExit ends the cell without a long traceback (in IPython and in python3).
-        raise SystemExit("gpu-env: STOP: " + msg)
-
     restart = ("Restart the runtime (Runtime > Restart session) and run this cell first, "
                "before anything imports torch or mxnet.")
-
-    # --- 1. This kernel: is it still clean? ------------------------------------
     loaded = os.environ.get("GPU_ENV_LOADED")
     if loaded and loaded != L["lock_sha256"]:
-        stop("this kernel already loaded another gpu-env lock (sha256 %s). %s" % (loaded[:16], restart))
+        _gpu_env_stop("this kernel already loaded another gpu-env lock (sha256 %s). %s"
+                      % (loaded[:16], restart))
     if loaded == L["lock_sha256"] and "mxnet" in sys.modules:
-        say("already set up in this kernel (lock sha256 %s); checking again" % short)
-        return _gpu_env_check(L, sys.modules["mxnet"], t0)
+        _gpu_env_say("already set up in this kernel (lock sha256 %s); checking again" % short)
+        T = [T for T in L["targets"] if T["target"] == os.environ.get("GPU_ENV_TARGET")]
+        return _gpu_env_check(L, (T or L["targets"])[0], sys.modules["mxnet"], t0)
     for mod in ("torch", "mxnet"):
         if mod in sys.modules:
-            stop("`%s` was imported in this kernel before this cell ran; its CUDA libraries "
-                 "would shadow the locked ones. %s" % (mod, restart))
-
-    base = os.environ.get("GPU_ENV_HOME") or (
-        "/content/gpu-env-redist" if os.path.isdir("/content")
-        else os.path.join(os.path.expanduser("~"), ".cache", "gpu-env-redist"))
+            _gpu_env_stop("`%s` was imported in this kernel before this cell ran; its CUDA "
+                          "libraries would shadow the locked ones. %s" % (mod, restart))
+    platform = _gpu_env_platform()
+    T, rt = _gpu_env_choose(L, platform)
+    gpus = ", ".join("%s (%s)" % (g["name"], g["cc"]) for g in rt["gpus"])
+    _gpu_env_say("target %s fits this runtime (%s%s%s)" % (
+        T["target"], "GPU " + gpus if gpus else "no GPU",
+        ", driver %s" % rt["driver"] if rt["driver"] else "",
+        " >= %s" % T["driver_min"] if T["driver_min"] else ""))
+    want_cuda = T["expect"].get("cuda_toolkit")
+    have_cuda = _gpu_env_cuda_toolkit()
+    if want_cuda and have_cuda and have_cuda.split(".")[:2] != want_cuda.split(".")[:2]:
+        _gpu_env_say("note: CUDA toolkit %s, lock made for %s (the locked CUDA libraries are "
+                     "installed separately; continuing)" % (have_cuda, want_cuda))
+    base = _gpu_env_base(platform)
     redist_dir = os.path.join(base, short)
-    wanted = set(p["soname"] for p in L["preload"] if not p["soname"].endswith("*"))
+    _gpu_env_refuse_loaded(T, redist_dir, restart)
+    _gpu_env_install(L, T, base, redist_dir, t0)
+    _gpu_env_pip_state(L, T, base)
+    np_mod = sys.modules.get("numpy")
+    if np_mod is not None and T["numpy"] and getattr(np_mod, "__version__", "") != T["numpy"]:
+        _gpu_env_stop("numpy %s was imported before the locked numpy %s was installed (the "
+                      "files are installed now). %s" % (np_mod.__version__, T["numpy"], restart))
+    _gpu_env_preload(T, redist_dir)
+    mx = _gpu_env_import(T)
+    os.environ["GPU_ENV_LOADED"] = L["lock_sha256"]
+    os.environ["GPU_ENV_TARGET"] = T["target"]
+    return _gpu_env_check(L, T, mx, t0)
+
+
+def _gpu_env_cuda_toolkit():
+    import json
     try:
-        maps = open("/proc/self/maps").read().split("\n")
+        with open("/usr/local/cuda/version.json") as f:
+            return json.load(f)["cuda"]["version"]
+    except Exception:
+        return ""
+
+
+def _gpu_env_refuse_loaded(T, redist_dir, restart):
+    """A locked soname already mapped from elsewhere cannot be loaded beside it."""
+    import os
+    wanted = set(p["soname"] for p in T["preload"] if not p["soname"].endswith("*"))
+    try:
+        with open("/proc/self/maps") as f:
+            maps = f.read().split("\n")
     except OSError:
         maps = []
     for line in maps:
@@ -43,152 +240,149 @@ def _gpu_env_setup(L):
         name = os.path.basename(path)
         for so in wanted:
             if (name == so or name.startswith(so + ".")) and not path.startswith(redist_dir + "/"):
-                stop("%s is already loaded in this kernel from %s; the locked copy cannot be "
-                     "loaded beside it. %s" % (so, path, restart))
+                _gpu_env_stop("%s is already loaded in this kernel from %s; the locked copy "
+                              "cannot be loaded beside it. %s" % (so, path, restart))
 
-    # --- 2. The runtime: a GPU, and the runtime the lock was made for ----------
-    if os.environ.get("GPU_ENV_ALLOW_NON_COLAB") != "1":
-        smi = shutil.which("nvidia-smi")
-        if not smi and not os.path.exists("/proc/driver/nvidia/version"):
-            stop("no NVIDIA GPU in this runtime (no nvidia-smi, no /proc/driver/nvidia/version). "
-                 "Runtime > Change runtime type > %s GPU, then run this cell again." % L["gpu_type"])
-        differs = []
-        notes = []
-        want_py = L["expect"].get("python")
-        have_py = "%d.%d" % sys.version_info[:2]
-        if want_py and ".".join(want_py.split(".")[:2]) != have_py:
-            differs.append("Python %s, lock made for %s" % (sys.version.split()[0], want_py))
-        want_gpus = L["expect"].get("gpus")
-        if want_gpus and smi:
-            try:
-                have = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"],
-                                      capture_output=True, text=True, timeout=30).stdout.strip()
-            except Exception:
-                have = ""
-            names = [g.split(" (")[0].strip().lower() for g in want_gpus.split(", ")]
-            first = have.split("\n")[0].strip()
-            if first and not any(n and (n in first.lower() or first.lower() in n) for n in names):
-                differs.append("GPU %s, lock made for %s" % (first, want_gpus))
-        want_cuda = L["expect"].get("cuda_toolkit")
-        if want_cuda:
-            have_cuda = ""
-            try:
-                have_cuda = json.load(open("/usr/local/cuda/version.json"))["cuda"]["version"]
-            except Exception:
-                pass
-            if have_cuda and ".".join(have_cuda.split(".")[:2]) != ".".join(want_cuda.split(".")[:2]):
-                notes.append("CUDA toolkit %s, lock made for %s" % (have_cuda, want_cuda))
-        for n in notes:
-            say("note: " + n + " (the locked CUDA libraries are installed separately; continuing)")
-        if differs:
-            msg = ("this runtime differs from the one the lock was made for (%s): %s. Choose the "
-                   "matching runtime, or re-lock with `cargo xtask resolve --target colab:<gpu>`; "
-                   "set GPU_ENV_IGNORE_MISMATCH=1 to try anyway." % (L["target"], "; ".join(differs)))
-            if os.environ.get("GPU_ENV_IGNORE_MISMATCH") == "1":
-                say("warning: " + msg)
-            else:
-                stop(msg)
 
-    # --- 3. Install exactly the locked files, hash-checked, no dependency resolution
+def _gpu_env_pip(L, lines, req_file, extra):
+    import subprocess, sys
+    with open(req_file, "w") as f:
+        f.write("# gpu-env lock sha256 %s\n" % L["lock_sha256"])
+        for line in lines:
+            f.write(line + "\n")
+    cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "--require-hashes",
+           "--only-binary=:all:", "--no-input", "--disable-pip-version-check",
+           "--no-warn-script-location", "-r", req_file] + extra
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.stderr.write(r.stdout[-4000:] + r.stderr[-4000:])
+        _gpu_env_stop("pip failed (exit %d): %s" % (r.returncode, " ".join(cmd)))
+
+
+def _gpu_env_install(L, T, base, redist_dir, t0):
+    """Install exactly the locked files, hash-checked, without dependency
+    resolution: CUDA redistributables into their own directory."""
+    import json, os, shutil, sys, time
+    short = L["lock_sha256"][:16]
     marker = os.path.join(redist_dir, ".gpu-env-installed")
-    site = [p for p in L["packages"] if p["install"] == "site"]
-    redist = [p for p in L["packages"] if p["install"] == "redist"]
+    site = [p for p in T["packages"] if p["install"] == "site"]
+    redist = [p for p in T["packages"] if p["install"] == "redist"]
+    want = {"lock_sha256": L["lock_sha256"], "prefix": sys.prefix, "target": T["target"]}
 
     def site_current():
-        importlib.invalidate_caches()
-        for p in site:
-            try:
-                if importlib.metadata.version(p["name"]) != p["version"]:
-                    return False
-            except importlib.metadata.PackageNotFoundError:
-                return False
-        return True
-
-    def marker_ok():
-        try:
-            m = json.load(open(marker))
-        except Exception:
-            return False
-        return m.get("lock_sha256") == L["lock_sha256"] and m.get("prefix") == sys.prefix
-
-    def pip(req_lines, req_file, extra):
-        with open(req_file, "w") as f:
-            f.write("# gpu-env lock sha256 %s\n" % L["lock_sha256"])
-            for line in req_lines:
-                f.write(line + "\n")
-        cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "--require-hashes",
-               "--only-binary=:all:", "--no-input", "--disable-pip-version-check",
-               "--no-warn-script-location", "-r", req_file] + extra
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            sys.stderr.write(r.stdout[-4000:] + r.stderr[-4000:])
-            stop("pip failed (exit %d): %s" % (r.returncode, " ".join(cmd)))
+        return all(_gpu_env_dist_version(p["name"]) == p["version"] for p in site)
 
     def req(p):
         return "%s @ %s --hash=sha256:%s" % (p["name"], p["url"], p["sha256"])
 
-    if marker_ok() and site_current():
-        say("locked files already installed (%s)" % redist_dir)
+    try:
+        with open(marker) as f:
+            done = json.load(f) == want
+    except Exception:
+        done = False
+    if done and site_current():
+        _gpu_env_say("locked files already installed (%s)" % redist_dir)
+        return
+    total = sum(p["size"] for p in T["packages"])
+    _gpu_env_say("installing %d locked files (%.0f MB), hash-checked, without dependency "
+                 "resolution" % (len(T["packages"]), total / 1e6))
+    os.makedirs(base, exist_ok=True)
+    if redist:
+        partial = redist_dir + ".partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        os.makedirs(partial)
+        _gpu_env_pip(L, [req(p) for p in redist], os.path.join(base, short + "-redist.txt"),
+                     ["--target", partial])
+        shutil.rmtree(redist_dir, ignore_errors=True)
+        os.replace(partial, redist_dir)
     else:
-        total = sum(p["size"] for p in L["packages"])
-        say("installing %d locked files (%.0f MB), hash-checked, without dependency resolution"
-            % (len(L["packages"]), total / 1e6))
-        os.makedirs(base, exist_ok=True)
-        if redist:
-            partial = redist_dir + ".partial"
-            shutil.rmtree(partial, ignore_errors=True)
-            os.makedirs(partial)
-            pip([req(p) for p in redist], os.path.join(base, short + "-redist.txt"),
-                ["--target", partial])
-            shutil.rmtree(redist_dir, ignore_errors=True)
-            os.replace(partial, redist_dir)
-        else:
-            os.makedirs(redist_dir, exist_ok=True)
-        if site:
-            pip([req(p) for p in site], os.path.join(base, short + "-site.txt"), [])
-        if not site_current():
-            stop("the locked versions are not what this Python sees after the install")
-        with open(marker, "w") as f:
-            json.dump({"lock_sha256": L["lock_sha256"], "prefix": sys.prefix}, f)
-        say("installed in %.0f s" % (time.time() - t0))
+        os.makedirs(redist_dir, exist_ok=True)
+    if site:
+        _gpu_env_pip(L, [req(p) for p in site], os.path.join(base, short + "-site.txt"), [])
+    if not site_current():
+        _gpu_env_stop("the locked versions are not what this Python sees after the install")
+    with open(marker, "w") as f:
+        json.dump(want, f)
+    _gpu_env_say("installed in %.0f s" % (time.time() - t0))
 
-    # A numpy imported before a numpy upgrade/downgrade stays the old one.
-    np_mod = sys.modules.get("numpy")
-    if np_mod is not None and L["numpy"] and getattr(np_mod, "__version__", "") != L["numpy"]:
-        stop("numpy %s was imported before the locked numpy %s was installed (the files are "
-             "installed now). %s" % (np_mod.__version__, L["numpy"], restart))
 
-    # --- 4. Preload the CUDA libraries by absolute path, in dependency order ----
+def _gpu_env_pip_state(L, T, base):
+    """Make pip's view agree with the lock: record in MXNet's metadata each
+    Requires-Dist the lock overrides (so `pip check` is clean), and pin the
+    locked versions for every later `pip install` in this kernel."""
+    import importlib.metadata, os, re
+    try:
+        dist = importlib.metadata.distribution(T["mxnet"]["package"])
+        meta = [f for f in dist.files or [] if f.name == "METADATA"
+                and f.parent.name.endswith(".dist-info")]
+        path = str(dist.locate_file(meta[0])) if meta else None
+    except importlib.metadata.PackageNotFoundError:
+        path = None
+    over = dict((name, (new, why)) for name, new, why in T["requires_overrides"])
+    if path and over:
+        with open(path, encoding="utf-8") as f:
+            head, sep, body = f.read().partition("\n\n")
+        lines = []
+        for line in head.split("\n"):
+            m = re.match(r"Requires-Dist:\s*([A-Za-z0-9._-]+)", line)
+            name = m and re.sub(r"[-_.]+", "-", m.group(1)).lower()
+            if name in over:
+                if over[name][0]:
+                    lines.append("Requires-Dist: " + over[name][0])
+                continue
+            lines.append(line)
+        with open(path + ".gpu-env", "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + sep + body)
+        os.replace(path + ".gpu-env", path)
+        for name, (new, why) in sorted(over.items()):
+            _gpu_env_say("pip metadata: %s %s (%s)" % (
+                T["mxnet"]["package"], "requires " + new if new else "drops " + name, why))
+    pins = ["%s==%s" % (p["name"], p["version"]) for p in T["packages"] if p["install"] == "site"]
+    numpy = T["numpy"] or T["numpy_runtime"]
+    if numpy and not T["numpy"]:
+        pins.append("numpy==" + numpy)
+    cfile = os.path.join(base, L["lock_sha256"][:16] + "-constraints.txt")
+    with open(cfile, "w") as f:
+        f.write("# gpu-env: the locked versions; later pip installs in this kernel keep them\n")
+        f.write("\n".join(sorted(pins)) + "\n")
+    have = os.environ.get("PIP_CONSTRAINT", "").split()
+    if cfile not in have:
+        os.environ["PIP_CONSTRAINT"] = " ".join(have + [cfile])
+    _gpu_env_say("later `pip install` in this kernel keeps %s (PIP_CONSTRAINT=%s)"
+                 % (", ".join(sorted(pins)), cfile))
+
+
+def _gpu_env_preload(T, redist_dir):
+    """Load the CUDA libraries by absolute path, in dependency order."""
+    import ctypes, importlib, importlib.metadata, os, re
     files = {}
     importlib.invalidate_caches()
 
+    def norm(d):
+        return re.sub(r"[-_.]+", "-", (d.metadata["Name"] or "")).lower()
+
     def index(dists):
         for d in dists:
-            name = re.sub(r"[-_.]+", "-", (d.metadata["Name"] or "")).lower()
             for f in d.files or []:
-                base_name = f.name
-                if ".so" in base_name:
-                    files.setdefault(name, {}).setdefault(base_name, str(d.locate_file(f)))
+                if ".so" in f.name:
+                    files.setdefault(norm(d), {}).setdefault(f.name, str(d.locate_file(f)))
 
-    if redist:
+    if any(p["install"] == "redist" for p in T["packages"]):
         index(importlib.metadata.distributions(path=[redist_dir]))
-    index(d for d in importlib.metadata.distributions()
-          if re.sub(r"[-_.]+", "-", (d.metadata["Name"] or "")).lower()
-          in set(p["package"] for p in L["preload"]))
+    wanted = set(p["package"] for p in T["preload"])
+    index(d for d in importlib.metadata.distributions() if norm(d) in wanted)
     todo = []
-    for p in L["preload"]:
+    for p in T["preload"]:
         have = files.get(p["package"], {})
         if p["soname"].endswith("*"):
-            pre = p["soname"][:-1]
-            found = sorted(n for n in have if n.startswith(pre))
+            found = sorted(n for n in have if n.startswith(p["soname"][:-1]))
         else:
             found = [p["soname"]] if p["soname"] in have else []
         if not found and p["required"]:
-            stop("%s not found in the installed %s (%s)" % (p["soname"], p["package"], redist_dir))
-        for n in found:
-            todo.append((n, os.path.abspath(have[n]), p["required"]))
-    done = 0
-    errors = {}
+            _gpu_env_stop("%s not found in the installed %s (%s)"
+                          % (p["soname"], p["package"], redist_dir))
+        todo += [(n, os.path.abspath(have[n]), p["required"]) for n in found]
+    done, errors = 0, {}
     while todo:
         left = []
         for n, path, required in todo:
@@ -201,18 +395,18 @@ def _gpu_env_setup(L):
         if len(left) == len(todo):
             break
         todo = left
-    else:
-        left = []
-    for n, path, required in left:
+    for n, path, required in todo:
         if required:
-            stop("cannot load %s: %s" % (path, errors[n]))
-        say("note: optional %s not loaded: %s" % (n, errors[n]))
-    if L["preload"]:
-        say("preloaded %d libraries from %s" % (done, redist_dir))
+            _gpu_env_stop("cannot load %s: %s" % (path, errors[n]))
+        _gpu_env_say("note: optional %s not loaded: %s" % (n, errors[n]))
+    if T["preload"]:
+        _gpu_env_say("preloaded %d libraries from %s" % (done, redist_dir))
 
-    # --- 5. numpy shims, then import mxnet ------------------------------------
-    import builtins, warnings
-    for mod_name, attr, expr in L["shims"]:
+
+def _gpu_env_import(T):
+    """numpy shims, then import mxnet."""
+    import importlib, warnings
+    for mod_name, attr, expr in T["shims"]:
         mod = importlib.import_module(mod_name)
         try:
             with warnings.catch_warnings():
@@ -222,17 +416,16 @@ def _gpu_env_setup(L):
             present = False
         if not present:
             setattr(mod, attr, _gpu_env_shim_value(expr))
-            say("shim: %s.%s = %s" % (mod_name, attr, expr))
+            _gpu_env_say("shim: %s.%s = %s" % (mod_name, attr, expr))
     try:
         import mxnet as mx
     except Exception as e:
         text = "%s: %s" % (type(e).__name__, e)
         if "libcuda.so.1" in text:
-            stop("import mxnet: every locked CUDA library loaded, but the NVIDIA driver "
-                 "(libcuda.so.1) is missing: %s" % text)
-        stop("import mxnet failed: %s" % text)
-    os.environ["GPU_ENV_LOADED"] = L["lock_sha256"]
-    return _gpu_env_check(L, mx, t0)
+            _gpu_env_stop("import mxnet: every locked CUDA library loaded, but the NVIDIA "
+                          "driver (libcuda.so.1) is missing: %s" % text)
+        _gpu_env_stop("import mxnet failed: %s" % text)
+    return mx
 
 
 def _gpu_env_shim_value(expr):
@@ -253,11 +446,11 @@ def _gpu_env_shim_value(expr):
     return -value if neg else value
 
 
-def _gpu_env_check(L, mx, t0):
+def _gpu_env_check(L, T, mx, t0):
     import time
-    m = L["mxnet"]
+    m = T["mxnet"]
     try:
-        if L["gpu_build"]:
+        if T["gpu_build"]:
             n = mx.context.num_gpus()
             if n <= 0:
                 raise RuntimeError("mx.context.num_gpus() == 0")
@@ -271,11 +464,11 @@ def _gpu_env_check(L, mx, t0):
         if total != 12.0:
             raise RuntimeError("(ones((2,3)) * 2).sum() == %r, expected 12" % total)
     except Exception as e:
-        raise SystemExit("gpu-env: FAILED %s %s (lock sha256 %s): %s: %s"
-                         % (m["package"], m["version"], L["lock_sha256"][:16], type(e).__name__, e))
-    print("gpu-env: OK %s %s (import %s) works on %s in %.1f s; lock sha256 %s"
+        _gpu_env_stop("%s %s (lock sha256 %s): %s: %s" % (
+            m["package"], m["version"], L["lock_sha256"][:16], type(e).__name__, e), "FAILED")
+    print("gpu-env: OK %s %s (import %s) works on %s in %.1f s; target %s; lock sha256 %s"
           % (m["package"], m["version"], mx.__version__, where, time.time() - t0,
-             L["lock_sha256"][:16]), flush=True)
+             T["target"], L["lock_sha256"][:16]), flush=True)
     return mx
 
 

@@ -9,8 +9,10 @@
 //! cell nor run code; on any invalid value nothing is emitted.
 
 pub mod pyquote;
+mod runtime;
 
 use crate::config::Loaded;
+use crate::db::Db;
 use crate::lock::{Lock, LockedTarget};
 use pyquote::Py;
 use std::path::{Path, PathBuf};
@@ -31,35 +33,47 @@ pub enum EmitError {
     Inconsistent { target: String, message: String },
 }
 
-/// The Colab cell and notebook for the first Colab target of `lock`, as
-/// (path, contents); empty when the lock has no Colab target; the first
-/// invalid value otherwise (nothing is emitted).
+/// Target kinds the cell runs on: notebook runtimes.
+pub fn is_notebook_kind(kind: &str) -> bool {
+    matches!(kind, "colab" | "kaggle")
+}
+
+/// The setup cell and notebook for the lock's notebook targets (Colab,
+/// Kaggle), as (path, contents); empty when the lock has none; the first
+/// invalid value otherwise (nothing is emitted). One cell carries every
+/// notebook target and picks the one that fits the runtime it runs on.
 pub fn render_colab(
+    db: &Db,
     loaded: &Loaded,
     lock_path: &Path,
     lock: &Lock,
 ) -> Result<Vec<(PathBuf, String)>, EmitError> {
-    render_colab_with_hash(loaded, lock_path, lock, &lock.hash())
+    render_colab_with_hash(db, loaded, lock_path, lock, &lock.hash())
 }
 
 /// [`render_colab`] for a caller that already rendered and hashed the lock.
 pub fn render_colab_with_hash(
+    db: &Db,
     loaded: &Loaded,
     lock_path: &Path,
     lock: &Lock,
     hash: &str,
 ) -> Result<Vec<(PathBuf, String)>, EmitError> {
-    let Some(t) = lock.target.iter().find(|t| t.kind == "colab") else {
+    let targets: Vec<&LockedTarget> = lock
+        .target
+        .iter()
+        .filter(|t| is_notebook_kind(&t.kind))
+        .collect();
+    if targets.is_empty() {
         return Ok(Vec::new());
-    };
-    let hash = hash.to_string();
+    }
     let lock_name = lock_path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "gpu-env.lock".into());
-    let cell = render_cell(t, &hash, &lock_name)?;
+    let cell = render_cell(db, &targets, hash, &lock_name)?;
     let o = &loaded.config.output;
-    let notebook = render_notebook(t, &hash, &lock_name, &cell)?;
+    let notebook = render_notebook(&targets, hash, &lock_name, &cell)?;
     Ok(vec![
         (loaded.path(&o.colab_cell), cell),
         (loaded.path(&o.notebook), notebook),
@@ -363,7 +377,9 @@ fn gpu_type(t: &LockedTarget) -> Result<String, EmitError> {
     Ok(g.to_string())
 }
 
-fn data(t: &LockedTarget, hash: &str) -> Result<Py, EmitError> {
+/// One target's data block: what to install, preload and shim, and the
+/// facts the cell compares with the runtime.
+fn target_data(db: &Db, t: &LockedTarget) -> Result<Py, EmitError> {
     if !is_plain_text(&t.name) {
         return Err(invalid(
             t,
@@ -461,16 +477,17 @@ fn data(t: &LockedTarget, hash: &str) -> Result<Py, EmitError> {
             ])
         })
         .collect();
-    // Facts the cell compares with the runtime it runs on (escaped strings).
+    // Facts the cell reports when the runtime differs (escaped strings).
     let expect = t
         .fact
         .iter()
         .filter(|f| matches!(f.name.as_str(), "python" | "cuda_toolkit" | "gpus"))
         .map(|f| (f.name.clone(), Py::s(&f.value)))
         .collect();
+    let gpu_build = m.cuda.is_some();
     Ok(Py::Dict(vec![
-        ("lock_sha256".into(), Py::s(hash)),
         ("target".into(), Py::s(&t.name)),
+        ("kind".into(), Py::s(&t.kind)),
         ("gpu_type".into(), Py::s(gpu_type(t)?)),
         ("expect".into(), Py::Dict(expect)),
         (
@@ -481,9 +498,36 @@ fn data(t: &LockedTarget, hash: &str) -> Result<Py, EmitError> {
                     Py::s(crate::pep440::normalize_name(&m.package)),
                 ),
                 ("version".into(), Py::s(&m.version)),
+                ("code".into(), Py::s(runtime::code_text(t))),
             ]),
         ),
-        ("gpu_build".into(), Py::Bool(m.cuda.is_some())),
+        ("gpu_build".into(), Py::Bool(gpu_build)),
+        (
+            "ccs".into(),
+            Py::List(
+                t.gpu_capabilities()
+                    .iter()
+                    .map(|c| Py::s(c.to_string()))
+                    .collect(),
+            ),
+        ),
+        (
+            "runs_on".into(),
+            if gpu_build {
+                runtime::runs_on(t)
+            } else {
+                Py::Dict(vec![])
+            },
+        ),
+        (
+            "driver_min".into(),
+            match (&t.driver.min, gpu_build) {
+                (Some(v), true) => Py::s(v),
+                _ => Py::None,
+            },
+        ),
+        ("offered".into(), runtime::offered(db, t)),
+        ("wheel_tags".into(), runtime::wheel_tags(t)),
         (
             "numpy".into(),
             if numpy_installed {
@@ -492,14 +536,36 @@ fn data(t: &LockedTarget, hash: &str) -> Result<Py, EmitError> {
                 Py::None
             },
         ),
+        (
+            "numpy_runtime".into(),
+            if t.numpy.preinstalled && !numpy_installed {
+                Py::s(&t.numpy.version)
+            } else {
+                Py::None
+            },
+        ),
+        ("requires_overrides".into(), runtime::requires_overrides(db, t)),
         ("packages".into(), Py::List(packages)),
         ("preload".into(), Py::List(preload)),
         ("shims".into(), Py::List(shims)),
     ]))
 }
 
-fn header(t: &LockedTarget, hash: &str, lock_name: &str) -> Result<String, EmitError> {
-    if !is_plain_text(lock_name) {
+/// The cell's data block: the lock hash and every notebook target.
+fn data(db: &Db, targets: &[&LockedTarget], hash: &str) -> Result<Py, EmitError> {
+    let list = targets
+        .iter()
+        .map(|t| target_data(db, t))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Py::Dict(vec![
+        ("lock_sha256".into(), Py::s(hash)),
+        ("gpu_names".into(), runtime::gpu_names(db)),
+        ("targets".into(), Py::List(list)),
+    ]))
+}
+
+fn header(targets: &[&LockedTarget], hash: &str, lock_name: &str) -> Result<String, EmitError> {
+    if let Some(t) = targets.iter().find(|_| !is_plain_text(lock_name)) {
         return Err(invalid(
             t,
             "lock file name",
@@ -507,51 +573,79 @@ fn header(t: &LockedTarget, hash: &str, lock_name: &str) -> Result<String, EmitE
             "printable ASCII without quotes",
         ));
     }
+    let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
     Ok(format!(
-        "# Generated by gpu-env from {lock_name} (sha256 {hash}) for target {}.\n\
+        "# Generated by gpu-env from {lock_name} (sha256 {hash}) for {} {}.\n\
          # Do not edit by hand: change the config or compat-db, then run `cargo xtask resolve`.\n\
-         # Google Colab setup cell: run it first in a fresh GPU runtime. It installs exactly\n\
-         # the locked files (hash-checked, no dependency resolution), preloads the CUDA\n\
-         # libraries, imports MXNet and checks it on the GPU. Running it again is fast.\n",
-        t.name
+         # Setup cell for Google Colab and Kaggle: run it first in a fresh GPU runtime. It picks\n\
+         # the locked target that fits this runtime's GPU, driver and Python, installs exactly\n\
+         # its files (hash-checked, no dependency resolution), preloads the CUDA libraries,\n\
+         # imports MXNet and checks it on the GPU. Running it again is fast.\n",
+        if names.len() == 1 { "target" } else { "targets" },
+        names.join(", ")
     ))
 }
 
-fn render_cell(t: &LockedTarget, hash: &str, lock_name: &str) -> Result<String, EmitError> {
-    let head = header(t, hash, lock_name)?;
-    let data = data(t, hash)?;
+fn render_cell(
+    db: &Db,
+    targets: &[&LockedTarget],
+    hash: &str,
+    lock_name: &str,
+) -> Result<String, EmitError> {
+    let head = header(targets, hash, lock_name)?;
+    let data = data(db, targets, hash)?;
     Ok(format!(
         "{head}\n_gpu_env_lock = {}\n{CELL_PROGRAM}",
         data.render(0)
     ))
 }
 
+/// The notebook's example cell: on the GPU when every target is a GPU
+/// build, on the CPU when none is, else whichever `mx` has.
+fn example_cell(targets: &[&LockedTarget]) -> &'static str {
+    let gpu = targets.iter().filter(|t| t.mxnet.cuda.is_some()).count();
+    if gpu == targets.len() {
+        "# Your code: MXNet on the GPU.\nx = mx.nd.ones((2, 3), ctx=mx.gpu())\nprint((x * 2).asnumpy())\n"
+    } else if gpu == 0 {
+        "# Your code: MXNet on the CPU (this lock is a CPU build).\nx = mx.nd.ones((2, 3), ctx=mx.cpu())\nprint((x * 2).asnumpy())\n"
+    } else {
+        "# Your code: MXNet on the GPU when the chosen build has CUDA.\nctx = mx.gpu() if mx.context.num_gpus() > 0 else mx.cpu()\nx = mx.nd.ones((2, 3), ctx=ctx)\nprint((x * 2).asnumpy())\n"
+    }
+}
+
 fn render_notebook(
-    t: &LockedTarget,
+    targets: &[&LockedTarget],
     hash: &str,
     lock_name: &str,
     cell: &str,
 ) -> Result<String, EmitError> {
     use serde_json::json;
     let lines = |s: &str| -> Vec<String> { s.split_inclusive('\n').map(str::to_string).collect() };
+    let first = targets[0];
+    let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+    let mut runtimes = Vec::new();
+    for t in targets {
+        let platform = if t.kind == "kaggle" { "Kaggle: Settings > Accelerator" } else { "Colab: Runtime > Change runtime type" };
+        runtimes.push(format!("{} ({platform} > {})", t.name, gpu_type(t)?));
+    }
     let intro = format!(
-        "# gpu-env setup for {}\n\nGenerated by gpu-env from `{lock_name}` (sha256 `{hash}`); do not edit by hand.\n\nRun the next cell first, in a fresh GPU runtime (Runtime > Change runtime type > {}). It installs MXNet {} {} with its CUDA libraries and checks it on the GPU; then `mx` is ready to use.\n",
-        t.name,
-        gpu_type(t)?,
-        t.mxnet.package,
-        t.mxnet.version
+        "# gpu-env setup for {}\n\nGenerated by gpu-env from `{lock_name}` (sha256 `{hash}`); do not edit by hand.\n\nRun the next cell first, in a fresh GPU runtime: {}. It picks the locked target that fits the runtime, installs MXNet {} {} with its CUDA libraries and checks it on the GPU; then `mx` is ready to use.\n",
+        names.join(", "),
+        runtimes.join("; "),
+        first.mxnet.package,
+        first.mxnet.version
     );
     let nb = json!({
         "cells": [
             {"cell_type": "markdown", "metadata": {}, "source": lines(&intro)},
             {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [], "source": lines(cell)},
             {"cell_type": "code", "execution_count": null, "metadata": {}, "outputs": [],
-             "source": lines("# Your code: MXNet on the GPU.\nx = mx.nd.ones((2, 3), ctx=mx.gpu())\nprint((x * 2).asnumpy())\n")},
+             "source": lines(example_cell(targets))},
         ],
         "metadata": {
             "accelerator": "GPU",
-            "colab": {"gpuType": gpu_type(t)?, "provenance": []},
-            "gpu_env": {"lock": lock_name, "lock_sha256": hash, "target": t.name},
+            "colab": {"gpuType": gpu_type(first)?, "provenance": []},
+            "gpu_env": {"lock": lock_name, "lock_sha256": hash, "targets": names},
             "kernelspec": {"display_name": "Python 3", "name": "python3"},
             "language_info": {"name": "python"},
         },

@@ -719,6 +719,24 @@ pub fn resolve(db: &Db, target: &Target, constraints: &Constraints) -> Resolutio
     }
 }
 
+/// The fix when no MXNet wheel in compat-db has SASS for a device: build
+/// from source. None when some wheel has SASS for it.
+pub fn build_from_source(
+    db: &Db,
+    name: &str,
+    cc: crate::versions::ComputeCapability,
+) -> Option<String> {
+    let has_sass = db.wheel_files().any(|(_, w)| {
+        w.sass
+            .iter()
+            .any(|&sm| sm / 10 == cc.major && sm % 10 <= cc.minor)
+    });
+    (!has_sass).then(|| format!(
+        "No MXNet wheel in compat-db has SASS for {name} (sm_{}): build MXNet from source with MXNET_CUDA_ARCH={}.{} (CMake -DMXNET_CUDA_ARCH=\"{}.{}\"), or use a GPU the 1.9.1 wheels cover (sm_50 to sm_86: T4, A100, L4)",
+        cc.sm(), cc.major, cc.minor, cc.major, cc.minor
+    ))
+}
+
 /// The nearest fixes for an unsatisfiable target, from the rejections: for
 /// each rule past the GPU-code rule, the newest candidate that got that far;
 /// and building from source when no wheel has code for the device at all.
@@ -737,20 +755,10 @@ fn fixes(db: &Db, target: &Target, rejected: &[Rejection]) -> Vec<String> {
     };
     // Building from source is the fix whenever no wheel has SASS for a
     // device (PTX JIT candidates, if any, are listed below with what they lack).
-    for g in &gpus {
-        let cc = g.compute_capability;
-        let has_sass = db.wheel_files().any(|(_, w)| {
-            w.sass
-                .iter()
-                .any(|&sm| sm / 10 == cc.major && sm % 10 <= cc.minor)
-        });
-        if !has_sass {
-            out.push(format!(
-                "No MXNet wheel in compat-db has SASS for {} (sm_{}): build MXNet from source with MXNET_CUDA_ARCH={}.{} (CMake -DMXNET_CUDA_ARCH=\"{}.{}\"), or use a GPU the 1.9.1 wheels cover (sm_50 to sm_86: T4, A100, L4)",
-                g.name, cc.sm(), cc.major, cc.minor, cc.major, cc.minor
-            ));
-        }
-    }
+    out.extend(
+        gpus.iter()
+            .filter_map(|g| build_from_source(db, &g.name, g.compute_capability)),
+    );
     let advice = |rule: Rule| match rule {
         Rule::Soname => "provide the missing library",
         Rule::Cudnn => "install the cuDNN the wheel links",

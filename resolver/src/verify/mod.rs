@@ -22,7 +22,7 @@ pub mod nvrtc;
 use crate::db::Db;
 use crate::lock::{Lock, LockedTarget};
 use crate::solve::gpu_code::{self, GpuCode};
-use crate::versions::{ComputeCapability, CudaVersion, DriverVersion};
+use crate::versions::{CudaVersion, DriverVersion};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -154,20 +154,6 @@ fn timed(name: &'static str, f: impl FnOnce() -> Layer) -> Layer {
     l
 }
 
-/// Compute capabilities in the lock's `gpus` fact: `T4 (7.5), A100 (8.0)`.
-pub fn locked_capabilities(t: &LockedTarget) -> Vec<ComputeCapability> {
-    let Some(f) = t.fact.iter().find(|f| f.name == "gpus") else {
-        return vec![];
-    };
-    f.value
-        .split(',')
-        .filter_map(|d| {
-            let inner = d.rsplit_once('(')?.1.split_once(')')?.0;
-            inner.trim().parse().ok()
-        })
-        .collect()
-}
-
 /// The interpreter's site-packages dirs (purelib, platlib, user site).
 pub fn site_packages(python: &Path, timeout: Duration) -> Result<Vec<PathBuf>, String> {
     let script = "import json,sysconfig,site\np=sysconfig.get_paths()\nout=[p[k] for k in ('purelib','platlib') if p.get(k)]\ntry:\n    out.append(site.getusersitepackages())\nexcept Exception:\n    pass\nprint(json.dumps(out))";
@@ -192,7 +178,9 @@ pub fn redist_dirs(lock: &Lock, explicit: Option<&Path>) -> Vec<PathBuf> {
             bases.push(PathBuf::from(h));
         }
     }
+    // The cell's install bases, in its order (emit/cell.py `_gpu_env_base`).
     bases.push(PathBuf::from("/content/gpu-env-redist"));
+    bases.push(PathBuf::from("/kaggle/working/gpu-env-redist"));
     if let Ok(h) = std::env::var("HOME") {
         bases.push(PathBuf::from(h).join(".cache/gpu-env-redist"));
     }
@@ -390,7 +378,7 @@ fn layer_driver(t: &LockedTarget, m: &mut Machine) -> Layer {
         (None, _) => l.details.push("the lock sets no driver floor (CPU build)".into()),
     }
     // The devices.
-    let locked = locked_capabilities(t);
+    let locked = t.gpu_capabilities();
     l.set(
         "devices",
         info.devices
@@ -403,14 +391,25 @@ fn layer_driver(t: &LockedTarget, m: &mut Machine) -> Layer {
             "device {}: {} (compute capability {})",
             d.ordinal, d.name, d.compute_capability
         ));
-        if !locked.is_empty() && !locked.contains(&d.compute_capability) {
-            problems.push(format!(
-                "device {} {} has compute capability {}, but the lock was resolved for {}; re-resolve with `cargo xtask resolve --target local`",
-                d.ordinal,
-                d.name,
-                d.compute_capability,
-                locked.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
-            ));
+        // The lock's own rule (the cell uses the same): a T4 lock runs on any
+        // device its wheel's code covers under the lock's driver floor.
+        let made_for = locked
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if !locked.is_empty() && t.mxnet.cuda.is_some() {
+            match t.fit(d.compute_capability) {
+                crate::lock::DeviceFit::Runs(_) => {}
+                crate::lock::DeviceFit::NeedsJit(code) => problems.push(format!(
+                    "device {} {} (compute capability {}) would JIT {code}, but the lock was resolved for SASS on {made_for}; re-resolve with `cargo xtask resolve --target local`",
+                    d.ordinal, d.name, d.compute_capability
+                )),
+                crate::lock::DeviceFit::NoCode => problems.push(format!(
+                    "device {} {} has compute capability {}, which the locked wheel's code does not cover (lock resolved for {made_for}); re-resolve with `cargo xtask resolve --target local`",
+                    d.ordinal, d.name, d.compute_capability
+                )),
+            }
         }
     }
     if locked.is_empty() {

@@ -1,0 +1,167 @@
+//! What the cell compares with the runtime it runs on, computed here from
+//! the lock and compat-db so that the cell applies resolve's rules instead
+//! of copies of them: which compute capabilities the locked wheel runs on
+//! ([`LockedTarget::fit`]), the driver floor, the GPUs the target's runtime
+//! offers with the advice for each one the lock does not cover, the names
+//! `nvidia-smi` prints, and how MXNet's Requires-Dist is overridden.
+
+use super::pyquote::Py;
+use crate::db::Db;
+use crate::lock::{DeviceFit, LockedTarget};
+use crate::solve::gpu_code;
+use crate::versions::ComputeCapability;
+
+/// Compute capabilities the table covers: every major a CUDA GPU has had
+/// or is announced with (1.x Tesla to 12.x Blackwell), minors 0-9.
+const MAJORS: std::ops::RangeInclusive<u32> = 1..=13;
+
+/// `{'5.0': 'SASS sm_50', ...}`: every compute capability the locked wheel
+/// runs on under the lock's driver floor.
+pub fn runs_on(t: &LockedTarget) -> Py {
+    let mut out = Vec::new();
+    for major in MAJORS {
+        for minor in 0..=9 {
+            let cc = ComputeCapability::new(major, minor);
+            if let DeviceFit::Runs(code) = t.fit(cc) {
+                out.push((cc.to_string(), Py::s(code.to_string())));
+            }
+        }
+    }
+    Py::Dict(out)
+}
+
+/// `SASS sm_50, sm_60; PTX none`: the wheel's code, for messages.
+pub fn code_text(t: &LockedTarget) -> String {
+    format!(
+        "SASS {}; PTX {}",
+        gpu_code::list("sm", &t.mxnet.sass),
+        gpu_code::list("compute", &t.mxnet.ptx)
+    )
+}
+
+/// The runtime profile a notebook target was resolved from
+/// (`colab-2026.08:T4` -> `colab-2026.08`).
+fn profile<'a>(db: &'a Db, t: &LockedTarget) -> Option<&'a crate::db::model::Runtime> {
+    let name = t.name.split_once(':').map_or(t.name.as_str(), |x| x.0);
+    db.runtime(name)
+}
+
+/// The GPUs the target's runtime offers: short name, compute capability,
+/// and what to do when the lock does not cover it (None when it does).
+pub fn offered(db: &Db, t: &LockedTarget) -> Py {
+    let Some(rt) = profile(db, t) else {
+        return Py::List(vec![]);
+    };
+    let mut out = Vec::new();
+    for short in &rt.gpus {
+        let Some(g) = db.gpu(short) else { continue };
+        let cc = g.compute_capability;
+        let advice = match (t.mxnet.cuda.is_some(), t.fit(cc)) {
+            (false, _) | (true, DeviceFit::Runs(_)) => Py::None,
+            (true, _) => Py::s(
+                crate::solve::build_from_source(db, &g.name, cc).unwrap_or_else(|| {
+                    format!(
+                        "Re-lock for it: `cargo xtask resolve --target {}:{short}`",
+                        t.kind
+                    )
+                }),
+            ),
+        };
+        out.push(Py::Dict(vec![
+            ("gpu".into(), Py::s(short)),
+            ("cc".into(), Py::s(cc.to_string())),
+            ("advice".into(), advice),
+        ]));
+    }
+    Py::List(out)
+}
+
+/// Python tags of the pinned wheels (`py3`, `cp311`): the interpreter the
+/// cell runs on must install each of them.
+pub fn wheel_tags(t: &LockedTarget) -> Py {
+    let mut tags: Vec<String> = t
+        .package
+        .iter()
+        .filter_map(|p| {
+            let stem = p.filename.strip_suffix(".whl")?;
+            let parts: Vec<&str> = stem.rsplitn(4, '-').collect();
+            parts.get(2).map(|s| s.to_string())
+        })
+        .collect();
+    tags.sort();
+    tags.dedup();
+    Py::List(tags.into_iter().map(Py::s).collect())
+}
+
+/// How the cell records, in the installed MXNet's metadata, each
+/// Requires-Dist the lock deliberately does not meet, so that `pip check`
+/// agrees with the lock: (name, replacement requirement or None to drop,
+/// why). Requirements the lock or the runtime meets stay as they are.
+pub fn requires_overrides(db: &Db, t: &LockedTarget) -> Py {
+    let Some((_, w)) = db
+        .wheel_files()
+        .find(|(_, w)| w.filename == t.mxnet.filename)
+    else {
+        return Py::List(vec![]);
+    };
+    let preinstalled = profile(db, t).map(|r| &r.preinstalled);
+    let mut out = Vec::new();
+    for req in &w.requires_dist {
+        let name: String = req
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .collect();
+        let name = crate::pep440::normalize_name(&name);
+        let pinned = t
+            .package
+            .iter()
+            .any(|p| crate::pep440::normalize_name(&p.name) == name);
+        let needed = t.need.iter().any(|n| n.package == name);
+        let on_runtime = preinstalled.is_some_and(|p| p.contains_key(&name));
+        let entry = if name == "numpy" {
+            (!t.numpy.meets_requires_dist).then(|| {
+                (
+                    Py::s(format!("numpy=={}", t.numpy.version)),
+                    format!(
+                        "the lock keeps numpy {} with its shims instead of `{req}`",
+                        t.numpy.version
+                    ),
+                )
+            })
+        } else if !pinned && !needed && !on_runtime {
+            Some((
+                Py::None,
+                format!("`{req}`: not part of the lock and not needed by `import mxnet` (compat-db/breakers.toml lists what is)"),
+            ))
+        } else {
+            None
+        };
+        if let Some((replacement, why)) = entry {
+            out.push(Py::Tuple(vec![Py::s(name), replacement, Py::s(why)]));
+        }
+    }
+    Py::List(out)
+}
+
+/// `{'tesla t4': '7.5', ...}`: the names `nvidia-smi` prints (lowercase)
+/// for every GPU a notebook runtime in compat-db offers or offered, for
+/// drivers before R510, whose `nvidia-smi` has no `compute_cap`.
+pub fn gpu_names(db: &Db) -> Py {
+    let mut out: Vec<(String, Py)> = Vec::new();
+    let offered = |g: &crate::db::model::Gpu| {
+        g.colab
+            || db.runtimes.iter().any(|(_, r)| {
+                super::is_notebook_kind(&r.kind)
+                    && r.gpus.iter().any(|o| db.gpu(o).is_some_and(|x| x.name == g.name))
+            })
+    };
+    for g in db.gpus.iter().filter(|g| offered(g)) {
+        for n in std::iter::once(&g.name).chain(g.smi.iter().map(|s| &s.name)) {
+            let n = n.to_ascii_lowercase();
+            if !out.iter().any(|(k, _)| *k == n) {
+                out.push((n, Py::s(g.compute_capability.to_string())));
+            }
+        }
+    }
+    Py::Dict(out)
+}

@@ -337,6 +337,31 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
                 );
             }
         }
+        for (i, u) in rt.reuse.iter().enumerate() {
+            let at = |k: &str| vec![key("reuse"), Seg::Index(i), key(k)];
+            if !is_soname(&u.soname) {
+                r.error(file, at("soname"), format!("`{}` is not a soname", u.soname));
+            }
+            if rt.preinstalled.get(&u.package) != Some(&u.version) {
+                r.error(
+                    file,
+                    at("version"),
+                    format!("{} {} is not in this runtime's preinstalled", u.package, u.version),
+                );
+            }
+            if u.measured.trim().is_empty() {
+                r.error(file, at("measured"), "say how the symbol check was measured");
+            }
+            for (j, w) in u.serves.iter().enumerate() {
+                if !db.wheel_files().any(|(_, f)| f.filename == *w) {
+                    r.error(
+                        file,
+                        vec![key("reuse"), Seg::Index(i), key("serves"), Seg::Index(j)],
+                        format!("`{w}` is not a wheel in compat-db/wheels"),
+                    );
+                }
+            }
+        }
         if !rt.gpus.contains(&rt.default_gpu) {
             r.error(
                 file,

@@ -199,7 +199,27 @@ pub struct Runtime {
     pub system_sonames: Vec<String>,
     #[serde(default)]
     pub preinstalled: BTreeMap<String, String>,
+    /// Sonames a locked stack takes from this runtime's own wheels instead
+    /// of its pip redistributable of another CUDA major (measured per wheel).
+    #[serde(default)]
+    pub reuse: Vec<Reuse>,
     pub source: Vec<String>,
+}
+
+/// One shared soname: the runtime's preinstalled `package` `version` ships
+/// it and defines every versioned symbol the `serves` wheels need from it,
+/// so the cell preloads that copy and the runtime's own frameworks (torch,
+/// cupy, jax) keep the copy they were built for.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reuse {
+    pub soname: String,
+    pub package: String,
+    pub version: String,
+    /// MXNet wheel filenames the symbol check was measured for.
+    pub serves: Vec<String>,
+    /// How it was measured (script and report in this repository).
+    pub measured: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

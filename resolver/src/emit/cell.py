@@ -229,7 +229,9 @@ def _gpu_env_cuda_toolkit():
 def _gpu_env_refuse_loaded(T, redist_dir, restart):
     """A locked soname already mapped from elsewhere cannot be loaded beside it."""
     import os
-    wanted = set(p["soname"] for p in T["preload"] if not p["soname"].endswith("*"))
+    # Sonames shared with the runtime (`reuse`) may already be loaded from it.
+    wanted = set(p["soname"] for p in T["preload"]
+                 if not p["soname"].endswith("*") and not p["runtime"])
     try:
         with open("/proc/self/maps") as f:
             maps = f.read().split("\n")
@@ -370,10 +372,21 @@ def _gpu_env_preload(T, redist_dir):
     if any(p["install"] == "redist" for p in T["packages"]):
         index(importlib.metadata.distributions(path=[redist_dir]))
     wanted = set(p["package"] for p in T["preload"])
+    wanted |= set(p["runtime"]["package"] for p in T["preload"] if p["runtime"])
     index(d for d in importlib.metadata.distributions() if norm(d) in wanted)
-    todo = []
+    todo, shared = [], []
     for p in T["preload"]:
         have = files.get(p["package"], {})
+        rt = p["runtime"]
+        if rt and _gpu_env_dist_version(rt["package"]) == rt["version"] \
+                and p["soname"] in files.get(rt["package"], {}):
+            # The runtime's own copy (compat-db `reuse`): torch, cupy and jax
+            # imported later bind the library they were built for.
+            have = files[rt["package"]]
+            shared.append("%s (%s %s)" % (p["soname"], rt["package"], rt["version"]))
+        elif rt:
+            _gpu_env_say("note: %s %s is not installed here; %s comes from %s"
+                         % (rt["package"], rt["version"], p["soname"], p["package"]))
         if p["soname"].endswith("*"):
             found = sorted(n for n in have if n.startswith(p["soname"][:-1]))
         else:
@@ -400,7 +413,8 @@ def _gpu_env_preload(T, redist_dir):
             _gpu_env_stop("cannot load %s: %s" % (path, errors[n]))
         _gpu_env_say("note: optional %s not loaded: %s" % (n, errors[n]))
     if T["preload"]:
-        _gpu_env_say("preloaded %d libraries from %s" % (done, redist_dir))
+        _gpu_env_say("preloaded %d libraries from %s" % (done, redist_dir) + (
+            "; shared with the runtime: " + ", ".join(shared) if shared else ""))
 
 
 def _gpu_env_import(T):

@@ -470,10 +470,12 @@ fn target_data(db: &Db, t: &LockedTarget) -> Result<Py, EmitError> {
     let preload = preload_list(t)?
         .into_iter()
         .map(|(soname, package, required)| {
+            let shared = runtime::reuse(db, t, &soname);
             Py::Dict(vec![
                 ("soname".into(), Py::s(soname)),
                 ("package".into(), Py::s(package)),
                 ("required".into(), Py::Bool(required)),
+                ("runtime".into(), shared),
             ])
         })
         .collect();

@@ -165,3 +165,25 @@ pub fn gpu_names(db: &Db) -> Py {
     }
     Py::Dict(out)
 }
+
+/// `{'package': 'nvidia-nccl-cu12', 'version': '2.28.9'}` when the target's
+/// runtime ships `soname` in a wheel measured to serve the locked MXNet
+/// wheel (compat-db `reuse`): the cell preloads that copy, so frameworks
+/// the runtime ships keep the library they were built for; None otherwise.
+pub fn reuse(db: &Db, t: &LockedTarget, soname: &str) -> Py {
+    let found = profile(db, t).and_then(|rt| {
+        rt.reuse
+            .iter()
+            .find(|u| u.soname == soname && u.serves.contains(&t.mxnet.filename))
+    });
+    match found {
+        Some(u) => Py::Dict(vec![
+            (
+                "package".into(),
+                Py::s(crate::pep440::normalize_name(&u.package)),
+            ),
+            ("version".into(), Py::s(&u.version)),
+        ]),
+        None => Py::None,
+    }
+}

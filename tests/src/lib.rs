@@ -291,3 +291,40 @@ pub fn make_wheel(out: &Path, members: &[(&str, Vec<u8>)], zip64: bool) {
 pub fn sha256_hex(bytes: &[u8]) -> String {
     gpu_env::fsutil::sha256_hex(bytes)
 }
+
+/// Run a command with stdout and stderr going to one file (so their lines
+/// keep the order they were written in) and a wall-clock limit: past
+/// `limit` the command's whole process group is killed and the test fails
+/// with what it printed so far. Returns (exit code, combined output).
+pub fn run_with_timeout(mut c: Command, limit: std::time::Duration) -> (i32, String) {
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("output");
+    let f = std::fs::File::create(&log).unwrap();
+    c.stdin(Stdio::null())
+        .stdout(Stdio::from(f.try_clone().unwrap()))
+        .stderr(Stdio::from(f))
+        .process_group(0);
+    let start = std::time::Instant::now();
+    let mut child = c
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"));
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > limit {
+            // The group holds the command and anything it started (pip).
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
+            let _ = child.wait();
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            panic!("{c:?} ran past {limit:?} and was killed; its output:\n{text}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let text = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
+    (status.code().unwrap_or(-1), text)
+}

@@ -1,7 +1,12 @@
 
 
 class _GpuEnvStop(Exception):
-    """A stop the user must act on: shown as one line, without a traceback."""
+    """A stop the user must act on: in IPython (Colab, Kaggle, Jupyter) the
+    cell fails, so Run all stops there, and shows this one line instead of a
+    traceback (IPython's `_render_traceback_` hook)."""
+
+    def _render_traceback_(self):
+        return [str(self)]
 
 
 def _gpu_env_stop(msg, verdict="STOP"):
@@ -11,12 +16,9 @@ def _gpu_env_stop(msg, verdict="STOP"):
         shell = IPython.get_ipython()
     except Exception:
         shell = None
-    if shell is not None and hasattr(shell, "set_custom_exc"):
-        # Jupyter/Colab/Kaggle: the cell fails (Run all stops there) and shows
-        # this one line instead of a traceback or IPython's SystemExit notice.
-        shell.set_custom_exc((_GpuEnvStop,), lambda *a, **k: [text])
+    if shell is not None:
         raise _GpuEnvStop(text)
-    raise SystemExit(text)
+    raise SystemExit(text)  # plain python: the message on stderr, exit status 1
 
 
 def _gpu_env_say(msg):
@@ -139,7 +141,10 @@ def _gpu_env_problems(T, rt):
     if not T["gpu_build"]:
         return why
     if not rt["gpus"] and not rt["proc"]:
-        return why + ["no NVIDIA GPU in this runtime (no nvidia-smi, no /proc/driver/nvidia/version)"]
+        menu = ("Settings > Accelerator > GPU %s" if T["kind"] == "kaggle"
+                else "Runtime > Change runtime type > %s GPU") % T["gpu_type"]
+        return why + ["no NVIDIA GPU in this runtime (no nvidia-smi, no /proc/driver/nvidia/"
+                      "version); choose one: %s, then run this cell again" % menu]
     if not rt["gpus"]:
         return why + [rt["why"] or "nvidia-smi lists no GPU"]
     why += [p for p in (_gpu_env_gpu_problem(T, g) for g in rt["gpus"]) if p]

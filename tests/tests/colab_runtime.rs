@@ -1,0 +1,489 @@
+//! The repo's own `colab/setup_cell.py` (what `cargo xtask resolve --target
+//! colab` writes) run against replayed Colab runtimes: a fake `nvidia-smi`
+//! first on PATH answers from `tests/fixtures/runtimes/*.smi`, a test-local
+//! sysroot stands in for `/proc/driver/nvidia/version`, and a venv holds
+//! what Colab preinstalls (numpy 2.1.3, requests, IPython). No bypass: the
+//! cell takes its real path, and pip is pointed at a dead proxy so nothing
+//! is downloaded or installed (a run that fits stops at `pip failed`).
+
+use gpu_env::config::Loaded;
+use gpu_env_tests::{cached_venv, fixtures, run_with_timeout, workspace_root};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// Every run of the cell is killed past this.
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// What Colab has preinstalled and the cell relies on: the lock's
+/// `numpy_runtime` (2.1.3), `requests` (an mxnet Requires-Dist left to the
+/// runtime) and IPython.
+fn colab_venv() -> PathBuf {
+    cached_venv(
+        "gpu-env-test-colab-runtime",
+        "venv",
+        &["numpy==2.1.3", "requests", "ipython"],
+    )
+}
+
+fn repo_cell() -> PathBuf {
+    workspace_root().join("colab/setup_cell.py")
+}
+
+/// A runtime fixture: the data lines (comments stripped) and its markers.
+struct Smi {
+    lines: Vec<String>,
+    no_compute_cap: bool,
+    incomplete: bool,
+}
+
+impl Smi {
+    fn parse(text: &str) -> Smi {
+        let comments: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
+        Smi {
+            lines: text
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+                .map(str::to_string)
+                .collect(),
+            no_compute_cap: comments.iter().any(|l| l.trim() == "# no-compute-cap"),
+            incomplete: comments.iter().any(|l| l.starts_with("# status: incomplete")),
+        }
+    }
+
+    fn file(name: &str) -> Smi {
+        let p = fixtures().join("runtimes").join(name);
+        let text = std::fs::read_to_string(&p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let smi = Smi::parse(&text);
+        assert!(
+            !smi.incomplete && !smi.lines.is_empty(),
+            "{name} is incomplete and must not be replayed"
+        );
+        smi
+    }
+
+    /// The GPU name of the first data line.
+    fn name(&self) -> String {
+        self.lines[0].split(',').next().unwrap().trim().to_string()
+    }
+}
+
+/// One simulated runtime: a tempdir holding the fake `nvidia-smi` (if any),
+/// the sysroot, HOME and GPU_ENV_HOME.
+struct Runtime {
+    dir: tempfile::TempDir,
+    bin: Option<PathBuf>,
+}
+
+impl Runtime {
+    /// `smi`: replayed by a fake `nvidia-smi`, or None for no nvidia-smi at
+    /// all. `proc`: the text of `$GPU_ENV_SYSROOT/proc/driver/nvidia/version`,
+    /// or None for a sysroot without it.
+    fn new(smi: Option<&Smi>, proc: Option<&str>) -> Runtime {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for d in ["sysroot", "home", "gpu-env-home"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        if let Some(text) = proc {
+            let p = root.join("sysroot/proc/driver/nvidia");
+            std::fs::create_dir_all(&p).unwrap();
+            std::fs::write(p.join("version"), text).unwrap();
+        }
+        let bin = smi.map(|s| fake_smi(root, s));
+        Runtime { dir, bin }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    /// Every argument list the fake nvidia-smi was called with.
+    fn smi_calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.path("smi-calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// `program args` with the runtime's environment: nothing inherited but
+    /// PATH (the fake nvidia-smi first, no real one), GPU_ENV_HOME and
+    /// GPU_ENV_SYSROOT set, HOME a tempdir, pip pointed at a dead proxy.
+    fn command(&self, program: &Path) -> Command {
+        let mut c = Command::new(program);
+        c.env_clear()
+            .current_dir(self.path("home"))
+            .env("PATH", self.search_path())
+            .env("HOME", self.path("home"))
+            .env("IPYTHONDIR", self.path("home/.ipython"))
+            .env("GPU_ENV_HOME", self.path("gpu-env-home"))
+            .env("GPU_ENV_SYSROOT", self.path("sysroot"))
+            // What _gpu_env_platform looks for on Colab; any value.
+            .env("COLAB_RELEASE_TAG", "gpu-env-test")
+            .env("PYTHONUNBUFFERED", "1")
+            .env("LANG", "C.UTF-8")
+            // pip must fail fast without downloading anything.
+            .env("https_proxy", "http://127.0.0.1:9")
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .env("PIP_RETRIES", "0")
+            .env("PIP_TIMEOUT", "2")
+            .env("PIP_CONFIG_FILE", "/dev/null");
+        c
+    }
+
+    /// The fake's directory, then this machine's PATH without any directory
+    /// holding a real nvidia-smi.
+    fn search_path(&self) -> std::ffi::OsString {
+        let inherited = std::env::var_os("PATH").unwrap_or_default();
+        let dirs = self.bin.iter().cloned().chain(
+            std::env::split_paths(&inherited).filter(|d| !d.join("nvidia-smi").exists()),
+        );
+        std::env::join_paths(dirs).unwrap()
+    }
+
+    /// Run `cell` with the venv's python.
+    fn run_cell(&self, cell: &Path) -> (i32, String) {
+        let mut c = self.command(&colab_venv().join("bin/python"));
+        c.arg(cell);
+        run_with_timeout(c, LIMIT)
+    }
+}
+
+/// Write `<root>/bin/nvidia-smi`: a shell script answering the two queries
+/// the cell makes from the fixture's data lines, and rejecting the
+/// compute_cap field as a pre-R510 driver does (the text and exit status of
+/// tests/fixtures/probe/smi-r470-reject.txt) when the fixture says
+/// `# no-compute-cap`. Any other arguments: exit 9, loudly. Each call's
+/// arguments are appended to `<root>/smi-calls.log`.
+fn fake_smi(root: &Path, smi: &Smi) -> PathBuf {
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let full = root.join("smi-full.txt");
+    let short = root.join("smi-name-driver.txt");
+    let reject = root.join("smi-reject.txt");
+    let text = |lines: &[String]| lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+    let name_driver: Vec<String> = if smi.no_compute_cap {
+        smi.lines.clone()
+    } else {
+        // Columns 1 and 3 of `name, compute_cap, driver_version`.
+        smi.lines
+            .iter()
+            .map(|l| {
+                let c: Vec<&str> = l.split(", ").collect();
+                assert_eq!(c.len(), 3, "not `name, compute_cap, driver`: {l}");
+                format!("{}, {}", c[0], c[2])
+            })
+            .collect()
+    };
+    std::fs::write(&short, text(&name_driver)).unwrap();
+    let rejected = std::fs::read_to_string(fixtures().join("probe/smi-r470-reject.txt")).unwrap();
+    std::fs::write(&reject, text(&Smi::parse(&rejected).lines)).unwrap();
+    let (full_cmd, full_rc) = if smi.no_compute_cap {
+        (format!("cat '{}'", reject.display()), 2)
+    } else {
+        std::fs::write(&full, text(&smi.lines)).unwrap();
+        (format!("cat '{}'", full.display()), 0)
+    };
+    let script = format!(
+        r#"#!/bin/sh
+# Fake nvidia-smi written by tests/tests/colab_runtime.rs (replays a fixture).
+echo "$*" >> '{log}'
+case "$*" in
+  "--query-gpu=name,compute_cap,driver_version --format=csv,noheader")
+    {full_cmd}; exit {full_rc} ;;
+  "--query-gpu=name,driver_version --format=csv,noheader")
+    cat '{short}'; exit 0 ;;
+esac
+echo "fake nvidia-smi: unsupported arguments: $*" >&2
+exit 9
+"#,
+        log = root.join("smi-calls.log").display(),
+        short = short.display(),
+    );
+    let exe = bin.join("nvidia-smi");
+    std::fs::write(&exe, script).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+fn stop_lines(out: &str) -> Vec<&str> {
+    out.lines().filter(|l| l.contains("gpu-env: STOP:")).collect()
+}
+
+/// A runtime the Colab T4 lock fits: the target is chosen, the install
+/// starts, and pip fails on the blocked network (nothing installed).
+fn assert_fits_then_pip_blocked(fixture: &str) {
+    let smi = Smi::file(fixture);
+    let rt = Runtime::new(Some(&smi), None);
+    let (code, out) = rt.run_cell(&repo_cell());
+    let name = smi.name();
+    assert_ne!(code, 0, "{fixture}: pip cannot succeed offline:\n{out}");
+    assert!(
+        out.contains(&format!(
+            "gpu-env: target colab-2026.08:T4 fits this runtime (GPU {name} ("
+        )),
+        "{fixture}: no `fits` line naming {name}:\n{out}"
+    );
+    assert!(
+        out.contains("driver 580.82.07 >= 450.80.02"),
+        "{fixture}: driver line:\n{out}"
+    );
+    assert!(
+        out.contains("gpu-env: installing 10 locked files"),
+        "{fixture}: install step not reached:\n{out}"
+    );
+    assert!(
+        out.contains("gpu-env: STOP: pip failed"),
+        "{fixture}: expected the blocked pip to stop the cell:\n{out}"
+    );
+    assert!(!out.contains("does not fit"), "{fixture}:\n{out}");
+    assert!(!out.contains("installed in"), "{fixture}:\n{out}");
+    assert_eq!(stop_lines(&out).len(), 1, "{fixture}:\n{out}");
+    assert_eq!(
+        rt.smi_calls(),
+        ["--query-gpu=name,compute_cap,driver_version --format=csv,noheader"],
+        "{fixture}: the compute_cap query answers on a current driver"
+    );
+    // Nothing installed: no marker, numpy still the runtime's.
+    let marker_found = walk(&rt.path("gpu-env-home"))
+        .iter()
+        .any(|p| p.ends_with(".gpu-env-installed"));
+    assert!(!marker_found, "{fixture}: install marker written");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
+}
+
+#[test]
+fn t4_fits_and_reaches_the_install() {
+    assert_fits_then_pip_blocked("colab-t4.smi");
+}
+
+#[test]
+fn l4_fits_and_reaches_the_install() {
+    assert_fits_then_pip_blocked("colab-l4.smi");
+}
+
+#[test]
+fn a100_fits_and_reaches_the_install() {
+    assert_fits_then_pip_blocked("colab-a100.smi");
+}
+
+/// A GPU the 1.9.1 wheels have no code for: stop before installing, naming
+/// the runtime's GPU, the lock's GPU, and the way out.
+fn assert_uncovered_gpu(fixture: &str) {
+    let smi = Smi::file(fixture);
+    let rt = Runtime::new(Some(&smi), None);
+    let (code, out) = rt.run_cell(&repo_cell());
+    assert_ne!(code, 0, "{fixture}:\n{out}");
+    let stops = stop_lines(&out);
+    assert_eq!(stops.len(), 1, "{fixture}: one STOP line:\n{out}");
+    let stop = stops[0];
+    assert!(stop.contains(&smi.name()), "{fixture}: GPU name:\n{out}");
+    assert!(stop.contains("NVIDIA T4 (7.5)"), "{fixture}: locked GPU:\n{out}");
+    assert!(stop.contains("does not fit the lock"), "{fixture}:\n{out}");
+    assert!(
+        stop.contains("build MXNet from source"),
+        "{fixture}: advice:\n{out}"
+    );
+    assert!(!out.contains("installing"), "{fixture}:\n{out}");
+    assert!(!out.contains("Traceback"), "{fixture}:\n{out}");
+}
+
+#[test]
+fn h100_stops_with_build_from_source_advice() {
+    assert_uncovered_gpu("colab-h100.smi");
+}
+
+#[test]
+fn g4_blackwell_stops_with_build_from_source_advice() {
+    assert_uncovered_gpu("colab-g4.smi");
+}
+
+#[test]
+fn k80_on_r418_without_compute_cap_uses_the_names_table() {
+    let smi = Smi::file("colab-k80-r418.smi");
+    assert!(smi.no_compute_cap);
+    let rt = Runtime::new(Some(&smi), None);
+    let (code, out) = rt.run_cell(&repo_cell());
+    assert_ne!(code, 0, "{out}");
+    // The compute_cap query was rejected; the name,driver_version one answered.
+    assert_eq!(
+        rt.smi_calls(),
+        [
+            "--query-gpu=name,compute_cap,driver_version --format=csv,noheader",
+            "--query-gpu=name,driver_version --format=csv,noheader",
+        ]
+    );
+    let stops = stop_lines(&out);
+    assert_eq!(stops.len(), 1, "{out}");
+    let stop = stops[0];
+    assert!(stop.contains("this runtime (Tesla K80: 3.7)"), "{out}");
+    assert!(
+        stop.contains("GPU Tesla K80 (compute capability 3.7) cannot run mxnet-cu112 1.9.1"),
+        "{out}"
+    );
+    assert!(
+        stop.contains("NVIDIA driver 418.67 is older than the lock's floor 450.80.02"),
+        "{out}"
+    );
+    assert!(!stop.contains("cannot tell the compute capability"), "{out}");
+    assert!(!out.contains("installing"), "{out}");
+}
+
+#[test]
+fn no_gpu_at_all() {
+    let rt = Runtime::new(None, None);
+    let (code, out) = rt.run_cell(&repo_cell());
+    assert_ne!(code, 0, "{out}");
+    let stops = stop_lines(&out);
+    assert_eq!(stops.len(), 1, "{out}");
+    assert!(
+        stops[0].contains(
+            "no NVIDIA GPU in this runtime (no nvidia-smi, no /proc/driver/nvidia/version)"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("installing"), "{out}");
+}
+
+#[test]
+fn driver_loaded_but_no_nvidia_smi() {
+    // A published /proc/driver/nvidia/version (see tests/fixtures/probe).
+    let proc = std::fs::read_to_string(fixtures().join("probe/proc-version-proprietary.txt"))
+        .unwrap();
+    let proc: String = Smi::parse(&proc).lines.join("\n") + "\n";
+    let rt = Runtime::new(None, Some(&proc));
+    let (code, out) = rt.run_cell(&repo_cell());
+    assert_ne!(code, 0, "{out}");
+    let stops = stop_lines(&out);
+    assert_eq!(stops.len(), 1, "{out}");
+    // A driver is there, so not "no NVIDIA GPU"; without nvidia-smi no GPU
+    // can be listed.
+    assert!(!stops[0].contains("no NVIDIA GPU in this runtime"), "{out}");
+    assert!(stops[0].contains("nvidia-smi"), "{out}");
+    assert!(!out.contains("installing"), "{out}");
+}
+
+#[test]
+fn driver_older_than_the_floor() {
+    // Synthetic, derived from colab-t4.smi: the same GPU line with the
+    // driver of colab-k80-r418.smi (418.67), below the lock's 450.80.02.
+    let smi = Smi::parse("# derived from colab-t4.smi, driver 418.67 (test only)\nTesla T4, 7.5, 418.67\n");
+    let rt = Runtime::new(Some(&smi), None);
+    let (code, out) = rt.run_cell(&repo_cell());
+    assert_ne!(code, 0, "{out}");
+    let stops = stop_lines(&out);
+    assert_eq!(stops.len(), 1, "{out}");
+    assert!(
+        stops[0].contains("this runtime (Tesla T4: 7.5) does not fit the lock"),
+        "{out}"
+    );
+    assert!(
+        stops[0].contains("NVIDIA driver 418.67 is older than the lock's floor 450.80.02"),
+        "{out}"
+    );
+    // The GPU itself is covered.
+    assert!(!stops[0].contains("cannot run"), "{out}");
+    assert!(!out.contains("installing"), "{out}");
+}
+
+#[test]
+fn ipython_shows_one_stop_line_without_traceback() {
+    let smi = Smi::file("colab-h100.smi");
+    let rt = Runtime::new(Some(&smi), None);
+    let mut c = rt.command(&colab_venv().join("bin/ipython"));
+    c.args(["--no-banner", "--colors=NoColor", "-c"]).arg(format!(
+        "exec(open({:?}).read())",
+        repo_cell().display().to_string()
+    ));
+    let (_code, out) = run_with_timeout(c, LIMIT);
+    let stops = stop_lines(&out);
+    assert_eq!(stops.len(), 1, "exactly one STOP line:\n{out}");
+    assert!(stops[0].contains("build MXNet from source"), "{out}");
+    for bad in ["Traceback", "An exception has occurred", "SystemExit"] {
+        assert!(!out.contains(bad), "`{bad}` in IPython's output:\n{out}");
+    }
+    assert!(!out.contains("installing"), "{out}");
+}
+
+#[test]
+fn multi_target_cell_picks_the_target_locked_for_this_gpu() {
+    let db = gpu_env::db::Db::embedded().unwrap();
+    let req = gpu_env::job::Request {
+        targets: vec!["colab".into(), "colab:A100".into()],
+        ..Default::default()
+    };
+    let outcome = gpu_env::job::run(&db, gpu_env::db::embedded_hash(), &req).unwrap();
+    let lock = outcome.lock.expect("both Colab targets resolve");
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = Loaded {
+        root: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    let outputs =
+        gpu_env::job::rendered_outputs(&db, &loaded, &dir.path().join("gpu-env.lock"), &lock)
+            .unwrap();
+    gpu_env::job::write_outputs(&outputs).unwrap();
+    let cell = loaded.path(&loaded.config.output.colab_cell);
+    let text = std::fs::read_to_string(&cell).unwrap();
+    for t in ["'target': 'colab-2026.08:T4'", "'target': 'colab-2026.08:A100'"] {
+        assert!(text.contains(t), "cell lacks {t}");
+    }
+    for (fixture, picked, other) in [
+        ("colab-a100.smi", "colab-2026.08:A100", "colab-2026.08:T4"),
+        ("colab-t4.smi", "colab-2026.08:T4", "colab-2026.08:A100"),
+    ] {
+        let smi = Smi::file(fixture);
+        let rt = Runtime::new(Some(&smi), None);
+        let (code, out) = rt.run_cell(&cell);
+        assert_ne!(code, 0, "{fixture}: pip cannot succeed offline:\n{out}");
+        assert!(
+            out.contains(&format!(
+                "gpu-env: target {picked} fits this runtime (GPU {} (",
+                smi.name()
+            )),
+            "{fixture}: expected {picked}:\n{out}"
+        );
+        assert!(!out.contains(&format!("target {other} fits")), "{out}");
+        assert!(out.contains("gpu-env: installing "), "{fixture}:\n{out}");
+        assert!(out.contains("gpu-env: STOP: pip failed"), "{fixture}:\n{out}");
+    }
+}
+
+/// Kaggle's fixtures have no data line (no public source gives the driver
+/// of Kaggle's GPU hosts), so they cannot be replayed. Run with `--ignored`
+/// once they are completed; until then this fails, never passes.
+#[test]
+#[ignore = "tests/fixtures/runtimes/kaggle-*.smi are incomplete (driver version not found in any public source); they must not be replayed"]
+fn kaggle_runtimes() {
+    for fixture in ["kaggle-p100.smi", "kaggle-t4x2.smi"] {
+        let p = fixtures().join("runtimes").join(fixture);
+        let smi = Smi::parse(&std::fs::read_to_string(&p).unwrap());
+        assert!(
+            !smi.incomplete && !smi.lines.is_empty(),
+            "{fixture} is still incomplete: cannot replay it"
+        );
+        let rt = Runtime::new(Some(&smi), None);
+        let mut c = rt.command(&colab_venv().join("bin/python"));
+        c.env_remove("COLAB_RELEASE_TAG")
+            .env("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
+            .arg(repo_cell());
+        let (_code, out) = run_with_timeout(c, LIMIT);
+        // P100 (6.0) and T4 (7.5) both have SASS in the 1.9.1 wheel.
+        assert!(out.contains("fits this runtime"), "{fixture}:\n{out}");
+        assert!(out.contains("gpu-env: installing "), "{fixture}:\n{out}");
+    }
+}

@@ -320,7 +320,9 @@ def _gpu_env_runtime(names):
     import os, re, shutil
     rt = {"gpus": [], "driver": None, "why": ""}
     smi = shutil.which("nvidia-smi")
-    if smi:
+    if not smi:
+        rt["why"] = "nvidia-smi is not on PATH, so the GPU cannot be identified"
+    else:
         rows, why = _gpu_env_smi(smi, "name,compute_cap,driver_version")
         if rows is not None and all(len(r) == 3 for r in rows):
             rt["gpus"] = [{"name": r[0], "cc": r[1], "driver": r[2]} for r in rows]
@@ -336,7 +338,8 @@ def _gpu_env_runtime(names):
     proc = os.environ.get("GPU_ENV_SYSROOT", "") + "/proc/driver/nvidia/version"
     try:
         with open(proc) as f:
-            m = re.search(r"Kernel Module\s+([0-9][0-9.]*)", f.read(4096))
+            # Proprietary: `Kernel Module  580.82.07`; open: `Open Kernel Module for x86_64  565.57.01`.
+            m = re.search(r"Kernel Module(?:\s+for\s+\S+)?\s+([0-9]+\.[0-9.]+)", f.read(4096))
         rt["driver"] = rt["driver"] or (m and m.group(1))
         rt["proc"] = True
     except OSError:

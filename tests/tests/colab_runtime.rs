@@ -48,14 +48,15 @@ impl Smi {
                 .map(str::to_string)
                 .collect(),
             no_compute_cap: comments.iter().any(|l| l.trim() == "# no-compute-cap"),
-            incomplete: comments.iter().any(|l| l.starts_with("# status: incomplete")),
+            incomplete: comments
+                .iter()
+                .any(|l| l.starts_with("# status: incomplete")),
         }
     }
 
     fn file(name: &str) -> Smi {
         let p = fixtures().join("runtimes").join(name);
-        let text = std::fs::read_to_string(&p)
-            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         let smi = Smi::parse(&text);
         assert!(
             !smi.incomplete && !smi.lines.is_empty(),
@@ -138,9 +139,10 @@ impl Runtime {
     /// holding a real nvidia-smi.
     fn search_path(&self) -> std::ffi::OsString {
         let inherited = std::env::var_os("PATH").unwrap_or_default();
-        let dirs = self.bin.iter().cloned().chain(
-            std::env::split_paths(&inherited).filter(|d| !d.join("nvidia-smi").exists()),
-        );
+        let dirs =
+            self.bin.iter().cloned().chain(
+                std::env::split_paths(&inherited).filter(|d| !d.join("nvidia-smi").exists()),
+            );
         std::env::join_paths(dirs).unwrap()
     }
 
@@ -210,7 +212,9 @@ exit 9
 }
 
 fn stop_lines(out: &str) -> Vec<&str> {
-    out.lines().filter(|l| l.contains("gpu-env: STOP:")).collect()
+    out.lines()
+        .filter(|l| l.contains("gpu-env: STOP:"))
+        .collect()
 }
 
 /// A runtime the Colab T4 lock fits: the target is chosen, the install
@@ -292,7 +296,10 @@ fn assert_uncovered_gpu(fixture: &str) {
     assert_eq!(stops.len(), 1, "{fixture}: one STOP line:\n{out}");
     let stop = stops[0];
     assert!(stop.contains(&smi.name()), "{fixture}: GPU name:\n{out}");
-    assert!(stop.contains("NVIDIA T4 (7.5)"), "{fixture}: locked GPU:\n{out}");
+    assert!(
+        stop.contains("NVIDIA T4 (7.5)"),
+        "{fixture}: locked GPU:\n{out}"
+    );
     assert!(stop.contains("does not fit the lock"), "{fixture}:\n{out}");
     assert!(
         stop.contains("build MXNet from source"),
@@ -339,7 +346,10 @@ fn k80_on_r418_without_compute_cap_uses_the_names_table() {
         stop.contains("NVIDIA driver 418.67 is older than the lock's floor 450.80.02"),
         "{out}"
     );
-    assert!(!stop.contains("cannot tell the compute capability"), "{out}");
+    assert!(
+        !stop.contains("cannot tell the compute capability"),
+        "{out}"
+    );
     assert!(!out.contains("installing"), "{out}");
 }
 
@@ -362,8 +372,8 @@ fn no_gpu_at_all() {
 #[test]
 fn driver_loaded_but_no_nvidia_smi() {
     // A published /proc/driver/nvidia/version (see tests/fixtures/probe).
-    let proc = std::fs::read_to_string(fixtures().join("probe/proc-version-proprietary.txt"))
-        .unwrap();
+    let proc =
+        std::fs::read_to_string(fixtures().join("probe/proc-version-proprietary.txt")).unwrap();
     let proc: String = Smi::parse(&proc).lines.join("\n") + "\n";
     let rt = Runtime::new(None, Some(&proc));
     let (code, out) = rt.run_cell(&repo_cell());
@@ -381,7 +391,9 @@ fn driver_loaded_but_no_nvidia_smi() {
 fn driver_older_than_the_floor() {
     // Synthetic, derived from colab-t4.smi: the same GPU line with the
     // driver of colab-k80-r418.smi (418.67), below the lock's 450.80.02.
-    let smi = Smi::parse("# derived from colab-t4.smi, driver 418.67 (test only)\nTesla T4, 7.5, 418.67\n");
+    let smi = Smi::parse(
+        "# derived from colab-t4.smi, driver 418.67 (test only)\nTesla T4, 7.5, 418.67\n",
+    );
     let rt = Runtime::new(Some(&smi), None);
     let (code, out) = rt.run_cell(&repo_cell());
     assert_ne!(code, 0, "{out}");
@@ -405,10 +417,11 @@ fn ipython_shows_one_stop_line_without_traceback() {
     let smi = Smi::file("colab-h100.smi");
     let rt = Runtime::new(Some(&smi), None);
     let mut c = rt.command(&colab_venv().join("bin/ipython"));
-    c.args(["--no-banner", "--colors=NoColor", "-c"]).arg(format!(
-        "exec(open({:?}).read())",
-        repo_cell().display().to_string()
-    ));
+    c.args(["--no-banner", "--colors=NoColor", "-c"])
+        .arg(format!(
+            "exec(open({:?}).read())",
+            repo_cell().display().to_string()
+        ));
     let (_code, out) = run_with_timeout(c, LIMIT);
     let stops = stop_lines(&out);
     assert_eq!(stops.len(), 1, "exactly one STOP line:\n{out}");
@@ -439,7 +452,10 @@ fn multi_target_cell_picks_the_target_locked_for_this_gpu() {
     gpu_env::job::write_outputs(&outputs).unwrap();
     let cell = loaded.path(&loaded.config.output.colab_cell);
     let text = std::fs::read_to_string(&cell).unwrap();
-    for t in ["'target': 'colab-2026.08:T4'", "'target': 'colab-2026.08:A100'"] {
+    for t in [
+        "'target': 'colab-2026.08:T4'",
+        "'target': 'colab-2026.08:A100'",
+    ] {
         assert!(text.contains(t), "cell lacks {t}");
     }
     for (fixture, picked, other) in [
@@ -459,7 +475,10 @@ fn multi_target_cell_picks_the_target_locked_for_this_gpu() {
         );
         assert!(!out.contains(&format!("target {other} fits")), "{out}");
         assert!(out.contains("gpu-env: installing "), "{fixture}:\n{out}");
-        assert!(out.contains("gpu-env: STOP: pip failed"), "{fixture}:\n{out}");
+        assert!(
+            out.contains("gpu-env: STOP: pip failed"),
+            "{fixture}:\n{out}"
+        );
     }
 }
 

@@ -88,7 +88,7 @@ fn cell_and_notebook_from_a_cuda11_lock() {
         "\"/content/gpu-env-redist\"",
         "\"/kaggle/working/gpu-env-redist\"",
         "'runs_on': {",
-        "'driver_min': None",
+        "'driver_min': '450.80.02'",
         "'tesla t4': '7.5'",
         "('numpy', 'bool', 'bool')",
         "'python': '3.11'",
@@ -104,7 +104,7 @@ fn cell_and_notebook_from_a_cuda11_lock() {
     // Preload order: dependency order, cuDNN 8 sub-libraries before libcudnn.
     let order: Vec<&str> = cell
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("{'soname': '"))
+        .filter_map(|l| l.split_once("'soname': '").map(|x| x.1))
         .map(|l| l.split('\'').next().unwrap())
         .collect();
     assert_eq!(
@@ -273,7 +273,9 @@ fn hostile_values_are_refused() {
         assert!(e.ends_with("nothing emitted"), "{e}");
         // Nothing is written by resolve either: the job's outputs fail as a whole.
         let l = loaded(Path::new("/r"));
-        assert!(gpu_env::job::rendered_outputs(&db(), &l, Path::new("/r/gpu-env.lock"), &lock).is_err());
+        assert!(
+            gpu_env::job::rendered_outputs(&db(), &l, Path::new("/r/gpu-env.lock"), &lock).is_err()
+        );
     }
     // A provider package the lock does not pin is inconsistent.
     let mut lock = base.clone();

@@ -2,9 +2,21 @@
 //! real venvs on this machine (downloads about 2 GB from PyPI; needs
 //! python3 with venv). Not run by CI.
 //!
-//! - `cu112`: mxnet-cu112 1.9.1 + the nvidia-*-cu11 redists: the cell
+//! - `cu112`: mxnet-cu112 1.9.1 + the nvidia-*-cu11 redists, on a replayed
+//!   Colab T4 (a fake `nvidia-smi` first on PATH answers from
+//!   tests/fixtures/runtimes/colab-t4.smi, so the cell's runtime checks run
+//!   for real; no driver, no /proc file): the cell
 //!   installs them (redists into their own --target dir), preloads every CUDA
 //!   library and `import mxnet` stops only at `libcuda.so.1` (no driver here).
+//! - `coexist`: README's main-job lock (`gpu-env.lock`, colab-2026.08:T4) in
+//!   a venv holding Colab's CUDA 12 stack as PyPI has it (torch 2.10.0+cu128,
+//!   the newest PyPI torch on cu12 wheels, with Colab's nvidia-nccl-cu12
+//!   2.28.9 and nvidia-cudnn-cu12 9.19.0.56) and numpy 2.1.3, on the
+//!   replayed T4: after the cell, `import torch; torch.randn(3).sum()` works,
+//!   the shared sonames are mapped once, from Colab's wheels, `import mxnet`
+//!   reached the libcuda.so.1 stop and `pip check` reports nothing about
+//!   mxnet. Control: preloading the cu11 NCCL first breaks `import torch`.
+//!   Downloads about 4 GB.
 //! - `cpu`: the CPU `mxnet` 1.9.1 wheel with numpy 1.26.4: without the shim
 //!   `import mxnet` fails; the cell's shim makes it pass, the check runs on
 //!   the CPU, a second run in the same kernel is fast, and a kernel that
@@ -19,10 +31,19 @@ use std::time::Instant;
 
 const CU112_LOCK: &str = include_str!("../../tests/fixtures/emit/colab-cu112.lock");
 const CPU_LOCK: &str = include_str!("../../tests/fixtures/emit/colab-cpu.lock");
+/// README's main job writes this lock (colab-2026.08:T4).
+const MAIN_LOCK: &str = include_str!("../../gpu-env.lock");
+/// Colab's CUDA 12 stack as PyPI has it (colab-2026.08 preinstalls torch
+/// 2.11.0+cu128 from PyTorch's index; PyPI's 2.11.0 is cu13, so 2.10.0).
+const COLAB_CU12: &[&str] = &["torch==2.10.0", "numpy==2.1.3"];
+const COLAB_CU12_NODEPS: &[&str] = &["nvidia-nccl-cu12==2.28.9", "nvidia-cudnn-cu12==9.19.0.56"];
+/// What `nvidia-smi --query-gpu=name,compute_cap,driver_version` prints on a
+/// Colab T4 runtime (leading `#` lines are the fixture's sources).
+const T4_SMI: &str = include_str!("../../tests/fixtures/runtimes/colab-t4.smi");
 
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct Args {
-    /// Run only these cases (cu112, cpu); default: all.
+    /// Run only these cases (cu112, coexist, cpu); default: all.
     #[arg(long = "case", value_name = "CASE")]
     pub cases: Vec<String>,
     /// Work directory (default: target/gpu-env-e2e in this workspace).
@@ -39,16 +60,30 @@ struct Out {
     secs: f64,
 }
 
-fn run_py(py: &Path, args: &[&str], home: &Path, cwd: &Path) -> Out {
+fn run_py(py: &Path, args: &[&str], c: &Case) -> Out {
     let t = Instant::now();
-    let out = Command::new(py)
-        .args(args)
-        .current_dir(cwd)
-        .env("GPU_ENV_ALLOW_NON_COLAB", "1")
-        .env("GPU_ENV_HOME", home)
-        .env("PYTHONUNBUFFERED", "1")
-        .env_remove("GPU_ENV_LOADED")
-        .output();
+    let mut cmd = Command::new(py);
+    // No GPU_ENV_* from the caller's environment: the cell takes its real
+    // path, with only the case's home and sysroot.
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("GPU_ENV_") {
+            cmd.env_remove(&k);
+        }
+    }
+    cmd.args(args)
+        .current_dir(&c.dir)
+        .env("GPU_ENV_HOME", &c.home)
+        .env("GPU_ENV_SYSROOT", &c.sysroot)
+        .env("PYTHONUNBUFFERED", "1");
+    if let Some(bin) = &c.fake_smi {
+        // The fake nvidia-smi first; a real one further on is shadowed.
+        let inherited = std::env::var_os("PATH").unwrap_or_default();
+        let dirs = std::iter::once(bin.clone()).chain(std::env::split_paths(&inherited));
+        if let Ok(path) = std::env::join_paths(dirs) {
+            cmd.env("PATH", path);
+        }
+    }
+    let out = cmd.output();
     match out {
         Ok(o) => Out {
             code: o.status.code().unwrap_or(-1),
@@ -67,6 +102,40 @@ fn run_py(py: &Path, args: &[&str], home: &Path, cwd: &Path) -> Out {
     }
 }
 
+/// Write `<dir>/fake-bin/nvidia-smi`, a shell script that prints the data
+/// lines of `fixture` (a tests/fixtures/runtimes/*.smi with a compute_cap
+/// column) for the query the cell makes, and fails loudly on anything else.
+fn fake_nvidia_smi(dir: &Path, fixture: &str) -> Result<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("fake-bin");
+    std::fs::create_dir_all(&bin).map_err(|e| format!("{}: {e}", bin.display()))?;
+    let data: String = fixture
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    if data.is_empty() || fixture.lines().any(|l| l.trim() == "# no-compute-cap") {
+        return Err("runtime fixture has no `name, compute_cap, driver_version` line".into());
+    }
+    let data_file = dir.join("nvidia-smi.out");
+    std::fs::write(&data_file, data).map_err(|e| format!("{}: {e}", data_file.display()))?;
+    let script = format!(
+        "#!/bin/sh\n\
+         # Fake nvidia-smi written by `cargo xtask e2e`: replays a tests/fixtures/runtimes fixture.\n\
+         if [ \"$*\" = \"--query-gpu=name,compute_cap,driver_version --format=csv,noheader\" ]; then\n\
+         \x20 cat '{}'; exit 0\n\
+         fi\n\
+         echo \"fake nvidia-smi: unsupported arguments: $*\" >&2\n\
+         exit 9\n",
+        data_file.display()
+    );
+    let exe = bin.join("nvidia-smi");
+    std::fs::write(&exe, script).map_err(|e| format!("{}: {e}", exe.display()))?;
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| format!("{}: {e}", exe.display()))?;
+    Ok(bin)
+}
+
 fn show(label: &str, o: &Out) {
     println!("--- {label}: exit {} in {:.1} s", o.code, o.secs);
     for l in o.text.lines() {
@@ -78,10 +147,20 @@ struct Case {
     dir: PathBuf,
     venv_py: PathBuf,
     home: PathBuf,
+    /// GPU_ENV_SYSROOT: empty, so no /proc/driver/nvidia/version.
+    sysroot: PathBuf,
+    /// Directory holding the fake nvidia-smi, put first on PATH.
+    fake_smi: Option<PathBuf>,
     cell: PathBuf,
 }
 
-fn prepare(root: &Path, name: &str, lock_text: &str, python: &str) -> Result<Case, String> {
+fn prepare(
+    root: &Path,
+    name: &str,
+    lock_text: &str,
+    smi: Option<&str>,
+    python: &str,
+) -> Result<Case, String> {
     let dir = root.join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -127,9 +206,14 @@ fn prepare(root: &Path, name: &str, lock_text: &str, python: &str) -> Result<Cas
         lock.hash(),
         cell.display()
     );
+    let sysroot = dir.join("sysroot");
+    std::fs::create_dir_all(&sysroot).map_err(|e| format!("{}: {e}", sysroot.display()))?;
+    let fake_smi = smi.map(|s| fake_nvidia_smi(&dir, s)).transpose()?;
     Ok(Case {
         venv_py: venv.join("bin/python"),
         home: dir.join("home"),
+        sysroot,
+        fake_smi,
         dir,
         cell,
     })
@@ -143,10 +227,17 @@ fn check(ok: bool, what: &str, failures: &mut Vec<String>) {
 }
 
 fn case_cu112(root: &Path, python: &str, f: &mut Vec<String>) -> Result<(), String> {
-    let c = prepare(root, "cu112", CU112_LOCK, python)?;
+    let c = prepare(root, "cu112", CU112_LOCK, Some(T4_SMI), python)?;
     let cell = c.cell.to_string_lossy().into_owned();
-    let first = run_py(&c.venv_py, &[&cell], &c.home, &c.dir);
+    let first = run_py(&c.venv_py, &[&cell], &c);
     show("cu112 first run (install + preload + import)", &first);
+    check(
+        first
+            .text
+            .contains("target colab-e2e:T4 fits this runtime (GPU Tesla T4 (7.5)"),
+        "the replayed Colab T4 passes the cell's runtime checks",
+        f,
+    );
     check(
         first.code != 0,
         "import mxnet cannot succeed without a driver",
@@ -196,7 +287,7 @@ fn case_cu112(root: &Path, python: &str, f: &mut Vec<String>) -> Result<(), Stri
         "redists went to their own --target dir, not site-packages/nvidia",
         f,
     );
-    let second = run_py(&c.venv_py, &[&cell], &c.home, &c.dir);
+    let second = run_py(&c.venv_py, &[&cell], &c);
     show("cu112 second run (new process)", &second);
     check(
         second.text.contains("locked files already installed")
@@ -212,10 +303,101 @@ fn case_cu112(root: &Path, python: &str, f: &mut Vec<String>) -> Result<(), Stri
     Ok(())
 }
 
-fn case_cpu(root: &Path, python: &str, f: &mut Vec<String>) -> Result<(), String> {
-    let c = prepare(root, "cpu", CPU_LOCK, python)?;
+fn pip_install(py: &Path, args: &[&str]) -> Result<(), String> {
+    let st = Command::new(py)
+        .args(["-m", "pip", "install", "-q", "--disable-pip-version-check"])
+        .args(args)
+        .status()
+        .map_err(|e| format!("pip install {}: {e}", args.join(" ")))?;
+    st.success()
+        .then_some(())
+        .ok_or_else(|| format!("pip install {} failed", args.join(" ")))
+}
+
+/// Runs the cell, then what a notebook would run next: torch, and a look at
+/// which files the shared sonames were mapped from.
+const AFTER_CELL: &str = r#"
+import sys
+try:
+    exec(open(sys.argv[1]).read())
+except SystemExit as e:
+    print("cell ended:", e)
+import torch
+print("torch", torch.__version__, "randn(3).sum() =", float(torch.randn(3).sum()))
+maps = open("/proc/self/maps").read().splitlines()
+for so in ("libnccl.so.2", "libcurand.so.10", "libcusolver.so.11", "libnvToolsExt.so.1", "libcudart.so.11.0"):
+    print("mapped", so, sorted(set(l.split()[-1] for l in maps if l.endswith("/" + so))))
+"#;
+
+/// The old policy: the cu11 NCCL loaded first, then torch.
+const CU11_FIRST: &str = r#"
+import ctypes, glob, sys
+ctypes.CDLL(glob.glob(sys.argv[1] + "/*/nvidia/nccl/lib/libnccl.so.2")[0], mode=ctypes.RTLD_GLOBAL)
+import torch
+"#;
+
+fn case_coexist(root: &Path, python: &str, f: &mut Vec<String>) -> Result<(), String> {
+    let c = prepare(root, "coexist", MAIN_LOCK, Some(T4_SMI), python)?;
+    pip_install(&c.venv_py, COLAB_CU12)?;
+    pip_install(&c.venv_py, &[&["--no-deps"], COLAB_CU12_NODEPS].concat())?;
     let cell = c.cell.to_string_lossy().into_owned();
-    let first = run_py(&c.venv_py, &[&cell], &c.home, &c.dir);
+    let out = run_py(&c.venv_py, &["-c", AFTER_CELL, &cell], &c);
+    show("coexist: the cell, then torch", &out);
+    check(
+        out.text
+            .contains("target colab-2026.08:T4 fits this runtime"),
+        "the replayed T4 fits README's main-job lock",
+        f,
+    );
+    check(
+        out.text.contains("shared with the runtime: libcurand.so.10 (nvidia-curand-cu12 10.3.9.90), libcusolver.so.11 (nvidia-cusolver-cu12 11.7.3.90), libnvToolsExt.so.1 (nvidia-nvtx-cu12 12.8.90), libnccl.so.2 (nvidia-nccl-cu12 2.28.9)"),
+        "curand, cusolver, nvtx and nccl come from the runtime's cu12 wheels",
+        f,
+    );
+    check(
+        out.text
+            .contains("the NVIDIA driver (libcuda.so.1) is missing"),
+        "import mxnet reached the libcuda.so.1 stop",
+        f,
+    );
+    check(
+        out.text.contains("randn(3).sum() ="),
+        "import torch; torch.randn(3).sum() works after the cell",
+        f,
+    );
+    let nccl = out
+        .text
+        .lines()
+        .find(|l| l.starts_with("mapped libnccl.so.2"));
+    check(
+        nccl.is_some_and(|l| {
+            l.contains("site-packages/nvidia/nccl/lib") && l.matches("libnccl").count() == 2
+        }),
+        "libnccl.so.2 is mapped once, from Colab's nvidia-nccl-cu12",
+        f,
+    );
+    let pip = run_py(&c.venv_py, &["-m", "pip", "check"], &c);
+    show("coexist: pip check", &pip);
+    check(
+        !pip.text.to_lowercase().contains("mxnet"),
+        "pip check reports nothing about mxnet",
+        f,
+    );
+    let home = c.home.to_string_lossy().into_owned();
+    let control = run_py(&c.venv_py, &["-c", CU11_FIRST, &home], &c);
+    show("coexist control: cu11 NCCL first, then torch", &control);
+    check(
+        control.code != 0 && control.text.contains("undefined symbol"),
+        "control: with the cu11 NCCL loaded first, import torch fails (the policy is needed)",
+        f,
+    );
+    Ok(())
+}
+
+fn case_cpu(root: &Path, python: &str, f: &mut Vec<String>) -> Result<(), String> {
+    let c = prepare(root, "cpu", CPU_LOCK, None, python)?;
+    let cell = c.cell.to_string_lossy().into_owned();
+    let first = run_py(&c.venv_py, &[&cell], &c);
     show("cpu first run", &first);
     check(first.code == 0, "cell succeeds", f);
     check(
@@ -230,7 +412,7 @@ fn case_cpu(root: &Path, python: &str, f: &mut Vec<String>) -> Result<(), String
         "verdict line OK",
         f,
     );
-    let bare = run_py(&c.venv_py, &["-c", "import mxnet"], &c.home, &c.dir);
+    let bare = run_py(&c.venv_py, &["-c", "import mxnet"], &c);
     show("cpu control: `import mxnet` without the shim", &bare);
     check(
         bare.code != 0 && bare.text.contains("has no attribute 'bool'"),
@@ -238,7 +420,7 @@ fn case_cpu(root: &Path, python: &str, f: &mut Vec<String>) -> Result<(), String
         f,
     );
     let twice = format!("src = open({cell:?}).read(); exec(src); exec(src)");
-    let same = run_py(&c.venv_py, &["-c", &twice], &c.home, &c.dir);
+    let same = run_py(&c.venv_py, &["-c", &twice], &c);
     show("cpu: two runs in one kernel", &same);
     check(
         same.code == 0
@@ -249,7 +431,7 @@ fn case_cpu(root: &Path, python: &str, f: &mut Vec<String>) -> Result<(), String
     );
     let torch =
         format!("import sys, types; sys.modules['torch'] = types.ModuleType('torch'); exec(open({cell:?}).read())");
-    let guarded = run_py(&c.venv_py, &["-c", &torch], &c.home, &c.dir);
+    let guarded = run_py(&c.venv_py, &["-c", &torch], &c);
     show("cpu: kernel that already imported torch", &guarded);
     check(
         guarded.code != 0 && guarded.text.contains("`torch` was imported in this kernel"),
@@ -265,7 +447,7 @@ pub fn run(args: &Args, _db: Option<&Path>) -> ExitCode {
             .join("../target/gpu-env-e2e")
             .to_path_buf()
     });
-    let all = ["cu112", "cpu"];
+    let all = ["cu112", "coexist", "cpu"];
     for c in &args.cases {
         if !all.contains(&c.as_str()) {
             eprintln!("error: unknown case `{c}` (cases: {})", all.join(", "));
@@ -278,6 +460,7 @@ pub fn run(args: &Args, _db: Option<&Path>) -> ExitCode {
     for name in all.iter().copied().filter(|c| want(c)) {
         let r = match name {
             "cu112" => case_cu112(&root, &args.python, &mut failures),
+            "coexist" => case_coexist(&root, &args.python, &mut failures),
             _ => case_cpu(&root, &args.python, &mut failures),
         };
         if let Err(e) = r {

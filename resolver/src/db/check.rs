@@ -140,8 +140,18 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
         );
         for (k, s) in g.smi.iter().enumerate() {
             if !s.source.starts_with("https://") {
-                let at = vec![key("gpu"), Seg::Index(i), key("smi"), Seg::Index(k), key("source")];
-                r.error("gpus.toml", at, format!("source `{}` is not a URL", s.source));
+                let at = vec![
+                    key("gpu"),
+                    Seg::Index(i),
+                    key("smi"),
+                    Seg::Index(k),
+                    key("source"),
+                ];
+                r.error(
+                    "gpus.toml",
+                    at,
+                    format!("source `{}` is not a URL", s.source),
+                );
             }
         }
     }
@@ -340,17 +350,28 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
         for (i, u) in rt.reuse.iter().enumerate() {
             let at = |k: &str| vec![key("reuse"), Seg::Index(i), key(k)];
             if !is_soname(&u.soname) {
-                r.error(file, at("soname"), format!("`{}` is not a soname", u.soname));
+                r.error(
+                    file,
+                    at("soname"),
+                    format!("`{}` is not a soname", u.soname),
+                );
             }
             if rt.preinstalled.get(&u.package) != Some(&u.version) {
                 r.error(
                     file,
                     at("version"),
-                    format!("{} {} is not in this runtime's preinstalled", u.package, u.version),
+                    format!(
+                        "{} {} is not in this runtime's preinstalled",
+                        u.package, u.version
+                    ),
                 );
             }
             if u.measured.trim().is_empty() {
-                r.error(file, at("measured"), "say how the symbol check was measured");
+                r.error(
+                    file,
+                    at("measured"),
+                    "say how the symbol check was measured",
+                );
             }
             for (j, w) in u.serves.iter().enumerate() {
                 if !db.wheel_files().any(|(_, f)| f.filename == *w) {

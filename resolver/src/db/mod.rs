@@ -102,7 +102,9 @@ impl Db {
         self.gpus.iter().find(|g| {
             g.name.eq_ignore_ascii_case(name)
                 || g.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
-                || g.smi.iter().any(|a| a.name.eq_ignore_ascii_case(name.trim()))
+                || g.smi
+                    .iter()
+                    .any(|a| a.name.eq_ignore_ascii_case(name.trim()))
         })
     }
 

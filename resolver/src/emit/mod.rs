@@ -546,7 +546,10 @@ fn target_data(db: &Db, t: &LockedTarget) -> Result<Py, EmitError> {
                 Py::None
             },
         ),
-        ("requires_overrides".into(), runtime::requires_overrides(db, t)),
+        (
+            "requires_overrides".into(),
+            runtime::requires_overrides(db, t),
+        ),
         ("packages".into(), Py::List(packages)),
         ("preload".into(), Py::List(preload)),
         ("shims".into(), Py::List(shims)),
@@ -583,7 +586,11 @@ fn header(targets: &[&LockedTarget], hash: &str, lock_name: &str) -> Result<Stri
          # the locked target that fits this runtime's GPU, driver and Python, installs exactly\n\
          # its files (hash-checked, no dependency resolution), preloads the CUDA libraries,\n\
          # imports MXNet and checks it on the GPU. Running it again is fast.\n",
-        if names.len() == 1 { "target" } else { "targets" },
+        if names.len() == 1 {
+            "target"
+        } else {
+            "targets"
+        },
         names.join(", ")
     ))
 }
@@ -627,7 +634,11 @@ fn render_notebook(
     let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
     let mut runtimes = Vec::new();
     for t in targets {
-        let platform = if t.kind == "kaggle" { "Kaggle: Settings > Accelerator" } else { "Colab: Runtime > Change runtime type" };
+        let platform = if t.kind == "kaggle" {
+            "Kaggle: Settings > Accelerator"
+        } else {
+            "Colab: Runtime > Change runtime type"
+        };
         runtimes.push(format!("{} ({platform} > {})", t.name, gpu_type(t)?));
     }
     let intro = format!(

@@ -152,7 +152,9 @@ pub fn gpu_names(db: &Db) -> Py {
         g.colab
             || db.runtimes.iter().any(|(_, r)| {
                 super::is_notebook_kind(&r.kind)
-                    && r.gpus.iter().any(|o| db.gpu(o).is_some_and(|x| x.name == g.name))
+                    && r.gpus
+                        .iter()
+                        .any(|o| db.gpu(o).is_some_and(|x| x.name == g.name))
             })
     };
     for g in db.gpus.iter().filter(|g| offered(g)) {

@@ -28,5 +28,6 @@ pub mod pypi;
 pub mod report;
 pub mod solve;
 pub mod target;
+pub mod validate;
 pub mod verify;
 pub mod wheelname;

@@ -138,7 +138,7 @@ fn stale_cell_and_notebook_fail() {
     let text = std::fs::read_to_string(&cell).unwrap();
     std::fs::write(
         &cell,
-        text.replace("mx = _gpu_env_setup", "mx2 = _gpu_env_setup"),
+        text.replace("mx = _gpu_env_main", "mx2 = _gpu_env_main"),
     )
     .unwrap();
     std::fs::remove_file(r.root.join("colab/gpu-env-setup.ipynb")).unwrap();

@@ -5,6 +5,7 @@ use super::diag::{key, Diagnostic, Locator, Seg};
 use super::load::SourceFile;
 use super::Db;
 use crate::pep440;
+use crate::validate::{is_sha256, is_soname, parse_shim};
 use std::collections::{BTreeSet, HashMap};
 
 struct Reporter<'a> {
@@ -20,22 +21,9 @@ impl<'a> Reporter<'a> {
     }
 }
 
-fn is_sha256(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-}
-
 /// `libcudart.so.11.0` -> `libcudart`.
 fn soname_stem(s: &str) -> &str {
     s.split(".so").next().unwrap_or(s)
-}
-
-fn is_soname(s: &str) -> bool {
-    s.starts_with("lib")
-        && s.contains(".so")
-        && !s.contains('/')
-        && !s.contains(char::is_whitespace)
 }
 
 fn check_sources(r: &mut Reporter, file: &str, path: Vec<Seg>, sources: &[String]) {
@@ -197,6 +185,18 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
         }
         if let Some(Err(e)) = b.python.as_deref().map(pep440::specifiers) {
             r.error("breakers.toml", at("python"), e.to_string());
+        }
+        // The one shim grammar (validate::parse_shim) that the cell, verify
+        // and the install hook evaluate: a shim outside it would be refused
+        // at emit time, so it is refused here first.
+        for (j, stmt) in b.shim.iter().enumerate() {
+            if parse_shim(stmt).is_none() {
+                r.error(
+                    "breakers.toml",
+                    vec![key("breaker"), Seg::Index(i), key("shim"), Seg::Index(j)],
+                    format!("shim `{stmt}` is outside the grammar `module.attr = None | float | builtin type | [-]package.attr`"),
+                );
+            }
         }
         check_sources(
             &mut r,

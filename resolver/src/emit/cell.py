@@ -1,30 +1,5 @@
 
 
-class _GpuEnvStop(Exception):
-    """A stop the user must act on: in IPython (Colab, Kaggle, Jupyter) the
-    cell fails, so Run all stops there, and shows this one line instead of a
-    traceback (IPython's `_render_traceback_` hook)."""
-
-    def _render_traceback_(self):
-        return [str(self)]
-
-
-def _gpu_env_stop(msg, verdict="STOP"):
-    text = "gpu-env: %s: %s" % (verdict, msg)
-    try:
-        import IPython
-        shell = IPython.get_ipython()
-    except Exception:
-        shell = None
-    if shell is not None:
-        raise _GpuEnvStop(text)
-    raise SystemExit(text)  # plain python: the message on stderr, exit status 1
-
-
-def _gpu_env_say(msg):
-    print("gpu-env: " + msg, flush=True)
-
-
 def _gpu_env_platform():
     import os
     if os.environ.get("KAGGLE_KERNEL_RUN_TYPE") or os.path.isdir("/kaggle/working"):
@@ -94,15 +69,6 @@ def _gpu_env_runtime(names):
 def _gpu_env_version(v):
     import re
     return tuple(int(x) for x in re.findall(r"[0-9]+", v or ""))
-
-
-def _gpu_env_dist_version(name):
-    import importlib, importlib.metadata
-    importlib.invalidate_caches()
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 def _gpu_env_gpu_problem(T, g):
@@ -362,83 +328,9 @@ def _gpu_env_pip_state(L, T, base):
                  % (", ".join(sorted(pins)), cfile))
 
 
-def _gpu_env_preload(T, redist_dir):
-    """Load the CUDA libraries by absolute path, in dependency order."""
-    import ctypes, importlib, importlib.metadata, os, re
-    files = {}
-    importlib.invalidate_caches()
-
-    def norm(d):
-        return re.sub(r"[-_.]+", "-", (d.metadata["Name"] or "")).lower()
-
-    def index(dists):
-        for d in dists:
-            for f in d.files or []:
-                if ".so" in f.name:
-                    files.setdefault(norm(d), {}).setdefault(f.name, str(d.locate_file(f)))
-
-    if any(p["install"] == "redist" for p in T["packages"]):
-        index(importlib.metadata.distributions(path=[redist_dir]))
-    wanted = set(p["package"] for p in T["preload"])
-    wanted |= set(p["runtime"]["package"] for p in T["preload"] if p["runtime"])
-    index(d for d in importlib.metadata.distributions() if norm(d) in wanted)
-    todo, shared = [], []
-    for p in T["preload"]:
-        have = files.get(p["package"], {})
-        rt = p["runtime"]
-        if rt and _gpu_env_dist_version(rt["package"]) == rt["version"] \
-                and p["soname"] in files.get(rt["package"], {}):
-            # The runtime's own copy (compat-db `reuse`): torch, cupy and jax
-            # imported later bind the library they were built for.
-            have = files[rt["package"]]
-            shared.append("%s (%s %s)" % (p["soname"], rt["package"], rt["version"]))
-        elif rt:
-            _gpu_env_say("note: %s %s is not installed here; %s comes from %s"
-                         % (rt["package"], rt["version"], p["soname"], p["package"]))
-        if p["soname"].endswith("*"):
-            found = sorted(n for n in have if n.startswith(p["soname"][:-1]))
-        else:
-            found = [p["soname"]] if p["soname"] in have else []
-        if not found and p["required"]:
-            _gpu_env_stop("%s not found in the installed %s (%s)"
-                          % (p["soname"], p["package"], redist_dir))
-        todo += [(n, os.path.abspath(have[n]), p["required"]) for n in found]
-    done, errors = 0, {}
-    while todo:
-        left = []
-        for n, path, required in todo:
-            try:
-                ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
-                done += 1
-            except OSError as e:
-                errors[n] = str(e)
-                left.append((n, path, required))
-        if len(left) == len(todo):
-            break
-        todo = left
-    for n, path, required in todo:
-        if required:
-            _gpu_env_stop("cannot load %s: %s" % (path, errors[n]))
-        _gpu_env_say("note: optional %s not loaded: %s" % (n, errors[n]))
-    if T["preload"]:
-        _gpu_env_say("preloaded %d libraries from %s" % (done, redist_dir) + (
-            "; shared with the runtime: " + ", ".join(shared) if shared else ""))
-
-
 def _gpu_env_import(T):
     """numpy shims, then import mxnet."""
-    import importlib, warnings
-    for mod_name, attr, expr in T["shims"]:
-        mod = importlib.import_module(mod_name)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                present = hasattr(mod, attr)
-        except Exception:
-            present = False
-        if not present:
-            setattr(mod, attr, _gpu_env_shim_value(expr))
-            _gpu_env_say("shim: %s.%s = %s" % (mod_name, attr, expr))
+    _gpu_env_apply_shims(T)
     try:
         import mxnet as mx
     except Exception as e:
@@ -448,24 +340,6 @@ def _gpu_env_import(T):
                           "driver (libcuda.so.1) is missing: %s" % text)
         _gpu_env_stop("import mxnet failed: %s" % text)
     return mx
-
-
-def _gpu_env_shim_value(expr):
-    # The grammar emit::parse_shim admits: None, a float literal, a builtin
-    # type, or a (negated) attribute of a package; never eval.
-    import builtins, importlib
-    if expr == "None":
-        return None
-    neg = expr.startswith("-")
-    body = expr[1:] if neg else expr
-    if body.replace(".", "", 1).isdigit():
-        value = float(body)
-    else:
-        head, _, rest = body.partition(".")
-        value = getattr(builtins, head) if not rest else importlib.import_module(head)
-        for part in rest.split(".") if rest else []:
-            value = getattr(value, part)
-    return -value if neg else value
 
 
 def _gpu_env_check(L, T, mx, t0):
@@ -494,4 +368,18 @@ def _gpu_env_check(L, T, mx, t0):
     return mx
 
 
-mx = _gpu_env_setup(_gpu_env_lock)
+def _gpu_env_main(L):
+    try:
+        import IPython
+        ipython = IPython.get_ipython() is not None
+    except Exception:
+        ipython = False
+    try:
+        return _gpu_env_setup(L)
+    except _GpuEnvStop as e:
+        if ipython:
+            raise  # one line, see _GpuEnvStop
+        raise SystemExit(str(e)) from None  # plain python: the line on stderr, exit 1
+
+
+mx = _gpu_env_main(_gpu_env_lock)

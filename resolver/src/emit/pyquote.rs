@@ -46,6 +46,26 @@ impl Py {
         Py::Str(v.into())
     }
 
+    /// The same value as JSON (tuples become arrays).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Py::Str(s) => Value::String(s.clone()),
+            Py::Int(i) => Value::from(*i),
+            Py::Bool(b) => Value::Bool(*b),
+            Py::None => Value::Null,
+            Py::List(items) | Py::Tuple(items) => {
+                Value::Array(items.iter().map(Py::to_json).collect())
+            }
+            Py::Dict(items) => Value::Object(
+                items
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+
     /// Render with `indent` spaces per level; lists and dicts of compound
     /// values go one item per line.
     pub fn render(&self, level: usize) -> String {

@@ -285,18 +285,29 @@ pub fn verify(lock: &Lock, lock_path: &str, index: usize, db: &Db, opts: &Option
             &mut preload,
         )
     }));
+    // The lock's redist directory as the cell and install made it (the
+    // first that exists; else where the cell would put it).
+    let dirs = redist_dirs(lock, opts.redist_dir.as_deref());
+    let redist = dirs
+        .iter()
+        .find(|d| d.is_dir())
+        .or(dirs.first())
+        .cloned()
+        .unwrap_or_default();
+    let gpu_build = t.mxnet.cuda.is_some();
     if opts.no_python {
         layers.push(Layer::skip("python", "--no-python"));
-    } else if !device_ok {
+    } else if gpu_build && !device_ok {
         layers.push(Layer::skip("python", skip_why("mx.gpu() needs a GPU")));
     } else {
         layers.push(timed("python", || {
-            layer_python(t, python.as_deref(), &preload, py_timeout)
+            layer_python(t, db, python.as_deref(), &redist, py_timeout)
         }));
     }
 
     let any_fail = layers.iter().any(|l| l.status == Status::Fail);
-    let exit_code = if no_device.is_some() {
+    // A CPU build needs no device: its verdict is the other layers'.
+    let exit_code = if no_device.is_some() && gpu_build {
         EXIT_NO_DEVICE
     } else if any_fail {
         EXIT_FAIL
@@ -740,39 +751,35 @@ fn layer_libraries(
     l
 }
 
-const PY_SCRIPT: &str = r#"
-import ctypes, json, sys, time, re
-cfg = json.loads(sys.argv[1])
-out = {}
-try:
-    import importlib.metadata as md
-    out["installed"] = md.version(cfg["package"])
-except Exception as e:
-    out["installed"] = None
+/// The python layer's driver: the shared runtime's preload and shims (the
+/// same code the cell and the install hook run), then `import mxnet` and one
+/// operation where the build runs (GPU or CPU).
+const PY_DRIVER: &str = r#"
+import json, sys, time
+T = json.loads(sys.argv[1])
+out = {"log": []}
+out["installed"] = _gpu_env_dist_version(T["mxnet"]["package"])
+if out["installed"] is None:
     print(json.dumps(out)); sys.exit(0)
-for p in cfg["preload"]:
-    ctypes.CDLL(p, mode=ctypes.RTLD_GLOBAL)
-ns = {}
-for s in cfg["shims"]:
-    m = re.fullmatch(r"numpy\.([A-Za-z_]+) = ([A-Za-z_]+)", s.strip())
-    if m:
-        import numpy
-        if not hasattr(numpy, m.group(1)):
-            setattr(numpy, m.group(1), __builtins__.__dict__[m.group(2)] if hasattr(__builtins__, "__dict__") else __builtins__[m.group(2)])
-t0 = time.time()
 try:
+    _gpu_env_preload(T, sys.argv[2], out["log"].append)
+    _gpu_env_apply_shims(T, out["log"].append)
+    t0 = time.time()
     import mxnet as mx
+    out["import_s"] = time.time() - t0
+except _GpuEnvStop as e:
+    out["import_error"] = str(e)
 except Exception as e:
     out["import_error"] = "%s: %s" % (type(e).__name__, e)
-    print(json.dumps(out)); sys.exit(0)
-out["import_s"] = time.time() - t0
-out["version"] = getattr(mx, "__version__", None)
-n = mx.context.num_gpus()
-out["num_gpus"] = n
-if n > 0:
+else:
+    out["version"] = getattr(mx, "__version__", None)
+    n = mx.context.num_gpus() if T["gpu_build"] else 0
+    out["num_gpus"] = n
     try:
-        a = mx.nd.ones((64, 64), ctx=mx.gpu(0))
-        out["op"] = float(mx.nd.dot(a, a).sum().asscalar())
+        ctx = mx.gpu(0) if T["gpu_build"] else mx.cpu()
+        if not T["gpu_build"] or n > 0:
+            a = mx.nd.ones((64, 64), ctx=ctx)
+            out["op"] = float(mx.nd.dot(a, a).sum().asscalar())
     except Exception as e:
         out["op_error"] = "%s: %s" % (type(e).__name__, e)
 print(json.dumps(out))
@@ -780,8 +787,9 @@ print(json.dumps(out))
 
 fn layer_python(
     t: &LockedTarget,
+    db: &Db,
     python: Option<&Path>,
-    preload: &[PathBuf],
+    redist: &Path,
     timeout: Duration,
 ) -> Layer {
     let mut l = Layer::new("python");
@@ -789,13 +797,13 @@ fn layer_python(
         return Layer::skip("python", "no python3 on PATH (give --python)");
     };
     l.details.push(format!("python: {}", py.display()));
-    let cfg = serde_json::json!({
-        "package": t.mxnet.package,
-        "preload": preload,
-        "shims": t.shim.iter().flat_map(|s| s.statements.clone()).collect::<Vec<_>>(),
-    });
-    let cfg = cfg.to_string();
-    let o = match crate::probe::exec::run(py, &["-c", PY_SCRIPT, &cfg], &[], timeout) {
+    let data = match crate::emit::target_json(db, t) {
+        Ok(d) => d.to_string(),
+        Err(e) => return l.fail(e.to_string()),
+    };
+    let script = format!("{}\n{PY_DRIVER}", crate::emit::RUNTIME_PY);
+    let redist = redist.to_string_lossy();
+    let o = match crate::probe::exec::run(py, &["-c", &script, &data, &redist], &[], timeout) {
         Ok(o) => o,
         Err(e) => return l.fail(format!("{}: {e}", py.display())),
     };
@@ -805,6 +813,9 @@ fn layer_python(
             Err(_) => return l.fail(format!("unexpected output: {}", o.stdout.trim())),
         };
     l.set("result", &v);
+    for line in v["log"].as_array().into_iter().flatten() {
+        l.details.push(line.as_str().unwrap_or("").to_string());
+    }
     let Some(installed) = v["installed"].as_str() else {
         let mut s = Layer::skip(
             "python",
@@ -826,24 +837,36 @@ fn layer_python(
     if let Some(e) = v["import_error"].as_str() {
         return l.fail(format!("import mxnet: {e}"));
     }
+    python_op_verdict(t, l, &v)
+}
+
+/// The python layer's verdict on `import mxnet` that worked: GPUs seen (GPU
+/// builds) and one `dot` where the build runs.
+fn python_op_verdict(t: &LockedTarget, mut l: Layer, v: &serde_json::Value) -> Layer {
+    let gpu = t.mxnet.cuda.is_some();
     let n = v["num_gpus"].as_i64().unwrap_or(0);
+    let where_ = if gpu { "mx.gpu(0)" } else { "mx.cpu()" };
     l.details.push(format!(
         "import mxnet {}: num_gpus() = {n}",
         v["version"].as_str().unwrap_or("?")
     ));
-    if n <= 0 {
+    if gpu && n <= 0 {
         return l.fail("mx.context.num_gpus() is 0: MXNet sees no GPU");
     }
     if let Some(e) = v["op_error"].as_str() {
-        return l.fail(format!("dot on mx.gpu(0): {e}"));
+        return l.fail(format!("dot on {where_}: {e}"));
     }
     let want = 64.0 * 64.0 * 64.0;
     match v["op"].as_f64() {
         Some(x) if (x - want).abs() < 1e-3 * want => {
-            l.reason = format!("import mxnet, {n} GPU(s), dot on mx.gpu(0) = {x}");
+            l.reason = if gpu {
+                format!("import mxnet, {n} GPU(s), dot on {where_} = {x}")
+            } else {
+                format!("import mxnet (CPU build), dot on {where_} = {x}")
+            };
             l
         }
-        other => l.fail(format!("dot on mx.gpu(0) gave {other:?}, want {want}")),
+        other => l.fail(format!("dot on {where_} gave {other:?}, want {want}")),
     }
 }
 

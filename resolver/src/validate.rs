@@ -1,0 +1,127 @@
+//! Validators for values that reach generated files and compat-db: one
+//! definition each, used by `db check`, the emitters and the lock readers,
+//! so a value `db check` accepts is one the emitters accept.
+
+pub fn is_sha256(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// `^lib[A-Za-z0-9_+.-]+\.so(\.[0-9]+)*$`
+pub fn is_soname(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("lib") else {
+        return false;
+    };
+    let Some(pos) = rest.rfind(".so") else {
+        return false;
+    };
+    // The last `.so` followed only by `.N` groups; try each `.so` occurrence
+    // from the right so `libx.so.so.1` style names are judged correctly.
+    let mut cut = Some(pos);
+    while let Some(p) = cut {
+        let (stem, tail) = (&rest[..p], &rest[p + 3..]);
+        let tail_ok = tail.is_empty()
+            || (tail.starts_with('.')
+                && tail[1..]
+                    .split('.')
+                    .all(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit())));
+        let stem_ok = !stem.is_empty()
+            && stem
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'.' | b'-'));
+        if tail_ok && stem_ok {
+            return true;
+        }
+        cut = rest[..p].rfind(".so");
+    }
+    false
+}
+
+/// https URL made of RFC 3986 characters other than quotes, backslash and
+/// `#` (nothing that can end a literal or start a comment in a requirements
+/// line), with a host.
+pub fn is_https_url(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("https://") else {
+        return false;
+    };
+    let host = rest.split('/').next().unwrap_or("");
+    !host.is_empty()
+        && s.len() <= 2048
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'.'
+                        | b'_'
+                        | b'~'
+                        | b':'
+                        | b'/'
+                        | b'?'
+                        | b'['
+                        | b']'
+                        | b'@'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b'='
+                        | b'%'
+                )
+        })
+}
+
+/// A PEP 440 version spelled with version characters only.
+pub fn is_version(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'!' | b'-' | b'_'))
+        && crate::pep440::version(s).is_ok()
+}
+
+fn is_identifier(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+fn is_dotted(s: &str) -> bool {
+    !s.is_empty() && s.split('.').all(is_identifier)
+}
+
+/// A shim statement `module.attr = name[.attr...]`, as data:
+/// (module, attr, expression). Anything else is refused: shims come from
+/// compat-db and are never pasted into the cell as code.
+pub fn parse_shim(stmt: &str) -> Option<(String, String, String)> {
+    let (lhs, rhs) = stmt.split_once('=')?;
+    let (lhs, rhs) = (lhs.trim(), rhs.trim());
+    let (module, attr) = lhs.rsplit_once('.')?;
+    let root = module.split('.').next().unwrap_or("");
+    // The value is a float literal, `None`, a builtin type, or a (possibly
+    // negated) attribute of the same package: a shim never imports or calls
+    // anything else. The cell evaluates exactly this grammar, never `eval`.
+    let is_float = |v: &str| {
+        let v = v.strip_prefix('-').unwrap_or(v);
+        let (int, frac) = v.split_once('.').unwrap_or((v, "0"));
+        !int.is_empty()
+            && !frac.is_empty()
+            && int.bytes().all(|b| b.is_ascii_digit())
+            && frac.bytes().all(|b| b.is_ascii_digit())
+    };
+    let attribute = |v: &str| {
+        let v = v.strip_prefix('-').unwrap_or(v);
+        is_dotted(v) && v.split('.').next() == Some(root) && v.contains('.')
+    };
+    let value_ok = rhs == "None"
+        || is_float(rhs)
+        || matches!(rhs, "bool" | "int" | "float" | "complex" | "object" | "str")
+        || attribute(rhs);
+    (is_dotted(module) && is_identifier(attr) && value_ok)
+        .then(|| (module.to_string(), attr.to_string(), rhs.to_string()))
+}

@@ -116,7 +116,17 @@ pub fn requires_overrides(db: &Db, t: &LockedTarget) -> Py {
             .package
             .iter()
             .any(|p| crate::pep440::normalize_name(&p.name) == name);
-        let needed = t.need.iter().any(|n| n.package == name);
+        // `import mxnet` needs it: an "absent" breaker names it (requests,
+        // setuptools on Python >= 3.12), whatever the target has.
+        let needed = t.need.iter().any(|n| n.package == name)
+            || db.breakers.iter().any(|b| {
+                b.package == "mxnet"
+                    && b.breaks_with == "absent"
+                    && crate::pep440::normalize_name(&b.dependency) == name
+                    && crate::pep440::specifiers(&b.versions).is_ok_and(|v| {
+                        crate::pep440::version(&t.mxnet.version).is_ok_and(|m| v.contains(&m))
+                    })
+            });
         let on_runtime = preinstalled.is_some_and(|p| p.contains_key(&name));
         let entry = if name == "numpy" {
             (!t.numpy.meets_requires_dist).then(|| {

@@ -16,10 +16,83 @@ pub struct Config {
     /// Targets to resolve when none is given (`colab`, `local`, ...).
     #[serde(default)]
     pub targets: Vec<String>,
+    /// Targets with facts of their own (`[[workspace.metadata.gpu-env.target]]`),
+    /// resolved after `targets`, so a repo keeps a non-default target under
+    /// `check`.
+    #[serde(default)]
+    pub target: Vec<TargetTable>,
     #[serde(default)]
     pub constraints: ConfigConstraints,
     #[serde(default)]
     pub output: Outputs,
+}
+
+/// One configured target and the facts it overrides, as the resolve flags
+/// of the same names would.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TargetTable {
+    pub spec: String,
+    /// One GPU (`"A100"`) or several (`["T4", "T4"]`).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub gpu: Vec<String>,
+    #[serde(default)]
+    pub no_gpu: bool,
+    pub driver: Option<String>,
+    pub cuda_toolkit: Option<String>,
+    pub cudnn: Option<String>,
+    pub python_version: Option<String>,
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
+
+impl TargetTable {
+    /// Its overrides, each sourced `config:target[i].<key>`.
+    pub fn overrides(&self, i: usize) -> crate::target::Overrides {
+        use crate::target::{Overrides, Sourced};
+        let src = |k: &str| format!("config:target[{i}].{k}");
+        let s = |v: &Option<String>, k: &str| v.clone().map(|v| Sourced::new(v, src(k)));
+        Overrides {
+            gpus: self
+                .gpu
+                .iter()
+                .map(|g| Sourced::new(g.clone(), src("gpu")))
+                .collect(),
+            no_gpu: self.no_gpu.then(|| src("no-gpu")),
+            driver: s(&self.driver, "driver"),
+            cuda_toolkit: s(&self.cuda_toolkit, "cuda-toolkit"),
+            cudnn: s(&self.cudnn, "cudnn"),
+            python: s(&self.python_version, "python-version"),
+        }
+    }
+}
+
+impl Config {
+    /// Every configured target with its own overrides: `targets` (none),
+    /// then each `[[target]]` table.
+    pub fn target_requests(&self) -> Vec<(String, crate::target::Overrides)> {
+        let plain = self
+            .targets
+            .iter()
+            .map(|t| (t.clone(), crate::target::Overrides::default()));
+        let tables = self
+            .target
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.spec.clone(), t.overrides(i)));
+        plain.chain(tables).collect()
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -91,6 +164,14 @@ fn from_value(manifest: &Path, v: Option<&toml::Value>) -> Result<Config, Config
             return Err(ConfigError::Invalid {
                 manifest: manifest.to_path_buf(),
                 message: format!("targets[{i}] is empty"),
+            });
+        }
+    }
+    for (i, t) in c.target.iter().enumerate() {
+        if t.spec.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                manifest: manifest.to_path_buf(),
+                message: format!("target[{i}].spec is empty"),
             });
         }
     }
@@ -203,14 +284,27 @@ mod tests {
         assert_eq!(c.constraints.mxnet.as_deref(), Some(">=1.9"));
         let e = parse_manifest(
             m,
-            "[workspace]\n[workspace.metadata.gpu-env]\ntarget = [\"colab\"]\n",
+            "[workspace]\n[workspace.metadata.gpu-env]\ntarget_list = [\"colab\"]\n",
         )
         .unwrap_err()
         .to_string();
         assert!(
-            e.starts_with("/r/Cargo.toml: [workspace.metadata.gpu-env]: unknown field `target`"),
+            e.starts_with(
+                "/r/Cargo.toml: [workspace.metadata.gpu-env]: unknown field `target_list`"
+            ),
             "{e}"
         );
+        let c = parse_manifest(m, "[workspace]\n[[workspace.metadata.gpu-env.target]]\nspec = \"colab\"\ngpu = \"A100\"\npython-version = \"3.12\"\n").unwrap().unwrap();
+        let r = c.target_requests();
+        assert_eq!(r[0].0, "colab");
+        let e = r[0].1.entries();
+        assert_eq!(
+            e[0],
+            ("gpu".into(), "A100".into(), "config:target[0].gpu".into())
+        );
+        assert_eq!(e[1].0, "python");
+        let e = parse_manifest(m, "[workspace]\n[[workspace.metadata.gpu-env.target]]\nspec = \"colab\"\ngpus = \"A100\"\n").unwrap_err().to_string();
+        assert!(e.contains("unknown field `gpus`"), "{e}");
         let e = parse_manifest(
             m,
             "[workspace]\n[workspace.metadata.gpu-env.constraints]\nmxnet = \"> =1\"\n",

@@ -8,6 +8,7 @@ use crate::lock::{self, Lock, LockError};
 use crate::profile::{self, TargetSpec};
 use crate::solve::{self, Constraints, Resolution, Status};
 use crate::target::{OverrideError, Overrides};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,14 +23,33 @@ pub enum JobError {
     Write(#[from] crate::fsutil::WriteError),
     #[error("constraint: {0}")]
     Constraint(String),
+    #[error("target `{spec}`: {message}")]
+    Spec { spec: String, message: String },
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Request {
     pub targets: Vec<String>,
+    /// Overrides for every target (flags, environment); they win over
+    /// `per_target`.
     pub overrides: Overrides,
+    /// Overrides of target `i` alone (config `[[target]]` tables), if any.
+    pub per_target: Vec<Overrides>,
     pub constraints: crate::config::ConfigConstraints,
+    /// Where a constraint that is not the config's came from
+    /// (`mxnet` -> `override:--mxnet`), recorded in the lock.
+    pub constraint_sources: BTreeMap<String, String>,
     pub probe: crate::probe::ProbeOptions,
+}
+
+impl Request {
+    /// The overrides that apply to target `i`.
+    pub fn overrides_for(&self, i: usize) -> Overrides {
+        match self.per_target.get(i) {
+            Some(base) => self.overrides.clone().over(base),
+            None => self.overrides.clone(),
+        }
+    }
 }
 
 pub struct Outcome {
@@ -57,7 +77,7 @@ pub fn target(
     overrides: &Overrides,
     probe: &crate::probe::ProbeOptions,
 ) -> Result<crate::target::Target, JobError> {
-    let parsed = TargetSpec::parse(spec);
+    let parsed = profile_gpu(spec, TargetSpec::parse(spec), overrides)?;
     let mut t = match &parsed {
         TargetSpec::Local => crate::probe::probe(probe).to_target(db),
         p => profile::from_profile(db, p)?,
@@ -66,21 +86,79 @@ pub fn target(
     Ok(t)
 }
 
+/// A runtime profile target with a GPU override becomes `<kind>:<gpu>`, so
+/// its name, notebook GPU type and the runtime's offer all agree with the
+/// GPU (`--target colab --gpu A100` is `colab:A100`); a contradiction is
+/// refused.
+fn profile_gpu(spec: &str, parsed: TargetSpec, o: &Overrides) -> Result<TargetSpec, JobError> {
+    let TargetSpec::Profile { runtime, gpu, kind } = parsed else {
+        return Ok(parsed);
+    };
+    let err = |message: String| JobError::Spec {
+        spec: spec.to_string(),
+        message,
+    };
+    if o.no_gpu.is_some() {
+        return Err(err(format!(
+            "a runtime profile has a GPU; {} asks for none: use `--target local --no-gpu` for a CPU lock",
+            o.no_gpu.as_deref().unwrap_or("--no-gpu")
+        )));
+    }
+    let gpu = match (&gpu, o.gpus.as_slice()) {
+        (_, []) => gpu,
+        (None, [g]) => Some(g.value.clone()),
+        (Some(named), [g]) if named.eq_ignore_ascii_case(&g.value) => gpu,
+        (Some(named), [g]) => {
+            return Err(err(format!(
+                "it names GPU `{named}`, and {} says `{}`: give one",
+                g.source, g.value
+            )))
+        }
+        (_, many) => {
+            return Err(err(format!(
+                "a runtime profile has one GPU type; {} gives {}",
+                many[0].source,
+                many.len()
+            )))
+        }
+    };
+    Ok(TargetSpec::Profile { runtime, gpu, kind })
+}
+
 pub fn run(db: &Db, db_hash: &str, req: &Request) -> Result<Outcome, JobError> {
     let cons = constraints(&req.constraints)?;
     let cmap = crate::config::constraint_map(&req.constraints);
     let mut results = Vec::new();
-    for spec in &req.targets {
-        let t = target(db, spec, &req.overrides, &req.probe)?;
+    let mut recorded = Vec::new();
+    for (i, spec) in req.targets.iter().enumerate() {
+        let o = req.overrides_for(i);
+        let t = target(db, spec, &o, &req.probe)?;
         results.push((spec.clone(), solve::resolve(db, &t, &cons)));
+        let mut entries = o.entries();
+        entries.extend(
+            req.constraint_sources
+                .iter()
+                .filter_map(|(k, src)| Some((k.clone(), cmap.get(k)?.clone(), src.clone()))),
+        );
+        recorded.push(entries);
     }
     let lock = if results.iter().all(|(_, r)| r.status == Status::Resolved) {
         let mut targets = Vec::new();
-        for (spec, r) in &results {
-            targets.push(lock::lock_target(spec, cmap.clone(), r)?);
+        for ((spec, r), entries) in results.iter().zip(recorded) {
+            let mut t = lock::lock_target(spec, cmap.clone(), r)?;
+            t.r#override = entries
+                .into_iter()
+                .map(|(name, value, source)| lock::LockedOverride {
+                    name,
+                    value,
+                    source,
+                })
+                .collect();
+            targets.push(t);
         }
         Some(Lock {
             format: lock::FORMAT,
+            gpu_env: Some(crate::version().to_string()),
             db: db_hash.to_string(),
             target: targets,
         })

@@ -18,11 +18,13 @@ pub mod fsutil;
 pub mod hashes;
 #[cfg(feature = "net")]
 pub mod ingest;
+pub mod install;
 pub mod job;
 pub mod lock;
 pub mod measure;
 pub mod probe;
 pub mod profile;
+pub mod pyexe;
 #[cfg(feature = "net")]
 pub mod pypi;
 pub mod report;

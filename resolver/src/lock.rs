@@ -10,13 +10,17 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub const FORMAT: u32 = 1;
+/// 2: `gpu_env` version and per-target `override` entries.
+pub const FORMAT: u32 = 2;
 pub const HEADER: &str = "# gpu-env lock: written by `cargo xtask resolve`; do not edit by hand.\n";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Lock {
     pub format: u32,
+    /// The gpu-env version that wrote the lock (absent before format 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_env: Option<String>,
     /// The compat-db content hash the lock was resolved against.
     pub db: String,
     pub target: Vec<LockedTarget>,
@@ -33,6 +37,12 @@ pub struct LockedTarget {
     /// Constraints that applied (`mxnet = ">=1.9"`), for drift checks.
     #[serde(default)]
     pub constraints: BTreeMap<String, String>,
+    /// Every fact given instead of probed or read from the profile, and
+    /// every constraint not from the config, with where it came from
+    /// (`--gpu`, `GPU_ENV_OVERRIDE_PYTHON`, `config:target[0].gpu`): `check`
+    /// re-resolves with exactly these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub r#override: Vec<LockedOverride>,
     pub fact: Vec<Fact>,
     pub mxnet: LockedMxnet,
     pub driver: LockedDriver,
@@ -46,6 +56,16 @@ pub struct LockedTarget {
     /// Modules `import mxnet` needs that the lock does not pin.
     #[serde(default)]
     pub need: Vec<LockedNeed>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LockedOverride {
+    /// `gpu`, `no_gpu`, `driver`, `cuda_toolkit`, `cudnn`, `python`, `mxnet`.
+    pub name: String,
+    pub value: String,
+    /// `override:--gpu`, `override:GPU_ENV_OVERRIDE_GPU`, `config:target[0].gpu`.
+    pub source: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -341,12 +361,19 @@ pub fn lock_target(
         t.cudnn.as_ref().map(|d| d.value.clone()),
         t.cudnn.as_ref().map(|d| &d.source),
     );
-    let redist_install = if t.kind == "colab" { "redist" } else { "site" };
+    // Notebook runtimes keep their own CUDA 12 wheels in site-packages: the
+    // lock's redistributables go into a directory of their own there.
+    let redist_install = if crate::emit::is_notebook_kind(&t.kind) {
+        "redist"
+    } else {
+        "site"
+    };
     Ok(LockedTarget {
         spec: spec.to_string(),
         name: t.name.clone(),
         kind: t.kind.clone(),
         constraints,
+        r#override: Vec::new(),
         fact,
         mxnet: LockedMxnet {
             package: c.package.clone(),

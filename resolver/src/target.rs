@@ -105,6 +105,68 @@ impl Overrides {
         self
     }
 
+    /// As recorded in a lock, in a fixed order: (name, value, source) with
+    /// names `gpu` (one entry per device), `no_gpu`, `driver`,
+    /// `cuda_toolkit`, `cudnn`, `python`.
+    pub fn entries(&self) -> Vec<(String, String, String)> {
+        let mut out: Vec<(String, String, String)> = self
+            .gpus
+            .iter()
+            .map(|g| ("gpu".into(), g.value.clone(), g.source.clone()))
+            .collect();
+        if let Some(src) = &self.no_gpu {
+            out.push(("no_gpu".into(), "true".into(), src.clone()));
+        }
+        for (name, v) in [
+            ("driver", &self.driver),
+            ("cuda_toolkit", &self.cuda_toolkit),
+            ("cudnn", &self.cudnn),
+            ("python", &self.python),
+        ] {
+            if let Some(v) = v {
+                out.push((name.into(), v.value.clone(), v.source.clone()));
+            }
+        }
+        out
+    }
+
+    /// Overrides from lock entries ([`Overrides::entries`]); an unknown name
+    /// is an error naming it.
+    pub fn from_entries<'a>(
+        entries: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
+    ) -> Result<Overrides, String> {
+        let mut o = Overrides::default();
+        for (name, value, source) in entries {
+            let v = Sourced::new(value.to_string(), source);
+            match name {
+                "gpu" => o.gpus.push(v),
+                "no_gpu" => o.no_gpu = Some(source.to_string()),
+                "driver" => o.driver = Some(v),
+                "cuda_toolkit" => o.cuda_toolkit = Some(v),
+                "cudnn" => o.cudnn = Some(v),
+                "python" => o.python = Some(v),
+                other => return Err(format!("unknown override `{other}`")),
+            }
+        }
+        Ok(o)
+    }
+
+    /// `self` on top of `base`: each fact `self` sets replaces `base`'s.
+    pub fn over(self, base: &Overrides) -> Overrides {
+        Overrides {
+            gpus: if self.gpus.is_empty() {
+                base.gpus.clone()
+            } else {
+                self.gpus
+            },
+            no_gpu: self.no_gpu.or_else(|| base.no_gpu.clone()),
+            driver: self.driver.or_else(|| base.driver.clone()),
+            cuda_toolkit: self.cuda_toolkit.or_else(|| base.cuda_toolkit.clone()),
+            cudnn: self.cudnn.or_else(|| base.cudnn.clone()),
+            python: self.python.or_else(|| base.python.clone()),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.gpus.is_empty()
             && self.no_gpu.is_none()

@@ -120,8 +120,8 @@ fn hand_formatted_lock_is_stale() {
     let r = repo();
     edit(
         &r.root.join("gpu-env.lock"),
-        "format = 1\n",
-        "format = 1 # edited\n",
+        "format = 2\n",
+        "format = 2 # edited\n",
     );
     let (code, out, err) = check(&r);
     assert_eq!(code, 1, "{out}{err}");
@@ -190,7 +190,9 @@ fn changed_config_constraint_fails() {
     let (code, _, err) = check(&r);
     assert_eq!(code, 1);
     assert!(
-        err.contains("locks targets [\"colab\"] but the config lists"),
+        err.contains(
+            "config changed: gpu-env.lock locks targets [colab] but the config lists [colab, colab:T4]"
+        ),
         "{err}"
     );
 }
@@ -302,4 +304,101 @@ fn bench_check_vs_process_floor() {
         check * 1e3,
         check / floor
     );
+}
+
+/// A lock made with overrides records them; `check` re-resolves with
+/// exactly those and passes until an input really changes, then names the
+/// cause and the command that remakes the lock.
+#[test]
+fn overrides_are_recorded_and_checked() {
+    let r = repo();
+    let mut c = xtask();
+    c.current_dir(&r.root)
+        .arg("--db")
+        .arg(&r.db)
+        .args([
+            "resolve",
+            "--offline",
+            "--target",
+            "colab",
+            "--python-version",
+            "3.11.4",
+        ])
+        .env("GPU_ENV_OVERRIDE_DRIVER", "535.104.05");
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{out}{err}");
+    let lock = std::fs::read_to_string(r.root.join("gpu-env.lock")).unwrap();
+    for needle in [
+        "format = 2\n",
+        "gpu_env = \"",
+        "[[target.override]]\nname = \"python\"\nvalue = \"3.11.4\"\nsource = \"override:--python-version\"",
+        "[[target.override]]\nname = \"driver\"\nvalue = \"535.104.05\"\nsource = \"override:GPU_ENV_OVERRIDE_DRIVER\"",
+    ] {
+        assert!(lock.contains(needle), "lock lacks {needle}:\n{lock}");
+    }
+    // The environment variable is gone now: check still uses the recorded value.
+    let (code, out, err) = check(&r);
+    assert_eq!(code, 0, "{out}{err}");
+    // compat-db changes without changing the resolution: named, with the
+    // command that remakes this very lock.
+    let gpus = r.db.join("gpus.toml");
+    let text = std::fs::read_to_string(&gpus).unwrap();
+    std::fs::write(&gpus, format!("{text}\n# a comment\n")).unwrap();
+    let (code, _, err) = check(&r);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("compat-db changed: gpu-env.lock was resolved against compat-db"),
+        "{err}"
+    );
+    assert!(!err.contains("drift:"), "{err}");
+    assert!(
+        err.contains("run `GPU_ENV_OVERRIDE_DRIVER=535.104.05 cargo xtask resolve --python-version 3.11.4` and commit the result (the resolution stays the same"),
+        "{err}"
+    );
+}
+
+/// `--target colab --gpu A100` is `colab:A100` everywhere; a GPU the
+/// runtime does not offer, or a contradiction, is refused.
+#[test]
+fn profile_gpu_override_names_the_target() {
+    let r = repo();
+    let resolve = |args: &[&str]| {
+        let mut c = xtask();
+        c.current_dir(&r.root)
+            .arg("--db")
+            .arg(&r.db)
+            .args(["resolve", "--offline"])
+            .args(args);
+        run(c)
+    };
+    let gpus = r.db.join("gpus.toml");
+    let text = std::fs::read_to_string(&gpus).unwrap();
+    let a100 = "\n[[gpu]]\nname = \"NVIDIA A100\"\naliases = [\"A100\"]\ncompute_capability = \"8.0\"\nsource = [\"https://developer.nvidia.com/cuda-gpus\"]\n";
+    std::fs::write(&gpus, format!("{text}{a100}")).unwrap();
+    let (code, _, err) = resolve(&["--target", "colab", "--gpu", "A100"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("does not offer GPU `A100`; it offers T4"),
+        "{err}"
+    );
+    edit(
+        &r.db.join("runtimes/colab-test.toml"),
+        "gpus = [\"T4\"]",
+        "gpus = [\"T4\", \"A100\"]",
+    );
+    let (code, out, err) = resolve(&["--target", "colab", "--gpu", "A100"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let lock = std::fs::read_to_string(r.root.join("gpu-env.lock")).unwrap();
+    assert!(lock.contains("name = \"colab-test:A100\""), "{lock}");
+    let nb = std::fs::read_to_string(r.root.join("colab/gpu-env-setup.ipynb")).unwrap();
+    assert!(nb.contains("\"gpuType\": \"A100\""), "{nb}");
+    let (code, _, err) = resolve(&["--target", "colab:T4", "--gpu", "A100"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("names GPU `T4`, and override:--gpu says `A100`"),
+        "{err}"
+    );
+    let (code, _, err) = resolve(&["--target", "colab", "--no-gpu"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("use `--target local --no-gpu`"), "{err}");
 }

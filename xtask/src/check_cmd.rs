@@ -17,6 +17,9 @@ pub struct Args {
     /// Check the lock at PATH (default: config output.lock).
     #[arg(long, value_name = "PATH")]
     pub lock: Option<PathBuf>,
+    /// Read the config of this Cargo.toml (via cargo metadata) instead of discovering it.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
 }
 
 const FIX: &str = "run `cargo xtask resolve` and commit the result";
@@ -43,7 +46,11 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         }
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let loaded = match gpu_env::config::discover(&cwd) {
+    let loaded = match &args.manifest_path {
+        Some(m) => gpu_env::config::from_cargo_metadata(m),
+        None => gpu_env::config::discover(&cwd),
+    };
+    let loaded = match loaded {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: {e}");
@@ -86,7 +93,10 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
             gpu_env::lock::FORMAT
         ));
     }
-    problems.extend(drift(&db, &db_hash, &loaded, &lock, &shown));
+    let drifted = drift(&db, &db_hash, &loaded, &lock, &shown);
+    let changes_stack = drifted.iter().any(|p| p.starts_with("drift:"));
+    let config_changed = drifted.iter().any(|p| p.starts_with("config changed:"));
+    problems.extend(drifted);
     problems.extend(stale(&db, &loaded, &lock_path, &lock));
     if problems.is_empty() {
         println!(
@@ -99,12 +109,30 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         for p in &problems {
             eprintln!("{p}");
         }
-        eprintln!("check: {} problem(s); {FIX}", problems.len());
+        // The command that remakes this lock from what it records, and what
+        // running it would change.
+        let cmd = if config_changed {
+            "cargo xtask resolve".to_string()
+        } else {
+            reproduce(&lock, &loaded)
+        };
+        let effect = if config_changed {
+            "it locks what the config now says, as the `config changed` lines above show"
+        } else if changes_stack {
+            "it changes the stack as the drift lines above show"
+        } else {
+            "the resolution stays the same: it rewrites the lock's recorded hashes and the generated files"
+        };
+        eprintln!(
+            "check: {} problem(s); run `{cmd}` and commit the result ({effect})",
+            problems.len()
+        );
         ExitCode::from(EXIT_NO)
     }
 }
 
-/// The lock against the config and the current compat-db.
+/// The lock against the config and the current compat-db, each cause
+/// reported on its own: `compat-db changed:`, `config changed:`, `drift:`.
 fn drift(
     db: &gpu_env::db::Db,
     db_hash: &str,
@@ -113,53 +141,211 @@ fn drift(
     shown: &str,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    let specs: Vec<&str> = lock.target.iter().map(|t| t.spec.as_str()).collect();
-    let mut want: Vec<&str> = loaded.config.targets.iter().map(String::as_str).collect();
-    if !want.is_empty() {
-        let mut have = specs.clone();
-        have.sort_unstable();
-        want.sort_unstable();
-        if have != want {
-            out.push(format!(
-                "drift: {shown} locks targets {specs:?} but the config lists {:?}",
-                loaded.config.targets
-            ));
-        }
+    if lock.db != db_hash {
+        out.push(format!(
+            "compat-db changed: {shown} was resolved against compat-db {} and this gpu-env carries {}",
+            short(&lock.db),
+            short(db_hash)
+        ));
     }
+    out.extend(config_changes(loaded, lock, shown));
     for locked in &lock.target {
         if locked.spec == "local" {
             out.extend(local_drift(db, locked));
             continue;
         }
-        let req = Request {
-            targets: vec![locked.spec.clone()],
-            constraints: loaded.config.constraints.clone(),
-            ..Default::default()
+        out.extend(target_drift(db, db_hash, loaded, locked));
+    }
+    out
+}
+
+fn short(h: &str) -> &str {
+    h.get(..16).unwrap_or(h)
+}
+
+/// The configured targets (specs and their `[[target]]` facts) and
+/// constraints against what the lock recorded from the config. Targets
+/// and facts given by flags are the lock's own and not compared.
+fn config_changes(loaded: &Loaded, lock: &Lock, shown: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let from_config = |t: &LockedTarget| {
+        t.r#override
+            .iter()
+            .filter(|o| o.source.starts_with("config:"))
+            .map(|o| (o.name.clone(), o.value.clone()))
+            .collect::<Vec<_>>()
+    };
+    let by_flags = lock.target.iter().any(|t| {
+        t.r#override
+            .iter()
+            .any(|o| o.source.starts_with("override:"))
+    });
+    let want: Vec<(String, Vec<(String, String)>)> = loaded
+        .config
+        .target_requests()
+        .into_iter()
+        .map(|(spec, o)| {
+            let facts = o.entries().into_iter().map(|(n, v, _)| (n, v)).collect();
+            (spec, facts)
+        })
+        .collect();
+    let have: Vec<(String, Vec<(String, String)>)> = lock
+        .target
+        .iter()
+        .map(|t| (t.spec.clone(), from_config(t)))
+        .collect();
+    if !want.is_empty() && !by_flags && want != have {
+        let list = |v: &[(String, Vec<(String, String)>)]| {
+            v.iter()
+                .map(|(s, f)| match f.is_empty() {
+                    true => s.clone(),
+                    false => format!(
+                        "{s} ({})",
+                        f.iter()
+                            .map(|(n, v)| format!("{n}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
         };
-        match job::run(db, db_hash, &req) {
-            Err(e) => out.push(format!(
-                "drift: target `{}` no longer resolves: {e}",
-                locked.spec
-            )),
-            Ok(o) => match o.lock.and_then(|l| l.target.into_iter().next()) {
-                None => out.push(format!(
-                    "drift: target `{}` is unsatisfiable with the current config and compat-db",
-                    locked.spec
-                )),
-                Some(now) if now != *locked => {
-                    let lines = diff_targets(locked, &now);
-                    out.push(format!(
-                        "drift: target `{}` resolves differently now ({} change(s), lock -> now):",
-                        locked.spec,
-                        lines.len()
-                    ));
-                    out.extend(lines.into_iter().map(|l| format!("  {l}")));
-                }
-                Some(_) => {}
-            },
+        out.push(format!(
+            "config changed: {shown} locks targets [{}] but the config lists [{}]",
+            list(&have),
+            list(&want)
+        ));
+    }
+    for t in &lock.target {
+        let now = expected_constraints(loaded, t);
+        if now != t.constraints {
+            out.push(format!(
+                "config changed: target `{}` was locked with constraints {:?}; the config now gives {:?}",
+                t.spec, t.constraints, now
+            ));
         }
     }
     out
+}
+
+/// The constraints a re-resolve of `t` uses: the config's, with the ones
+/// the lock records from flags.
+fn expected_constraints(
+    loaded: &Loaded,
+    t: &LockedTarget,
+) -> std::collections::BTreeMap<String, String> {
+    let mut c = loaded.config.constraints.clone();
+    if let Some(o) = t.r#override.iter().find(|o| o.name == "mxnet") {
+        c.mxnet = Some(o.value.clone());
+    }
+    gpu_env::config::constraint_map(&c)
+}
+
+/// Re-resolve one locked target with exactly what the lock records (spec,
+/// overrides with their sources, constraints) and diff the result.
+fn target_drift(
+    db: &gpu_env::db::Db,
+    db_hash: &str,
+    loaded: &Loaded,
+    locked: &LockedTarget,
+) -> Vec<String> {
+    let facts = locked
+        .r#override
+        .iter()
+        .filter(|o| o.name != "mxnet")
+        .map(|o| (o.name.as_str(), o.value.as_str(), o.source.as_str()));
+    let overrides = match gpu_env::target::Overrides::from_entries(facts) {
+        Ok(o) => o,
+        Err(e) => return vec![format!("drift: target `{}`: {e}", locked.spec)],
+    };
+    let mut constraints = loaded.config.constraints.clone();
+    let mut constraint_sources = std::collections::BTreeMap::new();
+    if let Some(o) = locked.r#override.iter().find(|o| o.name == "mxnet") {
+        constraints.mxnet = Some(o.value.clone());
+        constraint_sources.insert("mxnet".to_string(), o.source.clone());
+    }
+    let req = Request {
+        targets: vec![locked.spec.clone()],
+        overrides,
+        constraints,
+        constraint_sources,
+        ..Default::default()
+    };
+    match job::run(db, db_hash, &req) {
+        Err(e) => vec![format!(
+            "drift: target `{}` no longer resolves: {e}",
+            locked.spec
+        )],
+        Ok(o) => match o.lock.and_then(|l| l.target.into_iter().next()) {
+            None => vec![format!(
+                "drift: target `{}` is unsatisfiable with the current config and compat-db",
+                locked.spec
+            )],
+            Some(now) if now != *locked => {
+                let lines = diff_targets(locked, &now);
+                let mut out = vec![format!(
+                    "drift: target `{}` resolves differently now ({} change(s), lock -> now):",
+                    locked.spec,
+                    lines.len()
+                )];
+                out.extend(lines.into_iter().map(|l| format!("  {l}")));
+                out
+            }
+            Some(_) => vec![],
+        },
+    }
+}
+
+/// The resolve command that remakes `lock` from what it records: the
+/// config's targets need no flags; targets and facts given by flags or
+/// `GPU_ENV_OVERRIDE_*` variables are repeated.
+pub fn reproduce(lock: &Lock, loaded: &Loaded) -> String {
+    let mut env = Vec::new();
+    let mut flags = Vec::new();
+    let configured: Vec<String> = loaded
+        .config
+        .target_requests()
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    let specs: Vec<String> = lock.target.iter().map(|t| t.spec.clone()).collect();
+    if specs != configured {
+        for s in &specs {
+            flags.push(format!("--target {}", shell_word(s)));
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for o in lock.target.iter().flat_map(|t| &t.r#override) {
+        let Some(src) = o.source.strip_prefix("override:") else {
+            continue;
+        };
+        if !seen.insert((src.to_string(), o.value.clone())) {
+            continue;
+        }
+        if src.starts_with("GPU_ENV_") {
+            env.push(format!("{src}={}", shell_word(&o.value)));
+        } else if o.name == "no_gpu" {
+            flags.push(src.to_string());
+        } else {
+            flags.push(format!("{src} {}", shell_word(&o.value)));
+        }
+    }
+    let mut words = env;
+    words.push("cargo xtask resolve".into());
+    words.extend(flags);
+    words.join(" ")
+}
+
+/// `value` as one shell word.
+fn shell_word(v: &str) -> String {
+    if !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-:@/+=,".contains(&b))
+    {
+        v.to_string()
+    } else {
+        format!("'{}'", v.replace('\'', "'\\''"))
+    }
 }
 
 /// `local` targets are probed, not re-resolved here: every pinned file must

@@ -39,6 +39,8 @@ enum Command {
     Doctor(crate::doctor_cmd::Args),
     /// Opt-in end-to-end tests in real venvs (downloads about 2 GB).
     E2e(crate::e2e_cmd::Args),
+    /// Install the locked stack into a Python environment (or --uninstall it).
+    Install(crate::install_cmd::Args),
 }
 
 #[derive(Subcommand)]
@@ -89,6 +91,7 @@ pub fn run() -> ExitCode {
         Command::Verify(args) => crate::verify_cmd::run(&args, cli.db.as_deref()),
         Command::Doctor(args) => crate::doctor_cmd::run(&args, cli.db.as_deref()),
         Command::E2e(args) => crate::e2e_cmd::run(&args, cli.db.as_deref()),
+        Command::Install(args) => crate::install_cmd::run(&args, cli.db.as_deref()),
     }
 }
 

@@ -1,8 +1,10 @@
 //! `cargo xtask doctor`: diagnose an existing Python environment's MXNet
 //! install. Exit codes: 0 nothing wrong, 1 problems found, 2 error (no
-//! interpreter, bad compat-db).
+//! interpreter, bad compat-db, a `--python` that is no executable).
 
+use crate::cli::EXIT_ERROR;
 use gpu_env::doctor::{self, Options};
+use gpu_env::pyexe;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -20,15 +22,27 @@ pub struct Args {
 }
 
 pub fn run(args: &Args, db: Option<&std::path::Path>) -> ExitCode {
+    let python = match args
+        .python
+        .as_deref()
+        .map(|p| pyexe::find(p, pyexe::Advice::Interpreter))
+        .transpose()
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
     let db = match gpu_env::db::Db::open(db) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(doctor::EXIT_ERROR);
+            return ExitCode::from(EXIT_ERROR);
         }
     };
     let opts = Options {
-        python: args.python.clone(),
+        python,
         no_import: args.no_import,
         ..Default::default()
     };
@@ -43,7 +57,7 @@ pub fn run(args: &Args, db: Option<&std::path::Path>) -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(doctor::EXIT_ERROR)
+            ExitCode::from(EXIT_ERROR)
         }
     }
 }

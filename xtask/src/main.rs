@@ -5,6 +5,7 @@ mod check_cmd;
 mod cli;
 mod doctor_cmd;
 mod e2e_cmd;
+mod install_cmd;
 mod probe_cmd;
 mod resolve_cmd;
 mod verify_cmd;

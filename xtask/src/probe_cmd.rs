@@ -32,6 +32,15 @@ pub fn run(args: &ProbeArgs, db: Option<&std::path::Path>) -> ExitCode {
             args.timeout
         ));
     }
+    let python = match args
+        .python
+        .as_deref()
+        .map(|p| gpu_env::pyexe::find(p, gpu_env::pyexe::Advice::PythonVersion))
+        .transpose()
+    {
+        Ok(p) => p,
+        Err(e) => return fail(e.to_string()),
+    };
     // The probe stands without compat-db; only GPU names and the driver
     // table come from it, so a broken database is a warning here.
     let db = gpu_env::db::Db::open(db).unwrap_or_else(|e| {
@@ -40,7 +49,7 @@ pub fn run(args: &ProbeArgs, db: Option<&std::path::Path>) -> ExitCode {
         gpu_env::db::Db::default()
     });
     let report = gpu_env::probe::probe(&ProbeOptions {
-        python: args.python.clone(),
+        python,
         timeout: std::time::Duration::from_secs_f64(args.timeout),
         ..Default::default()
     });

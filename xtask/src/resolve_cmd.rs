@@ -2,6 +2,7 @@
 
 use crate::cli::{EXIT_ERROR, EXIT_NO};
 use gpu_env::job::{self, Request};
+use gpu_env::pyexe;
 use gpu_env::solve::{Resolution, Rule, Status};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -49,6 +50,15 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 }
 
 pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
+    let python = match args
+        .python
+        .as_deref()
+        .map(|p| pyexe::find(p, pyexe::Advice::PythonVersion))
+        .transpose()
+    {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
     let (db, db_hash) = match gpu_env::db::Db::open_with_hash(db_dir) {
         Ok(x) => x,
         Err(e) => return fail(e),
@@ -63,22 +73,29 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         Err(e) => return fail(e),
     };
     let mut constraints = loaded.config.constraints.clone();
+    let mut constraint_sources = std::collections::BTreeMap::new();
     if let Some(m) = &args.mxnet {
         constraints.mxnet = Some(m.clone());
+        constraint_sources.insert("mxnet".to_string(), "override:--mxnet".to_string());
     }
-    let targets = if !args.targets.is_empty() {
-        args.targets.clone()
-    } else if !loaded.config.targets.is_empty() {
-        loaded.config.targets.clone()
+    // Targets from the command line, else the config's (plain and
+    // `[[target]]` tables with their own overrides), else `local`.
+    let configured = loaded.config.target_requests();
+    let (targets, per_target) = if !args.targets.is_empty() {
+        (args.targets.clone(), Vec::new())
+    } else if !configured.is_empty() {
+        configured.into_iter().unzip()
     } else {
-        vec!["local".to_string()]
+        (vec!["local".to_string()], Vec::new())
     };
     let req = Request {
         targets,
         overrides: args.overrides.to_overrides(),
+        per_target,
+        constraint_sources,
         constraints,
         probe: gpu_env::probe::ProbeOptions {
-            python: args.python.clone(),
+            python,
             ..Default::default()
         },
     };

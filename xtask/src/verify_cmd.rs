@@ -2,16 +2,26 @@
 //! layer (docs/verify.md). Exit codes: 0 every layer passed, 1 a layer
 //! failed, 2 usage/input error, 3 no NVIDIA driver or GPU (device layers
 //! skipped).
+//!
+//! The lock is found the way `resolve` writes it: `--lock PATH` (relative to
+//! the current directory), else the config's `output.lock` (relative to the
+//! workspace root of `--manifest-path`, or of the Cargo.toml found walking
+//! up from the current directory), else `gpu-env.lock` there.
 
+use crate::cli::EXIT_ERROR;
+use gpu_env::pyexe;
 use gpu_env::verify::{self, Options};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct Args {
-    /// The lock to verify.
-    #[arg(long, value_name = "PATH", default_value = "gpu-env.lock")]
-    pub lock: PathBuf,
+    /// The lock to verify (default: config output.lock, else gpu-env.lock).
+    #[arg(long, value_name = "PATH")]
+    pub lock: Option<PathBuf>,
+    /// Read the config of this Cargo.toml (via cargo metadata) instead of discovering it.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
     /// Which target of the lock (0-based; default the first).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub target_index: usize,
@@ -35,19 +45,60 @@ pub struct Args {
 
 fn error(m: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {m}");
-    ExitCode::from(verify::EXIT_ERROR)
+    ExitCode::from(EXIT_ERROR)
 }
 
-pub fn run(args: &Args, db: Option<&std::path::Path>) -> ExitCode {
-    let lock = match gpu_env::lock::Lock::read(&args.lock) {
+/// The lock to verify: `--lock` (against `cwd`), else the config's
+/// `output.lock`. The config is read only when it decides something: an
+/// explicit `--lock` without `--manifest-path` verifies that file even in a
+/// repo whose config is broken.
+fn lock_path(args: &Args, cwd: &Path) -> Result<PathBuf, gpu_env::config::ConfigError> {
+    if let (Some(l), None) = (&args.lock, &args.manifest_path) {
+        return Ok(cwd.join(l));
+    }
+    let loaded = match &args.manifest_path {
+        Some(m) => gpu_env::config::from_cargo_metadata(&cwd.join(m))?,
+        None => gpu_env::config::discover(cwd)?,
+    };
+    Ok(match &args.lock {
+        Some(l) => cwd.join(l),
+        None => loaded.path(&loaded.config.output.lock),
+    })
+}
+
+pub fn run(args: &Args, db: Option<&Path>) -> ExitCode {
+    let python = match args
+        .python
+        .as_deref()
+        .map(|p| pyexe::find(p, pyexe::Advice::Interpreter))
+        .transpose()
+    {
+        Ok(p) => p,
+        Err(e) => return error(e),
+    };
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let lock_path = match lock_path(args, &cwd) {
+        Ok(p) => p,
+        Err(e) => return error(e),
+    };
+    let shown = lock_path
+        .strip_prefix(&cwd)
+        .unwrap_or(&lock_path)
+        .display()
+        .to_string();
+    if args.lock.is_none() && !lock_path.exists() {
+        return error(format!(
+            "{shown}: no such lock (the config's output.lock, default gpu-env.lock); run `cargo xtask resolve` first, or pass --lock PATH"
+        ));
+    }
+    let lock = match gpu_env::lock::Lock::read(&lock_path) {
         Ok(l) => l,
         Err(e) => return error(e),
     };
     if args.target_index >= lock.target.len() {
         return error(format!(
-            "--target-index {}: {} has {} target(s)",
+            "--target-index {}: {shown} has {} target(s)",
             args.target_index,
-            args.lock.display(),
             lock.target.len()
         ));
     }
@@ -57,11 +108,11 @@ pub fn run(args: &Args, db: Option<&std::path::Path>) -> ExitCode {
     };
     let report = verify::verify(
         &lock,
-        &args.lock.display().to_string(),
+        &shown,
         args.target_index,
         &db,
         &Options {
-            python: args.python.clone(),
+            python,
             redist_dir: args.redist_dir.clone(),
             nvrtc_dirs: args.nvrtc_dir.clone(),
             no_python: args.no_python,

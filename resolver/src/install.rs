@@ -467,7 +467,7 @@ pub fn install(
         })?;
         Ok::<PathBuf, InstallError>(path)
     };
-    let steps = if redist.is_empty() { 2 } else { 3 };
+    let steps = 1 + usize::from(!redist.is_empty()) + usize::from(!site.is_empty());
     let mut step = 0;
     let pip_start = Instant::now();
     let io = |what: &'static str, path: &Path, left: &str| {
@@ -480,8 +480,6 @@ pub fn install(
             left,
         }
     };
-    // A marker from another lock or target says nothing about this one.
-    let _ = std::fs::remove_file(&paths.marker);
     if !redist.is_empty() {
         step += 1;
         let set_bytes: u64 = redist.iter().map(|p| p.size).sum();
@@ -531,6 +529,8 @@ pub fn install(
             "nothing was changed",
         ))?;
     }
+    // The site step is about to change what the marker vouched for.
+    let _ = std::fs::remove_file(&paths.marker);
     let redist_note = if redist.is_empty() {
         String::new()
     } else {

@@ -82,6 +82,11 @@ pub fn target(
         TargetSpec::Local => crate::probe::probe(probe).to_target(db),
         p => profile::from_profile(db, p)?,
     };
+    if overrides.no_gpu.is_some() && parsed != TargetSpec::Local {
+        // The runtime's CPU flavour (Colab offers CPU runtimes): named so.
+        let runtime = t.name.split_once(':').map_or(t.name.clone(), |x| x.0.to_string());
+        t.name = format!("{runtime}:CPU");
+    }
     t.apply(db, overrides)?;
     Ok(t)
 }
@@ -98,11 +103,8 @@ fn profile_gpu(spec: &str, parsed: TargetSpec, o: &Overrides) -> Result<TargetSp
         spec: spec.to_string(),
         message,
     };
-    if o.no_gpu.is_some() {
-        return Err(err(format!(
-            "a runtime profile has a GPU; {} asks for none: use `--target local --no-gpu` for a CPU lock",
-            o.no_gpu.as_deref().unwrap_or("--no-gpu")
-        )));
+    if let (Some(src), Some(g)) = (&o.no_gpu, gpu.as_ref().or(o.gpus.first().map(|g| &g.value))) {
+        return Err(err(format!("{src} asks for no GPU, and GPU `{g}` is named: give one")));
     }
     let gpu = match (&gpu, o.gpus.as_slice()) {
         (_, []) => gpu,

@@ -398,7 +398,17 @@ fn profile_gpu_override_names_the_target() {
         err.contains("names GPU `T4`, and override:--gpu says `A100`"),
         "{err}"
     );
-    let (code, _, err) = resolve(&["--target", "colab", "--no-gpu"]);
+    let (code, _, err) = resolve(&["--target", "colab:T4", "--no-gpu"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("use `--target local --no-gpu`"), "{err}");
+    assert!(err.contains("override:--no-gpu asks for no GPU, and GPU `T4` is named"), "{err}");
+    // A CPU runtime: named so, and its notebook asks for no accelerator.
+    let (code, out, err) = resolve(&["--target", "colab", "--no-gpu"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let lock = std::fs::read_to_string(r.root.join("gpu-env.lock")).unwrap();
+    assert!(lock.contains("name = \"colab-test:CPU\""), "{lock}");
+    let nb = std::fs::read_to_string(r.root.join("colab/gpu-env-setup.ipynb")).unwrap();
+    assert!(nb.contains("\"accelerator\": \"None\""), "{nb}");
+    assert!(!nb.contains("gpuType"), "{nb}");
+    let (code, out, err) = check(&r);
+    assert_eq!(code, 0, "{out}{err}");
 }

@@ -280,6 +280,7 @@ fn install_makes_plain_import_work_is_idempotent_and_uninstalls() {
     assert!(err.contains("ModuleNotFoundError"), "{err}");
 
     let (code, out, err) = fx.install(&venv, &lock_path, &[]);
+    println!("{out}");
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("[1/3] redist: 1 file(s)"), "{out}");
     assert!(out.contains("[2/3] site: 1 file(s)"), "{out}");
@@ -326,6 +327,7 @@ fn install_makes_plain_import_work_is_idempotent_and_uninstalls() {
     assert_eq!(py(&venv, "import mxnet").0, 0);
 
     let (code, out, err) = fx.install(&venv, &lock_path, &["--uninstall"]);
+    println!("{out}");
     assert_eq!(code, 0, "{out}\n{err}");
     for what in [
         "gpu_env.pth",

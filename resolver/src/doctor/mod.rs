@@ -31,6 +31,59 @@ pub struct Options {
     pub timeout: Duration,
     /// Skip the `import mxnet` attempt.
     pub no_import: bool,
+    /// Judge the environment against this lock's target (index): what it
+    /// pins, where it puts redistributables, its shims and preloads.
+    pub lock: Option<(crate::lock::Lock, usize)>,
+}
+
+/// The lock target an environment is judged against, and where its
+/// installers put the CUDA redistributables.
+struct Locked<'a> {
+    t: &'a crate::lock::LockedTarget,
+    redist: PathBuf,
+    shown: String,
+}
+
+impl<'a> Locked<'a> {
+    fn new(opts: &'a Options) -> Option<Locked<'a>> {
+        let (lock, i) = opts.lock.as_ref()?;
+        let t = lock.target.get(*i)?;
+        Some(Locked {
+            t,
+            redist: crate::verify::redist_dir(lock, None),
+            shown: format!("the lock's target {}", t.name),
+        })
+    }
+
+    /// `mxnet-cu112 1.9.1` as installed vs locked: None when they agree.
+    fn distribution_problem(&self, name: &str, version: &str) -> Option<String> {
+        let m = &self.t.mxnet;
+        let same = crate::pep440::normalize_name(name) == crate::pep440::normalize_name(&m.package)
+            && version == m.version;
+        (!same).then(|| {
+            format!(
+                "{name} {version} is installed; {} pins {} {}",
+                self.shown, m.package, m.version
+            )
+        })
+    }
+
+    /// How this lock's target is installed into `py`'s environment.
+    fn install_advice(&self, py: &Path) -> String {
+        if crate::emit::is_notebook_kind(&self.t.kind) {
+            format!(
+                "run the setup cell (colab/setup_cell.py) first in a fresh runtime: it installs {}",
+                self.t.name
+            )
+        } else {
+            format!("cargo xtask install --python {}", py.display())
+        }
+    }
+
+    /// A numpy breaker the lock's shims fix, with numpy at the locked version.
+    fn shims_cover(&self, breaker: &Breaker, numpy: &str) -> bool {
+        numpy == self.t.numpy.version && self.t.shim.iter().any(|s| s.id == breaker.id)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -211,6 +264,7 @@ pub fn doctor(db: &Db, opts: &Options) -> Result<Report, String> {
         fix: vec![],
         exit_code: EXIT_OK,
     };
+    let locked = Locked::new(opts);
     let resolve_cmd = format!(
         "cargo xtask resolve --target local --python {}",
         py.display()
@@ -237,7 +291,10 @@ pub fn doctor(db: &Db, opts: &Options) -> Result<Report, String> {
             "distribution",
             "no mxnet* distribution is installed".into(),
         );
-        r.fix = vec![resolve_cmd, install_cmd];
+        r.fix = match &locked {
+            Some(l) => vec![l.install_advice(&py)],
+            None => vec![resolve_cmd, install_cmd],
+        };
         r.exit_code = EXIT_PROBLEMS;
         return Ok(r);
     }
@@ -312,6 +369,12 @@ pub fn doctor(db: &Db, opts: &Options) -> Result<Report, String> {
                         .unwrap_or_default()
                 ),
             );
+            if let Some(p) = locked
+                .as_ref()
+                .and_then(|l| l.distribution_problem(&e.name, &e.version))
+            {
+                find("error", "distribution", p);
+            }
             let others: Vec<&Dist> = r
                 .distributions
                 .iter()
@@ -342,7 +405,8 @@ pub fn doctor(db: &Db, opts: &Options) -> Result<Report, String> {
                         .join(" ")
                 ));
             }
-            if !gpu_build && !devices.is_empty() {
+            let cpu_by_lock = locked.as_ref().is_some_and(|l| l.t.mxnet.cuda.is_none());
+            if !gpu_build && !devices.is_empty() && !cpu_by_lock {
                 find(
                     "error",
                     "distribution",
@@ -385,6 +449,13 @@ pub fn doctor(db: &Db, opts: &Options) -> Result<Report, String> {
                 }
                 let mut sp =
                     sys.for_object(p.parent().map(Path::to_path_buf), &elf.rpath, &elf.runpath);
+                if let Some(l) = &locked {
+                    let redist = std::slice::from_ref(&l.redist);
+                    for d in loader::nvidia_lib_dirs(redist) {
+                        let label = format!("gpu-env redist {}", d.display());
+                        sp.preload_dirs.push((d, label));
+                    }
+                }
                 for d in loader::nvidia_lib_dirs(&info.site_packages) {
                     let l = format!("site-packages {}", d.display());
                     sp.preload_dirs.push((d, l));
@@ -456,7 +527,11 @@ pub fn doctor(db: &Db, opts: &Options) -> Result<Report, String> {
                         format!("all {} needed sonames resolve", elf.needed.len()),
                     );
                 }
-                if !preload_only.is_empty() {
+                if !preload_only.is_empty() && locked.is_some() {
+                    find("ok", "libraries", format!(
+                        "preloaded by the lock's installer (the setup cell or `cargo xtask install`'s hook), not on the loader's path: {}",
+                        preload_only.join(", ")));
+                } else if !preload_only.is_empty() {
                     find("warning", "libraries", format!(
                         "found only outside the loader's path (import mxnet fails unless they are preloaded or on LD_LIBRARY_PATH): {}",
                         preload_only.join(", ")));
@@ -542,6 +617,20 @@ pub fn doctor(db: &Db, opts: &Options) -> Result<Report, String> {
                     && crate::pep440::specifiers(&b.versions).is_ok_and(|s| s.contains(&mv))
                     && crate::pep440::specifiers(&b.breaks_with).is_ok_and(|s| s.contains(&nv))
                 {
+                    if locked.as_ref().is_some_and(|l| l.shims_cover(&b, np)) {
+                        find(
+                            "ok",
+                            "numpy",
+                            format!(
+                                "numpy {np} breaks {} {} ({}); the lock's shim fixes it: {}",
+                                e.name,
+                                e.version,
+                                b.id,
+                                b.shim.join("; ")
+                            ),
+                        );
+                        continue;
+                    }
                     find("error", "numpy", format!(
                         "numpy {np} breaks {} {} ({}: numpy {} with mxnet {}): `import mxnet` fails with {}; shim: {}",
                         e.name, e.version, b.id, b.breaks_with, b.versions, b.error,
@@ -550,7 +639,50 @@ pub fn doctor(db: &Db, opts: &Options) -> Result<Report, String> {
             }
         }
     }
-    if !opts.no_import && eff.is_some() {
+    if let (Some(l), Some(np)) = (&locked, &info.numpy) {
+        if *np != l.t.numpy.version {
+            find(
+                "error",
+                "numpy",
+                format!(
+                    "numpy {np} is installed; {} has numpy {}",
+                    l.shown, l.t.numpy.version
+                ),
+            );
+        }
+    }
+    if let (false, Some(_), Some(l)) = (opts.no_import, &eff, &locked) {
+        // The lock's way: its preloads and shims, then import (as verify).
+        let t = if opts.timeout.is_zero() {
+            Duration::from_secs(120)
+        } else {
+            opts.timeout
+        };
+        let v = crate::verify::import_with_lock(l.t, db, &py, &l.redist, t);
+        r.import = Some(match v {
+            Ok(v) => match v["import_error"].as_str() {
+                Some(e) => e.to_string(),
+                None if v["installed"].is_null() => {
+                    format!("{} is not installed", l.t.mxnet.package)
+                }
+                None => "ok".into(),
+            },
+            Err(e) => e,
+        });
+        match r.import.as_deref() {
+            Some("ok") => find(
+                "ok",
+                "import",
+                "import mxnet works with the lock's preloads and shims".into(),
+            ),
+            Some(e) => find(
+                "error",
+                "import",
+                format!("import mxnet (with the lock's preloads and shims): {e}"),
+            ),
+            None => {}
+        }
+    } else if !opts.no_import && eff.is_some() {
         let t = if opts.timeout.is_zero() {
             Duration::from_secs(120)
         } else {
@@ -586,8 +718,13 @@ pub fn doctor(db: &Db, opts: &Options) -> Result<Report, String> {
     }
     if r.findings.iter().any(|f| f.severity == "error") {
         r.exit_code = EXIT_PROBLEMS;
-        r.fix.push(resolve_cmd);
-        r.fix.push(install_cmd);
+        match &locked {
+            Some(l) => r.fix.push(l.install_advice(&py)),
+            None => {
+                r.fix.push(resolve_cmd);
+                r.fix.push(install_cmd);
+            }
+        }
     }
     Ok(r)
 }

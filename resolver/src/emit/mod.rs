@@ -536,6 +536,12 @@ fn render_notebook(
         first.mxnet.package,
         first.mxnet.version
     );
+    // A CPU lock asks for no accelerator.
+    let colab_meta = if targets.iter().all(|t| t.mxnet.cuda.is_none()) {
+        json!({"provenance": []})
+    } else {
+        json!({"gpuType": gpu_type(first)?, "provenance": []})
+    };
     let nb = json!({
         "cells": [
             {"cell_type": "markdown", "metadata": {}, "source": lines(&intro)},
@@ -544,8 +550,8 @@ fn render_notebook(
              "source": lines(example_cell(targets))},
         ],
         "metadata": {
-            "accelerator": "GPU",
-            "colab": {"gpuType": gpu_type(first)?, "provenance": []},
+            "accelerator": if targets.iter().all(|t| t.mxnet.cuda.is_none()) { "None" } else { "GPU" },
+            "colab": colab_meta,
             "gpu_env": {"lock": lock_name, "lock_sha256": hash, "targets": names},
             "kernelspec": {"display_name": "Python 3", "name": "python3"},
             "language_info": {"name": "python"},

@@ -115,7 +115,6 @@ pub fn run(
         }
         if Instant::now() >= deadline {
             kill_group(&mut child);
-            drop(keep);
             return Err(RunError::Timeout {
                 program: name,
                 secs: timeout.as_secs(),
@@ -129,7 +128,6 @@ pub fn run(
     while let Ok(s) = rx.recv_timeout(drain_until.saturating_duration_since(Instant::now())) {
         keep(s, line);
     }
-    drop(keep);
     if status.success() {
         Ok(())
     } else {

@@ -285,15 +285,7 @@ pub fn verify(lock: &Lock, lock_path: &str, index: usize, db: &Db, opts: &Option
             &mut preload,
         )
     }));
-    // The lock's redist directory as the cell and install made it (the
-    // first that exists; else where the cell would put it).
-    let dirs = redist_dirs(lock, opts.redist_dir.as_deref());
-    let redist = dirs
-        .iter()
-        .find(|d| d.is_dir())
-        .or(dirs.first())
-        .cloned()
-        .unwrap_or_default();
+    let redist = redist_dir(lock, opts.redist_dir.as_deref());
     let gpu_build = t.mxnet.cuda.is_some();
     if opts.no_python {
         layers.push(Layer::skip("python", "--no-python"));
@@ -785,6 +777,38 @@ else:
 print(json.dumps(out))
 "#;
 
+/// `import mxnet` in `py` the way the lock's installers set it up: the
+/// shared runtime's preloads (from `redist` and site-packages) and shims,
+/// then one `dot` where the build runs. The driver's JSON: `installed`,
+/// `log`, `import_error` or `version`, `num_gpus`, `op` / `op_error`.
+/// `verify`'s python layer and `doctor` both judge this one run.
+pub fn import_with_lock(
+    t: &LockedTarget,
+    db: &Db,
+    py: &Path,
+    redist: &Path,
+    timeout: Duration,
+) -> Result<serde_json::Value, String> {
+    let data = crate::emit::target_json(db, t).map_err(|e| e.to_string())?;
+    let script = format!("{}\n{PY_DRIVER}", crate::emit::RUNTIME_PY);
+    let (data, redist) = (data.to_string(), redist.to_string_lossy());
+    let o = crate::probe::exec::run(py, &["-c", &script, &data, &redist], &[], timeout)
+        .map_err(|e| format!("{}: {e}", py.display()))?;
+    serde_json::from_str(o.stdout.trim().lines().last().unwrap_or(""))
+        .map_err(|_| format!("unexpected output: {}", o.stdout.trim()))
+}
+
+/// The lock's redist directory as the cell and `install` made it: the
+/// first of [`redist_dirs`] that exists, else where the cell would put it.
+pub fn redist_dir(lock: &Lock, explicit: Option<&Path>) -> PathBuf {
+    let dirs = redist_dirs(lock, explicit);
+    dirs.iter()
+        .find(|d| d.is_dir())
+        .or(dirs.first())
+        .cloned()
+        .unwrap_or_default()
+}
+
 fn layer_python(
     t: &LockedTarget,
     db: &Db,
@@ -797,21 +821,10 @@ fn layer_python(
         return Layer::skip("python", "no python3 on PATH (give --python)");
     };
     l.details.push(format!("python: {}", py.display()));
-    let data = match crate::emit::target_json(db, t) {
-        Ok(d) => d.to_string(),
-        Err(e) => return l.fail(e.to_string()),
+    let v = match import_with_lock(t, db, py, redist, timeout) {
+        Ok(v) => v,
+        Err(e) => return l.fail(e),
     };
-    let script = format!("{}\n{PY_DRIVER}", crate::emit::RUNTIME_PY);
-    let redist = redist.to_string_lossy();
-    let o = match crate::probe::exec::run(py, &["-c", &script, &data, &redist], &[], timeout) {
-        Ok(o) => o,
-        Err(e) => return l.fail(format!("{}: {e}", py.display())),
-    };
-    let v: serde_json::Value =
-        match serde_json::from_str(o.stdout.trim().lines().last().unwrap_or("")) {
-            Ok(v) => v,
-            Err(_) => return l.fail(format!("unexpected output: {}", o.stdout.trim())),
-        };
     l.set("result", &v);
     for line in v["log"].as_array().into_iter().flatten() {
         l.details.push(line.as_str().unwrap_or("").to_string());

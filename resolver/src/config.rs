@@ -261,6 +261,29 @@ pub fn from_cargo_metadata(manifest_path: &Path) -> Result<Loaded, ConfigError> 
     })
 }
 
+/// Where the lock is, for every command that reads one: `lock` (against
+/// `cwd`), else the config's `output.lock` (the config from `manifest`, else
+/// discovered upwards from `cwd`). The config is read only when it decides
+/// something: an explicit `lock` without `manifest` is used even in a repo
+/// whose config is broken.
+pub fn locate_lock(
+    lock: Option<&Path>,
+    manifest: Option<&Path>,
+    cwd: &Path,
+) -> Result<PathBuf, ConfigError> {
+    if let (Some(l), None) = (lock, manifest) {
+        return Ok(cwd.join(l));
+    }
+    let loaded = match manifest {
+        Some(m) => from_cargo_metadata(&cwd.join(m))?,
+        None => discover(cwd)?,
+    };
+    Ok(match lock {
+        Some(l) => cwd.join(l),
+        None => loaded.path(&loaded.config.output.lock),
+    })
+}
+
 /// Constraints as recorded in a lock (stable key order).
 pub fn constraint_map(c: &ConfigConstraints) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();

@@ -84,7 +84,10 @@ pub fn target(
     };
     if overrides.no_gpu.is_some() && parsed != TargetSpec::Local {
         // The runtime's CPU flavour (Colab offers CPU runtimes): named so.
-        let runtime = t.name.split_once(':').map_or(t.name.clone(), |x| x.0.to_string());
+        let runtime = t
+            .name
+            .split_once(':')
+            .map_or(t.name.clone(), |x| x.0.to_string());
         t.name = format!("{runtime}:CPU");
     }
     t.apply(db, overrides)?;
@@ -104,7 +107,9 @@ fn profile_gpu(spec: &str, parsed: TargetSpec, o: &Overrides) -> Result<TargetSp
         message,
     };
     if let (Some(src), Some(g)) = (&o.no_gpu, gpu.as_ref().or(o.gpus.first().map(|g| &g.value))) {
-        return Err(err(format!("{src} asks for no GPU, and GPU `{g}` is named: give one")));
+        return Err(err(format!(
+            "{src} asks for no GPU, and GPU `{g}` is named: give one"
+        )));
     }
     let gpu = match (&gpu, o.gpus.as_slice()) {
         (_, []) => gpu,

@@ -400,7 +400,10 @@ fn profile_gpu_override_names_the_target() {
     );
     let (code, _, err) = resolve(&["--target", "colab:T4", "--no-gpu"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("override:--no-gpu asks for no GPU, and GPU `T4` is named"), "{err}");
+    assert!(
+        err.contains("override:--no-gpu asks for no GPU, and GPU `T4` is named"),
+        "{err}"
+    );
     // A CPU runtime: named so, and its notebook asks for no accelerator.
     let (code, out, err) = resolve(&["--target", "colab", "--no-gpu"]);
     assert_eq!(code, 0, "{out}{err}");

@@ -19,6 +19,51 @@ pub struct Args {
     /// Do not try `import mxnet` in the interpreter.
     #[arg(long)]
     pub no_import: bool,
+    /// Judge the environment against this lock (default: config output.lock,
+    /// else gpu-env.lock, when it exists).
+    #[arg(long, value_name = "PATH")]
+    pub lock: Option<PathBuf>,
+    /// Read the config of this Cargo.toml (via cargo metadata) to find the lock.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Which target of the lock (0-based; default: the first `local` one, else the first).
+    #[arg(long, value_name = "N")]
+    pub target_index: Option<usize>,
+    /// Diagnose without any lock, even when one exists.
+    #[arg(long, conflicts_with_all = ["lock", "target_index"])]
+    pub no_lock: bool,
+}
+
+/// The lock doctor judges against: found like resolve writes it; none
+/// when `--no-lock`, or when no lock was named and none exists.
+fn lock(args: &Args) -> Result<Option<(gpu_env::lock::Lock, usize)>, String> {
+    if args.no_lock {
+        return Ok(None);
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let path =
+        gpu_env::config::locate_lock(args.lock.as_deref(), args.manifest_path.as_deref(), &cwd)
+            .map_err(|e| e.to_string())?;
+    if args.lock.is_none() && !path.exists() {
+        return Ok(None);
+    }
+    let lock = gpu_env::lock::Lock::read(&path).map_err(|e| e.to_string())?;
+    let index = match args.target_index {
+        Some(i) if i < lock.target.len() => i,
+        Some(i) => {
+            return Err(format!(
+                "{}: --target-index {i}, but the lock has {} target(s)",
+                path.display(),
+                lock.target.len()
+            ))
+        }
+        None => lock
+            .target
+            .iter()
+            .position(|t| t.kind == "local")
+            .unwrap_or(0),
+    };
+    Ok(Some((lock, index)))
 }
 
 pub fn run(args: &Args, db: Option<&std::path::Path>) -> ExitCode {
@@ -41,9 +86,17 @@ pub fn run(args: &Args, db: Option<&std::path::Path>) -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
+    let lock = match lock(args) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
     let opts = Options {
         python,
         no_import: args.no_import,
+        lock,
         ..Default::default()
     };
     match doctor::doctor(&db, &opts) {

@@ -34,14 +34,7 @@ fn error(e: impl std::fmt::Display) -> ExitCode {
 }
 
 fn lock_path(args: &Args, cwd: &Path) -> Result<PathBuf, gpu_env::config::ConfigError> {
-    if let Some(l) = &args.lock {
-        return Ok(cwd.join(l));
-    }
-    let loaded = match &args.manifest_path {
-        Some(m) => gpu_env::config::from_cargo_metadata(&cwd.join(m))?,
-        None => gpu_env::config::discover(cwd)?,
-    };
-    Ok(loaded.path(&loaded.config.output.lock))
+    gpu_env::config::locate_lock(args.lock.as_deref(), args.manifest_path.as_deref(), cwd)
 }
 
 pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {

@@ -53,17 +53,7 @@ fn error(m: impl std::fmt::Display) -> ExitCode {
 /// explicit `--lock` without `--manifest-path` verifies that file even in a
 /// repo whose config is broken.
 fn lock_path(args: &Args, cwd: &Path) -> Result<PathBuf, gpu_env::config::ConfigError> {
-    if let (Some(l), None) = (&args.lock, &args.manifest_path) {
-        return Ok(cwd.join(l));
-    }
-    let loaded = match &args.manifest_path {
-        Some(m) => gpu_env::config::from_cargo_metadata(&cwd.join(m))?,
-        None => gpu_env::config::discover(cwd)?,
-    };
-    Ok(match &args.lock {
-        Some(l) => cwd.join(l),
-        None => loaded.path(&loaded.config.output.lock),
-    })
+    gpu_env::config::locate_lock(args.lock.as_deref(), args.manifest_path.as_deref(), cwd)
 }
 
 pub fn run(args: &Args, db: Option<&Path>) -> ExitCode {

@@ -234,6 +234,11 @@ pub struct PypiRelease {
     pub version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requires_python: Option<String>,
+    /// PEP 508 requirements of this release (PyPI's Requires-Dist without
+    /// the `extra ==` entries): `name spec` or `name (spec)`, optionally
+    /// `; marker` (see `solve::needs::Requirement`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires_dist: Vec<String>,
     pub file: Vec<PypiFile>,
 }
 

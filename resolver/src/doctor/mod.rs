@@ -369,10 +369,10 @@ pub fn doctor(db: &Db, opts: &Options) -> Result<Report, String> {
                         .unwrap_or_default()
                 ),
             );
-            if let Some(p) = locked
-                .as_ref()
-                .and_then(|l| l.distribution_problem(&e.name, &e.version))
-            {
+            // With the import attempt the shared runtime compares every
+            // locked package; without it, MXNet at least.
+            let lock_dist = locked.as_ref().filter(|_| opts.no_import);
+            if let Some(p) = lock_dist.and_then(|l| l.distribution_problem(&e.name, &e.version)) {
                 find("error", "distribution", p);
             }
             let others: Vec<&Dist> = r
@@ -639,18 +639,6 @@ pub fn doctor(db: &Db, opts: &Options) -> Result<Report, String> {
             }
         }
     }
-    if let (Some(l), Some(np)) = (&locked, &info.numpy) {
-        if *np != l.t.numpy.version {
-            find(
-                "error",
-                "numpy",
-                format!(
-                    "numpy {np} is installed; {} has numpy {}",
-                    l.shown, l.t.numpy.version
-                ),
-            );
-        }
-    }
     if let (false, Some(_), Some(l)) = (opts.no_import, &eff, &locked) {
         // The lock's way: its preloads and shims, then import (as verify).
         let t = if opts.timeout.is_zero() {
@@ -659,6 +647,10 @@ pub fn doctor(db: &Db, opts: &Options) -> Result<Report, String> {
             opts.timeout
         };
         let v = crate::verify::import_with_lock(l.t, db, &py, &l.redist, t);
+        // Installed versus locked: the shared runtime's one rule.
+        if let Some(m) = v.as_ref().ok().and_then(crate::verify::mismatch_text) {
+            find("error", "distribution", m);
+        }
         r.import = Some(match v {
             Ok(v) => match v["import_error"].as_str() {
                 Some(e) => e.to_string(),

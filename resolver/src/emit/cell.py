@@ -246,7 +246,7 @@ def _gpu_env_install(L, T, base, redist_dir, t0):
     want = {"lock_sha256": L["lock_sha256"], "prefix": sys.prefix, "target": T["target"]}
 
     def site_current():
-        return all(_gpu_env_dist_version(p["name"]) == p["version"] for p in site)
+        return not [m for m in _gpu_env_site_mismatches(T) if m[0] in [p["name"] for p in site]]
 
     def req(p):
         return "%s @ %s --hash=sha256:%s" % (p["name"], p["url"], p["sha256"])

@@ -32,6 +32,16 @@ def _gpu_env_dist_version(name):
         return None
 
 
+def _gpu_env_site_mismatches(T):
+    """[(name, installed or None, locked)] for each package the lock puts in
+    site-packages that this interpreter does not have at the locked version,
+    and for the runtime's numpy the lock relies on."""
+    want = [(p["name"], p["version"]) for p in T["packages"] if p["install"] == "site"]
+    if T.get("numpy_runtime"):
+        want.append(("numpy", T["numpy_runtime"]))
+    return [(n, _gpu_env_dist_version(n), v) for n, v in want if _gpu_env_dist_version(n) != v]
+
+
 def _gpu_env_preload(T, redist_dir, say=_gpu_env_say):
     """Load the CUDA libraries by absolute path, in dependency order."""
     import ctypes, importlib, importlib.metadata, os, re

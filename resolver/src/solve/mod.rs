@@ -8,6 +8,7 @@
 //! newest CUDA build; then file name.
 
 pub mod gpu_code;
+pub mod needs;
 pub mod numpy;
 pub mod providers;
 
@@ -63,7 +64,8 @@ pub struct Pin {
     pub url: String,
     pub sha256: String,
     pub size: u64,
-    /// `mxnet`, `cuda-redist`, `numpy`.
+    /// `mxnet`, `cuda-redist`, `numpy`, `need` (what `import mxnet` needs
+    /// beyond its wheel, and that package's own requirements).
     pub role: String,
 }
 
@@ -102,11 +104,14 @@ pub struct Choice {
     pub cudnn: Option<CudnnChoice>,
     pub driver: DriverCheck,
     pub numpy: numpy::NumpyChoice,
-    /// Every file to install, mxnet first, then redistributables by name, then numpy.
+    /// Every file to install, mxnet first, then redistributables by name, then
+    /// numpy, then (role `need`) the pinned needs and their requirements by name.
     pub packages: Vec<Pin>,
     pub shims: Vec<Breaker>,
-    /// Modules `import mxnet` needs that are not pinned (from "absent"
-    /// breakers) and the target is not known to have.
+    /// Modules `import mxnet` needs (from "absent" breakers) that the target
+    /// is not known to have and that are not pinned: on notebook runtimes
+    /// (which ship them), or where compat-db/pypi has no fitting release
+    /// (the reason then says why).
     pub needs: Vec<Need>,
 }
 
@@ -145,7 +150,12 @@ struct Ctx<'a> {
     /// pip_provider answers for (soname, CUDA major): the same few sonames
     /// are asked for by every candidate wheel.
     pip_memo: std::cell::RefCell<std::collections::HashMap<(String, Option<u32>), PipChoice<'a>>>,
+    /// need pins per (needs, MXNet Requires-Dist): the same for most wheels.
+    need_memo: std::cell::RefCell<std::collections::HashMap<NeedKey, NeedPins>>,
 }
+
+type NeedKey = (Vec<String>, Vec<String>);
+type NeedPins = (Vec<Pin>, Vec<Need>);
 
 impl<'a> Ctx<'a> {
     fn pip_provider(&self, soname: &str, cuda_major: Option<u32>) -> PipChoice<'a> {
@@ -156,6 +166,38 @@ impl<'a> Ctx<'a> {
         let found = providers::pip_provider(self.db, soname, cuda_major, self.python.as_ref());
         self.pip_memo.borrow_mut().insert(key, found);
         found
+    }
+
+    /// [`needs::pin`], memoized; `by` only names MXNet in reasons, and
+    /// wheels of one release share it.
+    fn need_pins(
+        &self,
+        python: &str,
+        needs: Vec<Need>,
+        requires_dist: &[String],
+        by: &str,
+    ) -> NeedPins {
+        let key = (
+            needs
+                .iter()
+                .map(|n| n.package.clone())
+                .chain([by.to_string()])
+                .collect(),
+            requires_dist.to_vec(),
+        );
+        if let Some(hit) = self.need_memo.borrow().get(&key) {
+            return hit.clone();
+        }
+        let out = needs::pin(
+            self.db,
+            python,
+            &self.target.preinstalled.value,
+            needs,
+            requires_dist,
+            by,
+        );
+        self.need_memo.borrow_mut().insert(key, out.clone());
+        out
     }
 }
 
@@ -509,7 +551,21 @@ fn evaluate(
         });
     }
     let shims = numpy.shims.clone();
-    let needs = absent_needs(cx, &version);
+    let mut needs = absent_needs(cx, &version);
+    // Outside notebook runtimes (which ship requests and setuptools) each
+    // need is pinned with its own requirements; `needs` keeps the rest.
+    if !needs.is_empty() && !crate::emit::is_notebook_kind(&cx.target.kind) {
+        if let Some(py) = &python {
+            let (pins, left) = cx.need_pins(
+                py,
+                needs,
+                &w.requires_dist,
+                &format!("{} {}", rel.package, rel.version),
+            );
+            packages.extend(pins);
+            needs = left;
+        }
+    }
     Ok(Choice {
         package: rel.package.clone(),
         version: rel.version.clone(),
@@ -673,6 +729,7 @@ pub fn resolve(db: &Db, target: &Target, constraints: &Constraints) -> Resolutio
             .as_ref()
             .and_then(|p| pep440::version(&p.value).ok()),
         pip_memo: Default::default(),
+        need_memo: Default::default(),
     };
     let mut survivors = Vec::new();
     let mut rejected = Vec::new();

@@ -753,6 +753,7 @@ out = {"log": []}
 out["installed"] = _gpu_env_dist_version(T["mxnet"]["package"])
 if out["installed"] is None:
     print(json.dumps(out)); sys.exit(0)
+out["mismatches"] = _gpu_env_site_mismatches(T)
 try:
     _gpu_env_preload(T, sys.argv[2], out["log"].append)
     _gpu_env_apply_shims(T, out["log"].append)
@@ -796,6 +797,24 @@ pub fn import_with_lock(
         .map_err(|e| format!("{}: {e}", py.display()))?;
     serde_json::from_str(o.stdout.trim().lines().last().unwrap_or(""))
         .map_err(|_| format!("unexpected output: {}", o.stdout.trim()))
+}
+
+/// `numpy 1.25.2 is installed; the lock has 1.26.4; ...` from the shared
+/// runtime's `_gpu_env_site_mismatches` (None when everything matches).
+pub fn mismatch_text(v: &serde_json::Value) -> Option<String> {
+    let items: Vec<String> = v["mismatches"]
+        .as_array()?
+        .iter()
+        .map(|m| {
+            let name = m[0].as_str().unwrap_or("?");
+            let want = m[2].as_str().unwrap_or("?");
+            match m[1].as_str() {
+                Some(have) => format!("{name} {have} is installed; the lock has {want}"),
+                None => format!("{name} is not installed; the lock has {want}"),
+            }
+        })
+        .collect();
+    (!items.is_empty()).then(|| items.join("; "))
 }
 
 /// The lock's redist directory as the cell and `install` made it: the
@@ -846,6 +865,9 @@ fn layer_python(
             "{} {installed} is installed; the lock says {}",
             t.mxnet.package, t.mxnet.version
         ));
+    }
+    if let Some(m) = mismatch_text(&v) {
+        return l.fail(m);
     }
     if let Some(e) = v["import_error"].as_str() {
         return l.fail(format!("import mxnet: {e}"));

@@ -45,6 +45,13 @@ fn check_sources(r: &mut Reporter, file: &str, path: Vec<Seg>, sources: &[String
     }
 }
 
+/// Whether a requirement applies on Linux x86_64 for some CPython 3.6 .. 3.14.
+fn on_linux(q: &crate::solve::needs::Requirement) -> bool {
+    (6..=14).any(|minor| {
+        crate::solve::needs::MarkerEnv::new(&format!("3.{minor}.0")).is_some_and(|env| q.applies(&env))
+    })
+}
+
 /// `failed`: files that did not parse; references into them are skipped.
 pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Diagnostic> {
     let cuda_ok = !failed.contains("cuda.toml");
@@ -415,6 +422,11 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
     }
 
     // pypi/*.toml
+    let pypi_names: BTreeSet<String> = db
+        .pypi
+        .iter()
+        .map(|(_, p)| pep440::normalize_name(&p.package))
+        .collect();
     for (file, p) in &db.pypi {
         check_sources(&mut r, file, vec![], &p.source);
         for (i, rel) in p.release.iter().enumerate() {
@@ -424,6 +436,31 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
                     vec![key("release"), Seg::Index(i), key("version")],
                     e.to_string(),
                 );
+            }
+            // requires_dist: `name`, `name spec` or `name (spec)` with a PEP
+            // 440 specifier, optionally `; marker` in the subset the solver
+            // evaluates (solve::needs::Marker); no extras, no URLs; and the
+            // name must have its own record (unless its marker holds for no
+            // CPython 3.6 .. 3.14 on Linux), or the solver cannot pin it.
+            for (j, req) in rel.requires_dist.iter().enumerate() {
+                let at = vec![
+                    key("release"),
+                    Seg::Index(i),
+                    key("requires_dist"),
+                    Seg::Index(j),
+                ];
+                match crate::solve::needs::Requirement::parse(req) {
+                    Err(e) => r.error(file, at, format!("requirement {e}")),
+                    Ok(q) if !pypi_names.contains(&q.name) && on_linux(&q) => r.error(
+                        file,
+                        at,
+                        format!(
+                            "requirement `{req}`: {} has no record in compat-db/pypi",
+                            q.name
+                        ),
+                    ),
+                    Ok(_) => {}
+                }
             }
             for (j, f) in rel.file.iter().enumerate() {
                 if !is_sha256(&f.sha256) {

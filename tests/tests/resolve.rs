@@ -448,3 +448,307 @@ fn bad_override_is_a_clear_error() {
         "{err}"
     );
 }
+
+// ---- needs (issue 10): what `import mxnet` needs beyond its wheel ----
+
+/// A local CPU target on CPython `py` (the probe's GPU facts overridden).
+fn local_cpu(py: &str) -> Overrides {
+    Overrides {
+        no_gpu: Some("override:--no-gpu".into()),
+        python: o("python-version", py),
+        ..Default::default()
+    }
+}
+
+/// The compat-db/pypi file record of `name` `version` that has `filename`.
+fn pypi_file<'a>(
+    db: &'a Db,
+    name: &str,
+    version: &str,
+    filename: &str,
+) -> &'a gpu_env::db::model::PypiFile {
+    db.pypi
+        .iter()
+        .filter(|(_, p)| p.package == name)
+        .flat_map(|(_, p)| &p.release)
+        .filter(|r| r.version == version)
+        .flat_map(|r| &r.file)
+        .find(|f| f.filename == filename)
+        .unwrap_or_else(|| panic!("{name} {version} {filename} is not in compat-db/pypi"))
+}
+
+fn need_pins(c: &gpu_env::solve::Choice) -> Vec<&gpu_env::solve::Pin> {
+    c.packages.iter().filter(|p| p.role == "need").collect()
+}
+
+const REQUESTS_AND_DEPS: [&str; 5] = [
+    "certifi",
+    "charset-normalizer",
+    "idna",
+    "requests",
+    "urllib3",
+];
+
+#[test]
+fn local_python_3_12_pins_requests_its_deps_and_setuptools() {
+    let db = db();
+    let r = resolve(&db, "local", local_cpu("3.12.3"));
+    let c = chosen(&r);
+    assert!(c.wheel.cuda.is_none(), "{}", c.wheel.filename);
+    let pins = need_pins(c);
+    let names: Vec<&str> = pins.iter().map(|p| p.name.as_str()).collect();
+    let mut want = REQUESTS_AND_DEPS.to_vec();
+    want.push("setuptools");
+    want.sort();
+    assert_eq!(names, want, "pinned by name");
+    assert!(c.needs.is_empty(), "{:?}", c.needs);
+    let py = gpu_env::pep440::version("3.12.3").unwrap();
+    for p in &pins {
+        // The file and hash PyPI lists, as compat-db records it.
+        let f = pypi_file(&db, &p.name, &p.version, &p.filename);
+        assert_eq!(
+            (&p.sha256, &p.url, p.size),
+            (&f.sha256, &f.url, f.size),
+            "{}",
+            p.name
+        );
+        assert!(p
+            .url
+            .starts_with("https://files.pythonhosted.org/packages/"));
+        assert!(p.filename.ends_with("-none-any.whl"), "{}", p.filename);
+        let rel = db
+            .pypi
+            .iter()
+            .flat_map(|(_, x)| &x.release)
+            .find(|r| r.file.iter().any(|x| x.filename == p.filename))
+            .unwrap();
+        if let Some(rp) = &rel.requires_python {
+            assert!(
+                gpu_env::pep440::specifiers(rp).unwrap().contains(&py),
+                "{} {rp}",
+                p.name
+            );
+        }
+    }
+    // requests' own Requires-Dist is met by what was pinned beside it, and
+    // MXNet's (requests<3,>=2.20.0) by requests.
+    let version = |n: &str| {
+        let p = pins.iter().find(|p| p.name == n).unwrap();
+        gpu_env::pep440::version(&p.version).unwrap()
+    };
+    let requests = db
+        .pypi
+        .iter()
+        .flat_map(|(_, x)| &x.release)
+        .find(|r| {
+            r.file.iter().any(|f| f.filename.starts_with("requests-"))
+                && r.version == pins.iter().find(|p| p.name == "requests").unwrap().version
+        })
+        .unwrap();
+    assert_eq!(
+        requests.requires_dist.len(),
+        4,
+        "{:?}",
+        requests.requires_dist
+    );
+    for req in &requests.requires_dist {
+        let q = gpu_env::solve::needs::Requirement::parse(req).unwrap();
+        if let Some(spec) = &q.spec {
+            assert!(spec.contains(&version(&q.name)), "{req}");
+        }
+    }
+    assert!(gpu_env::pep440::specifiers("<3,>=2.20.0")
+        .unwrap()
+        .contains(&version("requests")));
+
+    // In the lock: role `need`, installed into the environment; and in the
+    // hash-pinned requirements file.
+    let locked = gpu_env::lock::lock_target("local", Default::default(), &r).unwrap();
+    let locked_needs: Vec<_> = locked.package.iter().filter(|p| p.role == "need").collect();
+    assert_eq!(locked_needs.len(), 6);
+    assert!(locked_needs.iter().all(|p| p.install == "site"));
+    assert!(locked.need.is_empty());
+    let req = gpu_env::lock::requirements("0", &locked, None);
+    for p in &pins {
+        assert!(
+            req.contains(&format!(
+                "{}=={} \\\n    --hash=sha256:{}",
+                p.name, p.version, p.sha256
+            )),
+            "{req}"
+        );
+    }
+}
+
+#[test]
+fn local_python_3_11_pins_requests_but_not_setuptools() {
+    let db = db();
+    let c = chosen(&resolve(&db, "local", local_cpu("3.11.7"))).clone();
+    let names: Vec<&str> = need_pins(&c).iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, REQUESTS_AND_DEPS.to_vec());
+    assert!(c.needs.is_empty(), "{:?}", c.needs);
+}
+
+#[test]
+fn local_python_3_8_gets_releases_that_still_support_it() {
+    let db = db();
+    let c = chosen(&resolve(&db, "local", local_cpu("3.8.10"))).clone();
+    let pins = need_pins(&c);
+    assert_eq!(pins.len(), 5, "{pins:?}");
+    let py = gpu_env::pep440::version("3.8.10").unwrap();
+    for p in pins {
+        let rel = db
+            .pypi
+            .iter()
+            .flat_map(|(_, x)| &x.release)
+            .find(|r| r.file.iter().any(|f| f.filename == p.filename))
+            .unwrap();
+        let rp = rel.requires_python.as_deref().unwrap_or("");
+        assert!(
+            gpu_env::pep440::specifiers(rp).unwrap().contains(&py),
+            "{} {rp}",
+            p.filename
+        );
+    }
+}
+
+#[test]
+fn notebook_targets_pin_no_needs_and_still_list_them() {
+    let db = db();
+    // Colab ships requests and setuptools: nothing to pin, nothing to list.
+    let r = resolve(&db, "colab", Overrides::default());
+    let c = chosen(&r);
+    assert!(need_pins(c).is_empty());
+    assert!(c.needs.is_empty(), "{:?}", c.needs);
+    // A Colab target not known to have them lists them, as before, and
+    // still pins none.
+    let mut t = job::target(&db, "colab", &Overrides::default(), &Default::default()).unwrap();
+    t.preinstalled.value.remove("requests");
+    t.preinstalled.value.remove("setuptools");
+    let r = gpu_env::solve::resolve(&db, &t, &Default::default());
+    let c = chosen(&r);
+    assert!(need_pins(c).is_empty());
+    let listed: Vec<&str> = c.needs.iter().map(|n| n.package.as_str()).collect();
+    assert_eq!(listed, vec!["requests", "setuptools"]);
+    assert!(
+        c.needs[0].reason.contains("requests-absent"),
+        "{}",
+        c.needs[0].reason
+    );
+    assert!(!c.needs[0].reason.contains("not pinned"));
+    // Kaggle 2026.08's freeze has no setuptools on Python 3.12: listed, not pinned.
+    let r = resolve(&db, "kaggle", Overrides::default());
+    let c = chosen(&r);
+    assert_eq!(r.target.kind, "kaggle");
+    assert!(need_pins(c).is_empty());
+    let listed: Vec<&str> = c.needs.iter().map(|n| n.package.as_str()).collect();
+    assert_eq!(listed, vec!["setuptools"]);
+}
+
+#[test]
+fn unmet_requirement_falls_back_to_an_older_release_or_stays_listed() {
+    // The newest requests asks for an idna no record has: the next older
+    // requests is pinned instead.
+    let mut db = db();
+    let requests = &mut db
+        .pypi
+        .iter_mut()
+        .find(|(_, p)| p.package == "requests")
+        .unwrap()
+        .1;
+    requests.release.sort_by(|a, b| {
+        gpu_env::pep440::version(&b.version)
+            .unwrap()
+            .cmp(&gpu_env::pep440::version(&a.version).unwrap())
+    });
+    let newest = requests.release[0].version.clone();
+    requests.release[0].requires_dist = vec!["idna>=99".into()];
+    let c = chosen(&resolve(&db, "local", local_cpu("3.12.3"))).clone();
+    let pinned = need_pins(&c)
+        .into_iter()
+        .find(|p| p.name == "requests")
+        .map(|p| p.version.clone())
+        .unwrap();
+    assert_ne!(pinned, newest);
+    assert!(c.needs.is_empty());
+
+    // No certifi at all: requests cannot be pinned and stays a need with
+    // the reason; setuptools is pinned regardless.
+    let mut db = self::db();
+    db.pypi.retain(|(_, p)| p.package != "certifi");
+    let c = chosen(&resolve(&db, "local", local_cpu("3.12.3"))).clone();
+    let names: Vec<&str> = need_pins(&c).iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, vec!["setuptools"]);
+    assert_eq!(c.needs.len(), 1);
+    assert_eq!(c.needs[0].package, "requests");
+    assert!(
+        c.needs[0]
+            .reason
+            .contains("not pinned: compat-db has no record of certifi"),
+        "{}",
+        c.needs[0].reason
+    );
+}
+
+#[test]
+fn db_check_validates_pypi_requires_dist() {
+    let root = workspace_root().join("compat-db");
+    let files = gpu_env::db::read_dir_files(&root).unwrap();
+    let broken = |from: &str, to: &str| {
+        let mut files = files.clone();
+        let f = files
+            .iter_mut()
+            .find(|f| f.path == "pypi/requests.toml")
+            .unwrap();
+        assert!(f.text.contains(from), "fixture lacks {from:?}");
+        f.text = f.text.replacen(from, to, 1);
+        match gpu_env::db::load_files(&files) {
+            Ok(_) => vec![],
+            Err(d) => d.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        }
+    };
+    let line = files
+        .iter()
+        .find(|f| f.path == "pypi/requests.toml")
+        .unwrap()
+        .text
+        .lines()
+        .position(|l| l.starts_with("requires_dist = ["))
+        .unwrap()
+        + 1;
+    for (to, msg) in [
+        ("\"certifi[socks]>=2023.5.7\"", "extras are not supported"),
+        (
+            "\"certifi>=2023.5.7; extra == 'x'\"",
+            "`extra` markers are not recorded",
+        ),
+        (
+            "\"certifi>=2023.5.7; platform_release == '6'\"",
+            "unknown marker variable `platform_release`",
+        ),
+        ("\"certifi>=banana\"", "invalid PEP 440 specifier"),
+        (
+            "\"nosuchpackage>=1\"",
+            "nosuchpackage has no record in compat-db/pypi",
+        ),
+    ] {
+        let errs = broken("\"certifi>=2023.5.7\"", to);
+        assert_eq!(errs.len(), 1, "{to}: {errs:#?}");
+        assert!(
+            errs[0].starts_with(&format!("pypi/requests.toml:{line}:")) && errs[0].contains(msg),
+            "{to}: {}",
+            errs[0]
+        );
+    }
+    // A marker that never holds on Linux needs no record; one that does, evaluated, is fine.
+    assert!(broken(
+        "\"certifi>=2023.5.7\"",
+        "\"certifi>=2023.5.7\", \"pywin32; sys_platform == 'win32'\""
+    )
+    .is_empty());
+    assert!(broken(
+        "\"certifi>=2023.5.7\"",
+        "\"certifi>=2023.5.7; python_version >= '3.8'\""
+    )
+    .is_empty());
+}

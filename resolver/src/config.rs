@@ -1,5 +1,6 @@
 //! A consuming repo's settings: `[workspace.metadata.gpu-env]` in its
-//! Cargo.toml. Unknown keys are errors naming the manifest.
+//! Cargo.toml (`[package.metadata.gpu-env]` in a single-crate repo).
+//! Unknown keys are errors naming the manifest.
 //!
 //! The workspace root is found by walking up from the current directory
 //! (fast: no `cargo metadata` process on the pre-commit path); with an
@@ -148,7 +149,16 @@ impl Loaded {
     }
 }
 
-fn from_value(manifest: &Path, v: Option<&toml::Value>) -> Result<Config, ConfigError> {
+/// The table of a workspace (`[workspace.metadata.gpu-env]`).
+pub const WORKSPACE_TABLE: &str = "workspace.metadata.gpu-env";
+/// The table of a single-crate repo (`[package.metadata.gpu-env]`).
+pub const PACKAGE_TABLE: &str = "package.metadata.gpu-env";
+
+fn from_value(
+    manifest: &Path,
+    table: &'static str,
+    v: Option<&toml::Value>,
+) -> Result<Config, ConfigError> {
     let Some(v) = v else {
         return Ok(Config::default());
     };
@@ -157,12 +167,14 @@ fn from_value(manifest: &Path, v: Option<&toml::Value>) -> Result<Config, Config
         .try_into()
         .map_err(|e: toml::de::Error| ConfigError::Invalid {
             manifest: manifest.to_path_buf(),
+            table,
             message: e.message().trim().to_string(),
         })?;
     for (i, t) in c.targets.iter().enumerate() {
         if t.trim().is_empty() {
             return Err(ConfigError::Invalid {
                 manifest: manifest.to_path_buf(),
+                table,
                 message: format!("targets[{i}] is empty"),
             });
         }
@@ -171,6 +183,7 @@ fn from_value(manifest: &Path, v: Option<&toml::Value>) -> Result<Config, Config
         if t.spec.trim().is_empty() {
             return Err(ConfigError::Invalid {
                 manifest: manifest.to_path_buf(),
+                table,
                 message: format!("target[{i}].spec is empty"),
             });
         }
@@ -178,28 +191,42 @@ fn from_value(manifest: &Path, v: Option<&toml::Value>) -> Result<Config, Config
     if let Some(s) = &c.constraints.mxnet {
         crate::pep440::specifiers(s).map_err(|e| ConfigError::Invalid {
             manifest: manifest.to_path_buf(),
+            table,
             message: format!("constraints.mxnet: {e}"),
         })?;
     }
     Ok(c)
 }
 
-/// Parse the gpu-env table out of a manifest's text.
+/// Parse the gpu-env table out of a manifest's text: a workspace's
+/// `[workspace.metadata.gpu-env]`, or `[package.metadata.gpu-env]` of a
+/// single-crate repo (a manifest with no `[workspace]` table, or a root
+/// package whose workspace table has no gpu-env config). None when the
+/// manifest has neither a workspace nor a package config (discovery goes on
+/// upwards).
 pub fn parse_manifest(manifest: &Path, text: &str) -> Result<Option<Config>, ConfigError> {
     let doc: toml::Value = toml::from_str(text).map_err(|e| ConfigError::Read {
         manifest: manifest.to_path_buf(),
         message: e.to_string(),
     })?;
     let ws = doc.get("workspace");
-    if ws.is_none() {
-        return Ok(None);
+    let ws_config = ws
+        .and_then(|w| w.get("metadata"))
+        .and_then(|m| m.get("gpu-env"));
+    let package_config = doc
+        .get("package")
+        .and_then(|p| p.get("metadata"))
+        .and_then(|m| m.get("gpu-env"));
+    match (ws, ws_config, package_config) {
+        (_, Some(_), Some(_)) => Err(ConfigError::Invalid {
+            manifest: manifest.to_path_buf(),
+            table: PACKAGE_TABLE,
+            message: format!("[{WORKSPACE_TABLE}] is there too; keep one of them"),
+        }),
+        (_, None, Some(p)) => from_value(manifest, PACKAGE_TABLE, Some(p)).map(Some),
+        (Some(_), w, None) => from_value(manifest, WORKSPACE_TABLE, w).map(Some),
+        (None, _, None) => Ok(None),
     }
-    from_value(
-        manifest,
-        ws.and_then(|w| w.get("metadata"))
-            .and_then(|m| m.get("gpu-env")),
-    )
-    .map(Some)
 }
 
 /// Walk up from `start` to the first Cargo.toml with a `[workspace]`.
@@ -239,21 +266,35 @@ pub fn from_cargo_metadata(manifest_path: &Path) -> Result<Loaded, ConfigError> 
     let manifest = root.join("Cargo.toml");
     // cargo_metadata hands the table over as JSON without positions: convert
     // and validate it here so errors still name the manifest.
-    let value = md
-        .workspace_metadata
-        .get("gpu-env")
-        .map(|v| serde_json::from_value::<toml::Value>(v.clone()));
+    // A single-crate repo's config is its root package's.
+    let package = md
+        .root_package()
+        .and_then(|p| p.metadata.get("gpu-env"))
+        .filter(|v| !v.is_null());
+    let (table, value) = match (md.workspace_metadata.get("gpu-env"), package) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Invalid {
+                manifest,
+                table: PACKAGE_TABLE,
+                message: format!("[{WORKSPACE_TABLE}] is there too; keep one of them"),
+            })
+        }
+        (None, Some(p)) => (PACKAGE_TABLE, Some(p)),
+        (w, None) => (WORKSPACE_TABLE, w),
+    };
+    let value = value.map(|v| serde_json::from_value::<toml::Value>(v.clone()));
     let value = match value {
         Some(Ok(v)) => Some(v),
         Some(Err(e)) => {
             return Err(ConfigError::Invalid {
                 manifest,
+                table,
                 message: e.to_string(),
             })
         }
         None => None,
     };
-    let config = from_value(&manifest, value.as_ref())?;
+    let config = from_value(&manifest, table, value.as_ref())?;
     Ok(Loaded {
         config,
         root,
@@ -339,5 +380,48 @@ mod tests {
             parse_manifest(m, "[package]\nname = \"x\"\n").unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn single_crate_repo_config_is_package_metadata() {
+        let m = Path::new("/r/Cargo.toml");
+        let c = parse_manifest(
+            m,
+            "[package]\nname = \"x\"\n[package.metadata.gpu-env]\ntargets = [\"kaggle\"]\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.targets, ["kaggle"]);
+        // A root package that is also the workspace root (after `init`).
+        let c = parse_manifest(m, "[package]\nname = \"x\"\n[package.metadata.gpu-env]\ntargets = [\"kaggle\"]\n[workspace]\nmembers = [\"xtask\"]\n").unwrap().unwrap();
+        assert_eq!(c.targets, ["kaggle"]);
+        let e = parse_manifest(
+            m,
+            "[package]\nname = \"x\"\n[package.metadata.gpu-env]\ntarget = \"colab\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("/r/Cargo.toml: [package.metadata.gpu-env]: "),
+            "{e}"
+        );
+        let e = parse_manifest(
+            m,
+            "[package]\nname = \"x\"\n[package.metadata.gpu-env]\n[workspace.metadata.gpu-env]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("keep one of them"), "{e}");
+        // Discovery stops at the single-crate repo's manifest.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname = \"x\"\n[package.metadata.gpu-env]\ntargets = [\"colab\"]\n",
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        let l = discover(&dir.path().join("src")).unwrap();
+        assert_eq!(l.config.targets, ["colab"]);
+        assert_eq!(l.root, dir.path());
     }
 }

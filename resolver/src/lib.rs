@@ -10,9 +10,12 @@ pub mod versions;
 pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod config;
 pub mod doctor;
 pub mod emit;
+pub mod exit;
 pub mod fsutil;
 #[cfg(feature = "net")]
 pub mod hashes;

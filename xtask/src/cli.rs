@@ -1,70 +1,76 @@
-use clap::{Parser, Subcommand};
-use gpu_env::db::Db;
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+//! gpu-env's commands plus this repo's tasks. `db ingest` joins gpu-env's
+//! `db` subcommands and `e2e` its top level, so `cargo xtask --help` lists
+//! everything; the rest is `gpu_env::cli::run`.
 
-/// Exit codes: 0 success; 1 the answer is "no" (check failed, unsatisfiable,
-/// verify failed); 2 usage or input error (bad file, network, bad arguments).
-pub const EXIT_NO: u8 = 1;
-pub const EXIT_ERROR: u8 = 2;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use gpu_env::cli::GlobalArgs;
+use std::process::ExitCode;
+#[cfg(feature = "net")]
+use {
+    clap::Args,
+    gpu_env::exit,
+    std::path::{Path, PathBuf},
+};
 
 #[derive(Parser)]
-#[command(
-    name = "cargo xtask",
-    version,
-    about = "Make a GPU Python stack (MXNet, CUDA, cuDNN, numpy) work the first time"
-)]
+#[command(name = "cargo xtask", version, about = gpu_env::cli::ABOUT)]
 struct Cli {
-    /// Use the compat-db in DIR instead of the copy embedded in this binary.
-    #[arg(long, global = true, value_name = "DIR")]
-    db: Option<PathBuf>,
+    #[command(flatten)]
+    global: GlobalArgs,
     #[command(subcommand)]
-    command: Command,
+    task: Task,
 }
 
 #[derive(Subcommand)]
-enum Command {
-    /// Work with the compatibility database.
-    #[command(subcommand)]
-    Db(DbCommand),
-    /// Tell what this machine's GPU stack has, every fact with its source.
-    Probe(crate::probe_cmd::ProbeArgs),
-    /// Choose a pinned, explained MXNet GPU stack for a target and lock it.
-    Resolve(crate::resolve_cmd::Args),
-    /// Pre-commit check (offline, no GPU): compat-db, lock and generated files are current.
-    Check(crate::check_cmd::Args),
-    /// Prove the locked stack on this machine's GPU, layer by layer.
-    Verify(crate::verify_cmd::Args),
-    /// Diagnose an existing Python environment's MXNet install.
-    Doctor(crate::doctor_cmd::Args),
+enum Task {
+    #[command(flatten)]
+    GpuEnv(gpu_env::cli::Command),
     /// Opt-in end-to-end tests in real venvs (downloads about 2 GB).
     E2e(crate::e2e_cmd::Args),
-    /// Install the locked stack into a Python environment (or --uninstall it).
-    Install(crate::install_cmd::Args),
 }
 
-#[derive(Subcommand)]
-enum DbCommand {
-    /// Validate every file: schema, unknown keys, cross-references, provenance.
-    Check,
-    /// Measure MXNet wheels (paths or URLs) and write their records.
+/// `db ingest`: this repo's task under gpu-env's `db`.
+#[cfg(feature = "net")]
+#[derive(Args)]
+struct Ingest {
+    /// Wheel files or URLs (files must be the exact PyPI artifacts).
+    sources: Vec<String>,
+    /// Walk PyPI's listing of every MXNet variant compat-db covers.
+    #[arg(long)]
+    all: bool,
+    /// Re-measure wheels whose record already has the same sha256.
+    #[arg(long)]
+    force: bool,
+}
+
+fn command() -> clap::Command {
+    let cmd = Cli::command();
     #[cfg(feature = "net")]
-    Ingest {
-        /// Wheel files or URLs (files must be the exact PyPI artifacts).
-        sources: Vec<String>,
-        /// Walk PyPI's listing of every MXNet variant compat-db covers.
-        #[arg(long)]
-        all: bool,
-        /// Re-measure wheels whose record already has the same sha256.
-        #[arg(long)]
-        force: bool,
-    },
-    /// Print the whole database as one JSON document.
-    Export {
-        /// JSON output (the only format).
-        #[arg(long, required = true)]
-        json: bool,
-    },
+    let cmd = cmd.mut_subcommand("db", |db| {
+        db.subcommand(
+            Ingest::augment_args(clap::Command::new("ingest"))
+                .about("Measure MXNet wheels (paths or URLs) and write their records."),
+        )
+    });
+    cmd
+}
+
+pub fn run() -> ExitCode {
+    let matches = command().get_matches();
+    #[cfg(feature = "net")]
+    if let Some(("db", db)) = matches.subcommand() {
+        if let Some(("ingest", m)) = db.subcommand() {
+            let a = Ingest::from_arg_matches(m).unwrap_or_else(|e| e.exit());
+            let dir = m.get_one::<PathBuf>("db").map(PathBuf::as_path);
+            return ingest(a.sources, a.all, a.force, dir);
+        }
+    }
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let db = cli.global.db.as_deref();
+    match cli.task {
+        Task::GpuEnv(c) => gpu_env::cli::run(c, db),
+        Task::E2e(args) => crate::e2e_cmd::run(&args, db),
+    }
 }
 
 #[cfg(feature = "net")]
@@ -72,79 +78,6 @@ enum DbCommand {
 fn source_db_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../compat-db");
     dir.canonicalize().unwrap_or(dir)
-}
-
-fn open_db(dir: Option<&Path>) -> Result<Db, ExitCode> {
-    Db::open(dir).map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(EXIT_ERROR)
-    })
-}
-
-pub fn run() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Db(cmd) => db(cmd, cli.db.as_deref()),
-        Command::Probe(args) => crate::probe_cmd::run(&args, cli.db.as_deref()),
-        Command::Resolve(args) => crate::resolve_cmd::run(&args, cli.db.as_deref()),
-        Command::Check(args) => crate::check_cmd::run(&args, cli.db.as_deref()),
-        Command::Verify(args) => crate::verify_cmd::run(&args, cli.db.as_deref()),
-        Command::Doctor(args) => crate::doctor_cmd::run(&args, cli.db.as_deref()),
-        Command::E2e(args) => crate::e2e_cmd::run(&args, cli.db.as_deref()),
-        Command::Install(args) => crate::install_cmd::run(&args, cli.db.as_deref()),
-    }
-}
-
-fn db(cmd: DbCommand, dir: Option<&Path>) -> ExitCode {
-    match cmd {
-        DbCommand::Check => {
-            let files = match gpu_env::db::source_files(dir) {
-                Ok(f) => f,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(EXIT_ERROR);
-                }
-            };
-            match gpu_env::db::load_files(&files) {
-                Ok(db) => {
-                    println!(
-                        "compat-db OK: {} files, {} CUDA releases, {} GPUs, {} cuDNN releases, {} redist packages, {} MXNet wheels, {} runtimes",
-                        files.len(),
-                        db.cuda.len(),
-                        db.gpus.len(),
-                        db.cudnn.len(),
-                        db.redist.len(),
-                        db.wheel_files().count(),
-                        db.runtimes.len()
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(diags) => {
-                    for d in &diags {
-                        eprintln!("{d}");
-                    }
-                    eprintln!("compat-db: {} error(s)", diags.len());
-                    ExitCode::from(EXIT_NO)
-                }
-            }
-        }
-        #[cfg(feature = "net")]
-        DbCommand::Ingest {
-            sources,
-            all,
-            force,
-        } => ingest(sources, all, force, dir),
-        DbCommand::Export { json: _ } => match open_db(dir) {
-            Ok(db) => {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&db.export_json()).expect("json")
-                );
-                ExitCode::SUCCESS
-            }
-            Err(code) => code,
-        },
-    }
 }
 
 #[cfg(feature = "net")]
@@ -155,15 +88,11 @@ fn ingest(mut sources: Vec<String>, all: bool, force: bool, dir: Option<&Path>) 
     if all {
         match ingest::all_urls(&client) {
             Ok(urls) => sources.extend(urls),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(EXIT_ERROR);
-            }
+            Err(e) => return gpu_env::cli::fail(e),
         }
     }
     if sources.is_empty() {
-        eprintln!("error: nothing to ingest: give wheel paths or URLs, or --all");
-        return ExitCode::from(EXIT_ERROR);
+        return gpu_env::cli::fail("nothing to ingest: give wheel paths or URLs, or --all");
     }
     let mut failed = 0;
     let total = sources.len();
@@ -171,7 +100,7 @@ fn ingest(mut sources: Vec<String>, all: bool, force: bool, dir: Option<&Path>) 
         let short = s.rsplit('/').next().unwrap_or(s);
         eprintln!("[{}/{}] {short}", i + 1, total);
         match ingest::ingest(&client, s, &db_dir, force) {
-            Ok(Outcome::Written { record, wheel }) => println!(
+            Ok(Outcome::Written { record, wheel }) => outln!(
                 "wrote {} ({}: needed {}, sass {:?}, ptx {:?}{})",
                 record.display(),
                 wheel.filename,
@@ -185,7 +114,7 @@ fn ingest(mut sources: Vec<String>, all: bool, force: bool, dir: Option<&Path>) 
                 }
             ),
             Ok(Outcome::Unchanged { record }) => {
-                println!("unchanged {} ({short})", record.display())
+                outln!("unchanged {} ({short})", record.display())
             }
             Err(e) => {
                 failed += 1;
@@ -195,8 +124,28 @@ fn ingest(mut sources: Vec<String>, all: bool, force: bool, dir: Option<&Path>) 
     }
     if failed > 0 {
         eprintln!("{failed} of {total} wheel(s) failed; nothing was written for them");
-        ExitCode::from(EXIT_ERROR)
+        ExitCode::from(exit::ERROR)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn help_lists_product_commands_and_repo_tasks() {
+        let cmd = super::command();
+        cmd.clone().debug_assert();
+        let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+        for n in [
+            "db", "probe", "resolve", "check", "verify", "doctor", "install", "init", "e2e",
+        ] {
+            assert!(names.contains(&n), "{n} missing from {names:?}");
+        }
+        let db = cmd.find_subcommand("db").unwrap();
+        let db: Vec<&str> = db.get_subcommands().map(|c| c.get_name()).collect();
+        assert!(db.contains(&"check") && db.contains(&"export"), "{db:?}");
+        #[cfg(feature = "net")]
+        assert!(db.contains(&"ingest"), "{db:?}");
     }
 }

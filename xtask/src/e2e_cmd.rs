@@ -22,8 +22,8 @@
 //!   the CPU, a second run in the same kernel is fast, and a kernel that
 //!   already imported torch is refused.
 
-use crate::cli::{EXIT_ERROR, EXIT_NO};
 use gpu_env::config::Loaded;
+use gpu_env::exit::{ERROR as EXIT_ERROR, NO as EXIT_NO};
 use gpu_env::lock::Lock;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -137,9 +137,9 @@ fn fake_nvidia_smi(dir: &Path, fixture: &str) -> Result<PathBuf, String> {
 }
 
 fn show(label: &str, o: &Out) {
-    println!("--- {label}: exit {} in {:.1} s", o.code, o.secs);
+    outln!("--- {label}: exit {} in {:.1} s", o.code, o.secs);
     for l in o.text.lines() {
-        println!("    {l}");
+        outln!("    {l}");
     }
 }
 
@@ -201,7 +201,7 @@ fn prepare(
     if !st.success() {
         return Err("pip install requests (as preinstalled on Colab) failed".into());
     }
-    println!(
+    outln!(
         "case {name}: lock sha256 {}, cell {}",
         lock.hash(),
         cell.display()
@@ -220,7 +220,7 @@ fn prepare(
 }
 
 fn check(ok: bool, what: &str, failures: &mut Vec<String>) {
-    println!("    [{}] {what}", if ok { "ok" } else { "FAIL" });
+    outln!("    [{}] {what}", if ok { "ok" } else { "FAIL" });
     if !ok {
         failures.push(what.to_string());
     }
@@ -469,13 +469,13 @@ pub fn run(args: &Args, _db: Option<&Path>) -> ExitCode {
         }
     }
     if failures.is_empty() {
-        println!(
+        outln!(
             "e2e: all checks passed in {:.0} s",
             t.elapsed().as_secs_f64()
         );
         ExitCode::SUCCESS
     } else {
-        println!(
+        outln!(
             "e2e: {} check(s) failed: {}",
             failures.len(),
             failures.join("; ")

@@ -1,14 +1,15 @@
-//! `cargo xtask`: the thin CLI over the gpu-env library. Parsing and
-//! rendering only; every decision lives in the library.
+//! `cargo xtask` of the gpu-env repo: gpu-env's product commands
+//! (`gpu_env::cli`, what every repo that uses gpu-env gets) and this repo's
+//! own tasks on top of them: `db ingest` (measure wheels into the source
+//! tree's compat-db) and `e2e`.
 
-mod check_cmd;
+/// `println!` through `gpu_env::cli::out` (a closed pipe exits quietly).
+macro_rules! outln {
+    ($($t:tt)*) => { gpu_env::cli::out(format_args!("{}\n", format_args!($($t)*))) };
+}
+
 mod cli;
-mod doctor_cmd;
 mod e2e_cmd;
-mod install_cmd;
-mod probe_cmd;
-mod resolve_cmd;
-mod verify_cmd;
 
 use std::process::ExitCode;
 

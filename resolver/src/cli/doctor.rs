@@ -1,0 +1,116 @@
+//! `cargo xtask doctor`: diagnose an existing Python environment's MXNet
+//! install. Exit codes: 0 nothing wrong, 1 problems found, 2 error (no
+//! interpreter, bad compat-db, a `--python` that is no executable).
+
+use crate::doctor::{self, Options};
+use crate::exit;
+use crate::pyexe;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Args {
+    /// Interpreter whose environment is examined (default: python3 on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+    /// JSON output (schema: docs/verify.md#doctor).
+    #[arg(long)]
+    pub json: bool,
+    /// Do not try `import mxnet` in the interpreter.
+    #[arg(long)]
+    pub no_import: bool,
+    /// Judge the environment against this lock (default: config output.lock,
+    /// else gpu-env.lock, when it exists).
+    #[arg(long, value_name = "PATH")]
+    pub lock: Option<PathBuf>,
+    /// Read the config of this Cargo.toml (via cargo metadata) to find the lock.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Which target of the lock (0-based; default: the first `local` one, else the first).
+    #[arg(long, value_name = "N")]
+    pub target_index: Option<usize>,
+    /// Diagnose without any lock, even when one exists.
+    #[arg(long, conflicts_with_all = ["lock", "target_index"])]
+    pub no_lock: bool,
+}
+
+/// The lock doctor judges against: found like resolve writes it; none
+/// when `--no-lock`, or when no lock was named and none exists.
+fn lock(args: &Args) -> Result<Option<(crate::lock::Lock, usize)>, String> {
+    if args.no_lock {
+        return Ok(None);
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let path =
+        crate::config::locate_lock(args.lock.as_deref(), args.manifest_path.as_deref(), &cwd)
+            .map_err(|e| e.to_string())?;
+    if args.lock.is_none() && !path.exists() {
+        return Ok(None);
+    }
+    let lock = crate::lock::Lock::read(&path).map_err(|e| e.to_string())?;
+    let index = match args.target_index {
+        Some(i) if i < lock.target.len() => i,
+        Some(i) => {
+            return Err(format!(
+                "{}: --target-index {i}, but the lock has {} target(s)",
+                path.display(),
+                lock.target.len()
+            ))
+        }
+        None => lock
+            .target
+            .iter()
+            .position(|t| t.kind == "local")
+            .unwrap_or(0),
+    };
+    Ok(Some((lock, index)))
+}
+
+pub fn run(args: &Args, db: Option<&std::path::Path>) -> ExitCode {
+    let python = match args
+        .python
+        .as_deref()
+        .map(|p| pyexe::find(p, pyexe::Advice::Interpreter))
+        .transpose()
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    let db = match crate::db::Db::open(db) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    let lock = match lock(args) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    let opts = Options {
+        python,
+        no_import: args.no_import,
+        lock,
+        ..Default::default()
+    };
+    match doctor::doctor(&db, &opts) {
+        Ok(r) => {
+            if args.json {
+                outln!("{}", serde_json::to_string_pretty(&r).expect("json"));
+            } else {
+                out!("{}", doctor::render(&r));
+            }
+            ExitCode::from(r.exit_code)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}

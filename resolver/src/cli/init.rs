@@ -1,0 +1,654 @@
+//! `cargo xtask init [DIR]`: add a gpu-env xtask to a repo: the `xtask`
+//! crate (a workspace member whose `main.rs` embeds [`super::Command`]),
+//! the `xtask` cargo alias, the `[workspace.metadata.gpu-env]` table and a
+//! pre-commit hook running `cargo xtask check`.
+//!
+//! It never overwrites a file: each file is created when absent; when
+//! present it is merged only where the merge is unambiguous (a key or
+//! table that does not exist yet, a member appended to `[workspace]
+//! members`, a hook appended to `repos:`), and the change is printed;
+//! otherwise that file is refused and the exact lines to add are printed.
+//! Exit 0 when every file is in place, 1 when a file was refused, 2 when
+//! DIR cannot be used. A second run changes nothing.
+
+use crate::exit;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use toml_edit::{Array, DocumentMut, Item, Table, Value};
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Args {
+    /// The repo's root directory (default: the current directory).
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Depend on gpu-env from this git repository (default: a path
+    /// dependency on the gpu-env source this binary was built from).
+    #[arg(long, value_name = "URL")]
+    pub git: Option<String>,
+    /// With --git: the tag to build.
+    #[arg(long, value_name = "TAG", requires = "git", conflicts_with = "rev")]
+    pub tag: Option<String>,
+    /// With --git: the commit to build.
+    #[arg(long, value_name = "REV", requires = "git")]
+    pub rev: Option<String>,
+    /// Targets of a new config table (repeatable; default: colab).
+    #[arg(long = "target", value_name = "TARGET")]
+    pub targets: Vec<String>,
+}
+
+/// The xtask `main.rs` init writes (examples/consumer/xtask/src/main.rs is
+/// the same text).
+pub const MAIN_RS: &str = r#"//! This repo's tasks: gpu-env's commands (`cargo xtask resolve`, `check`,
+//! `verify`, `doctor`, `install`, ...) next to the repo's own.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "This repo's tasks")]
+struct Cli {
+    #[command(flatten)]
+    global: gpu_env::cli::GlobalArgs,
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    #[command(flatten)]
+    GpuEnv(gpu_env::cli::Command),
+    // This repo's own tasks go here.
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.task {
+        Task::GpuEnv(command) => gpu_env::cli::run(command, cli.global.db.as_deref()),
+    }
+}
+"#;
+
+/// The alias every gpu-env repo uses.
+pub const ALIAS: &str = "run --quiet --package xtask --";
+
+/// The pre-commit hook, as one item of `repos:` at indentation 0.
+pub const HOOK: &str = "- repo: local
+  hooks:
+    - id: gpu-env-check
+      name: gpu-env check (lock and generated Colab files are current)
+      entry: cargo xtask check
+      language: system
+      pass_filenames: false
+      always_run: true
+";
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Absent: written with this text.
+    Created(String),
+    /// Merged: the new text and what changed.
+    Changed(String, Vec<String>),
+    /// Already in place.
+    Unchanged(String),
+    /// Left alone: why, and the exact lines to add by hand.
+    Refused { why: String, lines: String },
+}
+
+/// How the xtask depends on gpu-env.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    Path(PathBuf),
+    Git {
+        url: String,
+        tag: Option<String>,
+        rev: Option<String>,
+    },
+}
+
+impl Source {
+    /// The `gpu-env = {...}` dependency line.
+    pub fn dependency(&self) -> String {
+        let q = |s: &str| Value::from(s).to_string().trim().to_string();
+        let at = match self {
+            Source::Path(p) => format!("path = {}", q(&p.display().to_string())),
+            Source::Git { url, tag, rev } => {
+                let mut s = format!("git = {}", q(url));
+                if let Some(t) = tag {
+                    s += &format!(", tag = {}", q(t));
+                }
+                if let Some(r) = rev {
+                    s += &format!(", rev = {}", q(r));
+                }
+                s
+            }
+        };
+        format!("gpu-env = {{ {at}, features = [\"cli\"] }}")
+    }
+}
+
+/// The xtask crate's manifest.
+pub fn xtask_manifest(source: &Source) -> String {
+    format!(
+        "[package]\nname = \"xtask\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n[dependencies]\nclap = {{ version = \"4\", features = [\"derive\"] }}\n{}\n",
+        source.dependency()
+    )
+}
+
+fn config_table(targets: &[String]) -> String {
+    let list: Vec<String> = targets
+        .iter()
+        .map(|t| Value::from(t.as_str()).to_string().trim().to_string())
+        .collect();
+    format!(
+        "[workspace.metadata.gpu-env]\ntargets = [{}]\n",
+        list.join(", ")
+    )
+}
+
+/// The root `Cargo.toml`: create a workspace with the xtask member and the
+/// config table, or merge them into an existing manifest.
+pub fn root_manifest(text: Option<&str>, targets: &[String]) -> Outcome {
+    let table = config_table(targets);
+    let Some(text) = text else {
+        return Outcome::Created(format!(
+            "[workspace]\nresolver = \"2\"\nmembers = [\"xtask\"]\n\n{table}"
+        ));
+    };
+    let refuse = |why: String| Outcome::Refused {
+        why,
+        lines: format!("[workspace]\nmembers = [\"xtask\"]\n\n{table}"),
+    };
+    let mut doc: DocumentMut = match text.parse() {
+        Ok(d) => d,
+        Err(e) => return refuse(format!("cannot parse it: {}", e.message())),
+    };
+    let mut changes = Vec::new();
+    let has_package_config = doc
+        .get("package")
+        .and_then(|p| p.get("metadata"))
+        .and_then(|m| m.get("gpu-env"))
+        .is_some();
+    let has_package = doc.get("package").is_some();
+    match doc.get_mut("workspace") {
+        None if has_package => {
+            // A single-crate repo: the root package becomes the workspace
+            // root with the xtask as a second member.
+            let mut ws = Table::new();
+            let mut members = Array::new();
+            members.push("xtask");
+            ws.insert("members", Item::Value(Value::Array(members)));
+            doc.insert("workspace", Item::Table(ws));
+            changes.push(
+                "added [workspace] members = [\"xtask\"] (the package stays the root member)"
+                    .to_string(),
+            );
+        }
+        None => return refuse("it has neither [package] nor [workspace]".into()),
+        Some(Item::Table(ws)) => {
+            let excluded = ws
+                .get("exclude")
+                .and_then(Item::as_array)
+                .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("xtask")));
+            if excluded {
+                return Outcome::Refused {
+                    why: "[workspace] exclude lists \"xtask\"".into(),
+                    lines: "# remove \"xtask\" from [workspace] exclude, then:\n[workspace]\nmembers = [\"xtask\"]\n".into(),
+                };
+            }
+            match ws.get_mut("members") {
+                None => {
+                    let mut members = Array::new();
+                    members.push("xtask");
+                    ws.insert("members", Item::Value(Value::Array(members)));
+                    changes.push("added members = [\"xtask\"] to [workspace]".into());
+                }
+                Some(m) => match m.as_array_mut() {
+                    Some(a) if a.iter().all(|v| v.as_str().is_some()) => {
+                        let covered = a
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .any(|p| p == "xtask" || p == "*" || p == "./xtask");
+                        if !covered {
+                            a.push("xtask");
+                            changes.push("added \"xtask\" to [workspace] members".into());
+                        }
+                    }
+                    _ => return refuse("[workspace] members is not a list of paths".into()),
+                },
+            }
+        }
+        Some(_) => return refuse("its workspace is not a [workspace] table".into()),
+    }
+    let has_ws_config = doc
+        .get("workspace")
+        .and_then(|w| w.get("metadata"))
+        .and_then(|m| m.get("gpu-env"))
+        .is_some();
+    if !has_ws_config && !has_package_config {
+        let ws = doc["workspace"].as_table_mut().expect("a table by now");
+        if !ws.contains_key("metadata") {
+            let mut m = Table::new();
+            m.set_implicit(true);
+            ws.insert("metadata", Item::Table(m));
+        }
+        let Some(meta) = ws["metadata"].as_table_mut() else {
+            return refuse("[workspace] metadata is not a table".into());
+        };
+        let mut cfg = Table::new();
+        let mut list = Array::new();
+        for t in targets {
+            list.push(t.as_str());
+        }
+        cfg.insert("targets", Item::Value(Value::Array(list)));
+        meta.insert("gpu-env", Item::Table(cfg));
+        changes.push(format!("added {}", table.trim_end().replace('\n', " ")));
+    }
+    if changes.is_empty() {
+        return Outcome::Unchanged("xtask is a member and the config table is there".into());
+    }
+    Outcome::Changed(doc.to_string(), changes)
+}
+
+/// `.cargo/config.toml`: the `xtask` alias.
+pub fn cargo_config(text: Option<&str>) -> Outcome {
+    let lines = format!("[alias]\nxtask = \"{ALIAS}\"\n");
+    let Some(text) = text else {
+        return Outcome::Created(lines);
+    };
+    let mut doc: DocumentMut = match text.parse() {
+        Ok(d) => d,
+        Err(e) => {
+            return Outcome::Refused {
+                why: format!("cannot parse it: {}", e.message()),
+                lines,
+            }
+        }
+    };
+    match doc.get_mut("alias") {
+        None => {
+            let mut t = Table::new();
+            t.insert("xtask", toml_edit::value(ALIAS));
+            doc.insert("alias", Item::Table(t));
+            Outcome::Changed(doc.to_string(), vec!["added [alias] xtask".into()])
+        }
+        Some(Item::Table(t)) => match t.get("xtask") {
+            None => {
+                t.insert("xtask", toml_edit::value(ALIAS));
+                Outcome::Changed(doc.to_string(), vec!["added xtask to [alias]".into()])
+            }
+            Some(v) => {
+                let words: Option<Vec<String>> = match v {
+                    Item::Value(Value::String(s)) => {
+                        Some(s.value().split_whitespace().map(String::from).collect())
+                    }
+                    Item::Value(Value::Array(a)) => {
+                        a.iter().map(|x| x.as_str().map(String::from)).collect()
+                    }
+                    _ => None,
+                };
+                let ours: Vec<String> = ALIAS.split_whitespace().map(String::from).collect();
+                // `run --package xtask` with or without --quiet runs the same crate.
+                let same = words.is_some_and(|w| {
+                    w.iter()
+                        .filter(|x| *x != "--quiet" && *x != "-q")
+                        .collect::<Vec<_>>()
+                        == ours.iter().filter(|x| *x != "--quiet").collect::<Vec<_>>()
+                });
+                if same {
+                    Outcome::Unchanged("alias xtask is there".into())
+                } else {
+                    Outcome::Refused {
+                        why: format!("[alias] xtask is already `{}`", v.to_string().trim()),
+                        lines: format!("xtask = \"{ALIAS}\"\n"),
+                    }
+                }
+            }
+        },
+        Some(_) => Outcome::Refused {
+            why: "alias is not an [alias] table".into(),
+            lines,
+        },
+    }
+}
+
+/// `.pre-commit-config.yaml`: the hook, appended to `repos:` when that is
+/// the file's last top-level key.
+pub fn precommit(text: Option<&str>) -> Outcome {
+    let Some(text) = text else {
+        return Outcome::Created(format!("repos:\n{}", indent(HOOK, "  ")));
+    };
+    if text.contains("cargo xtask check") {
+        return Outcome::Unchanged("a hook runs `cargo xtask check`".into());
+    }
+    let refuse = |why: &str| Outcome::Refused {
+        why: why.into(),
+        lines: format!("# under repos:\n{}", indent(HOOK, "  ")),
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(at) = lines
+        .iter()
+        .position(|l| l.split('#').next().unwrap_or("").trim_end() == "repos:")
+    else {
+        return refuse("no block `repos:` at the top level");
+    };
+    let rest = &lines[at + 1..];
+    let top_level_after = rest.iter().any(|l| {
+        !l.is_empty() && !l.starts_with(' ') && !l.starts_with('-') && !l.starts_with('#')
+    });
+    if top_level_after {
+        return refuse("`repos:` is not the last top-level key");
+    }
+    let Some(item) = rest.iter().find(|l| l.trim_start().starts_with("- ")) else {
+        return refuse("`repos:` has no list item to align with");
+    };
+    let ind = &item[..item.len() - item.trim_start().len()];
+    let mut new = text.to_string();
+    if !new.ends_with('\n') {
+        new.push('\n');
+    }
+    new += &indent(HOOK, ind);
+    Outcome::Changed(
+        new,
+        vec!["appended a local hook `cargo xtask check` to repos".into()],
+    )
+}
+
+fn indent(text: &str, ind: &str) -> String {
+    text.lines().map(|l| format!("{ind}{l}\n")).collect()
+}
+
+/// `xtask/Cargo.toml` and `xtask/src/main.rs`.
+fn xtask_crate(manifest: Option<&str>, main: Option<&str>, source: &Source) -> [Outcome; 2] {
+    let has_dep = |m: &str| {
+        m.parse::<DocumentMut>().ok().is_some_and(|d| {
+            d.get("dependencies")
+                .and_then(|x| x.get("gpu-env"))
+                .is_some()
+        })
+    };
+    let main_lines = || MAIN_RS.to_string();
+    match manifest {
+        None => [
+            Outcome::Created(xtask_manifest(source)),
+            match main {
+                None => Outcome::Created(main_lines()),
+                Some(m) if m.contains("gpu_env::cli") => {
+                    Outcome::Unchanged("it runs gpu_env::cli".into())
+                }
+                Some(_) => Outcome::Refused {
+                    why: "it exists and does not run gpu_env::cli; embed gpu-env's commands as in"
+                        .into(),
+                    lines: main_lines(),
+                },
+            },
+        ],
+        Some(m) => {
+            let dep = if has_dep(m) {
+                Outcome::Unchanged("it depends on gpu-env".into())
+            } else {
+                Outcome::Refused {
+                    why: "it exists and does not depend on gpu-env; add under [dependencies]"
+                        .into(),
+                    lines: format!(
+                        "clap = {{ version = \"4\", features = [\"derive\"] }}\n{}\n",
+                        source.dependency()
+                    ),
+                }
+            };
+            let main = match main {
+                Some(m) if m.contains("gpu_env::cli") => {
+                    Outcome::Unchanged("it runs gpu_env::cli".into())
+                }
+                _ => Outcome::Refused {
+                    why: "the xtask crate exists and this file does not run gpu_env::cli; embed gpu-env's commands as in".into(),
+                    lines: main_lines(),
+                },
+            };
+            [dep, main]
+        }
+    }
+}
+
+/// Every file init looks at, relative to the repo root, with its outcome.
+pub fn plan(dir: &Path, args: &Args) -> Vec<(PathBuf, Outcome)> {
+    let read = |rel: &str| std::fs::read_to_string(dir.join(rel)).ok();
+    let source = match &args.git {
+        Some(url) => Source::Git {
+            url: url.clone(),
+            tag: args.tag.clone(),
+            rev: args.rev.clone(),
+        },
+        None => Source::Path(built_from()),
+    };
+    let targets = if args.targets.is_empty() {
+        vec!["colab".to_string()]
+    } else {
+        args.targets.clone()
+    };
+    let mut out = vec![(
+        PathBuf::from("Cargo.toml"),
+        root_manifest(read("Cargo.toml").as_deref(), &targets),
+    )];
+    let cfg = match (read(".cargo/config.toml"), read(".cargo/config")) {
+        (None, Some(_)) => Outcome::Refused {
+            why: "the repo uses the older .cargo/config; add to it".into(),
+            lines: format!("[alias]\nxtask = \"{ALIAS}\"\n"),
+        },
+        (t, _) => cargo_config(t.as_deref()),
+    };
+    out.push((PathBuf::from(".cargo/config.toml"), cfg));
+    let [m, main] = xtask_crate(
+        read("xtask/Cargo.toml").as_deref(),
+        read("xtask/src/main.rs").as_deref(),
+        &source,
+    );
+    out.push((PathBuf::from("xtask/Cargo.toml"), m));
+    out.push((PathBuf::from("xtask/src/main.rs"), main));
+    out.push((
+        PathBuf::from(".pre-commit-config.yaml"),
+        precommit(read(".pre-commit-config.yaml").as_deref()),
+    ));
+    out
+}
+
+/// The gpu-env source this binary was built from.
+fn built_from() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"));
+    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
+}
+
+pub fn run(args: &Args) -> ExitCode {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let dir = cwd.join(args.dir.as_deref().unwrap_or(Path::new(".")));
+    if !dir.is_dir() {
+        return super::fail(format!("{}: no such directory", dir.display()));
+    }
+    outln!("gpu-env init: {}", dir.display());
+    let mut refused = 0;
+    for (rel, outcome) in plan(&dir, args) {
+        let shown = rel.display();
+        let write = |text: &str| {
+            let path = dir.join(&rel);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&path, text)
+        };
+        match outcome {
+            Outcome::Created(text) => {
+                if let Err(e) = write(&text) {
+                    return super::fail(format!("{shown}: {e}"));
+                }
+                outln!("  created   {shown}");
+            }
+            Outcome::Changed(text, what) => {
+                if let Err(e) = write(&text) {
+                    return super::fail(format!("{shown}: {e}"));
+                }
+                outln!("  changed   {shown}: {}", what.join("; "));
+            }
+            Outcome::Unchanged(why) => outln!("  unchanged {shown}: {why}"),
+            Outcome::Refused { why, lines } => {
+                refused += 1;
+                outln!("  refused   {shown}: {why}:");
+                outln!("{}", lines.trim_end());
+            }
+        }
+    }
+    if refused > 0 {
+        outln!("init: {refused} file(s) left as they were; add the lines above by hand and run init again");
+        ExitCode::from(exit::NO)
+    } else {
+        outln!("init: done; next: `cargo xtask resolve` (writes the lock and Colab files), then commit them; pre-commit runs `cargo xtask check`");
+        ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn colab() -> Vec<String> {
+        vec!["colab".into()]
+    }
+
+    fn changed(o: Outcome) -> (String, Vec<String>) {
+        match o {
+            Outcome::Changed(t, w) => (t, w),
+            o => panic!("not changed: {o:?}"),
+        }
+    }
+
+    #[test]
+    fn main_rs_is_at_most_30_lines() {
+        assert!(MAIN_RS.lines().count() <= 30, "{}", MAIN_RS.lines().count());
+    }
+
+    #[test]
+    fn fresh_root_manifest_parses_as_a_config() {
+        let Outcome::Created(t) = root_manifest(None, &colab()) else {
+            panic!()
+        };
+        let c = crate::config::parse_manifest(Path::new("Cargo.toml"), &t)
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.targets, ["colab"]);
+    }
+
+    #[test]
+    fn workspace_gets_the_member_and_table_and_keeps_the_rest() {
+        let before = "# my workspace\n[workspace]\nmembers = [\"model\"] # the model\nresolver = \"2\"\n\n[workspace.dependencies]\nserde = \"1\"\n";
+        let (after, what) = changed(root_manifest(Some(before), &colab()));
+        assert_eq!(what.len(), 2, "{what:?}");
+        assert!(after.starts_with("# my workspace\n[workspace]\nmembers = [\"model\", \"xtask\"] # the model\nresolver = \"2\"\n"), "{after}");
+        assert!(
+            after.contains("[workspace.dependencies]\nserde = \"1\"\n"),
+            "{after}"
+        );
+        assert!(
+            after.contains("[workspace.metadata.gpu-env]\ntargets = [\"colab\"]\n"),
+            "{after}"
+        );
+        // Idempotent.
+        assert!(matches!(
+            root_manifest(Some(&after), &colab()),
+            Outcome::Unchanged(_)
+        ));
+    }
+
+    #[test]
+    fn single_crate_gets_a_workspace_table() {
+        let before = "[package]\nname = \"model\"\nversion = \"0.1.0\"\n";
+        let (after, _) = changed(root_manifest(Some(before), &colab()));
+        assert!(after.starts_with(before), "{after}");
+        assert!(
+            after.contains("[workspace]\nmembers = [\"xtask\"]\n"),
+            "{after}"
+        );
+        assert!(after.contains("[workspace.metadata.gpu-env]"), "{after}");
+        // A package config stays where it is.
+        let before =
+            "[package]\nname = \"model\"\n\n[package.metadata.gpu-env]\ntargets = [\"kaggle\"]\n";
+        let (after, what) = changed(root_manifest(Some(before), &colab()));
+        assert_eq!(what.len(), 1, "{what:?}");
+        assert!(!after.contains("workspace.metadata"), "{after}");
+    }
+
+    #[test]
+    fn ambiguous_manifests_are_refused_with_lines() {
+        for text in [
+            "[workspace]\nmembers = \"xtask\"\n",
+            "[workspace]\nmembers = [\"a\"]\nexclude = [\"xtask\"]\n",
+            "not toml [",
+            "[dependencies]\n",
+        ] {
+            match root_manifest(Some(text), &colab()) {
+                Outcome::Refused { lines, .. } => assert!(lines.contains("xtask"), "{lines}"),
+                o => panic!("{text}: {o:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn alias_is_added_kept_or_refused() {
+        let (t, _) = changed(cargo_config(Some("[build]\njobs = 2\n")));
+        assert_eq!(
+            t,
+            format!("[build]\njobs = 2\n\n[alias]\nxtask = \"{ALIAS}\"\n")
+        );
+        let (t, _) = changed(cargo_config(Some("[alias]\nb = \"build\"\n")));
+        assert_eq!(t, format!("[alias]\nb = \"build\"\nxtask = \"{ALIAS}\"\n"));
+        assert!(matches!(cargo_config(Some(&t)), Outcome::Unchanged(_)));
+        assert!(matches!(
+            cargo_config(Some("[alias]\nxtask = \"run --package xtask --\"\n")),
+            Outcome::Unchanged(_)
+        ));
+        match cargo_config(Some("[alias]\nxtask = \"run -p tools --\"\n")) {
+            Outcome::Refused { why, lines } => {
+                assert!(why.contains("run -p tools"), "{why}");
+                assert_eq!(lines, format!("xtask = \"{ALIAS}\"\n"));
+            }
+            o => panic!("{o:?}"),
+        }
+    }
+
+    #[test]
+    fn hook_is_appended_aligned_or_refused() {
+        let before = "repos:\n- repo: https://github.com/psf/black\n  rev: 24.1.0\n  hooks:\n  - id: black\n";
+        let (after, _) = changed(precommit(Some(before)));
+        assert!(after.starts_with(before));
+        assert!(after.ends_with(HOOK), "{after}");
+        let before = "default_stages: [pre-commit]\nrepos:\n    - repo: local\n      hooks: []\n";
+        let (after, _) = changed(precommit(Some(before)));
+        assert!(
+            after.contains("\n    - repo: local\n      hooks:\n        - id: gpu-env-check\n"),
+            "{after}"
+        );
+        assert!(matches!(precommit(Some(&after)), Outcome::Unchanged(_)));
+        for text in [
+            "repos:\n- repo: local\n  hooks: []\nci:\n  skip: []\n",
+            "repos: []\n",
+        ] {
+            match precommit(Some(text)) {
+                Outcome::Refused { lines, .. } => assert!(lines.contains("cargo xtask check")),
+                o => panic!("{text}: {o:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn dependency_lines() {
+        let g = Source::Git {
+            url: "https://example.org/gpu-env".into(),
+            tag: Some("v0.1.0".into()),
+            rev: None,
+        };
+        assert_eq!(
+            g.dependency(),
+            "gpu-env = { git = \"https://example.org/gpu-env\", tag = \"v0.1.0\", features = [\"cli\"] }"
+        );
+        let m: DocumentMut = xtask_manifest(&g).parse().unwrap();
+        assert!(m["dependencies"]["gpu-env"].is_inline_table());
+    }
+}

@@ -1,0 +1,118 @@
+//! `cargo xtask install`: install one locked target into a Python
+//! environment (or `--uninstall` it); the work is `crate::install`.
+
+use crate::exit;
+use crate::install::{self, Limits, Options};
+use crate::pyexe;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Args {
+    /// The interpreter whose environment gets the stack (default: python3 on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+    /// Install from the lock at PATH (default: config output.lock, else gpu-env.lock).
+    #[arg(long, value_name = "PATH")]
+    pub lock: Option<PathBuf>,
+    /// Read the config of this Cargo.toml (via cargo metadata) instead of discovering it.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// The locked target, by spec (`local`) or name (`colab-2026.08:T4`);
+    /// default: the first `local` target, else the first.
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+    /// Remove what install wrote (hook, .pth, redist directory) and pip-uninstall
+    /// the locked site packages that are installed at their locked version.
+    #[arg(long)]
+    pub uninstall: bool,
+}
+
+fn error(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(exit::ERROR)
+}
+
+fn lock_path(args: &Args, cwd: &Path) -> Result<PathBuf, crate::config::ConfigError> {
+    crate::config::locate_lock(args.lock.as_deref(), args.manifest_path.as_deref(), cwd)
+}
+
+pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
+    let given = args
+        .python
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let python = match pyexe::find(&given, pyexe::Advice::Interpreter) {
+        Ok(p) => p,
+        Err(e) => return error(e),
+    };
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let lock_path = match lock_path(args, &cwd) {
+        Ok(p) => p,
+        Err(e) => return error(e),
+    };
+    let shown = lock_path
+        .strip_prefix(&cwd)
+        .unwrap_or(&lock_path)
+        .display()
+        .to_string();
+    if !lock_path.exists() {
+        return error(format!(
+            "{shown}: no such lock; run `cargo xtask resolve` first, or pass --lock PATH"
+        ));
+    }
+    let lock = match crate::lock::Lock::read(&lock_path) {
+        Ok(l) => l,
+        Err(e) => return error(e),
+    };
+    let t = match install::pick_target(&lock, args.target.as_deref()) {
+        Ok(t) => t,
+        Err(e) => return error(e),
+    };
+    outln!(
+        "gpu-env install: {shown} (sha256 {}), target {} [{}]",
+        &lock.hash()[..16],
+        t.name,
+        t.spec
+    );
+    if crate::emit::is_notebook_kind(&t.kind) {
+        outln!(
+            "note: {} is a {} target: its installer is the notebook cell (colab/setup_cell.py); installing it into {} anyway",
+            t.name,
+            t.kind,
+            python.display()
+        );
+    }
+    let opts = Options {
+        python,
+        limits: Limits::default(),
+    };
+    let mut say = |l: &str| outln!("{l}");
+    if args.uninstall {
+        return match install::uninstall(&lock, t, &opts, &mut say) {
+            Ok(r) => {
+                outln!("{}", r.summary());
+                ExitCode::SUCCESS
+            }
+            Err(e) => error(e),
+        };
+    }
+    let db = match crate::db::Db::open(db_dir) {
+        Ok(d) => d,
+        Err(e) => return error(e),
+    };
+    match install::install(&db, &lock, t, &opts, &mut say) {
+        Ok(r) => {
+            outln!("{}", r.summary());
+            if !r.already {
+                outln!(
+                    "`{} -c \"import mxnet\"` now preloads and shims through {}",
+                    opts.python.display(),
+                    r.paths.pth.display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => error(e),
+    }
+}

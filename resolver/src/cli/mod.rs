@@ -1,0 +1,238 @@
+//! The product CLI behind `cargo xtask` (feature `cli`): every command a
+//! repo that uses gpu-env runs (`probe`, `resolve`, `check`, `verify`,
+//! `doctor`, `install`, `init`, `db check|export`). Parsing and rendering
+//! only; every decision lives in the rest of the library.
+//!
+//! A repo's own xtask embeds them by flattening [`Command`] into its own
+//! subcommands and handing the parsed command to [`run`]:
+//!
+//! ```no_run
+//! use clap::{Parser, Subcommand};
+//! #[derive(Parser)]
+//! #[command(name = "cargo xtask")]
+//! struct Cli {
+//!     #[command(flatten)]
+//!     global: gpu_env::cli::GlobalArgs,
+//!     #[command(subcommand)]
+//!     task: Task,
+//! }
+//! #[derive(Subcommand)]
+//! enum Task {
+//!     #[command(flatten)]
+//!     GpuEnv(gpu_env::cli::Command),
+//!     /// A task of this repo.
+//!     Hello,
+//! }
+//! fn main() -> std::process::ExitCode {
+//!     let cli = Cli::parse();
+//!     match cli.task {
+//!         Task::GpuEnv(c) => gpu_env::cli::run(c, cli.global.db.as_deref()),
+//!         Task::Hello => std::process::ExitCode::SUCCESS,
+//!     }
+//! }
+//! ```
+//!
+//! Exit statuses are [`crate::exit`]'s. Output goes through [`out`]: a
+//! closed pipe (`cargo xtask db export --json | head -1`) ends the command
+//! quietly instead of panicking.
+
+use crate::db::Db;
+use crate::exit;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// `print!` to stdout through [`out`] (a closed pipe exits quietly).
+/// Defined before the submodules, which use it by textual scope.
+macro_rules! out {
+    ($($t:tt)*) => { $crate::cli::out(format_args!($($t)*)) };
+}
+/// `outln!` to stdout through [`out`] (a closed pipe exits quietly).
+macro_rules! outln {
+    () => { $crate::cli::out(format_args!("\n")) };
+    ($($t:tt)*) => { $crate::cli::out(format_args!("{}\n", format_args!($($t)*))) };
+}
+
+pub mod check;
+pub mod doctor;
+pub mod init;
+pub mod install;
+pub mod probe;
+pub mod resolve;
+pub mod verify;
+
+/// What `cargo xtask --help` says gpu-env is.
+pub const ABOUT: &str = "Make a GPU Python stack (MXNet, CUDA, cuDNN, numpy) work the first time";
+
+/// Write to stdout. When the reader has gone (`| head -1`: EPIPE), the
+/// process ends quietly with status 0, as the reader asked for no more;
+/// any other write error ends it with [`exit::ERROR`].
+pub fn out(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    if let Err(e) = o.write_fmt(args).and_then(|_| o.flush()) {
+        closed(e)
+    }
+}
+
+fn closed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(exit::OK as i32)
+    }
+    eprintln!("error: writing to stdout: {e}");
+    std::process::exit(exit::ERROR as i32)
+}
+
+/// Options every command takes.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct GlobalArgs {
+    /// Use the compat-db in DIR instead of the copy embedded in this binary.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub db: Option<PathBuf>,
+}
+
+/// `cargo xtask` with gpu-env's commands only: `fn main() -> ExitCode {
+/// crate::cli::main() }` is a whole xtask.
+#[derive(clap::Parser, Debug)]
+#[command(name = "cargo xtask", version, about = ABOUT)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Parse the command line as [`Cli`] and run it.
+pub fn main() -> ExitCode {
+    use clap::Parser;
+    let cli = Cli::parse();
+    run(cli.command, cli.global.db.as_deref())
+}
+
+/// gpu-env's commands; flatten into a repo's own subcommands.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Work with the compatibility database.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Tell what this machine's GPU stack has, every fact with its source.
+    Probe(probe::ProbeArgs),
+    /// Choose a pinned, explained MXNet GPU stack for a target and lock it.
+    Resolve(resolve::Args),
+    /// Pre-commit check (offline, no GPU): compat-db, lock and generated files are current.
+    Check(check::Args),
+    /// Prove the locked stack on this machine's GPU, layer by layer.
+    Verify(verify::Args),
+    /// Diagnose an existing Python environment's MXNet install.
+    Doctor(doctor::Args),
+    /// Install the locked stack into a Python environment (or --uninstall it).
+    Install(install::Args),
+    /// Add this xtask to a repo: workspace member, cargo alias, config table,
+    /// pre-commit hook (creates or merges; never overwrites a file).
+    Init(init::Args),
+}
+
+/// `db` subcommands every repo has (this repo's xtask adds `ingest`).
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum DbCommand {
+    /// Validate every file: schema, unknown keys, cross-references, provenance.
+    Check,
+    /// Print the whole database as one JSON document.
+    Export {
+        /// JSON output (the only format).
+        #[arg(long, required = true)]
+        json: bool,
+    },
+}
+
+/// Run one command; `db_dir` is `--db` (None: the embedded compat-db).
+pub fn run(command: Command, db_dir: Option<&Path>) -> ExitCode {
+    match command {
+        Command::Db(cmd) => db(cmd, db_dir),
+        Command::Probe(args) => probe::run(&args, db_dir),
+        Command::Resolve(args) => resolve::run(&args, db_dir),
+        Command::Check(args) => check::run(&args, db_dir),
+        Command::Verify(args) => verify::run(&args, db_dir),
+        Command::Doctor(args) => doctor::run(&args, db_dir),
+        Command::Install(args) => install::run(&args, db_dir),
+        Command::Init(args) => init::run(&args),
+    }
+}
+
+/// `error: {e}` on stderr and [`exit::ERROR`].
+pub fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(exit::ERROR)
+}
+
+fn db(cmd: DbCommand, dir: Option<&Path>) -> ExitCode {
+    match cmd {
+        DbCommand::Check => {
+            let files = match crate::db::source_files(dir) {
+                Ok(f) => f,
+                Err(e) => return fail(e),
+            };
+            match crate::db::load_files(&files) {
+                Ok(db) => {
+                    outln!(
+                        "compat-db OK: {} files, {} CUDA releases, {} GPUs, {} cuDNN releases, {} redist packages, {} MXNet wheels, {} runtimes",
+                        files.len(),
+                        db.cuda.len(),
+                        db.gpus.len(),
+                        db.cudnn.len(),
+                        db.redist.len(),
+                        db.wheel_files().count(),
+                        db.runtimes.len()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(diags) => {
+                    for d in &diags {
+                        eprintln!("{d}");
+                    }
+                    eprintln!("compat-db: {} error(s)", diags.len());
+                    ExitCode::from(exit::NO)
+                }
+            }
+        }
+        DbCommand::Export { json: _ } => match Db::open(dir) {
+            Ok(db) => {
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&db.export_json()).expect("json")
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent_and_lists_every_command() {
+        Cli::command().debug_assert();
+        let names: Vec<String> = Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            ["db", "probe", "resolve", "check", "verify", "doctor", "install", "init"]
+        );
+    }
+
+    #[test]
+    fn global_db_parses_after_the_subcommand() {
+        use clap::Parser;
+        let c = Cli::try_parse_from(["x", "db", "export", "--json", "--db", "/d"]).unwrap();
+        assert_eq!(c.global.db.as_deref(), Some(Path::new("/d")));
+        assert!(matches!(
+            c.command,
+            Command::Db(DbCommand::Export { json: true })
+        ));
+    }
+}

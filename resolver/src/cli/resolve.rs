@@ -1,0 +1,333 @@
+//! `cargo xtask resolve`: parse arguments, run the job, render the result.
+
+use crate::exit;
+use crate::job::{self, Request};
+use crate::pyexe;
+use crate::solve::{Resolution, Rule, Status};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Args {
+    /// local | colab | colab:<gpu> | colab:<gpu>@<runtime> | <profile>; repeatable.
+    /// Default: the targets in [workspace.metadata.gpu-env], else local.
+    #[arg(long = "target", value_name = "TARGET")]
+    pub targets: Vec<String>,
+    #[command(flatten)]
+    pub overrides: super::probe::OverrideArgs,
+    /// Python interpreter to probe for `local` (default: python3 on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+    /// Use only compat-db and the local cache; never the network.
+    #[arg(long)]
+    pub offline: bool,
+    /// Print the decision as JSON (one object per target; an array for several).
+    #[arg(long)]
+    pub json: bool,
+    /// List every rejected candidate with its reason.
+    #[arg(long)]
+    pub explain: bool,
+    /// Where to write the lock (default: config output.lock, else gpu-env.lock).
+    #[arg(long, value_name = "PATH")]
+    pub lock: Option<PathBuf>,
+    /// Cross-check every pinned file's sha256 against PyPI (concurrent, cached).
+    #[arg(long)]
+    pub verify_pypi: bool,
+    /// Resolve and print only; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// MXNet version constraint (PEP 440), overriding the config's.
+    #[arg(long, value_name = "SPEC")]
+    pub mxnet: Option<String>,
+    /// Read the config of this Cargo.toml (via cargo metadata) instead of discovering it.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(exit::ERROR)
+}
+
+pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
+    let python = match args
+        .python
+        .as_deref()
+        .map(|p| pyexe::find(p, pyexe::Advice::PythonVersion))
+        .transpose()
+    {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let (db, db_hash) = match crate::db::Db::open_with_hash(db_dir) {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let loaded = match &args.manifest_path {
+        Some(m) => crate::config::from_cargo_metadata(m),
+        None => crate::config::discover(&cwd),
+    };
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
+    let mut constraints = loaded.config.constraints.clone();
+    let mut constraint_sources = std::collections::BTreeMap::new();
+    if let Some(m) = &args.mxnet {
+        constraints.mxnet = Some(m.clone());
+        constraint_sources.insert("mxnet".to_string(), "override:--mxnet".to_string());
+    }
+    // Targets from the command line, else the config's (plain and
+    // `[[target]]` tables with their own overrides), else `local`.
+    let configured = loaded.config.target_requests();
+    let (targets, per_target) = if !args.targets.is_empty() {
+        (args.targets.clone(), Vec::new())
+    } else if !configured.is_empty() {
+        configured.into_iter().unzip()
+    } else {
+        (vec!["local".to_string()], Vec::new())
+    };
+    let req = Request {
+        targets,
+        overrides: args.overrides.to_overrides(),
+        per_target,
+        constraint_sources,
+        constraints,
+        probe: crate::probe::ProbeOptions {
+            python,
+            ..Default::default()
+        },
+    };
+    let outcome = match job::run(&db, &db_hash, &req) {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    if args.json {
+        let docs: Vec<_> = outcome
+            .results
+            .iter()
+            .map(|(s, r)| crate::report::resolution_json(s, r))
+            .collect();
+        let v = if docs.len() == 1 {
+            docs.into_iter().next().unwrap()
+        } else {
+            serde_json::Value::Array(docs)
+        };
+        outln!("{}", serde_json::to_string_pretty(&v).expect("json"));
+    } else {
+        for (spec, r) in &outcome.results {
+            print_human(spec, r, args.explain);
+        }
+    }
+    let Some(mut lock) = outcome.lock else {
+        eprintln!("unsatisfiable: nothing written");
+        return ExitCode::from(exit::NO);
+    };
+    if args.verify_pypi {
+        if let Err(e) = verify_pypi(&mut lock, args.offline) {
+            return fail(format!("{e}; nothing written"));
+        }
+    }
+    if args.dry_run {
+        return ExitCode::SUCCESS;
+    }
+    let lock_path = args
+        .lock
+        .clone()
+        .unwrap_or_else(|| loaded.path(&loaded.config.output.lock));
+    let outputs = match job::rendered_outputs(&db, &loaded, &lock_path, &lock) {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    if let Err(e) = job::write_outputs(&outputs) {
+        return fail(e);
+    }
+    if !args.json {
+        outln!();
+        for (p, _) in &outputs {
+            outln!("wrote {}", p.strip_prefix(&cwd).unwrap_or(p).display());
+        }
+        outln!("lock sha256 {}", lock.hash());
+    }
+    ExitCode::SUCCESS
+}
+
+fn print_human(spec: &str, r: &Resolution, explain: bool) {
+    let t = &r.target;
+    outln!("target {spec} -> {}", t.name);
+    let fact = |name: &str, v: Option<(String, &String)>| {
+        if let Some((v, s)) = v {
+            outln!("  {name:<13} {v:<28} [{s}]");
+        }
+    };
+    fact(
+        "python",
+        t.python.as_ref().map(|p| (p.value.clone(), &p.source)),
+    );
+    fact(
+        "gpus",
+        t.gpus.as_ref().map(|g| {
+            let v = if g.value.is_empty() {
+                "none".to_string()
+            } else {
+                g.value
+                    .iter()
+                    .map(|d| format!("{} ({})", d.name, d.compute_capability))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            (v, &g.source)
+        }),
+    );
+    fact(
+        "driver",
+        t.driver.as_ref().map(|d| (d.value.to_string(), &d.source)),
+    );
+    fact(
+        "cuda toolkit",
+        t.toolkit.as_ref().map(|d| (d.value.to_string(), &d.source)),
+    );
+    fact(
+        "cudnn",
+        t.cudnn.as_ref().map(|d| (d.value.clone(), &d.source)),
+    );
+    match (&r.status, &r.chosen) {
+        (Status::Resolved, Some(c)) => {
+            outln!("resolved:");
+            outln!(
+                "  mxnet         {} {}  ({})",
+                c.package,
+                c.version,
+                c.wheel.filename
+            );
+            for d in &c.gpu_code {
+                outln!(
+                    "  gpu code      {} ({}): {}",
+                    d.device,
+                    d.compute_capability,
+                    d.code
+                );
+            }
+            match (&c.driver.min, c.driver.ok) {
+                (Some(min), Some(true)) => {
+                    outln!("  driver        >= {min} ok ({})", c.driver.why)
+                }
+                (Some(min), None) => outln!(
+                    "  driver        >= {min} (target driver unknown; {})",
+                    c.driver.why
+                ),
+                _ => outln!("  driver        {}", c.driver.why),
+            }
+            if let Some(d) = &c.cudnn {
+                outln!(
+                    "  cudnn         {} ({}) from {}",
+                    d.version,
+                    d.soname,
+                    d.provider
+                );
+            }
+            outln!(
+                "  numpy         {}{}{}",
+                c.numpy.version,
+                if c.numpy.file.is_none() {
+                    " (preinstalled)"
+                } else {
+                    ""
+                },
+                match (c.numpy.meets_requires_dist, c.numpy.file.is_none()) {
+                    (true, _) => "",
+                    (false, true) => " (outside mxnet's Requires-Dist; works with the shims below)",
+                    (false, false) => {
+                        " (outside mxnet's Requires-Dist: installed with --no-deps; works with the shims below)"
+                    }
+                }
+            );
+            for s in &c.shims {
+                outln!("  shim          {}: {}", s.id, s.shim.join("; "));
+            }
+            for n in &c.needs {
+                outln!("  needs         {} installed: {}", n.package, n.reason);
+            }
+            outln!("  packages:");
+            for p in &c.packages {
+                outln!(
+                    "    {:<28} {:<12} {:>7.1} MB  sha256:{}…",
+                    p.name,
+                    p.version,
+                    p.size as f64 / 1e6,
+                    &p.sha256[..12]
+                );
+            }
+            outln!("  providers:");
+            for (s, p) in &c.providers {
+                if !matches!(p, crate::solve::providers::Provider::BaseSystem) {
+                    outln!("    {s:<24} {p}");
+                }
+            }
+        }
+        _ => {
+            outln!("unsatisfiable: no MXNet wheel works on this target");
+            for f in &r.fixes {
+                outln!("  fix: {f}");
+            }
+        }
+    }
+    // Rejections: all with --explain, else a count per rule and the nearest few.
+    if explain {
+        outln!("rejected ({}):", r.rejected.len());
+        for x in &r.rejected {
+            outln!(
+                "  {} {} [{}]: {}",
+                x.package,
+                x.version,
+                rule_name(x.rule),
+                x.reason
+            );
+        }
+    } else {
+        let mut counts = std::collections::BTreeMap::new();
+        for x in &r.rejected {
+            *counts.entry(rule_name(x.rule)).or_insert(0) += 1;
+        }
+        let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        outln!(
+            "rejected {} candidates ({}); --explain lists every reason",
+            r.rejected.len(),
+            summary.join(", ")
+        );
+    }
+}
+
+fn rule_name(r: Rule) -> &'static str {
+    match r {
+        Rule::Constraint => "ranked lower/constraint",
+        Rule::Placeholder => "placeholder",
+        Rule::Platform => "platform",
+        Rule::Python => "python",
+        Rule::Device => "device",
+        Rule::GpuCode => "gpu code",
+        Rule::Soname => "soname",
+        Rule::Cudnn => "cudnn",
+        Rule::Driver => "driver",
+        Rule::Numpy => "numpy",
+    }
+}
+
+#[cfg(feature = "net")]
+fn verify_pypi(
+    lock: &mut crate::lock::Lock,
+    offline: bool,
+) -> Result<(), crate::hashes::HashError> {
+    let client = crate::pypi::Client::new();
+    let cache = crate::hashes::cache_dir();
+    for t in &mut lock.target {
+        crate::hashes::verify(&client, &cache, &mut t.package, offline)?;
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "net"))]
+fn verify_pypi(_lock: &mut crate::lock::Lock, _offline: bool) -> Result<(), String> {
+    Err("--verify-pypi needs the `net` feature".into())
+}

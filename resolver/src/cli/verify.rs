@@ -1,0 +1,118 @@
+//! `cargo xtask verify`: prove the locked stack on this machine, layer by
+//! layer (docs/verify.md). Exit codes: 0 every layer passed, 1 a layer
+//! failed, 2 usage/input error, 3 no NVIDIA driver or GPU (device layers
+//! skipped).
+//!
+//! The lock is found the way `resolve` writes it: `--lock PATH` (relative to
+//! the current directory), else the config's `output.lock` (relative to the
+//! workspace root of `--manifest-path`, or of the Cargo.toml found walking
+//! up from the current directory), else `gpu-env.lock` there.
+
+use crate::exit;
+use crate::pyexe;
+use crate::verify::{self, Options};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Args {
+    /// The lock to verify (default: config output.lock, else gpu-env.lock).
+    #[arg(long, value_name = "PATH")]
+    pub lock: Option<PathBuf>,
+    /// Read the config of this Cargo.toml (via cargo metadata) instead of discovering it.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Which target of the lock (0-based; default the first).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub target_index: usize,
+    /// JSON output (schema: docs/verify.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Interpreter for the python layer (default: python3 on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+    /// Directory holding the lock's redistributables (default: where the
+    /// generated setup installs them).
+    #[arg(long, value_name = "DIR")]
+    pub redist_dir: Option<PathBuf>,
+    /// Extra directory to search for libnvrtc first (repeatable).
+    #[arg(long, value_name = "DIR")]
+    pub nvrtc_dir: Vec<PathBuf>,
+    /// Skip the python layer.
+    #[arg(long)]
+    pub no_python: bool,
+}
+
+fn error(m: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {m}");
+    ExitCode::from(exit::ERROR)
+}
+
+/// The lock to verify: `--lock` (against `cwd`), else the config's
+/// `output.lock`. The config is read only when it decides something: an
+/// explicit `--lock` without `--manifest-path` verifies that file even in a
+/// repo whose config is broken.
+fn lock_path(args: &Args, cwd: &Path) -> Result<PathBuf, crate::config::ConfigError> {
+    crate::config::locate_lock(args.lock.as_deref(), args.manifest_path.as_deref(), cwd)
+}
+
+pub fn run(args: &Args, db: Option<&Path>) -> ExitCode {
+    let python = match args
+        .python
+        .as_deref()
+        .map(|p| pyexe::find(p, pyexe::Advice::Interpreter))
+        .transpose()
+    {
+        Ok(p) => p,
+        Err(e) => return error(e),
+    };
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let lock_path = match lock_path(args, &cwd) {
+        Ok(p) => p,
+        Err(e) => return error(e),
+    };
+    let shown = lock_path
+        .strip_prefix(&cwd)
+        .unwrap_or(&lock_path)
+        .display()
+        .to_string();
+    if args.lock.is_none() && !lock_path.exists() {
+        return error(format!(
+            "{shown}: no such lock (the config's output.lock, default gpu-env.lock); run `cargo xtask resolve` first, or pass --lock PATH"
+        ));
+    }
+    let lock = match crate::lock::Lock::read(&lock_path) {
+        Ok(l) => l,
+        Err(e) => return error(e),
+    };
+    if args.target_index >= lock.target.len() {
+        return error(format!(
+            "--target-index {}: {shown} has {} target(s)",
+            args.target_index,
+            lock.target.len()
+        ));
+    }
+    let db = match crate::db::Db::open(db) {
+        Ok(d) => d,
+        Err(e) => return error(e),
+    };
+    let report = verify::verify(
+        &lock,
+        &shown,
+        args.target_index,
+        &db,
+        &Options {
+            python,
+            redist_dir: args.redist_dir.clone(),
+            nvrtc_dirs: args.nvrtc_dir.clone(),
+            no_python: args.no_python,
+            ..Default::default()
+        },
+    );
+    if args.json {
+        outln!("{}", serde_json::to_string_pretty(&report).expect("json"));
+    } else {
+        out!("{}", verify::render(&report));
+    }
+    ExitCode::from(report.exit_code)
+}

@@ -24,6 +24,7 @@ pub mod ingest;
 pub mod install;
 pub mod job;
 pub mod lock;
+pub mod matrix;
 pub mod measure;
 pub mod probe;
 pub mod profile;

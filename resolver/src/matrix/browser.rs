@@ -1,0 +1,226 @@
+//! Render the page in headless Chromium (Debian's `chromium` package): a
+//! screenshot for README and the browser's DOM for tests, plus a small PNG
+//! reader to tell a blank screenshot from a page.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long one Chromium run may take.
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The window `screenshot` renders into (README's screenshot).
+pub const WINDOW: (u32, u32) = (1600, 1200);
+
+/// `chromium` (Debian) or `chromium-browser` on PATH.
+pub fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser"]
+        .iter()
+        .find_map(|n| which::which(n).ok())
+}
+
+fn file_url(page: &Path) -> Result<String, String> {
+    let abs = std::fs::canonicalize(page).map_err(|e| format!("{}: {e}", page.display()))?;
+    Ok(format!("file://{}", abs.display()))
+}
+
+/// Run Chromium headless on `page` with `extra` flags and its own profile
+/// directory; no network, no first-run or background work. Returns stdout.
+fn run(chromium: &Path, page: &Path, extra: &[String]) -> Result<String, String> {
+    let profile = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let out_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let stdout_path = out_dir.path().join("stdout");
+    let stderr_path = out_dir.path().join("stderr");
+    let stdout = std::fs::File::create(&stdout_path).map_err(|e| e.to_string())?;
+    let stderr = std::fs::File::create(&stderr_path).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(chromium);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+    ])
+    .arg(format!("--user-data-dir={}", profile.path().display()))
+    .args(extra)
+    .arg(file_url(page)?)
+    .stdin(Stdio::null())
+    .stdout(stdout)
+    .stderr(stderr);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("{}: {e}", chromium.display()))?;
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+            break s;
+        }
+        if start.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "{} did not finish within {}s",
+                chromium.display(),
+                TIMEOUT.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = std::fs::read_to_string(&stdout_path).unwrap_or_default();
+    if !status.success() {
+        let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        return Err(format!("{} failed ({status}):\n{err}", chromium.display()));
+    }
+    Ok(out)
+}
+
+/// Screenshot of `page` (the top `WINDOW`) into `png`.
+pub fn screenshot(chromium: &Path, page: &Path, png: &Path) -> Result<(), String> {
+    let png_abs = if png.is_absolute() {
+        png.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| e.to_string())?
+            .join(png)
+    };
+    let _ = std::fs::remove_file(&png_abs);
+    run(
+        chromium,
+        page,
+        &[
+            format!("--screenshot={}", png_abs.display()),
+            format!("--window-size={},{}", WINDOW.0, WINDOW.1),
+        ],
+    )?;
+    if !png_abs.is_file() {
+        return Err(format!(
+            "{} wrote no screenshot at {}",
+            chromium.display(),
+            png_abs.display()
+        ));
+    }
+    Ok(())
+}
+
+/// The DOM of `page` as Chromium serializes it after loading.
+pub fn dump_dom(chromium: &Path, page: &Path) -> Result<String, String> {
+    run(chromium, page, &["--dump-dom".to_string()])
+}
+
+/// What a screenshot shows, enough to tell a page from a blank image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PngSummary {
+    pub width: u32,
+    pub height: u32,
+    /// Distinct RGBA values.
+    pub distinct: usize,
+    /// Pixels that differ from the most common value.
+    pub not_background: u64,
+}
+
+/// Decode a non-interlaced 8-bit PNG (grey, grey+alpha, RGB, RGBA; what
+/// Chromium writes) and summarize its pixels.
+pub fn png_summary(bytes: &[u8]) -> Result<PngSummary, String> {
+    use std::io::Read;
+    const SIG: &[u8] = b"\x89PNG\r\n\x1a\n";
+    let body = bytes.strip_prefix(SIG).ok_or("not a PNG (signature)")?;
+    let (mut pos, mut ihdr, mut idat) = (0usize, None, Vec::new());
+    while pos + 8 <= body.len() {
+        let len = u32::from_be_bytes(body[pos..pos + 4].try_into().unwrap()) as usize;
+        let kind = &body[pos + 4..pos + 8];
+        let data = body
+            .get(pos + 8..pos + 8 + len)
+            .ok_or("truncated PNG chunk")?;
+        match kind {
+            b"IHDR" => ihdr = Some(data.to_vec()),
+            b"IDAT" => idat.extend_from_slice(data),
+            b"IEND" => break,
+            _ => {}
+        }
+        pos += 12 + len;
+    }
+    let ihdr = ihdr.ok_or("PNG without IHDR")?;
+    if ihdr.len() < 13 {
+        return Err("short IHDR".into());
+    }
+    let width = u32::from_be_bytes(ihdr[0..4].try_into().unwrap());
+    let height = u32::from_be_bytes(ihdr[4..8].try_into().unwrap());
+    let (depth, color, interlace) = (ihdr[8], ihdr[9], ihdr[12]);
+    let channels = match color {
+        0 => 1,
+        2 => 3,
+        4 => 2,
+        6 => 4,
+        _ => return Err(format!("PNG colour type {color} not supported")),
+    };
+    if depth != 8 || interlace != 0 {
+        return Err(format!(
+            "PNG bit depth {depth}, interlace {interlace} not supported"
+        ));
+    }
+    let mut raw = Vec::new();
+    flate2::read::ZlibDecoder::new(&idat[..])
+        .read_to_end(&mut raw)
+        .map_err(|e| format!("PNG data: {e}"))?;
+    let stride = width as usize * channels;
+    if raw.len() < (stride + 1) * height as usize {
+        return Err("PNG data shorter than the image".into());
+    }
+    let mut prev = vec![0u8; stride];
+    let mut cur = vec![0u8; stride];
+    let mut counts: std::collections::HashMap<[u8; 4], u64> = Default::default();
+    for y in 0..height as usize {
+        let line = &raw[y * (stride + 1)..(y + 1) * (stride + 1)];
+        let (filter, data) = (line[0], &line[1..]);
+        for i in 0..stride {
+            let a = if i >= channels { cur[i - channels] } else { 0 };
+            let b = prev[i];
+            let c = if i >= channels { prev[i - channels] } else { 0 };
+            let pred = match filter {
+                0 => 0,
+                1 => a,
+                2 => b,
+                3 => ((a as u16 + b as u16) / 2) as u8,
+                4 => {
+                    let p = a as i16 + b as i16 - c as i16;
+                    let (pa, pb, pc) = (
+                        (p - a as i16).abs(),
+                        (p - b as i16).abs(),
+                        (p - c as i16).abs(),
+                    );
+                    if pa <= pb && pa <= pc {
+                        a
+                    } else if pb <= pc {
+                        b
+                    } else {
+                        c
+                    }
+                }
+                f => return Err(format!("PNG filter {f}")),
+            };
+            cur[i] = data[i].wrapping_add(pred);
+        }
+        for px in cur.chunks(channels) {
+            let v = match channels {
+                1 => [px[0], px[0], px[0], 255],
+                2 => [px[0], px[0], px[0], px[1]],
+                3 => [px[0], px[1], px[2], 255],
+                _ => [px[0], px[1], px[2], px[3]],
+            };
+            *counts.entry(v).or_default() += 1;
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    let total: u64 = counts.values().sum();
+    let top = counts.values().copied().max().unwrap_or(0);
+    Ok(PngSummary {
+        width,
+        height,
+        distinct: counts.len(),
+        not_background: total - top,
+    })
+}

@@ -129,8 +129,13 @@ impl Default for Outputs {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{manifest}: [workspace.metadata.gpu-env]: {message}")]
-    Invalid { manifest: PathBuf, message: String },
+    #[error("{manifest}: [{table}]: {message}")]
+    Invalid {
+        manifest: PathBuf,
+        /// `workspace.metadata.gpu-env` or `package.metadata.gpu-env`.
+        table: &'static str,
+        message: String,
+    },
     #[error("{manifest}: cannot read: {message}")]
     Read { manifest: PathBuf, message: String },
 }

@@ -56,6 +56,7 @@ pub mod check;
 pub mod doctor;
 pub mod init;
 pub mod install;
+pub mod matrix;
 pub mod probe;
 pub mod resolve;
 pub mod verify;
@@ -129,6 +130,9 @@ pub enum Command {
     /// Add this xtask to a repo: workspace member, cargo alias, config table,
     /// pre-commit hook (creates or merges; never overwrites a file).
     Init(init::Args),
+    /// Write the compatibility page (docs/matrix.html): wheels against GPU
+    /// architectures and runtime profiles, driver floors, from compat-db.
+    Matrix(matrix::Args),
 }
 
 /// `db` subcommands every repo has (this repo's xtask adds `ingest`).
@@ -155,6 +159,7 @@ pub fn run(command: Command, db_dir: Option<&Path>) -> ExitCode {
         Command::Doctor(args) => doctor::run(&args, db_dir),
         Command::Install(args) => install::run(&args, db_dir),
         Command::Init(args) => init::run(&args),
+        Command::Matrix(args) => matrix::run(&args, db_dir),
     }
 }
 

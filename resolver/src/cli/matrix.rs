@@ -1,0 +1,45 @@
+//! `cargo xtask matrix`: write the compatibility page (`gpu_env::matrix`),
+//! one self-contained HTML file generated from compat-db; with
+//! `--screenshot`, also a PNG of it from Debian's headless `chromium`.
+
+use crate::db::Db;
+use crate::matrix::{self, browser};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// Where to write the page.
+    #[arg(long, value_name = "PATH", default_value = matrix::DEFAULT_OUT)]
+    pub out: PathBuf,
+    /// Also write a screenshot of the page (PNG, 1600x1200) with headless chromium.
+    #[arg(long, value_name = "PATH")]
+    pub screenshot: Option<PathBuf>,
+}
+
+pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
+    let db = match Db::open(db_dir) {
+        Ok(db) => db,
+        Err(e) => return super::fail(e),
+    };
+    let page = matrix::render(&db);
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            return super::fail(format!("{}: {e}", dir.display()));
+        }
+    }
+    if let Err(e) = std::fs::write(&args.out, &page) {
+        return super::fail(format!("{}: {e}", args.out.display()));
+    }
+    outln!("wrote {} ({} bytes)", args.out.display(), page.len());
+    if let Some(png) = &args.screenshot {
+        let Some(chromium) = browser::chromium() else {
+            return super::fail("chromium not found on PATH (apt-get install chromium)");
+        };
+        if let Err(e) = browser::screenshot(&chromium, &args.out, png) {
+            return super::fail(e);
+        }
+        outln!("wrote {}", png.display());
+    }
+    ExitCode::SUCCESS
+}

@@ -20,15 +20,15 @@ pub enum TargetSpec {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    #[error("unknown target `{0}`: use local, colab, colab:<gpu>, colab:<gpu>@<runtime>, kaggle, kaggle:<gpu>, or a profile name ({1})")]
+    #[error("unknown target `{}`: use local, colab, colab:<gpu>, colab:<gpu>@<runtime>, kaggle, kaggle:<gpu>, or a profile name ({})", crate::validate::escape_control(.0), .1)]
     Unknown(String, String),
-    #[error("runtime `{runtime}` does not offer GPU `{gpu}`; it offers {offered}")]
+    #[error("runtime `{runtime}` does not offer GPU `{}`; it offers {offered}", crate::validate::escape_control(.gpu))]
     GpuNotOffered {
         runtime: String,
         gpu: String,
         offered: String,
     },
-    #[error("`{0}` is not a GPU in compat-db/gpus.toml (try T4, A100, L4, H100, sm_75 or 7.5)")]
+    #[error("`{}` is not a GPU in compat-db/gpus.toml (try T4, A100, L4, H100, sm_75 or 7.5)", crate::validate::escape_control(.0))]
     UnknownGpu(String),
     #[error("compat-db has no {0} runtime profiles")]
     NoProfiles(String),

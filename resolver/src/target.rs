@@ -69,7 +69,7 @@ pub struct Overrides {
 
 #[derive(Debug, thiserror::Error)]
 pub enum OverrideError {
-    #[error("{source_}: `{value}` is not a GPU: give a name from compat-db/gpus.toml (T4, A100), sm_XY, or a compute capability such as 7.5")]
+    #[error("{source_}: `{}` is not a GPU: give a name from compat-db/gpus.toml (T4, A100), sm_XY, or a compute capability such as 7.5 (at most 99.9)", escape_control(.value))]
     Gpu { source_: String, value: String },
     #[error("{source_}: {message}")]
     Value { source_: String, message: String },
@@ -78,11 +78,84 @@ pub enum OverrideError {
 impl Overrides {
     /// Read `GPU_ENV_OVERRIDE_{GPU,DRIVER,CUDA_TOOLKIT,CUDNN,PYTHON,NO_GPU}`;
     /// flags given on the command line win over the environment.
-    pub fn with_env(mut self, env: impl Fn(&str) -> Option<String>) -> Self {
+    /// Infallible form of [`Overrides::try_with_env`]: a value that cannot
+    /// be an override (an unknown `NO_GPU` spelling, a non-UTF-8 value in
+    /// the process environment) is reported on stderr and ignored. Callers
+    /// should prefer `try_with_env` / `try_with_process_env`, which refuse it.
+    pub fn with_env(self, env: impl Fn(&str) -> Option<String>) -> Self {
+        match self.try_with_env_os(|name| match env(name) {
+            Some(v) => Some(Ok(v)),
+            None => std::env::var_os(name)
+                .filter(|v| v.to_str().is_none())
+                .map(|v| Err(v.to_string_lossy().into_owned())),
+        }) {
+            Ok(o) => o,
+            Err((partial, e)) => {
+                eprintln!("gpu-env: warning: {e}; ignored");
+                partial
+            }
+        }
+    }
+
+    /// Read the `GPU_ENV_OVERRIDE_*` variables through `env`; an unknown
+    /// `GPU_ENV_OVERRIDE_NO_GPU` spelling is an error naming the variable.
+    /// Flags given on the command line win over the environment.
+    pub fn try_with_env(self, env: impl Fn(&str) -> Option<String>) -> Result<Self, OverrideError> {
+        self.try_with_env_os(|name| env(name).map(Ok))
+            .map_err(|(_, e)| e)
+    }
+
+    /// [`Overrides::try_with_env`] over the process environment, raw
+    /// (`std::env::var_os`): a value that is not UTF-8 is an error naming
+    /// its variable, never silently ignored.
+    pub fn try_with_process_env(self) -> Result<Self, OverrideError> {
+        self.try_with_env_os(|name| {
+            std::env::var_os(name).map(|v| {
+                v.into_string()
+                    .map_err(|v| v.to_string_lossy().into_owned())
+            })
+        })
+        .map_err(|(_, e)| e)
+    }
+
+    /// `env` answers a variable's value, or `Err(lossy)` when it is not
+    /// UTF-8. On error, also the overrides read so far (every valid one).
+    #[allow(clippy::result_large_err)]
+    fn try_with_env_os(
+        mut self,
+        env: impl Fn(&str) -> Option<Result<String, String>>,
+    ) -> Result<Self, (Self, OverrideError)> {
+        const NAMES: [&str; 6] = [
+            "GPU_ENV_OVERRIDE_GPU",
+            "GPU_ENV_OVERRIDE_NO_GPU",
+            "GPU_ENV_OVERRIDE_DRIVER",
+            "GPU_ENV_OVERRIDE_CUDA_TOOLKIT",
+            "GPU_ENV_OVERRIDE_CUDNN",
+            "GPU_ENV_OVERRIDE_PYTHON",
+        ];
+        let mut first_error = None;
+        let mut values = BTreeMap::new();
+        for name in NAMES {
+            match env(name) {
+                Some(Ok(v)) if !v.trim().is_empty() => {
+                    values.insert(name, v.trim().to_string());
+                }
+                Some(Ok(_)) | None => {}
+                Some(Err(lossy)) => {
+                    first_error.get_or_insert(OverrideError::Value {
+                        source_: format!("override:{name}"),
+                        message: format!(
+                            "the value `{}` is not UTF-8; unset {name} or give a UTF-8 value",
+                            escape_control(&lossy)
+                        ),
+                    });
+                }
+            }
+        }
         let var = |name: &str| {
-            env(name)
-                .filter(|v| !v.trim().is_empty())
-                .map(|v| Sourced::new(v.trim().to_string(), format!("override:{name}")))
+            values
+                .get(name)
+                .map(|v| Sourced::new(v.clone(), format!("override:{name}")))
         };
         if self.gpus.is_empty() {
             if let Some(v) = var("GPU_ENV_OVERRIDE_GPU") {
@@ -93,8 +166,22 @@ impl Overrides {
                     .collect();
             }
         }
-        if self.no_gpu.is_none() && var("GPU_ENV_OVERRIDE_NO_GPU").is_some_and(|v| v.value != "0") {
-            self.no_gpu = Some("override:GPU_ENV_OVERRIDE_NO_GPU".into());
+        if self.no_gpu.is_none() {
+            if let Some(v) = var("GPU_ENV_OVERRIDE_NO_GPU") {
+                match parse_bool(&v.value) {
+                    Some(true) => self.no_gpu = Some(v.source),
+                    Some(false) => {}
+                    None => {
+                        first_error.get_or_insert(OverrideError::Value {
+                            message: format!(
+                                "`{}` is not a yes/no value: give 1, true, yes or on (no GPU), or 0, false, no or off (keep the GPU)",
+                                escape_control(&v.value)
+                            ),
+                            source_: v.source,
+                        });
+                    }
+                }
+            }
         }
         self.driver = self.driver.or_else(|| var("GPU_ENV_OVERRIDE_DRIVER"));
         self.cuda_toolkit = self
@@ -102,7 +189,10 @@ impl Overrides {
             .or_else(|| var("GPU_ENV_OVERRIDE_CUDA_TOOLKIT"));
         self.cudnn = self.cudnn.or_else(|| var("GPU_ENV_OVERRIDE_CUDNN"));
         self.python = self.python.or_else(|| var("GPU_ENV_OVERRIDE_PYTHON"));
-        self
+        match first_error {
+            None => Ok(self),
+            Some(e) => Err((self, e)),
+        }
     }
 
     /// As recorded in a lock, in a fixed order: (name, value, source) with
@@ -177,6 +267,20 @@ impl Overrides {
     }
 }
 
+/// A yes/no spelling of an environment flag: `1 true yes on` / `0 false no
+/// off` (any case); None for anything else.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn escape_control(s: &str) -> String {
+    crate::validate::escape_control(s)
+}
+
 /// `T4` / `Tesla T4` (compat-db name or alias), `sm_75`, or `7.5`.
 pub fn parse_gpu(db: &crate::db::Db, s: &str) -> Option<TargetGpu> {
     if let Some(g) = db.gpu(s) {
@@ -186,8 +290,11 @@ pub fn parse_gpu(db: &crate::db::Db, s: &str) -> Option<TargetGpu> {
         });
     }
     let cc = if let Some(sm) = s.strip_prefix("sm_") {
-        let sm: u32 = sm.parse().ok()?;
-        ComputeCapability::from_sm(sm)
+        // Digits only, at most `99.9` (sm_999): the parser's bounds.
+        if sm.is_empty() || sm.len() > 3 || !sm.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        ComputeCapability::from_sm(sm.parse().ok()?)
     } else {
         s.parse().ok()?
     };
@@ -245,15 +352,14 @@ impl Target {
             self.toolkit = Some(Sourced::new(v, t.source.clone()));
         }
         if let Some(c) = &o.cudnn {
-            if c.value
-                .split('.')
-                .next()
-                .and_then(|m| m.parse::<u32>().ok())
-                .is_none()
-            {
+            // The grammar of cuDNN facts (cudnn.toml, the probe): 8.9.6.
+            if !crate::validate::is_cudnn_version(&c.value) {
                 return Err(bad(
                     c,
-                    format!("`{}` is not a cuDNN version such as 8.9.6", c.value),
+                    format!(
+                        "`{}` is not a cuDNN version such as 8.9.6 (dotted numbers)",
+                        escape_control(&c.value)
+                    ),
                 ));
             }
             let major = c.value.split('.').next().unwrap_or_default();
@@ -263,7 +369,16 @@ impl Target {
             self.cudnn = Some(Sourced::new(c.value.clone(), c.source.clone()));
         }
         if let Some(p) = &o.python {
-            crate::pep440::version(&p.value).map_err(|e| bad(p, e.to_string()))?;
+            // The grammar of Python facts (profiles, the probe): PEP 440.
+            if !crate::validate::is_version(&p.value) {
+                return Err(bad(
+                    p,
+                    format!(
+                        "`{}` is not a Python version such as 3.12 or 3.12.13",
+                        escape_control(&p.value)
+                    ),
+                ));
+            }
             self.python = Some(Sourced::new(p.value.clone(), p.source.clone()));
         }
         Ok(())

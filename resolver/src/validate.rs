@@ -125,3 +125,52 @@ pub fn parse_shim(stmt: &str) -> Option<(String, String, String)> {
     (is_dotted(module) && is_identifier(attr) && value_ok)
         .then(|| (module.to_string(), attr.to_string(), rhs.to_string()))
 }
+
+/// Printable ASCII without quotes or backslashes: safe in a comment line of
+/// every emitted file (requirements, pylock, cell) and on a terminal.
+pub fn is_plain_text(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && !matches!(b, b'\\' | b'\'' | b'"'))
+}
+
+/// A cuDNN version as cudnn.toml and the probe spell it: 1 to 4 dotted
+/// numbers (`8.9.6`, `9`), each at most 9 digits.
+pub fn is_cudnn_version(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('.').collect();
+    (1..=4).contains(&parts.len())
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `s` with every control character (C0, DEL, C1: ANSI escapes, newlines)
+/// written as an escape (`\u{1b}`), so a hostile target name or value
+/// printed on a terminal or into a log shows as text and never acts.
+pub fn escape_control(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_grammars() {
+        assert!(is_cudnn_version("8.9.6") && is_cudnn_version("9"));
+        assert!(!is_cudnn_version("8.garbage.x") && !is_cudnn_version("8..1"));
+        assert_eq!(escape_control("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\n");
+        assert!(is_plain_text("colab-2026.08:T4") && !is_plain_text("x\ny"));
+    }
+}

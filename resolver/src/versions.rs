@@ -28,7 +28,7 @@ fn major_minor(s: &str) -> Option<(u32, u32)> {
 }
 
 macro_rules! major_minor_type {
-    ($name:ident, $kind:literal) => {
+    ($name:ident, $kind:literal, $max_major:expr, $max_minor:expr, $expected:literal) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name {
             pub major: u32,
@@ -43,11 +43,12 @@ macro_rules! major_minor_type {
             type Err = VersionParseError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 major_minor(s.trim())
+                    .filter(|&(major, minor)| major <= $max_major && minor <= $max_minor)
                     .map(|(major, minor)| Self { major, minor })
                     .ok_or_else(|| VersionParseError {
                         kind: $kind,
                         input: s.to_string(),
-                        expected: "MAJOR.MINOR such as 11.2",
+                        expected: $expected,
                     })
             }
         }
@@ -70,8 +71,22 @@ macro_rules! major_minor_type {
     };
 }
 
-major_minor_type!(CudaVersion, "CUDA version");
-major_minor_type!(ComputeCapability, "compute capability");
+major_minor_type!(
+    CudaVersion,
+    "CUDA version",
+    999,
+    99,
+    "MAJOR.MINOR such as 11.2 (major at most 999, minor at most 99)"
+);
+// Bounded so `sm()` (major * 10 + minor) is always a real sm number: a
+// compute capability of 999999999.9 is an input error, not sm_1410065407.
+major_minor_type!(
+    ComputeCapability,
+    "compute capability",
+    ComputeCapability::MAX_MAJOR,
+    9,
+    "MAJOR.MINOR such as 7.5 (major at most 99, minor at most 9)"
+);
 
 impl CudaVersion {
     /// `cu112` -> 11.2, `cu80` -> 8.0, `cu100` -> 10.0 (MXNet package suffixes).
@@ -91,9 +106,12 @@ impl CudaVersion {
 }
 
 impl ComputeCapability {
+    /// The largest major a parsed compute capability may have.
+    pub const MAX_MAJOR: u32 = 99;
     /// sm number as nvcc and fatbins spell it: 7.5 -> 75, 10.0 -> 100.
+    /// Saturating for values built with `new` outside the parser's bounds.
     pub fn sm(&self) -> u32 {
-        self.major * 10 + self.minor
+        self.major.saturating_mul(10).saturating_add(self.minor)
     }
     pub fn from_sm(sm: u32) -> Self {
         Self::new(sm / 10, sm % 10)
@@ -288,5 +306,15 @@ mod tests {
         assert!("sm_90".parse::<SmTarget>().is_err());
         assert_eq!(ComputeCapability::new(10, 0).sm(), 100);
         assert_eq!(ComputeCapability::from_sm(86), ComputeCapability::new(8, 6));
+    }
+
+    #[test]
+    fn compute_capability_is_bounded() {
+        // D5: 999999999.9 overflowed sm() (sm_1410065407, or a panic).
+        let e = "999999999.9".parse::<ComputeCapability>().unwrap_err();
+        assert!(e.to_string().contains("at most 99"), "{e}");
+        assert!("7.10".parse::<ComputeCapability>().is_err());
+        assert_eq!("99.9".parse::<ComputeCapability>().unwrap().sm(), 999);
+        assert_eq!(ComputeCapability::new(u32::MAX, 9).sm(), u32::MAX);
     }
 }

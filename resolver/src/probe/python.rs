@@ -70,8 +70,33 @@ pub fn parse(stdout: &str) -> Result<PythonInfo, PythonParseError> {
         .ok_or_else(|| PythonParseError(stdout.chars().take(120).collect()))?;
     let mut info: PythonInfo =
         serde_json::from_str(line).map_err(|e| PythonParseError(e.to_string()))?;
+    if let Some(g) = info.glibc.as_deref() {
+        if glibc_minor(g).is_none() {
+            return Err(PythonParseError(format!(
+                "glibc `{}` is not a glibc version (2.N with N at most {MAX_GLIBC_MINOR})",
+                crate::validate::escape_control(&g.chars().take(40).collect::<String>())
+            )));
+        }
+    }
     info.platform_tags = platform_tags(&info.machine, info.glibc.as_deref());
     Ok(info)
+}
+
+/// The largest glibc minor believed: manylinux tags are made for every
+/// minor from it down, so an absurd one (2.4294967295) must not be.
+pub const MAX_GLIBC_MINOR: u32 = 99;
+
+/// `2.35` -> 35; None unless `2.N` (optionally `2.N.P`) with N at most
+/// [`MAX_GLIBC_MINOR`].
+fn glibc_minor(g: &str) -> Option<u32> {
+    let mut it = g.trim().split('.');
+    let major = it.next()?;
+    let minor = it.next()?;
+    let digits = |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());
+    if major != "2" || !digits(minor) || !it.all(digits) {
+        return None;
+    }
+    minor.parse().ok().filter(|m| *m <= MAX_GLIBC_MINOR)
 }
 
 /// `manylinux_2_X_<arch>` for X from the glibc minor down to 17, then the
@@ -83,10 +108,7 @@ pub fn platform_tags(machine: &str, glibc: Option<&str>) -> Vec<String> {
         machine
     };
     let mut tags = Vec::new();
-    if let Some((2, minor)) = glibc.and_then(|g| {
-        let (a, b) = g.split_once('.')?;
-        Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?))
-    }) {
+    if let Some(minor) = glibc.and_then(glibc_minor) {
         for m in (5..=minor).rev() {
             tags.push(format!("manylinux_2_{m}_{arch}"));
             match m {
@@ -115,5 +137,22 @@ mod tests {
             .platform_tags
             .contains(&"manylinux2014_x86_64".to_string()));
         assert!(parse("Traceback (most recent call last):").is_err());
+    }
+
+    #[test]
+    fn absurd_glibc_is_an_error_not_a_loop() {
+        // D9: glibc 2.4294967295 looped in platform_tags until allocation failed.
+        for g in ["2.4294967295", "2.99999999", "2.100", "3.1"] {
+            let out = format!(
+                r#"{{"version": "3.11.7", "executable": "/p", "machine": "x86_64", "glibc": "{g}", "packages": {{}}, "site_packages": [], "colab": false}}"#
+            );
+            let e = parse(&out).unwrap_err();
+            assert!(e.to_string().contains("not a glibc version"), "{g}: {e}");
+            assert_eq!(platform_tags("x86_64", Some(g)), vec!["linux_x86_64"]);
+        }
+        assert_eq!(
+            platform_tags("x86_64", Some("2.99")).len(),
+            99 - 5 + 1 + 3 + 1
+        );
     }
 }

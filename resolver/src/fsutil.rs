@@ -11,25 +11,10 @@ pub struct WriteError {
 }
 
 /// Write `bytes` to a temporary file beside `path`, fsync it, then rename it
-/// over `path`: readers see the old file or the new one, never a mix.
+/// over `path`: readers see the old file or the new one, never a mix. The
+/// mode is the replaced file's, or 0666 less the umask for a new file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
-    let err = |source| WriteError {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".gpu-env-")
-        .tempfile_in(dir)
-        .map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    write_unit(&[(path.to_path_buf(), bytes.to_vec())])
 }
 
 /// Hex sha256 of bytes.
@@ -49,4 +34,315 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut h = Sha256::new();
     std::io::copy(&mut f, &mut h)?;
     Ok(hex(&h.finalize()))
+}
+
+/// Prefix of every temporary file gpu-env writes beside an output; a file
+/// with it that no running write owns (found under the directory lock) is
+/// the leftover of a killed run and is removed.
+pub const TEMP_PREFIX: &str = ".gpu-env-";
+
+/// Whether `name` is a gpu-env temporary file: `.gpu-env-<pid>-<n>[.bak].tmp`,
+/// or the `.gpu-env-XXXXXX` names of earlier versions (tempfile's).
+pub fn is_temp_name(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(TEMP_PREFIX) else {
+        return false;
+    };
+    rest.ends_with(".tmp") || (rest.len() == 6 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Remove the stale temporary files of killed runs in `dir` (call it while
+/// holding [`DirLock`], so no live write's temps are touched). Returns how
+/// many were removed.
+pub fn remove_stale_temps(dir: &Path) -> usize {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name();
+        let is_file = e.file_type().is_ok_and(|t| t.is_file());
+        if is_file
+            && name.to_str().is_some_and(is_temp_name)
+            && std::fs::remove_file(e.path()).is_ok()
+        {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// An advisory lock (flock) on a directory: concurrent gpu-env writes into
+/// the same place take turns. Released on drop (and by the kernel when the
+/// process dies, so a killed run never leaves it held).
+pub struct DirLock {
+    _file: std::fs::File,
+}
+
+impl DirLock {
+    /// Wait up to `timeout` for the lock on `dir`.
+    pub fn acquire(dir: &Path, timeout: std::time::Duration) -> Result<DirLock, WriteError> {
+        let err = |source| WriteError {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::open(dir).map_err(err)?;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(DirLock { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            format!(
+                                "another gpu-env run holds the write lock on this directory (waited {} s)",
+                                timeout.as_secs()
+                            ),
+                        )));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(err(e)),
+            }
+        }
+    }
+}
+
+static TEMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn temp_path(target: &Path, what: &str) -> PathBuf {
+    let n = TEMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("{TEMP_PREFIX}{}-{n}{what}.tmp", std::process::id());
+    parent_dir(target).join(name)
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// Write `bytes` to a new temporary file beside `target` and fsync it. Its
+/// mode is the replaced file's when `target` exists, else 0666 less the
+/// umask (as any new file).
+fn write_temp(target: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let existing = std::fs::metadata(target)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.permissions().mode() & 0o7777);
+    let tmp = temp_path(target, "");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o666)
+        .open(&tmp)?;
+    let r = (|| {
+        if let Some(mode) = existing {
+            f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+        f.write_all(bytes)?;
+        f.sync_all()
+    })();
+    match r {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Write every file as one unit: all temporaries first (nothing replaced if
+/// any fails: a read-only directory, a full disk), then each renamed over
+/// its target, the previous versions kept aside until every rename
+/// succeeded; if one fails, those already replaced are put back. Each file
+/// is replaced atomically (readers see the old or the new bytes, never a
+/// mix). Modes: the replaced file's, or 0666 less the umask. Callers hold
+/// a [`DirLock`] against concurrent writers.
+pub fn write_unit(files: &[(PathBuf, Vec<u8>)]) -> Result<(), WriteError> {
+    write_unit_inner(files, None)
+}
+
+fn write_unit_inner(
+    files: &[(PathBuf, Vec<u8>)],
+    fail_rename_at: Option<usize>,
+) -> Result<(), WriteError> {
+    // 1. Directories, then every temporary file.
+    let mut temps: Vec<PathBuf> = Vec::new();
+    let cleanup = |paths: &[PathBuf]| {
+        for p in paths {
+            let _ = std::fs::remove_file(p);
+        }
+    };
+    for (path, bytes) in files {
+        let err = |source| WriteError {
+            path: path.clone(),
+            source,
+        };
+        let made = std::fs::create_dir_all(parent_dir(path)).and_then(|()| write_temp(path, bytes));
+        match made {
+            Ok(t) => temps.push(t),
+            Err(e) => {
+                cleanup(&temps);
+                return Err(err(e));
+            }
+        }
+    }
+    // 2. Keep the previous versions (a hard link, else a copy).
+    let mut backups: Vec<Option<PathBuf>> = Vec::new();
+    for (path, _) in files {
+        let b = if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+            let b = temp_path(path, ".bak");
+            let kept =
+                std::fs::hard_link(path, &b).or_else(|_| std::fs::copy(path, &b).map(|_| ()));
+            if let Err(e) = kept {
+                cleanup(&temps);
+                cleanup(&backups.iter().flatten().cloned().collect::<Vec<_>>());
+                return Err(WriteError {
+                    path: path.clone(),
+                    source: e,
+                });
+            }
+            Some(b)
+        } else {
+            None
+        };
+        backups.push(b);
+    }
+    // 3. Rename each; on a failure put the replaced ones back.
+    for (i, ((path, _), tmp)) in files.iter().zip(&temps).enumerate() {
+        let r = if fail_rename_at == Some(i) {
+            Err(std::io::Error::other("injected rename failure"))
+        } else {
+            std::fs::rename(tmp, path)
+        };
+        if let Err(e) = r {
+            for (j, (done, _)) in files.iter().enumerate().take(i) {
+                match &backups[j] {
+                    Some(b) => {
+                        let _ = std::fs::rename(b, done);
+                    }
+                    None => {
+                        let _ = std::fs::remove_file(done);
+                    }
+                }
+            }
+            cleanup(&temps[i..]);
+            cleanup(&backups.iter().flatten().cloned().collect::<Vec<_>>());
+            return Err(WriteError {
+                path: path.clone(),
+                source: e,
+            });
+        }
+    }
+    for b in backups.iter().flatten() {
+        let _ = std::fs::remove_file(b);
+    }
+    let mut dirs: Vec<&Path> = files.iter().map(|(p, _)| parent_dir(p)).collect();
+    dirs.sort();
+    dirs.dedup();
+    for d in dirs {
+        sync_dir(d);
+    }
+    Ok(())
+}
+
+/// `path` absolute (joined to the current directory) with `.` and `..`
+/// resolved lexically, and the deepest existing ancestor canonicalized (so
+/// two spellings of one file, through a symlinked directory too, compare
+/// equal).
+pub fn resolve_path(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .unwrap_or_else(|_| PathBuf::from("/"))
+            .join(path)
+    };
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    // Canonicalize the longest existing prefix; keep the rest as is.
+    let mut rest = Vec::new();
+    let mut head = out.clone();
+    loop {
+        if let Ok(c) = std::fs::canonicalize(&head) {
+            let mut r = c;
+            for part in rest.iter().rev() {
+                r.push(part);
+            }
+            return r;
+        }
+        match (head.file_name().map(|n| n.to_os_string()), head.parent()) {
+            (Some(n), Some(p)) => {
+                rest.push(n);
+                head = p.to_path_buf();
+            }
+            _ => return out,
+        }
+    }
+}
+
+/// Read at most `max` bytes of a regular file, on a helper thread that is
+/// abandoned after `timeout`: a FIFO, a device (/dev/zero), a huge file or
+/// a hung file system is an error, never a hang or an unbounded read.
+pub fn read_bounded(
+    path: &Path,
+    max: u64,
+    timeout: std::time::Duration,
+) -> std::io::Result<String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, device or directory is not read)",
+        ));
+    }
+    let p = path.to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("bounded read".into())
+        .spawn(move || {
+            let r = (|| {
+                use std::os::unix::fs::OpenOptionsExt;
+                // O_NONBLOCK: a file swapped for a FIFO after the check
+                // does not block the open.
+                let f = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(0o4000)
+                    .open(&p)?;
+                let mut buf = Vec::new();
+                f.take(max + 1).read_to_end(&mut buf)?;
+                if buf.len() as u64 > max {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("larger than {max} bytes; not read"),
+                    ));
+                }
+                String::from_utf8(buf)
+                    .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"))
+            })();
+            let _ = tx.send(r);
+        })?;
+    match rx.recv_timeout(timeout) {
+        Ok(r) => r,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no data within {:.1} s", timeout.as_secs_f64()),
+        )),
+    }
 }

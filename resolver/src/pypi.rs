@@ -68,10 +68,16 @@ pub enum PypiError {
     Io { url: String, source: std::io::Error },
 }
 
+/// How long one PyPI JSON request may take (connect, answer and body).
+pub const JSON_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest PyPI JSON answer read (mxnet's project page is ~2 MB).
+pub const MAX_JSON: u64 = 64 << 20;
+
 pub struct Client {
     http: reqwest::blocking::Client,
     base: String,
     retries: u32,
+    json_timeout: Duration,
 }
 
 impl Client {
@@ -90,7 +96,14 @@ impl Client {
             http,
             base: base.trim_end_matches('/').to_string(),
             retries: 3,
+            json_timeout: JSON_TIMEOUT,
         }
+    }
+
+    /// The time limit of each JSON request (default [`JSON_TIMEOUT`]).
+    pub fn with_json_timeout(mut self, t: Duration) -> Self {
+        self.json_timeout = t;
+        self
     }
 
     pub fn project_url(&self, name: &str) -> String {
@@ -102,12 +115,22 @@ impl Client {
     }
 
     /// GET with retries and exponential backoff on network errors and 5xx.
-    fn get(&self, url: &str) -> Result<reqwest::blocking::Response, PypiError> {
+    /// `timeout`: this request's limit (a JSON call's; downloads keep the
+    /// client's 30 minutes).
+    fn get(
+        &self,
+        url: &str,
+        timeout: Option<Duration>,
+    ) -> Result<reqwest::blocking::Response, PypiError> {
         let mut delay = Duration::from_millis(300);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let res = self.http.get(url).send();
+            let mut req = self.http.get(url);
+            if let Some(t) = timeout {
+                req = req.timeout(t);
+            }
+            let res = req.send();
             let retry = match &res {
                 Ok(r) => r.status().is_server_error(),
                 Err(e) => !e.is_builder(),
@@ -131,10 +154,26 @@ impl Client {
         }
     }
 
+    /// A JSON or text answer: at most [`MAX_JSON`] bytes, within the JSON
+    /// time limit (a server that accepts and never answers is an error).
     pub fn get_text(&self, url: &str) -> Result<String, PypiError> {
-        self.get(url)?.text().map_err(|e| PypiError::Network {
+        let resp = self.get(url, Some(self.json_timeout))?;
+        let mut buf = Vec::new();
+        resp.take(MAX_JSON + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| PypiError::Network {
+                url: url.to_string(),
+                message: error_chain(&e),
+            })?;
+        if buf.len() as u64 > MAX_JSON {
+            return Err(PypiError::Network {
+                url: url.to_string(),
+                message: format!("answer larger than {MAX_JSON} bytes; not read"),
+            });
+        }
+        String::from_utf8(buf).map_err(|_| PypiError::Network {
             url: url.to_string(),
-            message: error_chain(&e),
+            message: "answer is not UTF-8".into(),
         })
     }
 
@@ -161,7 +200,7 @@ impl Client {
             url: url.to_string(),
             source,
         };
-        let mut resp = self.get(url)?;
+        let mut resp = self.get(url, None)?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 1 << 20];
         let mut got = 0u64;
@@ -177,6 +216,10 @@ impl Client {
             hasher.update(&buf[..n]);
             dest.write_all(&buf[..n]).map_err(io)?;
             got += n as u64;
+            if got > expected_size {
+                // More than the declared size is never the file: stop.
+                break;
+            }
             if tty && expected_size > 0 && got * 50 / expected_size > shown {
                 shown = got * 50 / expected_size;
                 let bar: String = (0..50).map(|i| if i < shown { '#' } else { '.' }).collect();

@@ -25,6 +25,14 @@ pub enum ZipError {
     Zip64 { path: PathBuf },
     #[error("{path}: truncated or corrupt zip ({what})")]
     Corrupt { path: PathBuf, what: String },
+    #[error("{path}: member {name} declares {size} bytes, more than {limit} ({why}); not read")]
+    TooLarge {
+        path: PathBuf,
+        name: String,
+        size: u64,
+        limit: u64,
+        why: &'static str,
+    },
     #[error("{path}: member {name} uses compression method {method}; only stored (0) and deflate (8) are supported")]
     Method {
         path: PathBuf,
@@ -32,6 +40,18 @@ pub enum ZipError {
         method: u16,
     },
 }
+
+/// The largest member gpu-env inflates (libmxnet.so of a CUDA wheel is
+/// under 1.5 GB); a larger declared size is refused before reading.
+pub const MAX_MEMBER: u64 = 2 << 30;
+
+/// Memory reserved up front for a member: the rest grows as bytes really
+/// arrive, so a 286-byte file declaring 4 GiB allocates nothing big.
+const PREALLOC: u64 = 16 << 20;
+
+/// Deflate expands at most about 1032:1; a declared size beyond this ratio
+/// (plus slack) cannot be the member's and is refused before inflating.
+const MAX_RATIO: u64 = 1100;
 
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -192,15 +212,44 @@ impl ZipArchive {
         if has_zip64_extra(&extra) {
             return Err(ZipError::Zip64 { path });
         }
+        let too_large = |limit: u64, why: &'static str| ZipError::TooLarge {
+            path: path.clone(),
+            name: entry.name.clone(),
+            size: entry.size,
+            limit,
+            why,
+        };
+        if entry.size > MAX_MEMBER {
+            return Err(too_large(MAX_MEMBER, "gpu-env's member limit"));
+        }
+        let ratio_cap = entry
+            .compressed_size
+            .saturating_mul(MAX_RATIO)
+            .saturating_add(1024);
+        if entry.method == 8 && entry.size > ratio_cap {
+            return Err(too_large(
+                ratio_cap,
+                "deflate cannot expand its compressed size that much",
+            ));
+        }
+        if entry.method == 0 && entry.size != entry.compressed_size {
+            return Err(corrupt(format!(
+                "stored member {} is {} bytes, directory says {}",
+                entry.name, entry.compressed_size, entry.size
+            )));
+        }
         let raw = (&mut self.file).take(entry.compressed_size);
-        let mut out = Vec::with_capacity(entry.size.min(1 << 32) as usize);
+        let mut out = Vec::with_capacity(entry.size.min(PREALLOC) as usize);
+        // Never more than the declared size plus one byte: a member that
+        // inflates past its size is corrupt, found without inflating it all.
+        let limit = entry.size + 1;
         match entry.method {
             0 => {
-                let mut raw = raw;
-                raw.read_to_end(&mut out).map_err(io)?;
+                raw.take(limit).read_to_end(&mut out).map_err(io)?;
             }
             8 => {
                 flate2::read::DeflateDecoder::new(raw)
+                    .take(limit)
                     .read_to_end(&mut out)
                     .map_err(|e| corrupt(format!("inflating {}: {e}", entry.name)))?;
             }
@@ -213,11 +262,14 @@ impl ZipArchive {
             }
         }
         if out.len() as u64 != entry.size {
+            let got = if out.len() as u64 > entry.size {
+                "more than".to_string()
+            } else {
+                out.len().to_string()
+            };
             return Err(corrupt(format!(
-                "{} inflated to {} bytes, directory says {}",
-                entry.name,
-                out.len(),
-                entry.size
+                "{} inflated to {got} bytes, directory says {}",
+                entry.name, entry.size
             )));
         }
         let mut crc = flate2::Crc::new();

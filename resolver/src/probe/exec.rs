@@ -23,9 +23,22 @@ pub enum ExecError {
         stdout: String,
         stderr: String,
     },
+    #[error(
+        "{program}: printed more than {limit} bytes on {stream} (killed; output not read further)"
+    )]
+    TooMuchOutput {
+        program: String,
+        stream: &'static str,
+        limit: usize,
+    },
     #[error("{what}: panicked: {message}")]
     Panicked { what: String, message: String },
 }
+
+/// The most a command may print on each of stdout and stderr: the probes'
+/// tools (nvcc, nvidia-smi, python3) print kilobytes; one that prints more
+/// is killed and the fact marked failed.
+pub const MAX_OUTPUT: usize = 4 << 20;
 
 /// What a command printed, when it exited with status 0.
 #[derive(Debug, Clone)]
@@ -66,7 +79,7 @@ pub fn run(
     })?;
     // Readers on their own threads (a full pipe must not block the child);
     // a grandchild may keep a pipe open after a kill, so they are never joined.
-    let (tx, rx) = mpsc::channel::<(bool, String)>();
+    let (tx, rx) = mpsc::channel::<(bool, Option<String>)>();
     for (is_out, pipe) in [
         (
             true,
@@ -84,19 +97,42 @@ pub fn run(
         ),
     ] {
         let tx = tx.clone();
-        if let Some(mut p) = pipe {
+        if let Some(p) = pipe {
             std::thread::spawn(move || {
+                // At most MAX_OUTPUT + 1 bytes: one more means too much
+                // (None), and the child is killed.
                 let mut buf = Vec::new();
-                let _ = p.read_to_end(&mut buf);
-                let _ = tx.send((is_out, String::from_utf8_lossy(&buf).into_owned()));
+                let _ = p.take(MAX_OUTPUT as u64 + 1).read_to_end(&mut buf);
+                let text =
+                    (buf.len() <= MAX_OUTPUT).then(|| String::from_utf8_lossy(&buf).into_owned());
+                let _ = tx.send((is_out, text));
             });
         }
     }
     drop(tx);
+    let too_much = |is_out: bool| ExecError::TooMuchOutput {
+        program: name.clone(),
+        stream: if is_out { "stdout" } else { "stderr" },
+        limit: MAX_OUTPUT,
+    };
+    let (mut stdout, mut stderr) = (None::<String>, None::<String>);
+    let mut got = 0;
     let start = Instant::now();
     let deadline = start + timeout;
     let mut nap = Duration::from_millis(1);
     let status = loop {
+        // A stream that went over the cap ends the run now.
+        while let Ok((is_out, text)) = rx.try_recv() {
+            got += 1;
+            match text {
+                Some(t) if is_out => stdout = Some(t),
+                Some(t) => stderr = Some(t),
+                None => {
+                    kill_group(&mut child);
+                    return Err(too_much(is_out));
+                }
+            }
+        }
         match child.try_wait() {
             Ok(Some(st)) => break st,
             Ok(None) => {}
@@ -119,17 +155,23 @@ pub fn run(
         std::thread::sleep(nap.min(deadline - now));
         nap = (nap * 2).min(Duration::from_millis(20));
     };
-    let (mut stdout, mut stderr) = (String::new(), String::new());
-    for _ in 0..2 {
+    while got < 2 {
         let left = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(50));
         match rx.recv_timeout(left) {
-            Ok((true, s)) => stdout = s,
-            Ok((false, s)) => stderr = s,
+            Ok((is_out, text)) => {
+                got += 1;
+                match text {
+                    Some(t) if is_out => stdout = Some(t),
+                    Some(t) => stderr = Some(t),
+                    None => return Err(too_much(is_out)),
+                }
+            }
             Err(_) => break,
         }
     }
+    let (stdout, stderr) = (stdout.unwrap_or_default(), stderr.unwrap_or_default());
     if status.success() {
         Ok(Output { stdout, stderr })
     } else {
@@ -201,6 +243,20 @@ pub fn on_thread<T: Send + 'static>(
     }
 }
 
+/// The most read of one file under the sysroot (a driver version file, an
+/// ld.so.conf, a cuDNN header): they are kilobytes.
+pub const MAX_SYS_FILE: u64 = 1 << 20;
+
+/// How long one sysroot file read may take when no probe timeout applies.
+pub const SYS_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Read a file under the sysroot, bounded in size ([`MAX_SYS_FILE`]) and
+/// time (off the calling thread): a FIFO, /dev/zero or a hung mount is an
+/// error, never a hang or a 2 GB read.
+pub fn read_sys(path: &Path, timeout: Duration) -> std::io::Result<String> {
+    crate::fsutil::read_bounded(path, MAX_SYS_FILE, timeout)
+}
+
 /// `name` on a PATH string (the `which` crate).
 pub fn which_in(name: &str, path: Option<&str>) -> Option<PathBuf> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
@@ -251,6 +307,70 @@ mod tests {
             Duration::from_secs(5),
         );
         assert!(matches!(e, Err(ExecError::NotFound(_))));
+    }
+
+    #[test]
+    fn endless_output_is_capped_and_killed() {
+        // D8: a tool printing forever took 3.8 GB in 5 s.
+        let t = Instant::now();
+        let r = run(
+            Path::new("/bin/sh"),
+            &["-c", "yes nvcc"],
+            &[],
+            Duration::from_secs(30),
+        );
+        assert!(
+            matches!(
+                r,
+                Err(ExecError::TooMuchOutput {
+                    stream: "stdout",
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+        assert!(t.elapsed() < Duration::from_secs(10));
+        let r = run(
+            Path::new("/bin/sh"),
+            &["-c", "yes err >&2"],
+            &[],
+            Duration::from_secs(30),
+        );
+        assert!(
+            matches!(
+                r,
+                Err(ExecError::TooMuchOutput {
+                    stream: "stderr",
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn sysroot_reads_are_bounded() {
+        // D10: a FIFO hung the probe; a link to /dev/zero read 2 GB.
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("version");
+        let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(st.success());
+        let t = Instant::now();
+        assert!(read_sys(&fifo, Duration::from_secs(2)).is_err());
+        assert!(read_sys(Path::new("/dev/zero"), Duration::from_secs(2)).is_err());
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![b'x'; MAX_SYS_FILE as usize + 1]).unwrap();
+        let e = read_sys(&big, Duration::from_secs(2)).unwrap_err();
+        assert!(e.to_string().contains("larger than"), "{e}");
+        let zero = dir.path().join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        assert!(read_sys(&zero, Duration::from_secs(2)).is_err());
+        assert!(t.elapsed() < Duration::from_secs(3));
+        std::fs::write(dir.path().join("ok"), "NVRM 580.82.07\n").unwrap();
+        assert_eq!(
+            read_sys(&dir.path().join("ok"), Duration::from_secs(2)).unwrap(),
+            "NVRM 580.82.07\n"
+        );
     }
 
     #[test]

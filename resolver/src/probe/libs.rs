@@ -140,7 +140,7 @@ pub fn cudnn_headers(dirs: &[PathBuf], source: &str) -> Vec<Found> {
         });
         let mut got = false;
         for p in files {
-            let Ok(text) = std::fs::read_to_string(&p) else {
+            let Ok(text) = super::exec::read_sys(&p, super::exec::SYS_READ_TIMEOUT) else {
                 continue;
             };
             // cudnn.h of v8+ only includes cudnn_version.h: skip silently.

@@ -362,7 +362,7 @@ pub fn probe(opts: &ProbeOptions) -> ProbeReport {
     ] {
         let p = env.sys_path(rel);
         let label = format!("/{rel}");
-        match std::fs::read_to_string(&p) {
+        match exec::read_sys(&p, timeout) {
             Ok(t) => driver_readings.push(match parse(&t) {
                 Some(v) => Found::ok(&label, None, v.to_string()),
                 None => Found::err(
@@ -685,7 +685,8 @@ fn ld_so_conf_dirs(env: &Env) -> Vec<PathBuf> {
             .filter(|p| p.extension().is_some_and(|x| x == "conf")),
     );
     for f in files {
-        for l in std::fs::read_to_string(&f).unwrap_or_default().lines() {
+        let text = exec::read_sys(&f, exec::SYS_READ_TIMEOUT).unwrap_or_default();
+        for l in text.lines() {
             let l = l.trim();
             if l.starts_with('/') {
                 out.push(env.sys_path(l));

@@ -113,6 +113,9 @@ pub struct Outputs {
     pub pylock: PathBuf,
     pub colab_cell: PathBuf,
     pub notebook: PathBuf,
+    /// Outputs may lie outside the repo root (default: refused, so a
+    /// config cannot make `resolve` write anywhere on the machine).
+    pub allow_outside_repo: bool,
 }
 
 impl Default for Outputs {
@@ -123,6 +126,7 @@ impl Default for Outputs {
             pylock: "pylock.toml".into(),
             colab_cell: "colab/setup_cell.py".into(),
             notebook: "colab/gpu-env-setup.ipynb".into(),
+            allow_outside_repo: false,
         }
     }
 }

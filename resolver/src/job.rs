@@ -21,9 +21,13 @@ pub enum JobError {
     Lock(#[from] LockError),
     #[error(transparent)]
     Write(#[from] crate::fsutil::WriteError),
+    #[error(transparent)]
+    Emit(#[from] crate::emit::EmitError),
+    #[error("{path}: {message}; nothing written")]
+    Output { path: String, message: String },
     #[error("constraint: {0}")]
     Constraint(String),
-    #[error("target `{spec}`: {message}")]
+    #[error("target `{}`: {}", crate::validate::escape_control(.spec), crate::validate::escape_control(.message))]
     Spec { spec: String, message: String },
 }
 
@@ -183,7 +187,11 @@ pub fn rendered_outputs(
     loaded: &Loaded,
     lock_path: &Path,
     lock: &Lock,
-) -> Result<Vec<(PathBuf, String)>, crate::emit::EmitError> {
+) -> Result<Vec<(PathBuf, String)>, JobError> {
+    // One validation layer: the lock's values are checked before any file
+    // is rendered from it (requirements and pylock check again, as does
+    // the cell).
+    lock.validate()?;
     // Render the lock once: its bytes are written and hashed.
     let text = lock.render();
     let hash = crate::fsutil::sha256_hex(text.as_bytes());
@@ -197,23 +205,219 @@ pub fn rendered_outputs(
         let cell = cell.as_deref();
         out.push((
             loaded.path(&o.requirements),
-            lock::requirements(&hash, first, cell),
+            lock::try_requirements(&hash, first, cell)?,
         ));
-        out.push((loaded.path(&o.pylock), lock::pylock(&hash, first, cell)));
+        out.push((
+            loaded.path(&o.pylock),
+            lock::try_pylock(&hash, first, cell)?,
+        ));
     }
     out.extend(crate::emit::render_colab_with_hash(
         db, loaded, lock_path, lock, &hash,
     )?);
+    check_output_paths(loaded, lock_path, &out)?;
     Ok(out)
 }
 
-/// Write every output atomically; refuses to overwrite a newer-format lock.
+/// Check every output path before anything is written: each has a name of
+/// its own (no output names another, the manifest or `Cargo.lock`; none is
+/// empty or a directory), and each stays inside the repo root unless the
+/// config sets `output.allow_outside_repo = true` (a `--lock` path given
+/// explicitly, one other than the config's, is the caller's choice). The
+/// first output is the lock.
+pub fn check_output_paths(
+    loaded: &Loaded,
+    lock_path: &Path,
+    outputs: &[(PathBuf, String)],
+) -> Result<(), JobError> {
+    let o = &loaded.config.output;
+    for (key, p) in [
+        ("lock", &o.lock),
+        ("requirements", &o.requirements),
+        ("pylock", &o.pylock),
+        ("colab_cell", &o.colab_cell),
+        ("notebook", &o.notebook),
+    ] {
+        if p.as_os_str().is_empty() || p.file_name().is_none() {
+            return Err(JobError::Output {
+                path: loaded
+                    .manifest
+                    .as_deref()
+                    .unwrap_or(Path::new("Cargo.toml"))
+                    .display()
+                    .to_string(),
+                message: format!(
+                    "[workspace.metadata.gpu-env.output] {key} = {:?} names no file",
+                    p.display().to_string()
+                ),
+            });
+        }
+    }
+    let root = crate::fsutil::resolve_path(&loaded.root);
+    let explicit_lock = crate::fsutil::resolve_path(lock_path)
+        != crate::fsutil::resolve_path(&loaded.path(&o.lock));
+    let mut reserved = vec![(
+        crate::fsutil::resolve_path(
+            loaded
+                .manifest
+                .as_deref()
+                .unwrap_or(&loaded.root.join("Cargo.toml")),
+        ),
+        "the manifest",
+    )];
+    reserved.push((root.join("Cargo.toml"), "the manifest"));
+    reserved.push((root.join("Cargo.lock"), "Cargo.lock"));
+    let names = [
+        "the lock",
+        "the requirements file",
+        "pylock.toml",
+        "the setup cell",
+        "the notebook",
+    ];
+    let mut seen: Vec<(PathBuf, &str)> = Vec::new();
+    for (i, (path, _)) in outputs.iter().enumerate() {
+        let what = names.get(i).copied().unwrap_or("an output");
+        let r = crate::fsutil::resolve_path(path);
+        let refuse = |message: String| JobError::Output {
+            path: path.display().to_string(),
+            message,
+        };
+        if r.is_dir() {
+            return Err(refuse(format!("{what} would replace a directory")));
+        }
+        if let Some((_, other)) = reserved.iter().find(|(p, _)| *p == r) {
+            return Err(refuse(format!("{what} would replace {other}")));
+        }
+        if let Some((_, other)) = seen.iter().find(|(p, _)| *p == r) {
+            return Err(refuse(format!("{what} and {other} name the same file")));
+        }
+        let may_leave = o.allow_outside_repo || (i == 0 && explicit_lock);
+        if !may_leave && !r.starts_with(&root) {
+            return Err(refuse(format!(
+                "{what} lies outside the repo root {} (set `allow_outside_repo = true` in [workspace.metadata.gpu-env.output] to allow it)",
+                root.display()
+            )));
+        }
+        seen.push((r, what));
+    }
+    Ok(())
+}
+
+/// How long a write waits for another gpu-env run writing the same place.
+pub const WRITE_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Whether an existing output other than the lock may be replaced: absent,
+/// empty, or a file gpu-env generated (its first KiB says so).
+fn check_generated(path: &Path) -> Result<(), JobError> {
+    use std::io::Read;
+    let refuse = |message: String| JobError::Output {
+        path: path.display().to_string(),
+        message: format!("{message}; refusing to overwrite it (move it away or delete it)"),
+    };
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(refuse(format!("cannot inspect it: {e}"))),
+    };
+    if meta.file_type().is_symlink() {
+        // Replaced by the rename, the link's target untouched: judge the target.
+        return match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => check_generated_file(path, &refuse),
+            Ok(_) => Err(refuse("it is a link to something other than a file".into())),
+            Err(_) => Ok(()),
+        };
+    }
+    if !meta.is_file() {
+        return Err(refuse("it is not a regular file".into()));
+    }
+    fn check_generated_file(
+        path: &Path,
+        refuse: &dyn Fn(String) -> JobError,
+    ) -> Result<(), JobError> {
+        let mut head = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(1024).read_to_end(&mut head))
+            .map_err(|e| refuse(format!("cannot read it: {e}")))?;
+        if head.is_empty() || String::from_utf8_lossy(&head).contains("gpu-env") {
+            Ok(())
+        } else {
+            Err(refuse("it was not generated by gpu-env".into()))
+        }
+    }
+    check_generated_file(path, &refuse)
+}
+
+/// The deepest directory holding every path (all absolute).
+fn common_dir(paths: &[PathBuf]) -> PathBuf {
+    let mut it = paths.iter().map(|p| p.parent().unwrap_or(Path::new("/")));
+    let Some(first) = it.next() else {
+        return PathBuf::from(".");
+    };
+    let mut common = first.to_path_buf();
+    for p in it {
+        while !p.starts_with(&common) {
+            if !common.pop() {
+                return PathBuf::from("/");
+            }
+        }
+    }
+    common
+}
+
+/// Write every output of one resolve as one unit (the first is the lock):
+/// paths checked first (no two the same; the lock replaces only a whole
+/// gpu-env lock of this format or an older one, the others only files
+/// gpu-env generated), under an advisory lock on their common directory
+/// (concurrent resolves take turns, so the set is one run's), stale
+/// temporaries of killed runs removed, then all written or none
+/// ([`crate::fsutil::write_unit`]). Modes follow the replaced file, or the
+/// umask for a new one.
 pub fn write_outputs(outputs: &[(PathBuf, String)]) -> Result<(), JobError> {
-    if let Some((lock_path, _)) = outputs.first() {
-        Lock::check_overwritable(lock_path)?;
+    let resolved: Vec<PathBuf> = outputs
+        .iter()
+        .map(|(p, _)| crate::fsutil::resolve_path(p))
+        .collect();
+    for (i, r) in resolved.iter().enumerate() {
+        if r.file_name().is_none() || r.is_dir() {
+            return Err(JobError::Output {
+                path: outputs[i].0.display().to_string(),
+                message: "names a directory, not a file".into(),
+            });
+        }
+        if resolved[..i].contains(r) {
+            return Err(JobError::Output {
+                path: outputs[i].0.display().to_string(),
+                message: "two outputs name the same file".into(),
+            });
+        }
     }
-    for (path, text) in outputs {
-        crate::fsutil::write_atomic(path, text.as_bytes())?;
+    let mut dirs: Vec<PathBuf> = resolved
+        .iter()
+        .filter_map(|r| r.parent().map(Path::to_path_buf))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    for d in &dirs {
+        std::fs::create_dir_all(d).map_err(|source| crate::fsutil::WriteError {
+            path: d.clone(),
+            source,
+        })?;
     }
+    let _guard = crate::fsutil::DirLock::acquire(&common_dir(&resolved), WRITE_LOCK_TIMEOUT)?;
+    for d in &dirs {
+        crate::fsutil::remove_stale_temps(d);
+    }
+    for (i, (path, _)) in outputs.iter().enumerate() {
+        if i == 0 {
+            Lock::check_overwritable(path)?;
+        } else {
+            check_generated(path)?;
+        }
+    }
+    let files: Vec<(PathBuf, Vec<u8>)> = outputs
+        .iter()
+        .map(|(p, t)| (p.clone(), t.as_bytes().to_vec()))
+        .collect();
+    crate::fsutil::write_unit(&files)?;
     Ok(())
 }

@@ -177,6 +177,218 @@ pub enum DeviceFit {
 }
 
 impl LockedTarget {
+    /// The one validation layer of generated files: every value that reaches
+    /// the lock, requirements-gpu.txt, pylock.toml, the cell or the notebook
+    /// against the grammar `db check` enforces on compat-db
+    /// ([`crate::validate`]). Called by every renderer and when a lock is
+    /// read; the first invalid value is the error.
+    pub fn validate(&self) -> Result<(), LockError> {
+        use crate::validate::{
+            is_https_url, is_plain_text, is_sha256, is_soname, is_version, parse_shim,
+        };
+        let bad = |what: String, value: &str, rule: &'static str| LockError::Invalid {
+            target: escape(&self.name),
+            what,
+            value: escape(value),
+            rule,
+        };
+        let plain = "printable ASCII without quotes or backslashes";
+        if !is_plain_text(&self.name) || self.name.len() > 200 {
+            return Err(bad("target name".into(), &self.name, plain));
+        }
+        if !is_plain_text(&self.spec) || self.spec.len() > 200 {
+            return Err(bad("target spec".into(), &self.spec, plain));
+        }
+        if !is_token(&self.kind) {
+            return Err(bad("kind".into(), &self.kind, "letters, digits, `.+-_`"));
+        }
+        let name_ok = |n: &str| crate::pep440::is_valid_name(n) && n.len() <= 200;
+        for p in &self.package {
+            if !name_ok(&p.name) {
+                return Err(bad("package name".into(), &p.name, "PEP 508 name"));
+            }
+            if !is_version(&p.version) {
+                return Err(bad(
+                    format!("version of {}", p.name),
+                    &p.version,
+                    "PEP 440 version",
+                ));
+            }
+            if !is_token(&p.filename) || !p.filename.ends_with(".whl") {
+                return Err(bad(
+                    format!("filename of {}", p.name),
+                    &p.filename,
+                    "a wheel filename (letters, digits, `.+-_`, ending .whl)",
+                ));
+            }
+            if !is_https_url(&p.url) {
+                return Err(bad(
+                    format!("url of {}", p.name),
+                    &p.url,
+                    "https URL without quotes, spaces or `#`",
+                ));
+            }
+            if !is_sha256(&p.sha256) {
+                return Err(bad(
+                    format!("sha256 of {}", p.name),
+                    &p.sha256,
+                    "64 lowercase hex digits",
+                ));
+            }
+            if !matches!(p.install.as_str(), "site" | "redist") {
+                return Err(bad(
+                    format!("install of {}", p.name),
+                    &p.install,
+                    "`site` or `redist`",
+                ));
+            }
+            if !is_token(&p.role) {
+                return Err(bad(
+                    format!("role of {}", p.name),
+                    &p.role,
+                    "letters, digits, `.+-_`",
+                ));
+            }
+        }
+        let m = &self.mxnet;
+        if !name_ok(&m.package) {
+            return Err(bad("mxnet package".into(), &m.package, "PEP 508 name"));
+        }
+        if !is_version(&m.version) {
+            return Err(bad("mxnet version".into(), &m.version, "PEP 440 version"));
+        }
+        if !is_token(&m.filename) {
+            return Err(bad(
+                "mxnet filename".into(),
+                &m.filename,
+                "a wheel filename",
+            ));
+        }
+        if !is_sha256(&m.sha256) {
+            return Err(bad(
+                "mxnet sha256".into(),
+                &m.sha256,
+                "64 lowercase hex digits",
+            ));
+        }
+        if !is_version(&self.numpy.version) {
+            return Err(bad(
+                "numpy version".into(),
+                &self.numpy.version,
+                "PEP 440 version",
+            ));
+        }
+        if let Some(c) = &self.cudnn {
+            if !crate::validate::is_cudnn_version(&c.version) {
+                return Err(bad(
+                    "cudnn version".into(),
+                    &c.version,
+                    "dotted numbers such as 8.9.6",
+                ));
+            }
+            if !is_soname(&c.soname) {
+                return Err(bad("cudnn soname".into(), &c.soname, "libNAME.so.N"));
+            }
+        }
+        for p in &self.provider {
+            // A pip provider's soname is preloaded by the cell: the soname
+            // grammar; a system one (ld-linux-x86-64.so.2) is only shown.
+            let soname_ok = if p.package.is_some() {
+                is_soname(&p.soname)
+            } else {
+                is_token(&p.soname)
+            };
+            if !soname_ok {
+                return Err(bad("provider soname".into(), &p.soname, "libNAME.so.N"));
+            }
+            if let Some(pkg) = &p.package {
+                if !name_ok(pkg) {
+                    return Err(bad("provider package".into(), pkg, "PEP 508 name"));
+                }
+            }
+            if !is_line(&p.provider) {
+                return Err(bad(
+                    "provider".into(),
+                    &p.provider,
+                    "one line without control characters",
+                ));
+            }
+        }
+        for s in &self.shim {
+            if !is_token(&s.id) {
+                return Err(bad("shim id".into(), &s.id, "letters, digits, `.+-_`"));
+            }
+            for stmt in &s.statements {
+                if parse_shim(stmt).is_none() {
+                    return Err(bad(
+                        format!("shim {}", s.id),
+                        stmt,
+                        "`module.attr = name[.attr]`",
+                    ));
+                }
+            }
+        }
+        for f in &self.fact {
+            if !is_token(&f.name) {
+                return Err(bad("fact name".into(), &f.name, "letters, digits, `.+-_`"));
+            }
+            if !is_line(&f.value) || !is_line(&f.source) {
+                return Err(bad(
+                    format!("fact {}", f.name),
+                    &format!("{} [{}]", f.value, f.source),
+                    "one line without control characters",
+                ));
+            }
+            if f.name == "python" && !is_version(&f.value) {
+                return Err(bad("python fact".into(), &f.value, "PEP 440 version"));
+            }
+        }
+        for o in &self.r#override {
+            if !is_token(&o.name) || !is_line(&o.value) || !is_line(&o.source) {
+                return Err(bad(
+                    "override".into(),
+                    &format!("{} = {} [{}]", o.name, o.value, o.source),
+                    "one line without control characters",
+                ));
+            }
+        }
+        for (k, v) in &self.constraints {
+            if !is_line(k) || !is_line(v) {
+                return Err(bad(
+                    "constraint".into(),
+                    &format!("{k} = {v}"),
+                    "one line without control characters",
+                ));
+            }
+        }
+        for n in &self.need {
+            if !is_line(&n.package) || !is_line(&n.reason) {
+                return Err(bad(
+                    "need".into(),
+                    &n.package,
+                    "one line without control characters",
+                ));
+            }
+        }
+        let d = &self.driver;
+        if [&d.min, &d.found]
+            .into_iter()
+            .flatten()
+            .any(|v| !is_token(v))
+            || !is_line(&d.why)
+        {
+            return Err(bad("driver".into(), &d.why, "dotted numbers, one line"));
+        }
+        if m.gpu_code.iter().chain(m.cuda.iter()).any(|v| !is_line(v)) {
+            return Err(bad(
+                "mxnet gpu_code".into(),
+                &m.gpu_code.join(", "),
+                "one line without control characters",
+            ));
+        }
+        Ok(())
+    }
+
     /// Compute capabilities the lock was resolved for (its `gpus` fact:
     /// `NVIDIA T4 (7.5), NVIDIA A100 (8.0)`).
     pub fn gpu_capabilities(&self) -> Vec<ComputeCapability> {
@@ -221,6 +433,15 @@ pub enum LockError {
     Parse { path: String, message: String },
     #[error("{path}: lock format {found} is newer than this gpu-env understands ({FORMAT}); upgrade gpu-env instead of overwriting it")]
     Newer { path: String, found: u32 },
+    #[error("{path}: {message}; refusing to overwrite it (move it away or delete it, then resolve again)")]
+    NotOverwritable { path: String, message: String },
+    #[error("target `{target}`: {what} `{value}` is not valid: {rule}")]
+    Invalid {
+        target: String,
+        what: String,
+        value: String,
+        rule: &'static str,
+    },
     #[error("target `{0}` is unsatisfiable; nothing to lock")]
     Unsatisfiable(String),
     #[error(transparent)]
@@ -235,6 +456,37 @@ fn peek_format(text: &str) -> Option<u32> {
         .and_then(|i| u32::try_from(i).ok())
 }
 
+/// The largest lock gpu-env reads or replaces.
+pub const MAX_LOCK_BYTES: u64 = 16 << 20;
+
+/// `format = N` on a line of its own, for a file too damaged to parse
+/// (a truncated newer lock must still be recognised as newer).
+fn scan_format(text: &str) -> Option<u32> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        (k.trim() == "format").then(|| v.trim().parse().ok())?
+    })
+}
+
+fn escape(s: &str) -> String {
+    let cut: String = s.chars().take(200).collect();
+    cut.escape_debug().to_string()
+}
+
+/// Letters, digits and `.+-_`: versions, kinds, filenames' parts.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 200
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-' | b'_' | b'!'))
+}
+
+/// Free text of a lock (facts, reasons, sources): one line, no control
+/// characters (nothing that could end a comment line or drive a terminal).
+fn is_line(s: &str) -> bool {
+    s.len() <= 4096 && !s.chars().any(char::is_control)
+}
+
 impl Lock {
     pub fn parse(path: &str, text: &str) -> Result<Lock, LockError> {
         if let Some(found) = peek_format(text) {
@@ -245,10 +497,42 @@ impl Lock {
                 });
             }
         }
-        toml::from_str(text).map_err(|e| LockError::Parse {
+        let lock: Lock = toml::from_str(text).map_err(|e| LockError::Parse {
             path: path.into(),
             message: e.to_string().trim().to_string(),
-        })
+        })?;
+        // The one validation layer: a lock read from disk is held to the
+        // grammar every renderer needs, so a hand-edited value fails here,
+        // naming the lock, and never reaches a generated file.
+        lock.validate().map_err(|e| LockError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        Ok(lock)
+    }
+
+    /// Every target's values against the grammar of the generated files
+    /// ([`LockedTarget::validate`]), and the compat-db hash.
+    pub fn validate(&self) -> Result<(), LockError> {
+        if !crate::validate::is_sha256(&self.db) {
+            return Err(LockError::Invalid {
+                target: "(lock)".into(),
+                what: "db hash".into(),
+                value: escape(&self.db),
+                rule: "64 lowercase hex digits",
+            });
+        }
+        if let Some(v) = &self.gpu_env {
+            if !is_token(v) {
+                return Err(LockError::Invalid {
+                    target: "(lock)".into(),
+                    what: "gpu_env version".into(),
+                    value: escape(v),
+                    rule: "letters, digits, `.+-_`",
+                });
+            }
+        }
+        self.target.iter().try_for_each(LockedTarget::validate)
     }
 
     pub fn read(path: &Path) -> Result<Lock, LockError> {
@@ -271,18 +555,55 @@ impl Lock {
         crate::fsutil::sha256_hex(self.render().as_bytes())
     }
 
-    /// Refuse to overwrite a lock of a newer format (or an unreadable one
-    /// with a newer format number).
+    /// Whether the file at `path` may be replaced by a new lock: absent, or
+    /// a whole gpu-env lock of this format or an older one. A newer format
+    /// (even one that does not fully parse: D2), a damaged lock and a file
+    /// that is no lock at all (`--lock notes.txt`: D19) are refused.
     pub fn check_overwritable(path: &Path) -> Result<(), LockError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => match peek_format(&text) {
-                Some(found) if found > FORMAT => Err(LockError::Newer {
-                    path: path.display().to_string(),
+        let shown = path.display().to_string();
+        let refuse = |message: String| LockError::NotOverwritable {
+            path: shown.clone(),
+            message,
+        };
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(refuse(format!("cannot inspect it: {e}"))),
+        };
+        if !meta.is_file() {
+            return Err(refuse("it is not a regular file".into()));
+        }
+        if meta.len() > MAX_LOCK_BYTES {
+            return Err(refuse(format!(
+                "it is {} bytes, larger than any gpu-env lock ({MAX_LOCK_BYTES})",
+                meta.len()
+            )));
+        }
+        let bytes = std::fs::read(path).map_err(|e| refuse(format!("cannot read it: {e}")))?;
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            return Err(refuse("it is not a gpu-env lock (not UTF-8 text)".into()));
+        };
+        if let Some(found) = peek_format(text).or_else(|| scan_format(text)) {
+            if found > FORMAT {
+                return Err(LockError::Newer {
+                    path: shown.clone(),
                     found,
-                }),
-                _ => Ok(()),
-            },
-            Err(_) => Ok(()),
+                });
+            }
+        }
+        match Lock::parse(&shown, text) {
+            Ok(_) => Ok(()),
+            Err(LockError::Newer { found, .. }) => Err(LockError::Newer {
+                path: shown.clone(),
+                found,
+            }),
+            Err(e) if text.starts_with(HEADER.trim_end()) => Err(refuse(format!(
+                "it is a damaged or partial gpu-env lock ({e})"
+            ))),
+            Err(_) => Err(refuse("it is not a gpu-env lock".into())),
         }
     }
 }
@@ -461,9 +782,25 @@ pub fn lock_target(
 /// redistributables into site-packages over the runtime's own CUDA 12 files
 /// at the same paths (`nvidia/curand/lib/libcurand.so.10`), so the cell,
 /// which installs them into their own directory, is the installer.
-fn pip_set<'a>(t: &'a LockedTarget, cell: Option<&str>) -> (Vec<&'a LockedPackage>, String) {
+fn pip_set<'a>(
+    t: &'a LockedTarget,
+    cell: Option<&str>,
+) -> Result<(Vec<&'a LockedPackage>, String), LockError> {
+    // Every renderer validates first: a value outside the grammar never
+    // becomes a requirements line (`--index-url ...` from a newline).
+    t.validate()?;
+    if let Some(c) = cell {
+        if !crate::validate::is_plain_text(c) {
+            return Err(LockError::Invalid {
+                target: escape(&t.name),
+                what: "setup cell path".into(),
+                value: escape(c),
+                rule: "printable ASCII without quotes or backslashes",
+            });
+        }
+    }
     let redist = t.package.iter().filter(|p| p.install == "redist").count();
-    match cell {
+    Ok(match cell {
         Some(cell) if redist > 0 => (
             t.package.iter().filter(|p| p.install != "redist").collect(),
             format!(
@@ -475,20 +812,27 @@ fn pip_set<'a>(t: &'a LockedTarget, cell: Option<&str>) -> (Vec<&'a LockedPackag
             ),
         ),
         _ => (t.package.iter().collect(), String::new()),
-    }
+    })
 }
 
 /// How a local target's files become a working environment: `install`
 /// adds the hook that applies the lock's preloads and shims at `import
 /// mxnet`, which pip alone does not.
-const INSTALL_HOW: &str = "# Install: cargo xtask install   (these files, hash-checked, plus the hook that applies the\n\
+const INSTALL_HOW: &str =
+    "# Install: cargo xtask install   (these files, hash-checked, plus the hook that applies the\n\
 # lock's CUDA preloads and numpy shims at `import mxnet`; docs/install.md). pip install\n\
 # --no-deps --require-hashes -r of this file installs the same files without that hook.\n";
 
 /// `requirements-gpu.txt` for one target: every file pip may install,
 /// hash-pinned, for `pip install --no-deps --require-hashes -r`.
-pub fn requirements(lock_hash: &str, t: &LockedTarget, cell: Option<&str>) -> String {
-    let (set, mut how) = pip_set(t, cell);
+/// Invalid values ([`LockedTarget::validate`]) are an error; nothing of them
+/// is rendered.
+pub fn try_requirements(
+    lock_hash: &str,
+    t: &LockedTarget,
+    cell: Option<&str>,
+) -> Result<String, LockError> {
+    let (set, mut how) = pip_set(t, cell)?;
     if how.is_empty() {
         how = INSTALL_HOW.into();
     }
@@ -502,14 +846,23 @@ pub fn requirements(lock_hash: &str, t: &LockedTarget, cell: Option<&str>) -> St
             p.name, p.version, p.sha256
         ));
     }
-    s
+    Ok(s)
 }
 
 /// PEP 751 `pylock.toml` for one target.
-pub fn pylock(lock_hash: &str, t: &LockedTarget, cell: Option<&str>) -> String {
-    let (set, mut how) = pip_set(t, cell);
+/// Invalid values ([`LockedTarget::validate`]) are an error; nothing of them
+/// is rendered.
+pub fn try_pylock(
+    lock_hash: &str,
+    t: &LockedTarget,
+    cell: Option<&str>,
+) -> Result<String, LockError> {
+    let (set, mut how) = pip_set(t, cell)?;
     if how.is_empty() {
-        how = INSTALL_HOW.replace("pip install\n# --no-deps --require-hashes -r of this file", "Installing\n# this file with another tool");
+        how = INSTALL_HOW.replace(
+            "pip install\n# --no-deps --require-hashes -r of this file",
+            "Installing\n# this file with another tool",
+        );
     }
     use toml::Value;
     let mut doc = toml::map::Map::new();
@@ -540,9 +893,27 @@ pub fn pylock(lock_hash: &str, t: &LockedTarget, cell: Option<&str>) -> String {
         })
         .collect();
     doc.insert("packages".into(), Value::Array(packages));
-    format!(
+    Ok(format!(
         "# Generated by gpu-env from gpu-env.lock (sha256 {lock_hash}) for {}; do not edit by hand.\n{how}{}",
         t.name,
         toml::to_string(&Value::Table(doc)).expect("pylock serializes")
+    ))
+}
+
+/// [`try_requirements`] as text: for a lock with an invalid value, a file
+/// that installs nothing and says why (never a line made of that value).
+pub fn requirements(lock_hash: &str, t: &LockedTarget, cell: Option<&str>) -> String {
+    try_requirements(lock_hash, t, cell).unwrap_or_else(|e| invalid_file(&e))
+}
+
+/// [`try_pylock`] as text, as [`requirements`].
+pub fn pylock(lock_hash: &str, t: &LockedTarget, cell: Option<&str>) -> String {
+    try_pylock(lock_hash, t, cell).unwrap_or_else(|e| invalid_file(&e))
+}
+
+fn invalid_file(e: &LockError) -> String {
+    format!(
+        "# gpu-env: not rendered: {}\n",
+        crate::validate::escape_control(&e.to_string())
     )
 }

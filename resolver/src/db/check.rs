@@ -5,7 +5,9 @@ use super::diag::{key, Diagnostic, Locator, Seg};
 use super::load::SourceFile;
 use super::Db;
 use crate::pep440;
-use crate::validate::{is_sha256, is_soname, parse_shim};
+use crate::validate::{
+    is_cudnn_version, is_https_url, is_plain_text, is_sha256, is_soname, is_version, parse_shim,
+};
 use std::collections::{BTreeSet, HashMap};
 
 struct Reporter<'a> {
@@ -48,8 +50,57 @@ fn check_sources(r: &mut Reporter, file: &str, path: Vec<Seg>, sources: &[String
 /// Whether a requirement applies on Linux x86_64 for some CPython 3.6 .. 3.14.
 fn on_linux(q: &crate::solve::needs::Requirement) -> bool {
     (6..=14).any(|minor| {
-        crate::solve::needs::MarkerEnv::new(&format!("3.{minor}.0")).is_some_and(|env| q.applies(&env))
+        crate::solve::needs::MarkerEnv::new(&format!("3.{minor}.0"))
+            .is_some_and(|env| q.applies(&env))
     })
+}
+
+/// A wheel filename: letters, digits and `.+-_!`, ending `.whl`.
+fn is_wheel_filename(s: &str) -> bool {
+    s.ends_with(".whl")
+        && s.len() <= 255
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-' | b'_' | b'!'))
+}
+
+/// Letters, digits and `.+-_`: kinds, ids.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 200
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-' | b'_'))
+}
+
+/// The values of one file of a package (wheel, redist, pypi) that reach
+/// the lock, requirements-gpu.txt, pylock.toml and the cell: the grammar
+/// [`crate::lock::LockedTarget::validate`] holds them to.
+fn check_file_values(
+    r: &mut Reporter,
+    file: &str,
+    at: &dyn Fn(&str) -> Vec<Seg>,
+    filename: &str,
+    url: &str,
+) {
+    if !is_wheel_filename(filename) {
+        r.error(
+            file,
+            at("filename"),
+            format!(
+                "`{}` is not a wheel filename (letters, digits, `.+-_!`, ending .whl)",
+                filename.escape_debug()
+            ),
+        );
+    }
+    if !is_https_url(url) {
+        r.error(
+            file,
+            at("url"),
+            format!(
+                "`{}` is not an https URL without quotes, spaces or `#`",
+                url.escape_debug()
+            ),
+        );
+    }
 }
 
 /// `failed`: files that did not parse; references into them are skipped.
@@ -155,6 +206,16 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
     let mut cudnn_sonames = BTreeSet::new();
     for (i, c) in db.cudnn.iter().enumerate() {
         let at = || vec![key("cudnn"), Seg::Index(i)];
+        if !is_cudnn_version(&c.version) {
+            r.error(
+                "cudnn.toml",
+                [at(), vec![key("version")]].concat(),
+                format!(
+                    "`{}` is not a cuDNN version (dotted numbers such as 8.9.6)",
+                    c.version.escape_debug()
+                ),
+            );
+        }
         let major = c.version.split('.').next().unwrap_or("");
         if c.soname != format!("libcudnn.so.{major}") {
             r.error(
@@ -242,9 +303,27 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
             );
         }
         check_sources(&mut r, file, vec![], &p.source);
+        if !pep440::is_valid_name(&p.package) {
+            r.error(
+                file,
+                vec![key("package")],
+                format!(
+                    "`{}` is not a PEP 508 package name",
+                    p.package.escape_debug()
+                ),
+            );
+        }
         let mut versions = BTreeSet::new();
         for (i, rel) in p.release.iter().enumerate() {
             let at = |k: &str| vec![key("release"), Seg::Index(i), key(k)];
+            if !is_version(&rel.version) {
+                r.error(
+                    file,
+                    at("version"),
+                    format!("`{}` is not a PEP 440 version", rel.version.escape_debug()),
+                );
+            }
+            check_file_values(&mut r, file, &at, &rel.filename, &rel.url);
             if !versions.insert(&rel.version) {
                 r.error(
                     file,
@@ -284,7 +363,29 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
     }
 
     // wheels/mxnet/*.toml
+    let mut wheel_names: HashMap<&str, (&str, usize)> = HashMap::new();
     for (file, w) in &db.wheels {
+        if !pep440::is_valid_name(&w.package) {
+            r.error(
+                file,
+                vec![key("package")],
+                format!(
+                    "`{}` is not a PEP 508 package name",
+                    w.package.escape_debug()
+                ),
+            );
+        }
+        for (i, f) in w.wheel.iter().enumerate() {
+            // One record per wheel file: a second with another sha256 would
+            // be pinned instead of the real one.
+            if let Some((pf, pi)) = wheel_names.insert(f.filename.as_str(), (file.as_str(), i)) {
+                r.error(
+                    file,
+                    vec![key("wheel"), Seg::Index(i), key("filename")],
+                    format!("wheel {} is also recorded at {pf} wheel[{pi}]", f.filename),
+                );
+            }
+        }
         let expect = format!("wheels/mxnet/{}-{}.toml", w.package, w.version);
         if *file != expect {
             r.error(
@@ -304,6 +405,7 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
             if !is_sha256(&f.sha256) {
                 r.error(file, at("sha256"), "sha256 must be 64 lowercase hex digits");
             }
+            check_file_values(&mut r, file, &at, &f.filename, &f.url);
             let prefix = format!("{}-{}-", w.package.replace('-', "_"), w.version);
             if !f.filename.starts_with(&prefix) {
                 r.error(
@@ -344,7 +446,60 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
 
     // runtimes/*.toml
     let gpu_known = |n: &str| !gpus_ok || db.gpu(n).is_some();
+    let mut runtime_names: HashMap<&str, &str> = HashMap::new();
     for (file, rt) in &db.runtimes {
+        // The name becomes target names, lock values and comment lines of
+        // every generated file; a second runtime of the same name would
+        // make `colab-2026.08` mean two things.
+        if !is_plain_text(&rt.name) || rt.name.contains(':') || rt.name.len() > 100 {
+            r.error(
+                file,
+                vec![key("name")],
+                format!(
+                    "runtime name `{}` must be printable ASCII without quotes, backslashes or `:`",
+                    rt.name.escape_debug()
+                ),
+            );
+        } else if let Some(prev) = runtime_names.insert(rt.name.as_str(), file.as_str()) {
+            r.error(
+                file,
+                vec![key("name")],
+                format!("runtime name `{}` is also used by {prev}", rt.name),
+            );
+        }
+        if !is_token(&rt.kind) {
+            r.error(
+                file,
+                vec![key("kind")],
+                format!(
+                    "kind `{}` must be letters, digits, `.+-_`",
+                    rt.kind.escape_debug()
+                ),
+            );
+        }
+        if let Some(c) = rt.cudnn.as_deref().filter(|c| !is_cudnn_version(c)) {
+            r.error(
+                file,
+                vec![key("cudnn")],
+                format!(
+                    "`{}` is not a cuDNN version (dotted numbers such as 8.9.6)",
+                    c.escape_debug()
+                ),
+            );
+        }
+        for (name, version) in &rt.preinstalled {
+            if !pep440::is_valid_name(name) || !is_version(version) {
+                r.error(
+                    file,
+                    vec![key("preinstalled"), key(name)],
+                    format!(
+                        "preinstalled `{}` = `{}` is not a package name and PEP 440 version",
+                        name.escape_debug(),
+                        version.escape_debug()
+                    ),
+                );
+            }
+        }
         for (i, g) in rt.gpus.iter().enumerate() {
             if !gpu_known(g) {
                 r.error(
@@ -429,6 +584,16 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
         .collect();
     for (file, p) in &db.pypi {
         check_sources(&mut r, file, vec![], &p.source);
+        if !pep440::is_valid_name(&p.package) {
+            r.error(
+                file,
+                vec![key("package")],
+                format!(
+                    "`{}` is not a PEP 508 package name",
+                    p.package.escape_debug()
+                ),
+            );
+        }
         for (i, rel) in p.release.iter().enumerate() {
             if let Err(e) = pep440::version(&rel.version) {
                 r.error(
@@ -463,6 +628,16 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
                 }
             }
             for (j, f) in rel.file.iter().enumerate() {
+                let at = |k: &str| {
+                    vec![
+                        key("release"),
+                        Seg::Index(i),
+                        key("file"),
+                        Seg::Index(j),
+                        key(k),
+                    ]
+                };
+                check_file_values(&mut r, file, &at, &f.filename, &f.url);
                 if !is_sha256(&f.sha256) {
                     r.error(
                         file,

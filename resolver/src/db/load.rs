@@ -82,9 +82,37 @@ pub fn load_files(files: &[SourceFile]) -> Result<Db, Vec<Diagnostic>> {
     // Files that failed to parse: cross-references into them are not checked
     // (they would only repeat the parse error).
     let mut failed = std::collections::BTreeSet::new();
+    // An empty directory (or one missing the core tables) is no compat-db.
+    for required in ["cuda.toml", "gpus.toml", "cudnn.toml"] {
+        if !files.iter().any(|f| f.path == required) {
+            diags.push(Diagnostic {
+                file: required.to_string(),
+                line: 1,
+                column: 1,
+                message: format!(
+                    "missing: a compat-db has {required} (is this the compat-db directory? see compat-db/README.md)"
+                ),
+            });
+            failed.insert(required.to_string());
+        }
+    }
     for f in files {
         let p = f.path.as_str();
         if !p.ends_with(".toml") {
+            continue;
+        }
+        // A file that was not UTF-8 was read lossily (read_dir_files):
+        // report the first bad byte's position; the rest is still checked.
+        if let Some(at) = f.text.find('\u{FFFD}') {
+            let (line, column) = line_col(&f.text, at);
+            diags.push(Diagnostic {
+                file: p.to_string(),
+                line,
+                column,
+                message: "not UTF-8 (an invalid byte, or U+FFFD, here): compat-db files are UTF-8"
+                    .into(),
+            });
+            failed.insert(p.to_string());
             continue;
         }
         let before = diags.len();
@@ -170,10 +198,16 @@ pub fn read_dir_files(root: &Path) -> Result<Vec<SourceFile>, DbDirError> {
             if path.is_dir() {
                 walk(root, &path, out)?;
             } else if path.extension().is_some_and(|e| e == "toml") {
-                let text = std::fs::read_to_string(&path).map_err(|source| DbDirError {
+                // Bytes, then lossy text: a non-UTF-8 file is a diagnostic
+                // with its position (load_files), not the end of the check.
+                let bytes = std::fs::read(&path).map_err(|source| DbDirError {
                     path: path.clone(),
                     source,
                 })?;
+                let text = match String::from_utf8(bytes) {
+                    Ok(t) => t,
+                    Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                };
                 let rel = path.strip_prefix(root).unwrap_or(&path);
                 let rel = rel
                     .components()

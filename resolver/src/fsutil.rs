@@ -346,3 +346,37 @@ pub fn read_bounded(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_rename_rolls_back_the_replaced_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            dir.path().join("a"),
+            dir.path().join("b"),
+            dir.path().join("c"),
+        );
+        std::fs::write(&a, "old a").unwrap();
+        std::fs::write(&b, "old b").unwrap();
+        let files = vec![
+            (a.clone(), b"new a".to_vec()),
+            (c.clone(), b"new c".to_vec()),
+            (b.clone(), b"new b".to_vec()),
+        ];
+        assert!(write_unit_inner(&files, Some(2)).is_err());
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "old a");
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "old b");
+        assert!(!c.exists());
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+        write_unit(&files).unwrap();
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "new b");
+    }
+}

@@ -263,12 +263,12 @@ impl ZipArchive {
         }
         if out.len() as u64 != entry.size {
             let got = if out.len() as u64 > entry.size {
-                "more than".to_string()
+                format!("more than {} bytes", entry.size)
             } else {
-                out.len().to_string()
+                format!("{} bytes", out.len())
             };
             return Err(corrupt(format!(
-                "{} inflated to {got} bytes, directory says {}",
+                "{} inflated to {got}, directory says {}",
                 entry.name, entry.size
             )));
         }

@@ -68,7 +68,8 @@ fn with_env(mut c: Command, e: &Env) -> Command {
             c.env_remove(&k);
         }
     }
-    c.current_dir(&e.dir).env("GPU_ENV_HOME", e.dir.join("home"));
+    c.current_dir(&e.dir)
+        .env("GPU_ENV_HOME", e.dir.join("home"));
     c
 }
 
@@ -129,17 +130,80 @@ fn cell_verify_and_doctor_agree_on_a_cpu_lock() {
     // Set up by the cell: all three say yes.
     let (cell, verify, doctor, text) = verdicts(&e);
     assert!(cell && verify && doctor, "{text}");
-    assert!(text.contains("the lock's shim fixes it: numpy.bool = bool"), "{text}");
+    assert!(
+        text.contains("the lock's shim fixes it: numpy.bool = bool"),
+        "{text}"
+    );
     // A numpy the lock does not pin: both judges say no, with the same words.
     pip(&e.py, &["numpy==1.25.2"]);
     let (verify, doctor, text) = judges(&e);
     assert!(!verify && !doctor, "{text}");
     assert_eq!(
-        text.matches("numpy 1.25.2 is installed; the lock has 1.26.4").count(),
+        text.matches("numpy 1.25.2 is installed; the lock has 1.26.4")
+            .count(),
         2,
         "{text}"
     );
     // The cell repairs it; then all three say yes again.
     let (cell, verify, doctor, text) = verdicts(&e);
     assert!(cell && verify && doctor, "{text}");
+}
+
+/// A local CPU lock installs into a fresh venv with one command, and a plain
+/// `python -c "import mxnet"` works there with no other step; doctor then
+/// reports no error. (This machine has CPython 3.11 only; the lock is made
+/// for the interpreter at hand.)
+#[test]
+fn local_cpu_lock_installs_with_one_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
+    let st = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(dir.join("venv"))
+        .status()
+        .unwrap();
+    assert!(st.success(), "python3 -m venv");
+    let py = dir.join("venv/bin/python");
+    let cmd = |args: &[&str]| {
+        let mut c = xtask();
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("GPU_ENV_") {
+                c.env_remove(&k);
+            }
+        }
+        c.current_dir(dir).args(args);
+        run(c)
+    };
+    let py_s = py.to_string_lossy().into_owned();
+    let (code, out, err) = cmd(&[
+        "resolve",
+        "--offline",
+        "--target",
+        "local",
+        "--no-gpu",
+        "--python",
+        &py_s,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = cmd(&["install", "--python", &py_s]);
+    assert_eq!(code, 0, "{out}{err}");
+    let o = Command::new(&py)
+        .args([
+            "-c",
+            "import mxnet; print(mxnet.nd.ones((2,3)).sum().asscalar())",
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("6.0"), "{text}");
+    let (code, out, err) = cmd(&["doctor", "--python", &py_s]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("ERROR"), "{out}");
 }

@@ -482,6 +482,16 @@ fn stale(db: &crate::db::Db, loaded: &Loaded, lock_path: &Path, lock: &Lock) -> 
             Err(_) => out.push(format!("stale: {shown} is missing")),
         }
     }
+    // The compatibility page, in repos that keep one (this one).
+    let page = loaded.root.join(crate::matrix::DEFAULT_OUT);
+    if page.is_file()
+        && std::fs::read(&page).ok().as_deref() != Some(crate::matrix::render(db).as_bytes())
+    {
+        out.push(format!(
+            "stale: {} is not as `cargo xtask matrix` writes it",
+            rel(&page, &loaded.root)
+        ));
+    }
     out
 }
 

@@ -55,7 +55,10 @@ pub fn run(args: &ProbeArgs, db: Option<&std::path::Path>) -> ExitCode {
     });
     let probed = report.to_target(&db);
     let mut target = probed.clone();
-    let overrides = args.overrides.to_overrides();
+    let overrides = match args.overrides.to_overrides() {
+        Ok(o) => o,
+        Err(e) => return fail(e.to_string()),
+    };
     if let Err(e) = target.apply(&db, &overrides) {
         return fail(e.to_string());
     }
@@ -319,7 +322,9 @@ pub struct OverrideArgs {
 }
 
 impl OverrideArgs {
-    pub fn to_overrides(&self) -> crate::target::Overrides {
+    /// The flags, then `GPU_ENV_OVERRIDE_*` for what no flag gave; a bad
+    /// variable (non-UTF-8, an unknown NO_GPU spelling) is an error naming it.
+    pub fn to_overrides(&self) -> Result<crate::target::Overrides, crate::target::OverrideError> {
         use crate::target::{Overrides, Sourced};
         let s = |v: &Option<String>, flag: &str| {
             v.clone()
@@ -337,6 +342,6 @@ impl OverrideArgs {
             cudnn: s(&self.cudnn, "cudnn"),
             python: s(&self.python_version, "python-version"),
         }
-        .with_env(|k| std::env::var(k).ok())
+        .try_with_process_env()
     }
 }

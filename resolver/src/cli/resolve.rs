@@ -88,9 +88,13 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
     } else {
         (vec!["local".to_string()], Vec::new())
     };
+    let overrides = match args.overrides.to_overrides() {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
     let req = Request {
         targets,
-        overrides: args.overrides.to_overrides(),
+        overrides,
         per_target,
         constraint_sources,
         constraints,
@@ -155,7 +159,11 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
 
 fn print_human(spec: &str, r: &Resolution, explain: bool) {
     let t = &r.target;
-    outln!("target {spec} -> {}", t.name);
+    outln!(
+        "target {} -> {}",
+        crate::validate::escape_control(spec),
+        crate::validate::escape_control(&t.name)
+    );
     let fact = |name: &str, v: Option<(String, &String)>| {
         if let Some((v, s)) = v {
             outln!("  {name:<13} {v:<28} [{s}]");

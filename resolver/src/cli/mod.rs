@@ -226,7 +226,7 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["db", "probe", "resolve", "check", "verify", "doctor", "install", "init"]
+            ["db", "probe", "resolve", "check", "verify", "doctor", "install", "init", "matrix"]
         );
     }
 

@@ -1,5 +1,5 @@
 //! Embed compat-db into the binary: generate a table of (relative path,
-//! include_str!) for every `*.toml` under ../compat-db, sorted by path.
+//! include_str!) for every `*.toml` under compat-db/ (a link to ../compat-db in the repository), sorted by path.
 
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -28,10 +28,13 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    // `resolver/compat-db` links to the repository's compat-db/; `cargo
+    // package` copies the files behind the link, so a published crate
+    // carries the database it embeds.
     let root = manifest
-        .join("../compat-db")
+        .join("compat-db")
         .canonicalize()
-        .expect("compat-db directory next to resolver/");
+        .expect("compat-db directory inside the package (resolver/compat-db)");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let mut files = Vec::new();
     walk(&root, &root, &mut files);

@@ -177,21 +177,34 @@ pub enum DeviceFit {
 }
 
 impl LockedTarget {
+    fn invalid(&self, what: String, value: &str, rule: &'static str) -> LockError {
+        LockError::Invalid {
+            target: escape(&self.name),
+            what,
+            value: escape(value),
+            rule,
+        }
+    }
+
     /// The one validation layer of generated files: every value that reaches
     /// the lock, requirements-gpu.txt, pylock.toml, the cell or the notebook
     /// against the grammar `db check` enforces on compat-db
     /// ([`crate::validate`]). Called by every renderer and when a lock is
     /// read; the first invalid value is the error.
     pub fn validate(&self) -> Result<(), LockError> {
+        self.validate_installables()?;
+        self.validate_records()
+    }
+
+    /// The values the installers write as code or commands (the setup
+    /// cell, `install`'s hook, requirements, pylock): names, packages, MXNet,
+    /// numpy, cuDNN, providers, shims. [`LockedTarget::validate`] adds the
+    /// free-text records, which the cell embeds escaped.
+    pub fn validate_installables(&self) -> Result<(), LockError> {
         use crate::validate::{
             is_https_url, is_plain_text, is_sha256, is_soname, is_version, parse_shim,
         };
-        let bad = |what: String, value: &str, rule: &'static str| LockError::Invalid {
-            target: escape(&self.name),
-            what,
-            value: escape(value),
-            rule,
-        };
+        let bad = |what, value: &str, rule| self.invalid(what, value, rule);
         let plain = "printable ASCII without quotes or backslashes";
         if !is_plain_text(&self.name) || self.name.len() > 200 {
             return Err(bad("target name".into(), &self.name, plain));
@@ -328,6 +341,15 @@ impl LockedTarget {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Facts, overrides, constraints, needs and the driver check: one line
+    /// each, without control characters.
+    fn validate_records(&self) -> Result<(), LockError> {
+        use crate::validate::is_version;
+        let bad = |what, value: &str, rule| self.invalid(what, value, rule);
+        let m = &self.mxnet;
         for f in &self.fact {
             if !is_token(&f.name) {
                 return Err(bad("fact name".into(), &f.name, "letters, digits, `.+-_`"));

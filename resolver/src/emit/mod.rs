@@ -170,17 +170,6 @@ fn preload_list(t: &LockedTarget) -> Result<Vec<(String, String, bool)>, EmitErr
         .collect();
     for p in &t.provider {
         let Some(pkg) = &p.package else { continue };
-        if !is_soname(&p.soname) {
-            return Err(invalid(
-                t,
-                "provider soname",
-                &p.soname,
-                "^lib[A-Za-z0-9_+.-]+\\.so(\\.[0-9]+)*$",
-            ));
-        }
-        if !crate::pep440::is_valid_name(pkg) {
-            return Err(invalid(t, "provider package", pkg, "PEP 508 name"));
-        }
         let pkg = crate::pep440::normalize_name(pkg);
         if !locked.contains(&pkg) {
             return Err(EmitError::Inconsistent {
@@ -268,75 +257,41 @@ pub fn target_json(db: &Db, t: &LockedTarget) -> Result<serde_json::Value, EmitE
 /// One target's data block: what to install, preload and shim, and the
 /// facts the cell compares with the runtime.
 fn target_data(db: &Db, t: &LockedTarget) -> Result<Py, EmitError> {
-    if !is_plain_text(&t.name) {
-        return Err(invalid(
-            t,
-            "target name",
-            &t.name,
-            "printable ASCII without quotes",
-        ));
-    }
-    let mut packages = Vec::new();
-    for p in &t.package {
-        if !crate::pep440::is_valid_name(&p.name) {
-            return Err(invalid(t, "package name", &p.name, "PEP 508 name"));
-        }
-        if !is_version(&p.version) {
-            return Err(invalid(
-                t,
-                format!("version of {}", p.name),
-                &p.version,
-                "PEP 440 version",
-            ));
-        }
-        if !is_https_url(&p.url) {
-            return Err(invalid(
-                t,
-                format!("url of {}", p.name),
-                &p.url,
-                "https URL without quotes, spaces or `#`",
-            ));
-        }
-        if !is_sha256(&p.sha256) {
-            return Err(invalid(
-                t,
-                format!("sha256 of {}", p.name),
-                &p.sha256,
-                "64 lowercase hex digits",
-            ));
-        }
-        if !matches!(p.install.as_str(), "site" | "redist") {
-            return Err(invalid(
-                t,
-                format!("install of {}", p.name),
-                &p.install,
-                "`site` or `redist`",
-            ));
-        }
-        packages.push(Py::Dict(vec![
-            ("name".into(), Py::s(crate::pep440::normalize_name(&p.name))),
-            ("version".into(), Py::s(&p.version)),
-            ("install".into(), Py::s(&p.install)),
-            ("size".into(), Py::Int(p.size)),
-            ("sha256".into(), Py::s(&p.sha256)),
-            ("url".into(), Py::s(&p.url)),
-        ]));
-    }
+    // The one validation layer (the lock's, as for requirements and pylock):
+    // every value written as data below is valid first; free-text facts are
+    // embedded escaped.
+    t.validate_installables().map_err(|e| match e {
+        crate::lock::LockError::Invalid {
+            target,
+            what,
+            value,
+            rule,
+        } => EmitError::Invalid {
+            target,
+            what,
+            value,
+            rule,
+        },
+        other => EmitError::Inconsistent {
+            target: t.name.escape_debug().to_string(),
+            message: other.to_string(),
+        },
+    })?;
+    let packages = t
+        .package
+        .iter()
+        .map(|p| {
+            Py::Dict(vec![
+                ("name".into(), Py::s(crate::pep440::normalize_name(&p.name))),
+                ("version".into(), Py::s(&p.version)),
+                ("install".into(), Py::s(&p.install)),
+                ("size".into(), Py::Int(p.size)),
+                ("sha256".into(), Py::s(&p.sha256)),
+                ("url".into(), Py::s(&p.url)),
+            ])
+        })
+        .collect();
     let m = &t.mxnet;
-    if !crate::pep440::is_valid_name(&m.package) {
-        return Err(invalid(t, "mxnet package", &m.package, "PEP 508 name"));
-    }
-    if !is_version(&m.version) {
-        return Err(invalid(t, "mxnet version", &m.version, "PEP 440 version"));
-    }
-    if !is_version(&t.numpy.version) {
-        return Err(invalid(
-            t,
-            "numpy version",
-            &t.numpy.version,
-            "PEP 440 version",
-        ));
-    }
     let numpy_installed = t
         .package
         .iter()

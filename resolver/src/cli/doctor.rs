@@ -19,17 +19,13 @@ pub struct Args {
     /// Do not try `import mxnet` in the interpreter.
     #[arg(long)]
     pub no_import: bool,
-    /// Judge the environment against this lock (default: config output.lock,
-    /// else gpu-env.lock, when it exists).
-    #[arg(long, value_name = "PATH")]
-    pub lock: Option<PathBuf>,
-    /// Read the config of this Cargo.toml (via cargo metadata) to find the lock.
-    #[arg(long, value_name = "PATH")]
-    pub manifest_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub at: super::LockArgs,
     /// Which target of the lock (0-based; default: the first `local` one, else the first).
     #[arg(long, value_name = "N")]
     pub target_index: Option<usize>,
-    /// Diagnose without any lock, even when one exists.
+    /// Diagnose without any lock (by default doctor judges the environment
+    /// against the lock when one exists).
     #[arg(long, conflicts_with_all = ["lock", "target_index"])]
     pub no_lock: bool,
 }
@@ -41,10 +37,8 @@ fn lock(args: &Args) -> Result<Option<(crate::lock::Lock, usize)>, String> {
         return Ok(None);
     }
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let path =
-        crate::config::locate_lock(args.lock.as_deref(), args.manifest_path.as_deref(), &cwd)
-            .map_err(|e| e.to_string())?;
-    if args.lock.is_none() && !path.exists() {
+    let path = args.at.path(&cwd).map_err(|e| e.to_string())?;
+    if args.at.lock.is_none() && !path.exists() {
         return Ok(None);
     }
     let lock = crate::lock::Lock::read(&path).map_err(|e| e.to_string())?;

@@ -12,12 +12,8 @@ pub struct Args {
     /// The interpreter whose environment gets the stack (default: python3 on PATH).
     #[arg(long, value_name = "PATH")]
     pub python: Option<PathBuf>,
-    /// Install from the lock at PATH (default: config output.lock, else gpu-env.lock).
-    #[arg(long, value_name = "PATH")]
-    pub lock: Option<PathBuf>,
-    /// Read the config of this Cargo.toml (via cargo metadata) instead of discovering it.
-    #[arg(long, value_name = "PATH")]
-    pub manifest_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub at: super::LockArgs,
     /// The locked target, by spec (`local`) or name (`colab-2026.08:T4`);
     /// default: the first `local` target, else the first.
     #[arg(long, value_name = "NAME")]
@@ -33,10 +29,6 @@ fn error(e: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(exit::ERROR)
 }
 
-fn lock_path(args: &Args, cwd: &Path) -> Result<PathBuf, crate::config::ConfigError> {
-    crate::config::locate_lock(args.lock.as_deref(), args.manifest_path.as_deref(), cwd)
-}
-
 pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
     let given = args
         .python
@@ -47,7 +39,7 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         Err(e) => return error(e),
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let lock_path = match lock_path(args, &cwd) {
+    let lock_path = match args.at.path(&cwd) {
         Ok(p) => p,
         Err(e) => return error(e),
     };

@@ -212,6 +212,27 @@ fn db(cmd: DbCommand, dir: Option<&Path>) -> ExitCode {
     }
 }
 
+/// Where a command that reads a lock finds it: `--lock` (against the current
+/// directory), else the config's `output.lock` (`config::locate_lock`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct LockArgs {
+    /// The lock (default: config output.lock, else gpu-env.lock).
+    #[arg(long, value_name = "PATH")]
+    pub lock: Option<std::path::PathBuf>,
+    /// Read the config of this Cargo.toml (via cargo metadata) instead of discovering it.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<std::path::PathBuf>,
+}
+
+impl LockArgs {
+    pub fn path(
+        &self,
+        cwd: &std::path::Path,
+    ) -> Result<std::path::PathBuf, crate::config::ConfigError> {
+        crate::config::locate_lock(self.lock.as_deref(), self.manifest_path.as_deref(), cwd)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

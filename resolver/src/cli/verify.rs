@@ -16,12 +16,8 @@ use std::process::ExitCode;
 
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct Args {
-    /// The lock to verify (default: config output.lock, else gpu-env.lock).
-    #[arg(long, value_name = "PATH")]
-    pub lock: Option<PathBuf>,
-    /// Read the config of this Cargo.toml (via cargo metadata) instead of discovering it.
-    #[arg(long, value_name = "PATH")]
-    pub manifest_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub at: super::LockArgs,
     /// Which target of the lock (0-based; default the first).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub target_index: usize,
@@ -48,14 +44,6 @@ fn error(m: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(exit::ERROR)
 }
 
-/// The lock to verify: `--lock` (against `cwd`), else the config's
-/// `output.lock`. The config is read only when it decides something: an
-/// explicit `--lock` without `--manifest-path` verifies that file even in a
-/// repo whose config is broken.
-fn lock_path(args: &Args, cwd: &Path) -> Result<PathBuf, crate::config::ConfigError> {
-    crate::config::locate_lock(args.lock.as_deref(), args.manifest_path.as_deref(), cwd)
-}
-
 pub fn run(args: &Args, db: Option<&Path>) -> ExitCode {
     let python = match args
         .python
@@ -67,7 +55,7 @@ pub fn run(args: &Args, db: Option<&Path>) -> ExitCode {
         Err(e) => return error(e),
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let lock_path = match lock_path(args, &cwd) {
+    let lock_path = match args.at.path(&cwd) {
         Ok(p) => p,
         Err(e) => return error(e),
     };
@@ -76,7 +64,7 @@ pub fn run(args: &Args, db: Option<&Path>) -> ExitCode {
         .unwrap_or(&lock_path)
         .display()
         .to_string();
-    if args.lock.is_none() && !lock_path.exists() {
+    if args.at.lock.is_none() && !lock_path.exists() {
         return error(format!(
             "{shown}: no such lock (the config's output.lock, default gpu-env.lock); run `cargo xtask resolve` first, or pass --lock PATH"
         ));

@@ -79,24 +79,9 @@ fn verdicts(e: &Env) -> (bool, bool, bool, String) {
     let mut cell = Command::new(&e.py);
     cell.arg(&e.cell);
     let (_, c_out, c_err) = run(with_env(cell, e));
-    let mut verify = xtask();
-    verify
-        .args(["verify", "--lock"])
-        .arg(&e.lock)
-        .arg("--python")
-        .arg(&e.py);
-    let (v_code, v_out, v_err) = run(with_env(verify, e));
-    let mut doctor = xtask();
-    doctor
-        .args(["doctor", "--lock"])
-        .arg(&e.lock)
-        .arg("--python")
-        .arg(&e.py);
-    let (d_code, d_out, d_err) = run(with_env(doctor, e));
-    let text = format!("cell:\n{c_out}{c_err}\nverify:\n{v_out}{v_err}\ndoctor:\n{d_out}{d_err}");
+    let (verify_ok, doctor_ok, judged) = judges(e);
+    let text = format!("cell:\n{c_out}{c_err}\n{judged}");
     let cell_ok = c_out.contains("gpu-env: OK mxnet 1.9.1");
-    let verify_ok = v_code == 0 && v_out.contains("PASS python");
-    let doctor_ok = d_code == 0 && !d_out.contains("ERROR");
     (cell_ok, verify_ok, doctor_ok, text)
 }
 

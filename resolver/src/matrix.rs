@@ -168,21 +168,6 @@ struct RuntimeColumn {
     cells: BTreeMap<String, RunCell>,
 }
 
-fn rule_label(r: Rule) -> &'static str {
-    match r {
-        Rule::Constraint => "constraint",
-        Rule::Placeholder => "placeholder",
-        Rule::Platform => "platform",
-        Rule::Python => "python",
-        Rule::Device => "device",
-        Rule::GpuCode => "gpu code",
-        Rule::Soname => "soname",
-        Rule::Cudnn => "cudnn",
-        Rule::Driver => "driver",
-        Rule::Numpy => "numpy",
-    }
-}
-
 fn pip_packages(c: &Choice) -> BTreeSet<String> {
     c.providers
         .values()
@@ -290,7 +275,7 @@ fn runtime_column(db: &Db, rt: &Runtime, wheels: &[Wheel]) -> RuntimeColumn {
             RunCell {
                 kind: RunKind::Rejected(r.rule),
                 chosen: false,
-                reason: format!("rule {}: {}", rule_label(r.rule), r.reason),
+                reason: format!("rule {}: {}", Rule::name(r.rule), r.reason),
                 pip: BTreeSet::new(),
             },
         );
@@ -672,7 +657,7 @@ fn runtime_table(
                 let (class, text) = match &c.kind {
                     RunKind::Works => ("w", "✓".to_string()),
                     RunKind::WorksWithPip => ("p", "✓+ pip".to_string()),
-                    RunKind::Rejected(r) => ("r", format!("✗ {}", rule_label(*r))),
+                    RunKind::Rejected(r) => ("r", format!("✗ {}", Rule::name(*r))),
                     RunKind::NoTarget => ("q", "?".to_string()),
                 };
                 let (class, text) = if c.chosen {

@@ -307,18 +307,12 @@ fn print_human(spec: &str, r: &Resolution, explain: bool) {
     }
 }
 
+/// A rule's name; candidates that work but rank below the choice share
+/// `Constraint` and are labelled so in the human output.
 fn rule_name(r: Rule) -> &'static str {
     match r {
         Rule::Constraint => "ranked lower/constraint",
-        Rule::Placeholder => "placeholder",
-        Rule::Platform => "platform",
-        Rule::Python => "python",
-        Rule::Device => "device",
-        Rule::GpuCode => "gpu code",
-        Rule::Soname => "soname",
-        Rule::Cudnn => "cudnn",
-        Rule::Driver => "driver",
-        Rule::Numpy => "numpy",
+        r => r.name(),
     }
 }
 

@@ -47,6 +47,24 @@ pub enum Rule {
     Numpy,
 }
 
+impl Rule {
+    /// The rule's name in text output (`gpu code`, `soname`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Constraint => "constraint",
+            Rule::Placeholder => "placeholder",
+            Rule::Platform => "platform",
+            Rule::Python => "python",
+            Rule::Device => "device",
+            Rule::GpuCode => "gpu code",
+            Rule::Soname => "soname",
+            Rule::Cudnn => "cudnn",
+            Rule::Driver => "driver",
+            Rule::Numpy => "numpy",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Rejection {
     pub package: String,

@@ -306,6 +306,121 @@ measured = "test"
     );
 }
 
+const REDIST_CUDART: &str = r#"package = "nvidia-cuda-runtime-cu11"
+component = "cudart"
+cuda_major = 11
+source = ["https://pypi.org/pypi/nvidia-cuda-runtime-cu11/json"]
+
+[[release]]
+version = "11.8.89"
+filename = "f.whl"
+url = "https://x/f.whl"
+sha256 = "70137a60eef49241b1137231bbd6bdeedbb0eca83e136f864ead36998814bfe5"
+size = 1
+libraries = [{ path = "nvidia/cuda_runtime/lib/libcudart.so.11.0", soname = "libcudart.so.11.0" }]
+measured = "test"
+"#;
+
+fn with_redist(extra: &str) -> Vec<SourceFile> {
+    let mut files = base();
+    files.push(SourceFile {
+        path: "redist/nvidia-cuda-runtime-cu11.toml".into(),
+        text: format!("{REDIST_CUDART}{extra}"),
+    });
+    files
+}
+
+#[test]
+fn redist_yanked_flag() {
+    // A yanked file (PyPI's JSON `yanked`) is a valid record, with or without a reason.
+    let errs = errors(with_redist(
+        "yanked = true\nyanked_reason = \"broken build\"\n",
+    ));
+    assert!(errs.is_empty(), "{errs:#?}");
+    assert!(errors(with_redist("yanked = true\n")).is_empty());
+    // A reason without the flag is refused, at the reason.
+    assert_one(
+        with_redist("yanked_reason = \"broken build\"\n"),
+        "redist/nvidia-cuda-runtime-cu11.toml:14:",
+        "yanked_reason without `yanked = true`",
+    );
+    // The flag is a boolean.
+    assert_one(
+        with_redist("yanked = \"yes\"\n"),
+        "redist/nvidia-cuda-runtime-cu11.toml:14:",
+        "invalid type",
+    );
+}
+
+const CUDNN_ARCH: &str = r#"
+[[cudnn.arch]]
+cuda = ["11.2"]
+min_cc = "3.5"
+max_cc = "8.6"
+source = "https://docs.nvidia.com/deeplearning/cudnn/archives/"
+"#;
+
+#[test]
+fn cudnn_arch_rows() {
+    let ok = format!("{CUDNN}{CUDNN_ARCH}");
+    let files = with("cudnn.toml", CUDNN, &ok);
+    assert!(errors(files).is_empty());
+    // A CUDA build the release does not list.
+    let bad = ok.replacen("cuda = [\"11.2\"]\nmin_cc", "cuda = [\"11.3\"]\nmin_cc", 1);
+    assert_one(
+        with("cudnn.toml", CUDNN, &bad),
+        "cudnn.toml:8:",
+        "CUDA 11.3 is not in this release's `cuda` list",
+    );
+    // max below min.
+    let bad = ok.replacen("max_cc = \"8.6\"", "max_cc = \"3.0\"", 1);
+    assert_one(
+        with("cudnn.toml", CUDNN, &bad),
+        "cudnn.toml:10:",
+        "max_cc is below min_cc 3.5",
+    );
+    // The same CUDA build in two rows.
+    let bad = format!("{ok}{CUDNN_ARCH}");
+    assert_one(
+        with("cudnn.toml", CUDNN, &bad),
+        "cudnn.toml:14:",
+        "CUDA 11.2 is in two `arch` rows of cuDNN 8.1.1",
+    );
+    // The source is a URL; unknown keys are reported.
+    let bad = ok.replacen("source = \"https://docs", "source = \"docs", 1);
+    assert_one(
+        with("cudnn.toml", CUDNN, &bad),
+        "cudnn.toml:11:",
+        "is not a URL",
+    );
+    let bad = ok.replacen("min_cc", "bogus = 1\nmin_cc", 1);
+    assert_one(
+        with("cudnn.toml", CUDNN, &bad),
+        "cudnn.toml:9:",
+        "unknown key `cudnn[0].arch[0].bogus`",
+    );
+}
+
+#[test]
+fn cuda_library_arch() {
+    let ok = format!(
+        "{CUDA}\n[cuda.library_arch]\nunsupported_from = \"7.5\"\nlibraries = [\"cudart\", \"cudnn\"]\nsource = [\"https://github.com/apache/mxnet/issues/13337\"]\nnote = \"Turing needs CUDA 10\"\n"
+    );
+    assert!(errors(with("cuda.toml", CUDA, &ok)).is_empty());
+    let bad = ok.replacen("\"cudart\", ", "\"cublas\", ", 1);
+    assert_one(
+        with("cuda.toml", CUDA, &bad),
+        "cuda.toml:13:",
+        "`cublas` is neither `cudnn` nor a key of this release's sonames",
+    );
+    let bad = ok.replacen("Turing needs CUDA 10", "Turing \\\"needs\\\" CUDA 10", 1);
+    assert_one(
+        with("cuda.toml", CUDA, &bad),
+        "cuda.toml:15:",
+        "note must be one line of plain text",
+    );
+}
+
 #[test]
 fn stray_file() {
     let mut files = base();

@@ -240,6 +240,8 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
         check_sources(&mut r, "cudnn.toml", at(), &c.source);
     }
 
+    check_arch_support(&mut r, db);
+
     // breakers.toml
     for (i, b) in db.breakers.iter().enumerate() {
         let at = |k: &str| vec![key("breaker"), Seg::Index(i), key(k)];
@@ -655,4 +657,106 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
         }
     }
     r.diags
+}
+
+/// Architecture support facts: `[[cudnn.arch]]` rows (each CUDA build of
+/// the release at most once, `min_cc <= max_cc`, a URL source),
+/// `[cuda.library_arch]` (known libraries, plain-text note, sources) and
+/// `yanked_reason` of redist releases (only with `yanked`, plain text).
+fn check_arch_support(r: &mut Reporter, db: &Db) {
+    for (i, c) in db.cudnn.iter().enumerate() {
+        let mut seen = BTreeSet::new();
+        for (j, a) in c.arch.iter().enumerate() {
+            let at = |k: &str| {
+                vec![
+                    key("cudnn"),
+                    Seg::Index(i),
+                    key("arch"),
+                    Seg::Index(j),
+                    key(k),
+                ]
+            };
+            if a.cuda.is_empty() {
+                r.error(
+                    "cudnn.toml",
+                    at("cuda"),
+                    "a support-matrix row names the CUDA builds it covers",
+                );
+            }
+            for (k, v) in a.cuda.iter().enumerate() {
+                let mut p = at("cuda");
+                p.push(Seg::Index(k));
+                if !c.cuda.contains(v) {
+                    r.error(
+                        "cudnn.toml",
+                        p,
+                        format!("CUDA {v} is not in this release's `cuda` list"),
+                    );
+                } else if !seen.insert(*v) {
+                    r.error(
+                        "cudnn.toml",
+                        p,
+                        format!("CUDA {v} is in two `arch` rows of cuDNN {}", c.version),
+                    );
+                }
+            }
+            if a.max_cc.is_some_and(|m| m < a.min_cc) {
+                r.error(
+                    "cudnn.toml",
+                    at("max_cc"),
+                    format!("max_cc is below min_cc {}", a.min_cc),
+                );
+            }
+            check_sources(
+                r,
+                "cudnn.toml",
+                vec![key("cudnn"), Seg::Index(i), key("arch"), Seg::Index(j)],
+                std::slice::from_ref(&a.source),
+            );
+        }
+    }
+    for (i, c) in db.cuda.iter().enumerate() {
+        let Some(l) = &c.library_arch else { continue };
+        let at = |k: &str| vec![key("cuda"), Seg::Index(i), key("library_arch"), key(k)];
+        for (k, lib) in l.libraries.iter().enumerate() {
+            if lib != "cudnn" && !c.sonames.contains_key(lib) {
+                let mut p = at("libraries");
+                p.push(Seg::Index(k));
+                r.error(
+                    "cuda.toml",
+                    p,
+                    format!(
+                        "`{}` is neither `cudnn` nor a key of this release's sonames",
+                        lib.escape_debug()
+                    ),
+                );
+            }
+        }
+        if !is_plain_text(&l.note) {
+            r.error(
+                "cuda.toml",
+                at("note"),
+                "note must be one line of plain text",
+            );
+        }
+        check_sources(
+            r,
+            "cuda.toml",
+            vec![key("cuda"), Seg::Index(i), key("library_arch")],
+            &l.source,
+        );
+    }
+    for (file, p) in &db.redist {
+        for (i, rel) in p.release.iter().enumerate() {
+            let Some(reason) = &rel.yanked_reason else {
+                continue;
+            };
+            let at = vec![key("release"), Seg::Index(i), key("yanked_reason")];
+            if !rel.yanked {
+                r.error(file, at, "yanked_reason without `yanked = true`");
+            } else if !is_plain_text(reason) {
+                r.error(file, at, "yanked_reason must be one line of plain text");
+            }
+        }
+    }
 }

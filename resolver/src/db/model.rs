@@ -20,6 +20,24 @@ pub struct CudaRelease {
     #[serde(default)]
     pub sonames: BTreeMap<String, String>,
     pub source: Vec<String>,
+    /// Where a source states that this toolkit's libraries do not support
+    /// some devices (`[cuda.library_arch]`; see compat-db/README.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub library_arch: Option<LibraryArch>,
+}
+
+/// A source's statement that a toolkit's libraries do not support devices
+/// of compute capability `unsupported_from` and later.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct LibraryArch {
+    pub unsupported_from: ComputeCapability,
+    /// The libraries the statement covers (keys of `sonames`, or `cudnn`);
+    /// empty: the toolkit's libraries as a whole.
+    #[serde(default)]
+    pub libraries: Vec<String>,
+    pub source: Vec<String>,
+    /// What the source says, in short (plain text, no quotes).
+    pub note: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -62,6 +80,22 @@ pub struct CudnnRelease {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_compute_capability: Option<ComputeCapability>,
     pub source: Vec<String>,
+    /// Rows of NVIDIA's support matrix: per CUDA build, the compute
+    /// capabilities it supports (`[[cudnn.arch]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arch: Vec<CudnnArch>,
+}
+
+/// One support-matrix row: the cuDNN builds for `cuda` support devices of
+/// compute capability `min_cc` up to `max_cc` (no upper bound when absent:
+/// the row says "and later").
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CudnnArch {
+    pub cuda: Vec<CudaVersion>,
+    pub min_cc: ComputeCapability,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cc: Option<ComputeCapability>,
+    pub source: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -111,6 +145,12 @@ pub struct RedistRelease {
     pub requires_dist: Vec<String>,
     pub libraries: Vec<RedistLibrary>,
     pub measured: String,
+    /// PyPI marks this file yanked (the `yanked` field of its JSON API).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub yanked: bool,
+    /// PyPI's `yanked_reason`, where it gives one (only with `yanked`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yanked_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -238,12 +238,33 @@ pub fn parse_manifest(manifest: &Path, text: &str) -> Result<Option<Config>, Con
     }
 }
 
+/// The largest manifest read (a Cargo.toml is kilobytes).
+const MAX_MANIFEST: u64 = 16 << 20;
+
+/// A manifest's text, None when there is none. One that exists but cannot
+/// be read (not UTF-8, a FIFO, a device, too large) is an error naming it,
+/// never skipped as if absent: that resolved the default `local` target
+/// without the repo's config (issue 13's fault matrix).
+fn read_manifest(manifest: &Path) -> Result<Option<String>, ConfigError> {
+    if let Err(e) = std::fs::metadata(manifest) {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            return Ok(None);
+        }
+    }
+    crate::fsutil::read_bounded(manifest, MAX_MANIFEST, std::time::Duration::from_secs(5))
+        .map(Some)
+        .map_err(|e| ConfigError::Read {
+            manifest: manifest.to_path_buf(),
+            message: e.to_string(),
+        })
+}
+
 /// Walk up from `start` to the first Cargo.toml with a `[workspace]`.
 pub fn discover(start: &Path) -> Result<Loaded, ConfigError> {
     let mut dir = Some(start);
     while let Some(d) = dir {
         let manifest = d.join("Cargo.toml");
-        if let Ok(text) = std::fs::read_to_string(&manifest) {
+        if let Some(text) = read_manifest(&manifest)? {
             if let Some(config) = parse_manifest(&manifest, &text)? {
                 return Ok(Loaded {
                     config,

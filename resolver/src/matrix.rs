@@ -241,12 +241,13 @@ fn runtime_column(db: &Db, rt: &Runtime, wheels: &[Wheel]) -> RuntimeColumn {
         );
     }
     for r in &res.rejected {
-        // Under default constraints, the constraint rule marks a wheel that
-        // works but ranks below the choice: resolve it alone to learn how.
-        if let (Rule::Constraint, Some(best)) = (r.rule, &res.chosen) {
+        // A wheel that works but ranks below the choice: resolve it alone
+        // to learn how.
+        if let (Rule::RankedLower, Some(best)) = (r.rule, &res.chosen) {
             let only = Constraints {
                 mxnet: pep440::specifiers(&format!("=={}", r.version)).ok(),
                 packages: Some(vec![r.package.clone()]),
+                companions: Vec::new(),
             };
             let alone = solve::resolve(db, &target, &only);
             if let Some(c) = alone
@@ -411,7 +412,7 @@ fn legend(h: &mut String) {
     for (class, sym, text) in [
         ("w", "✓", "works with what the runtime has"),
         ("p", "✓+", "works with pip CUDA redistributables (installed by the lock)"),
-        ("r", "✗", "rejected: the first rule it breaks (python, gpu code, soname, cudnn, driver, numpy, ...)"),
+        ("r", "✗", "rejected: the first rule it breaks (python, numpy, soname, cudnn, driver, gpu_code, ...)"),
         ("w k", "★", "the wheel the resolver chooses for that runtime"),
     ] {
         let _ = writeln!(

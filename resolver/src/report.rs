@@ -1,11 +1,12 @@
-//! The `resolve --json` document (schema in README "Reading a resolution").
+//! The `resolve --json` document (schema in README "Reading a rejection"
+//! and docs/solver.md). Rule names are `Rule::name`, as in the text output.
 
 use crate::solve::{Resolution, Status};
 use serde_json::{json, Value};
 
 pub fn resolution_json(spec: &str, r: &Resolution) -> Value {
     let c = r.chosen.as_ref();
-    json!({
+    let mut doc = json!({
         "status": match r.status { Status::Resolved => "resolved", Status::Unsatisfiable => "unsatisfiable" },
         "spec": spec,
         "target": r.target,
@@ -39,9 +40,17 @@ pub fn resolution_json(spec: &str, r: &Resolution) -> Value {
         })).collect::<Vec<_>>()).unwrap_or_default(),
         "shims": c.map(|c| c.shims.iter().map(|b| json!({"id": b.id, "statements": b.shim, "reason": b.error})).collect::<Vec<_>>()).unwrap_or_default(),
         "needs": c.map(|c| c.needs.clone()).unwrap_or_default(),
+        "env": c.map(|c| c.env.clone()).unwrap_or_default(),
+        "warnings": c.map(|c| c.warnings.clone()).unwrap_or_default(),
         "rejected": r.rejected.iter().map(|x| json!({
-            "package": x.package, "version": x.version, "filename": x.filename, "rule": x.rule, "reason": x.reason,
+            "package": x.package, "version": x.version, "filename": x.filename, "rule": x.rule, "reason": x.reason, "rules": x.rules,
         })).collect::<Vec<_>>(),
         "fixes": r.fixes,
-    })
+    });
+    // Only with companions (`--with`, config `companions`): each with its
+    // measured set and every Requires-Dist entry the lock overrides.
+    if let Some(cs) = c.map(|c| &c.companions).filter(|cs| !cs.is_empty()) {
+        doc["companions"] = serde_json::to_value(cs).expect("serializable");
+    }
+    doc
 }

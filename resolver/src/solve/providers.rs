@@ -63,45 +63,50 @@ impl std::fmt::Display for Provider {
     }
 }
 
-/// The newest release of any redist package that ships `soname`, among
-/// releases whose Requires-Python admits `python`. For a CUDA build only
-/// packages for the same CUDA major qualify (a `-cu12` cuDNN links CUDA 12
-/// libraries); a CPU build takes any.
-pub fn pip_provider<'a>(
+/// Every release of a redist package that ships `soname` and whose
+/// Requires-Python admits `python`, newest first (then by package name). For
+/// a CUDA build only packages for the same CUDA major qualify (a `-cu12`
+/// cuDNN links CUDA 12 libraries); a CPU build takes any.
+pub fn pip_providers<'a>(
     db: &'a Db,
     soname: &str,
     cuda_major: Option<u32>,
     python: Option<&crate::pep440::Version>,
-) -> Option<(&'a RedistPackage, &'a RedistRelease)> {
+) -> Vec<(&'a RedistPackage, &'a RedistRelease)> {
     let python_ok = |r: &RedistRelease| match (python, r.requires_python.as_deref()) {
         (Some(py), Some(spec)) => crate::pep440::specifiers(spec)
             .map(|s| s.contains(py))
             .unwrap_or(true),
         _ => true,
     };
-    let mut best: Option<(bool, crate::pep440::Version, &RedistPackage, &RedistRelease)> = None;
+    let mut found = Vec::new();
     for (_, pkg) in &db.redist {
+        if cuda_major.is_some_and(|m| m != pkg.cuda_major) {
+            continue;
+        }
         for rel in &pkg.release {
             if !rel.libraries.iter().any(|l| l.soname == soname) || !python_ok(rel) {
                 continue;
             }
-            let Ok(v) = crate::pep440::version(&rel.version) else {
-                continue;
-            };
-            let same_major = Some(pkg.cuda_major) == cuda_major;
-            if cuda_major.is_some() && !same_major {
-                continue;
-            }
-            let better = match &best {
-                None => true,
-                Some((bm, bv, bp, _)) => (same_major, &v, &pkg.package) > (*bm, bv, &bp.package),
-            };
-            if better {
-                best = Some((same_major, v, pkg, rel));
+            if let Ok(v) = crate::pep440::version(&rel.version) {
+                found.push((v, pkg, rel));
             }
         }
     }
-    best.map(|(_, _, p, r)| (p, r))
+    found.sort_by(|a, b| (&b.0, &b.1.package).cmp(&(&a.0, &a.1.package)));
+    found.into_iter().map(|(_, p, r)| (p, r)).collect()
+}
+
+/// The newest of [`pip_providers`].
+pub fn pip_provider<'a>(
+    db: &'a Db,
+    soname: &str,
+    cuda_major: Option<u32>,
+    python: Option<&crate::pep440::Version>,
+) -> Option<(&'a RedistPackage, &'a RedistRelease)> {
+    pip_providers(db, soname, cuda_major, python)
+        .into_iter()
+        .next()
 }
 
 /// The newest release of `package` (by name) compatible with `python`.

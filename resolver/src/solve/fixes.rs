@@ -1,0 +1,367 @@
+//! Nearest fixes for an unsatisfiable target: change one fact of the
+//! target (or a toolkit with its cuDNN), re-run every rule on the changed
+//! target, and name the wheel each change enables. Cheapest kinds of change
+//! first (software the user installs before hardware), then the best wheel
+//! (never a wheel with a known defect when one without works after the same
+//! change; final releases first; newest); building from source where no
+//! wheel has SASS for a device.
+
+use super::gpu_code;
+use super::{rank, Choice, Constraints, Rejection};
+use crate::db::Db;
+use crate::pep440;
+use crate::target::{Overrides, Sourced, Target};
+use crate::versions::{ComputeCapability, CudaVersion};
+
+/// How many search fixes to print (build-from-source advice comes on top).
+const MAX_FIXES: usize = 5;
+
+/// One change to the target's facts, in words and as overrides.
+struct Change {
+    /// Cheapest first: toolkit, toolkit with cuDNN, cuDNN, Python, driver, GPU.
+    cost: u8,
+    /// Nearness within a kind: smaller is nearer to the target as it is.
+    distance: u64,
+    words: String,
+    overrides: Overrides,
+}
+
+fn ov(v: impl Into<String>) -> Option<Sourced<String>> {
+    Some(Sourced::new(v.into(), "fix:nearest"))
+}
+
+/// The distance between two CUDA versions, in minor steps (majors weigh 100).
+fn cuda_distance(a: Option<CudaVersion>, b: CudaVersion) -> u64 {
+    let n = |v: CudaVersion| u64::from(v.major) * 100 + u64::from(v.minor);
+    a.map_or(0, |a| n(a).abs_diff(n(b)))
+}
+
+/// Toolkits (each alone, and with the newest cuDNN whose record lists it)
+/// and cuDNN releases for the target's toolkit.
+fn software(db: &Db, t: &Target) -> Vec<Change> {
+    let have = t.toolkit.as_ref().map(|x| x.value);
+    let mut out = Vec::new();
+    for c in db.cuda.iter().filter(|c| Some(c.version) != have) {
+        let d = cuda_distance(have, c.version);
+        out.push(Change {
+            cost: 0,
+            distance: d,
+            words: format!("install the CUDA {} toolkit", c.version),
+            overrides: Overrides {
+                cuda_toolkit: ov(c.version.to_string()),
+                ..Default::default()
+            },
+        });
+        let cudnn = db
+            .cudnn
+            .iter()
+            .filter(|r| r.cuda.contains(&c.version))
+            .max_by_key(|r| pep440::version(&r.version).ok());
+        if let Some(r) = cudnn {
+            out.push(Change {
+                cost: 1,
+                distance: d,
+                words: format!(
+                    "install the CUDA {} toolkit with cuDNN {}",
+                    c.version, r.version
+                ),
+                overrides: Overrides {
+                    cuda_toolkit: ov(c.version.to_string()),
+                    cudnn: ov(r.version.clone()),
+                    ..Default::default()
+                },
+            });
+        }
+    }
+    for r in &db.cudnn {
+        if have.is_some_and(|v| !r.cuda.contains(&v))
+            || t.cudnn.as_ref().is_some_and(|c| c.value == r.version)
+        {
+            continue;
+        }
+        let v = pep440::version(&r.version).ok();
+        let newest_first =
+            u64::MAX - v.map_or(0, |v| v.release().iter().fold(0, |a, x| a * 100 + *x));
+        out.push(Change {
+            cost: 2,
+            distance: newest_first,
+            words: format!("install cuDNN {}", r.version),
+            overrides: Overrides {
+                cudnn: ov(r.version.clone()),
+                ..Default::default()
+            },
+        });
+    }
+    out
+}
+
+/// Pythons numpy has wheels for (compat-db/pypi/numpy.toml), nearest first.
+fn pythons(db: &Db, t: &Target) -> Vec<Change> {
+    let have = t.python.as_ref().and_then(|p| {
+        let mut it = p.value.split('.');
+        Some((
+            it.next()?.parse::<u64>().ok()?,
+            it.next()?.parse::<u64>().ok()?,
+        ))
+    });
+    let mut minors = std::collections::BTreeSet::new();
+    for (_, p) in db.pypi.iter().filter(|(_, p)| p.package == "numpy") {
+        for f in p.release.iter().flat_map(|r| &r.file) {
+            if let Some(m) = f
+                .python_tag
+                .strip_prefix("cp3")
+                .and_then(|m| m.parse::<u64>().ok())
+            {
+                minors.insert(m);
+            }
+        }
+    }
+    minors
+        .into_iter()
+        .filter(|m| have != Some((3, *m)))
+        .map(|m| Change {
+            cost: 3,
+            distance: have.map_or(0, |h| h.1.abs_diff(m)),
+            words: format!("use Python 3.{m}"),
+            overrides: Overrides {
+                python: ov(format!("3.{m}")),
+                ..Default::default()
+            },
+        })
+        .collect()
+}
+
+/// Driver floors above the target's driver (cuda.toml), lowest first; and
+/// GPUs of a higher compute capability (gpus.toml), lowest first.
+fn hardware(db: &Db, t: &Target) -> Vec<Change> {
+    let mut out = Vec::new();
+    if let Some(d) = &t.driver {
+        let mut floors: Vec<_> = db
+            .cuda
+            .iter()
+            .flat_map(|c| {
+                [
+                    Some(c.driver_min.clone()),
+                    c.minor_compat_driver_min.clone(),
+                ]
+            })
+            .flatten()
+            .filter(|f| *f > d.value)
+            .collect();
+        floors.sort();
+        floors.dedup();
+        for (i, f) in floors.into_iter().enumerate() {
+            out.push(Change {
+                cost: 4,
+                distance: i as u64,
+                words: format!("install NVIDIA driver {f} or newer"),
+                overrides: Overrides {
+                    driver: ov(f.to_string()),
+                    ..Default::default()
+                },
+            });
+        }
+    }
+    let top = t
+        .gpus
+        .as_ref()
+        .and_then(|g| g.value.iter().map(|g| g.compute_capability).max());
+    let mut ccs: Vec<ComputeCapability> = db.gpus.iter().map(|g| g.compute_capability).collect();
+    ccs.sort();
+    ccs.dedup();
+    for (i, cc) in ccs
+        .into_iter()
+        .filter(|cc| top.is_some_and(|t| *cc > t))
+        .enumerate()
+    {
+        let names: Vec<&str> = db
+            .gpus
+            .iter()
+            .filter(|g| g.compute_capability == cc)
+            .map(|g| g.aliases.first().unwrap_or(&g.name).as_str())
+            .take(3)
+            .collect();
+        out.push(Change {
+            cost: 5,
+            distance: i as u64,
+            words: format!(
+                "use a GPU of compute capability {cc} ({})",
+                names.join(", ")
+            ),
+            overrides: Overrides {
+                gpus: vec![Sourced::new(cc.to_string(), "fix:nearest")],
+                ..Default::default()
+            },
+        });
+    }
+    out
+}
+
+/// Why a working wheel should not be suggested when another works: its
+/// upload was replaced by a post-release of the same package in compat-db.
+fn defect(db: &Db, c: &Choice) -> Option<String> {
+    let v = pep440::version(&c.version).ok()?;
+    db.wheel_files()
+        .filter(|(r, _)| r.package == c.package)
+        .filter_map(|(r, _)| pep440::version(&r.version).ok().map(|rv| (r, rv)))
+        .find(|(_, rv)| rv.release() == v.release() && rv.post() > v.post())
+        .map(|(r, _)| format!("replaced on PyPI by {} {}", r.package, r.version))
+}
+
+/// The best wheel that works on `t`: one without a known defect first.
+fn best(db: &Db, t: &Target, constraints: &Constraints) -> Option<(bool, Choice)> {
+    let (ok, _) = super::survivors(db, t, constraints);
+    let clean = ok.iter().find(|c| defect(db, c).is_none()).cloned();
+    clean
+        .map(|c| (false, c))
+        .or_else(|| ok.into_iter().next().map(|c| (true, c)))
+}
+
+/// `mxnet-cu102 1.7.0.post1 (Tesla K80 (3.7): SASS sm_35)`.
+fn enables(c: &Choice) -> String {
+    let code: Vec<String> = c
+        .gpu_code
+        .iter()
+        .map(|d| format!("{} ({}): {}", d.device, d.compute_capability, d.code))
+        .collect();
+    let code = if code.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", code.join("; "))
+    };
+    format!("enables {}=={}{code}", c.package, c.version)
+}
+
+/// The fixes: the search's best few (one per kind of change), then building
+/// from source where no wheel has SASS for a device.
+pub(crate) fn fixes(
+    db: &Db,
+    target: &Target,
+    constraints: &Constraints,
+    _rejected: &[Rejection],
+) -> Vec<String> {
+    let mut changes = software(db, target);
+    changes.extend(pythons(db, target));
+    if target.has_gpu() {
+        changes.extend(hardware(db, target));
+    }
+    let mut found = Vec::new();
+    for ch in changes {
+        let mut t = target.clone();
+        if t.apply(db, &ch.overrides).is_err() {
+            continue;
+        }
+        if let Some((defective, c)) = best(db, &t, constraints) {
+            found.push((ch, defective, c));
+        }
+    }
+    // Per kind: no known defect, final, newest release; then the nearest
+    // change (CUDA 10.2 before 10.1 from an 11.8 target); then the rest.
+    found.sort_by_cached_key(|(ch, defective, c)| {
+        let (pre, newest) = rank::release(c);
+        (
+            ch.cost,
+            *defective,
+            pre,
+            newest,
+            ch.distance,
+            rank::preference(c),
+        )
+    });
+    // One fix per kind of change, each naming a wheel no cheaper fix names.
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut wheels = std::collections::BTreeSet::new();
+    let mut out: Vec<String> = found
+        .into_iter()
+        .filter(|(ch, _, c)| {
+            !kinds.contains(&ch.cost)
+                && wheels.insert(c.wheel.filename.clone())
+                && kinds.insert(ch.cost)
+        })
+        .take(MAX_FIXES)
+        .map(|(ch, defective, c)| {
+            let note = if defective {
+                format!(" [{}]", defect(db, &c).unwrap_or_default())
+            } else {
+                String::new()
+            };
+            format!("{}: {}{note}", ch.words, enables(&c))
+        })
+        .collect();
+    let gpus = target
+        .gpus
+        .as_ref()
+        .map(|g| g.value.as_slice())
+        .unwrap_or(&[]);
+    out.extend(
+        gpus.iter()
+            .filter_map(|g| build_from_source(db, &g.name, g.compute_capability)),
+    );
+    if gpus.is_empty() && !db.wheel_files().any(|(_, w)| w.cuda.is_none()) {
+        out.push("compat-db has no CPU MXNet wheel; run `cargo xtask db ingest --all`".into());
+    }
+    if out.is_empty() {
+        out.push(
+            "relax the constraints in [workspace.metadata.gpu-env] or on the command line".into(),
+        );
+    }
+    out
+}
+
+/// The fix when no MXNet wheel in compat-db has SASS for a device: build
+/// from source. None when some wheel has SASS for it. The GPUs the newest
+/// final release covers are read from compat-db, not typed here.
+pub fn build_from_source(db: &Db, name: &str, cc: ComputeCapability) -> Option<String> {
+    let runs = |sass: &[u32], cc: ComputeCapability| {
+        matches!(
+            gpu_code::select(sass, &[], cc),
+            Some(gpu_code::GpuCode::Sass { .. })
+        )
+    };
+    if db.wheel_files().any(|(_, w)| runs(&w.sass, cc)) {
+        return None;
+    }
+    let advice = format!(
+        "No MXNet wheel in compat-db has SASS for {name} (sm_{}): build MXNet from source with MXNET_CUDA_ARCH={}.{} (CMake -DMXNET_CUDA_ARCH=\"{}.{}\")",
+        cc.sm(), cc.major, cc.minor, cc.major, cc.minor
+    );
+    Some(match newest_cover(db) {
+        Some((version, sass, gpus)) => format!(
+            "{advice}, or use a GPU the {version} wheels cover (sm_{} to sm_{}: {})",
+            sass.first().unwrap_or(&0),
+            sass.last().unwrap_or(&0),
+            gpus.join(", ")
+        ),
+        None => advice,
+    })
+}
+
+/// The newest final MXNet release with GPU wheels: its version, the SASS
+/// its wheels carry (ascending), and the Colab GPUs of gpus.toml it runs as SASS.
+fn newest_cover(db: &Db) -> Option<(String, Vec<u32>, Vec<String>)> {
+    let (version, _) = db
+        .wheel_files()
+        .filter(|(_, w)| w.cuda.is_some() && !w.sass.is_empty())
+        .filter_map(|(r, _)| {
+            pep440::version(&r.version)
+                .ok()
+                .map(|v| (r.version.clone(), v))
+        })
+        .filter(|(_, v)| !v.any_prerelease())
+        .max_by(|a, b| a.1.cmp(&b.1))?;
+    let mut sass: Vec<u32> = db
+        .wheel_files()
+        .filter(|(r, w)| r.version == version && w.cuda.is_some())
+        .flat_map(|(_, w)| w.sass.iter().copied())
+        .collect();
+    sass.sort();
+    sass.dedup();
+    let gpus = db
+        .gpus
+        .iter()
+        .filter(|g| g.colab)
+        .filter(|g| gpu_code::select(&sass, &[], g.compute_capability).is_some())
+        .map(|g| g.aliases.first().unwrap_or(&g.name).clone())
+        .collect();
+    Some((version, sass, gpus))
+}

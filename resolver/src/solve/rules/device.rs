@@ -1,0 +1,75 @@
+//! Rules `device` (a CUDA build for a GPU target, a CPU build otherwise)
+//! and `gpu_code` (every device has code in libmxnet.so, and every library
+//! the stack loads supports it).
+
+use super::loader::Loaded;
+use super::Breaks;
+use crate::db::model::WheelFile;
+use crate::solve::gpu_code;
+use crate::solve::{Ctx, DeviceCode, Rule};
+
+/// Rule `device`.
+pub fn device(cx: &Ctx, w: &WheelFile, b: &mut Breaks) {
+    match (w.cuda, cx.gpus().is_empty()) {
+        (None, false) => b.push(
+            Rule::Device,
+            "CPU build; the target has a GPU (pass --no-gpu to pin a CPU wheel)",
+        ),
+        (Some(c), true) => b.push(
+            Rule::Device,
+            format!("CUDA {c} build; the target has no GPU"),
+        ),
+        _ => {}
+    }
+}
+
+/// The image each device would run, or why some device has none. Empty for
+/// a CPU build or a target without GPU (rule `device` judges those).
+pub fn select(cx: &Ctx, w: &WheelFile) -> Result<Vec<DeviceCode>, String> {
+    if w.cuda.is_none() {
+        return Ok(vec![]);
+    }
+    if w.no_gpu_code && !cx.gpus().is_empty() {
+        return Err("libmxnet.so carries no GPU code (no SASS, no PTX)".into());
+    }
+    cx.gpus()
+        .iter()
+        .map(
+            |g| match gpu_code::select(&w.sass, &w.ptx, g.compute_capability) {
+                Some(code) => Ok(DeviceCode {
+                    device: g.name.clone(),
+                    compute_capability: g.compute_capability.to_string(),
+                    code,
+                }),
+                None => Err(format!(
+                    "no machine code for {} (sm_{}): SASS {}; PTX {}",
+                    g.name,
+                    g.compute_capability.sm(),
+                    gpu_code::list("sm", &w.sass),
+                    gpu_code::list("compute", &w.ptx)
+                )),
+            },
+        )
+        .collect()
+}
+
+/// Rule `gpu_code`: the wheel's own code ([`select`]), then each library's
+/// support for the devices ([`super::support`]).
+pub fn gpu_code(
+    cx: &Ctx,
+    w: &WheelFile,
+    code: Result<Vec<DeviceCode>, String>,
+    loaded: &Loaded,
+    b: &mut Breaks,
+) -> Vec<DeviceCode> {
+    let code = code.unwrap_or_else(|why| {
+        b.push(Rule::GpuCode, why);
+        vec![]
+    });
+    if let Some(wheel_cuda) = w.cuda {
+        for why in super::support::libraries(cx, wheel_cuda, loaded) {
+            b.push(Rule::GpuCode, why);
+        }
+    }
+    code
+}

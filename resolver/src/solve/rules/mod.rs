@@ -1,0 +1,94 @@
+//! One function per rule, and [`evaluate`], which runs them for one wheel
+//! in the order the candidate would meet them (docs/solver.md "Rules"):
+//! pip's checks (constraint, placeholder, platform, python, numpy), the
+//! build kind (device), the loader (soname; a missing cuDNN is `cudnn`
+//! there, in `DT_NEEDED` order), the cuDNN build, the driver at the first
+//! CUDA call, the GPU code at the first kernel launch. Every rule runs, so
+//! a rejection lists all it breaks; the first leads.
+
+pub mod cudnn;
+pub mod device;
+pub mod driver;
+pub mod install;
+pub mod loader;
+pub mod nvrtc;
+pub mod pins;
+pub mod support;
+
+use super::{Broken, Choice, Constraints, Ctx, Rejection, Rule};
+use crate::db::model::{WheelFile, WheelRelease};
+
+/// The broken rules of one candidate, in the order they were met.
+#[derive(Debug, Default)]
+pub struct Breaks(pub Vec<Broken>);
+
+impl Breaks {
+    pub fn push(&mut self, rule: Rule, reason: impl Into<String>) {
+        self.0.push(Broken {
+            rule,
+            reason: reason.into(),
+        });
+    }
+}
+
+fn rejection(rel: &WheelRelease, w: &WheelFile, breaks: Breaks) -> Box<Rejection> {
+    let first = breaks.0[0].clone();
+    Box::new(Rejection {
+        package: rel.package.clone(),
+        version: rel.version.clone(),
+        filename: w.filename.clone(),
+        rule: first.rule,
+        reason: first.reason,
+        rules: breaks.0,
+    })
+}
+
+/// Evaluate one wheel against every rule: the choice it would make, or
+/// every rule it breaks.
+pub(crate) fn evaluate(
+    cx: &Ctx,
+    rel: &WheelRelease,
+    w: &WheelFile,
+    constraints: &Constraints,
+) -> Result<Choice, Box<Rejection>> {
+    let mut b = Breaks::default();
+    let version = install::constraint(rel, constraints, &mut b);
+    // A placeholder has no library, and an unreadable version no place in
+    // the ranking: nothing further can be judged.
+    if w.placeholder {
+        b.push(
+            Rule::Placeholder,
+            "placeholder wheel: it contains no mxnet package",
+        );
+    }
+    let Some(version) = version.filter(|_| !w.placeholder) else {
+        return Err(rejection(rel, w, b));
+    };
+    install::platform(cx, w, &mut b);
+    install::python(cx, w, &mut b);
+    let numpy = pins::numpy(cx, rel, w, &mut b);
+    device::device(cx, w, &mut b);
+    let code = device::select(cx, w);
+    let loaded = loader::providers(cx, w, &mut b);
+    cudnn::build(&loaded, &mut b);
+    let driver = driver::rule(cx, w, &loaded, &code, &mut b);
+    let gpu_code = device::gpu_code(cx, w, code, &loaded, &mut b);
+    let (env, warnings) = nvrtc::fusion(cx, w, &loaded, &gpu_code);
+    match numpy {
+        Some(numpy) if b.0.is_empty() => Ok(pins::choice(
+            cx,
+            rel,
+            w,
+            &version,
+            pins::Parts {
+                numpy,
+                gpu_code,
+                loaded,
+                driver,
+                env,
+                warnings,
+            },
+        )),
+        _ => Err(rejection(rel, w, b)),
+    }
+}

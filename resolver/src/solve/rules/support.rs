@@ -1,0 +1,112 @@
+//! Libraries must support the device (rule `gpu_code`, naming the library,
+//! its release and the source). Two kinds of fact, both from compat-db:
+//!
+//! - a toolkit's libraries as a whole, where a source states they do not
+//!   support devices from some compute capability on (`[cuda.library_arch]`:
+//!   CUDA 9.x and Turing). Never derived from nvcc's sm list: within an
+//!   architecture major, binary compatibility holds (Volta to Turing, sm_80
+//!   to sm_86/89);
+//! - cuDNN's support-matrix row for the CUDA build in use (`[[cudnn.arch]]`):
+//!   below its lowest compute capability, or past the major of its highest,
+//!   the device is unsupported; a release without a row for that build falls
+//!   back to its `min_compute_capability`.
+
+use super::loader::Loaded;
+use crate::db::model::CudnnRelease;
+use crate::solve::Ctx;
+use crate::versions::{ComputeCapability, CudaVersion};
+
+/// Every statement that a library the wheel loads does not support a device.
+pub fn libraries(cx: &Ctx, wheel_cuda: CudaVersion, l: &Loaded) -> Vec<String> {
+    let runtime = super::driver::runtime_cuda(&l.providers, wheel_cuda);
+    let mut out = cuda_libraries(cx, wheel_cuda);
+    if runtime != wheel_cuda {
+        out.extend(cuda_libraries(cx, runtime));
+    }
+    out.extend(cudnn(cx, wheel_cuda, runtime, l));
+    out
+}
+
+/// `[cuda.library_arch]` of CUDA `v`, against every device.
+fn cuda_libraries(cx: &Ctx, v: CudaVersion) -> Vec<String> {
+    let Some(la) = cx.db.cuda(v).and_then(|r| r.library_arch.as_ref()) else {
+        return vec![];
+    };
+    let libs = if la.libraries.is_empty() {
+        "libraries".to_string()
+    } else {
+        format!("libraries {}", la.libraries.join(", "))
+    };
+    cx.gpus()
+        .iter()
+        .filter(|g| g.compute_capability >= la.unsupported_from)
+        .map(|g| {
+            format!(
+                "the CUDA {v} {libs} do not support {} ({}): compute capability {} and later are unsupported; {} (compat-db/cuda.toml CUDA {v}: {})",
+                g.name,
+                g.compute_capability,
+                la.unsupported_from,
+                la.note,
+                la.source.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// The cudnn.toml record of a cuDNN version: the longest release that
+/// prefixes it, else one of its major.minor series.
+fn record<'a>(cx: &Ctx<'a>, version: &str) -> Option<&'a CudnnRelease> {
+    let series = super::cudnn::series(version);
+    cx.db
+        .cudnn
+        .iter()
+        .filter(|r| version.starts_with(&r.version) || r.version.starts_with(&series))
+        .max_by_key(|r| r.version.len())
+}
+
+/// Devices the loaded cuDNN does not support, for the CUDA build in use
+/// (the runtime's CUDA, else the wheel's).
+fn cudnn(cx: &Ctx, wheel_cuda: CudaVersion, runtime: CudaVersion, l: &Loaded) -> Vec<String> {
+    let Some(c) = &l.cudnn else {
+        return vec![];
+    };
+    let Some(rec) = record(cx, &c.version) else {
+        return vec![];
+    };
+    let builds = [runtime, wheel_cuda];
+    let row = builds
+        .iter()
+        .find_map(|v| rec.arch.iter().find(|a| a.cuda.contains(v)).map(|a| (v, a)));
+    let (range, source, build): (Box<dyn Fn(ComputeCapability) -> bool>, String, String) = match row
+    {
+        Some((v, a)) => {
+            let (min, max) = (a.min_cc, a.max_cc);
+            let ok =
+                move |cc: ComputeCapability| cc >= min && max.is_none_or(|m| cc.major <= m.major);
+            let span = max.map_or(format!("{min} and later"), |m| format!("{min} to {m}"));
+            (
+                Box::new(ok),
+                a.source.clone(),
+                format!(" for CUDA {v} supports compute capability {span}"),
+            )
+        }
+        None => match rec.min_compute_capability {
+            Some(min) => (
+                Box::new(move |cc| cc >= min),
+                rec.source.join(", "),
+                format!(" supports compute capability >= {min}"),
+            ),
+            None => return vec![],
+        },
+    };
+    cx.gpus()
+        .iter()
+        .filter(|g| !range(g.compute_capability))
+        .map(|g| {
+            format!(
+                "cuDNN {} ({}){build}; {} is {} (compat-db/cudnn.toml {}: {source})",
+                c.version, c.provider, g.name, g.compute_capability, rec.version
+            )
+        })
+        .collect()
+}

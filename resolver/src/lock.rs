@@ -56,6 +56,24 @@ pub struct LockedTarget {
     /// Modules `import mxnet` needs that the lock does not pin.
     #[serde(default)]
     pub need: Vec<LockedNeed>,
+    /// Environment the stack runs with, set by the cell and the install
+    /// hook before `import mxnet` (`MXNET_USE_FUSION=0` where the driver
+    /// cannot JIT the NVRTC's PTX; docs/solver.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<LockedEnv>,
+}
+
+/// Variables a lock may set ([`LockedEnv`]): the solver's, nothing else.
+pub const LOCK_ENV: &[&str] = &["MXNET_USE_FUSION"];
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LockedEnv {
+    /// One of [`LOCK_ENV`].
+    pub name: String,
+    /// Digits only.
+    pub value: String,
+    pub why: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -380,6 +398,16 @@ impl LockedTarget {
                     "constraint".into(),
                     &format!("{k} = {v}"),
                     "one line without control characters",
+                ));
+            }
+        }
+        for e in &self.env {
+            let value_ok = !e.value.is_empty() && e.value.bytes().all(|b| b.is_ascii_digit());
+            if !LOCK_ENV.contains(&e.name.as_str()) || !value_ok || !is_line(&e.why) {
+                return Err(bad(
+                    "env".into(),
+                    &format!("{}={}", e.name, e.value),
+                    "MXNET_USE_FUSION=<digits> with a one-line reason",
                 ));
             }
         }
@@ -793,6 +821,15 @@ pub fn lock_target(
             .map(|n| LockedNeed {
                 package: n.package.clone(),
                 reason: n.reason.clone(),
+            })
+            .collect(),
+        env: c
+            .env
+            .iter()
+            .map(|e| LockedEnv {
+                name: e.name.clone(),
+                value: e.value.clone(),
+                why: e.why.clone(),
             })
             .collect(),
     })

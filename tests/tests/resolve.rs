@@ -752,3 +752,266 @@ fn db_check_validates_pypi_requires_dist() {
     )
     .is_empty());
 }
+
+// ---- issue 12: every broken rule, nearest fixes, NVRTC and the driver ----
+
+fn rejection<'a>(r: &'a Resolution, pkg: &str, v: &str) -> &'a gpu_env::solve::Rejection {
+    r.rejected
+        .iter()
+        .find(|x| x.package == pkg && x.version == v)
+        .unwrap_or_else(|| panic!("{pkg} {v} not rejected"))
+}
+
+/// A cu102 wheel on a CUDA 11 system with cuDNN 8: mxnet-cu102 1.9.0 links
+/// libcudnn.so.8 before libcudart.so.10.2 (its measured DT_NEEDED). The
+/// loader finds the system's cuDNN 8 and stops at libcudart.so.10.2; the
+/// cuDNN build mismatch comes after, and every rule is listed.
+#[test]
+fn cu102_on_cuda_11_reports_the_missing_cudart_first() {
+    let db = db();
+    let ov = Overrides {
+        driver: o("driver", "450.80.02"),
+        cuda_toolkit: o("cuda-toolkit", "11.0"),
+        cudnn: o("cudnn", "8.0.5"),
+        python: o("python-version", "3.8.10"),
+        ..gpu(&["T4"])
+    };
+    let r = resolve(&db, "local", ov);
+    let x = rejection(&r, "mxnet-cu102", "1.9.0");
+    assert_eq!(x.rule, Rule::Soname, "{:#?}", x.rules);
+    assert!(x.reason.starts_with("libcudart.so.10.2 "), "{}", x.reason);
+    assert_eq!(
+        (x.rules[0].rule, x.rules[0].reason.as_str()),
+        (x.rule, x.reason.as_str())
+    );
+    let cudnn = x
+        .rules
+        .iter()
+        .position(|b| b.rule == Rule::Cudnn)
+        .unwrap_or_else(|| panic!("{:#?}", x.rules));
+    assert!(cudnn > 0);
+    assert!(
+        x.rules[cudnn].reason.contains("CUDA 11.0 toolkit"),
+        "{}",
+        x.rules[cudnn].reason
+    );
+    // Every soname the CUDA 11.0 system lacks is listed, in DT_NEEDED order
+    // (libcufft.so.10, libcusolver.so.10 and libcurand.so.10 are CUDA 11.0's too).
+    let sonames: Vec<&str> = x
+        .rules
+        .iter()
+        .filter(|b| b.rule == Rule::Soname)
+        .map(|b| b.reason.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        sonames,
+        [
+            "libcudart.so.10.2",
+            "libcublas.so.10",
+            "libnvrtc.so.10.2",
+            "libnccl.so.2"
+        ]
+    );
+}
+
+/// Colab's CUDA 11.8 image (colab-2023.11) on a K80 (sm_37): no cu110+
+/// wheel has code for it. The first fix installs a CUDA 10.x toolkit and
+/// names the wheel it enables: mxnet-cu102 1.7.0.post1, whose record
+/// carries SASS sm_35.
+#[test]
+fn k80_on_colab_cuda_11_first_fix_is_a_cuda_10_toolkit() {
+    let db = db();
+    let r = resolve(&db, "colab-2023.11", gpu(&["3.7"]));
+    assert_eq!(r.status, Status::Unsatisfiable);
+    let first = &r.fixes[0];
+    assert!(
+        first.starts_with("install the CUDA 10.2 toolkit: enables mxnet-cu102==1.7.0.post1")
+            && first.contains("SASS sm_35"),
+        "{:#?}",
+        r.fixes
+    );
+    // No fix suggests a pre-release or a wheel PyPI replaced (1.8.0 -> 1.8.0.post0).
+    assert!(
+        r.fixes
+            .iter()
+            .all(|f| !f.contains("2.0.0") && !f.contains("==1.8.0 ") && !f.contains("replaced")),
+        "{:#?}",
+        r.fixes
+    );
+}
+
+/// The fix search re-runs the rules: applying the first fix's change to the
+/// target resolves to the wheel it names.
+#[test]
+fn the_first_fix_resolves_when_applied() {
+    let db = db();
+    let ov = Overrides {
+        cuda_toolkit: o("cuda-toolkit", "10.2"),
+        ..gpu(&["3.7"])
+    };
+    let c = chosen(&resolve(&db, "colab-2023.11", ov)).clone();
+    assert_eq!(
+        (c.package.as_str(), c.version.as_str()),
+        ("mxnet-cu102", "1.7.0.post1")
+    );
+}
+
+#[test]
+fn ranked_lower_is_its_own_rule_with_one_name_everywhere() {
+    let db = db();
+    let r = resolve(&db, "colab", Overrides::default());
+    assert!(r.rejected.iter().any(|x| x.rule == Rule::RankedLower));
+    assert!(r.rejected.iter().all(|x| x.rule != Rule::Constraint));
+    let json = gpu_env::report::resolution_json("colab", &r);
+    for (x, j) in r.rejected.iter().zip(json["rejected"].as_array().unwrap()) {
+        assert_eq!(j["rule"], x.rule.name());
+        assert_eq!(j["rules"][0]["rule"], x.rule.name());
+        assert_eq!(j["rules"].as_array().unwrap().len(), x.rules.len());
+    }
+    assert_eq!(Rule::GpuCode.name(), "gpu_code");
+    assert_eq!(Rule::RankedLower.name(), "ranked_lower");
+}
+
+/// NVRTC from pip must be one the driver can JIT the PTX of (measured on an
+/// H200: the driver rejects PTX of a newer ISA, docs/solver.md). compat-db
+/// has nvidia-cuda-nvrtc-cu11 11.7.99 and 11.8.89.
+#[test]
+fn nvrtc_follows_the_driver_or_fusion_is_off() {
+    let db = db();
+    let on = |driver: &str| {
+        let ov = Overrides {
+            driver: o("driver", driver),
+            python: o("python-version", "3.10.12"),
+            ..gpu(&["T4"])
+        };
+        chosen(&resolve(&db, "local", ov)).clone()
+    };
+    // 520.61.05 is CUDA 11.8's driver: the newest NVRTC, fusion on.
+    let c = on("520.61.05");
+    assert!(
+        matches!(&c.providers["libnvrtc.so.11.2"], Provider::Pip { version, .. } if version == "11.8.89")
+    );
+    assert!(c.env.is_empty(), "{:?}", c.env);
+    // 515.43.04 is CUDA 11.7's: NVRTC 11.7.99, fusion on.
+    let c = on("515.43.04");
+    assert!(
+        matches!(&c.providers["libnvrtc.so.11.2"], Provider::Pip { version, .. } if version == "11.7.99"),
+        "{:?}",
+        c.providers
+    );
+    assert!(c.env.is_empty(), "{:?}", c.env);
+    // 470.82.01 is CUDA 11.4's: no NVRTC in compat-db fits, fusion off, and why.
+    let c = on("470.82.01");
+    assert_eq!(c.env.len(), 1, "{:?}", c.env);
+    assert_eq!(
+        (c.env[0].name.as_str(), c.env[0].value.as_str()),
+        ("MXNET_USE_FUSION", "0")
+    );
+    assert!(c.env[0].why.contains("CUDA 11.4"), "{}", c.env[0].why);
+}
+
+/// A device that runs the wheel's PTX gets the JIT warning with the cache settings.
+#[test]
+fn ptx_choice_warns_about_jit_and_its_cache() {
+    let db = db();
+    let ov = Overrides {
+        driver: o("driver", "580.82.07"),
+        cuda_toolkit: o("cuda-toolkit", "10.2"),
+        python: o("python-version", "3.8.10"),
+        ..gpu(&["H100"])
+    };
+    let c = chosen(&resolve(&db, "local", ov)).clone();
+    assert!(matches!(
+        c.gpu_code[0].code,
+        gpu_env::solve::gpu_code::GpuCode::Ptx { .. }
+    ));
+    assert!(
+        c.warnings
+            .iter()
+            .any(|w| w.contains("CUDA_CACHE_MAXSIZE") && w.contains("CUDA_CACHE_PATH")),
+        "{:?}",
+        c.warnings
+    );
+}
+
+/// RTX 2080 (sm_75), CUDA 9.0 toolkit, driver 410: SASS sm_70 would run by
+/// binary compatibility, but CUDA 9's libraries predate Turing (compat-db
+/// cuda.toml [cuda.library_arch], apache/mxnet#13337): no mxnet-cu90 wheel
+/// is accepted, each is rejected under gpu_code naming CUDA 9.0 and the
+/// source, and the first fix is a CUDA 10 toolkit with a wheel that has sm_75.
+#[test]
+fn turing_on_cuda_9_is_not_accepted() {
+    let db = db();
+    let ov = Overrides {
+        driver: o("driver", "410.48"),
+        cuda_toolkit: o("cuda-toolkit", "9.0"),
+        python: o("python-version", "3.6.9"),
+        ..gpu(&["RTX 2080"])
+    };
+    let r = resolve(&db, "local", ov);
+    assert!(
+        r.chosen.as_ref().is_none_or(|c| c.package != "mxnet-cu90"),
+        "{:?}",
+        r.chosen.as_ref().map(|c| (&c.package, &c.version))
+    );
+    let x = rejection(&r, "mxnet-cu90", "1.6.0.post0");
+    assert_eq!(x.rule, Rule::GpuCode, "{:#?}", x.rules);
+    assert!(
+        x.reason.contains("CUDA 9.0") && x.reason.contains("apache/mxnet/issues/13337"),
+        "{}",
+        x.reason
+    );
+    assert!(
+        r.fixes[0].starts_with("install the CUDA 10.") && r.fixes[0].contains("SASS sm_75"),
+        "{:#?}",
+        r.fixes
+    );
+}
+
+/// Fusion off is recorded in the lock, carried into the data the cell and
+/// the install hook run with, and set by the shared runtime before
+/// `import mxnet`.
+#[test]
+fn fusion_off_is_locked_and_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--target",
+        "local",
+        "--gpu",
+        "T4",
+        "--driver",
+        "470.82.01",
+        "--python-version",
+        "3.10.12",
+        "--offline",
+    ];
+    let (code, out, err) = resolve_cli(dir.path(), &args);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("env           MXNET_USE_FUSION=0: "), "{out}");
+    let text = std::fs::read_to_string(dir.path().join("gpu-env.lock")).unwrap();
+    let lock = gpu_env::lock::Lock::parse("gpu-env.lock", &text).unwrap();
+    let t = &lock.target[0];
+    assert_eq!(t.env.len(), 1, "{text}");
+    assert_eq!(
+        (t.env[0].name.as_str(), t.env[0].value.as_str()),
+        ("MXNET_USE_FUSION", "0")
+    );
+    let data = gpu_env::emit::target_json(&db(), t).unwrap();
+    assert_eq!(data["env"], serde_json::json!([["MXNET_USE_FUSION", "0"]]));
+    // The shared runtime sets it (the cell and the install hook call this
+    // before importing mxnet).
+    let prog = format!(
+        "{}\nimport json, os\n_gpu_env_apply_shims(json.loads({:?}), say=lambda m: None)\nprint(os.environ.get('MXNET_USE_FUSION'))\n",
+        gpu_env::emit::RUNTIME_PY,
+        serde_json::json!({"env": data["env"], "shims": []}).to_string()
+    );
+    let py = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(prog)
+        .output()
+        .expect("python3 runs");
+    assert_eq!(String::from_utf8_lossy(&py.stdout).trim(), "0", "{py:?}");
+    // A hand-edited lock cannot set anything else.
+    let edited = text.replace("name = \"MXNET_USE_FUSION\"", "name = \"LD_PRELOAD\"");
+    assert!(gpu_env::lock::Lock::parse("gpu-env.lock", &edited).is_err());
+}

@@ -257,6 +257,12 @@ fn print_human(spec: &str, r: &Resolution, explain: bool) {
             for n in &c.needs {
                 outln!("  needs         {} installed: {}", n.package, n.reason);
             }
+            for e in &c.env {
+                outln!("  env           {}={}: {}", e.name, e.value, e.why);
+            }
+            for w in &c.warnings {
+                outln!("  warning       {w}");
+            }
             outln!("  packages:");
             for p in &c.packages {
                 outln!(
@@ -292,6 +298,10 @@ fn print_human(spec: &str, r: &Resolution, explain: bool) {
                 rule_name(x.rule),
                 x.reason
             );
+            // Every further rule it breaks, in the order it would meet them.
+            for b in x.rules.iter().skip(1) {
+                outln!("      then [{}]: {}", rule_name(b.rule), b.reason);
+            }
         }
     } else {
         let mut counts = std::collections::BTreeMap::new();
@@ -300,20 +310,16 @@ fn print_human(spec: &str, r: &Resolution, explain: bool) {
         }
         let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
         outln!(
-            "rejected {} candidates ({}); --explain lists every reason",
+            "rejected {} candidates ({}, by first rule); --explain lists every reason",
             r.rejected.len(),
             summary.join(", ")
         );
     }
 }
 
-/// A rule's name; candidates that work but rank below the choice share
-/// `Constraint` and are labelled so in the human output.
+/// A rule's name: [`Rule::name`], the same as in `--json`.
 fn rule_name(r: Rule) -> &'static str {
-    match r {
-        Rule::Constraint => "ranked lower/constraint",
-        r => r.name(),
-    }
+    r.name()
 }
 
 #[cfg(feature = "net")]

@@ -396,6 +396,16 @@ fn target_data(db: &Db, t: &LockedTarget) -> Result<Py, EmitError> {
         ("packages".into(), Py::List(packages)),
         ("preload".into(), Py::List(preload)),
         ("shims".into(), Py::List(shims)),
+        // Validated with the lock (LOCK_ENV names, digit values).
+        (
+            "env".into(),
+            Py::List(
+                t.env
+                    .iter()
+                    .map(|e| Py::Tuple(vec![Py::s(&e.name), Py::s(&e.value)]))
+                    .collect(),
+            ),
+        ),
     ]))
 }
 

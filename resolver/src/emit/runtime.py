@@ -107,8 +107,12 @@ def _gpu_env_preload(T, redist_dir, say=_gpu_env_say):
 
 def _gpu_env_apply_shims(T, say=_gpu_env_say):
     """The lock's shims (emit::parse_shim's grammar, as data), each only where
-    the attribute is missing."""
-    import importlib, warnings
+    the attribute is missing. First the lock's environment (MXNET_USE_FUSION=0
+    where the driver cannot JIT the NVRTC's PTX), which MXNet reads at run time."""
+    import importlib, os, warnings
+    for name, value in T.get("env", []):
+        os.environ[name] = value
+        say("env: %s=%s" % (name, value))
     for mod_name, attr, expr in T["shims"]:
         mod = importlib.import_module(mod_name)
         try:

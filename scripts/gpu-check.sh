@@ -18,8 +18,13 @@ LOCK=${1:-tests/fixtures/verify/cu112-h100.lock}
 OUT=${OUT:-target/gpu-check}
 PY=${PYTHON:-python3}
 mkdir -p "$OUT"
-cargo build --release -p xtask --offline -q || cargo build --release -p xtask -q || exit 2
-X=target/release/xtask
+# A GPU machine has no registry: use a binary built elsewhere when given
+# (XTASK=path, or a carried target/release/xtask), else build it here.
+X=${XTASK:-target/release/xtask}
+if [ ! -x "$X" ]; then
+  cargo build --release -p xtask --offline -q || cargo build --release -p xtask -q || exit 2
+fi
+"$X" --version || true
 nvidia-smi -L || true
 
 echo "== probe --json"
@@ -74,4 +79,28 @@ print("cupy RawKernel: %s compile+load %.1f ms, launch+copy+check %.1f ms (impor
       % ("PASS" if ok else "FAIL", (t2 - t1) * 1e3, (t3 - t2) * 1e3, (t_import - t0) * 1e3, (t3 - t0) * 1e3))
 PYEOF
 done
+echo "== driver PTX JIT: which PTX ISA versions does this driver load? (issue 12, NVRTC rule)"
+# NVRTC/nvcc of CUDA X.Y emit PTX ISA of X.Y; cuModuleLoadData JIT-compiles it
+# in the driver. Minor-version compatibility does not cover this: a driver
+# older than the PTX's CUDA answers CUDA_ERROR_UNSUPPORTED_PTX_VERSION (222).
+timeout 120 "$PY" - <<'PYEOF'
+import ctypes, re, subprocess, tempfile, os
+src = r'extern "C" __global__ void k(float *x) { x[threadIdx.x] *= 2.0f; }'
+d = tempfile.mkdtemp(); cu = os.path.join(d, "k.cu"); open(cu, "w").write(src)
+ptx = subprocess.run(["nvcc", "-ptx", "-arch=compute_75", cu, "-o", "-"], capture_output=True, text=True).stdout
+nv = subprocess.run(["nvcc", "--version"], capture_output=True, text=True).stdout.strip().splitlines()[-1]
+cuda = ctypes.CDLL("libcuda.so.1")
+assert cuda.cuInit(0) == 0
+drv = ctypes.c_int(); cuda.cuDriverGetVersion(ctypes.byref(drv))
+dev = ctypes.c_int(); cuda.cuDeviceGet(ctypes.byref(dev), 0)
+ctx = ctypes.c_void_p(); cuda.cuDevicePrimaryCtxRetain(ctypes.byref(ctx), dev); cuda.cuCtxSetCurrent(ctx)
+own = re.search(r"^\.version (\S+)", ptx, re.M).group(1)
+print("driver CUDA %d.%d, nvcc: %s, nvcc emits PTX ISA %s" % (drv.value // 1000, drv.value % 1000 // 10, nv, own))
+for v in ["7.8", "8.0", "8.5", "8.7", "8.8", "9.0", "9.1", "9.2", "9.9"]:
+    text = re.sub(r"^\.version \S+", ".version " + v, ptx, flags=re.M).encode() + b"\0"
+    mod = ctypes.c_void_p()
+    rc = cuda.cuModuleLoadData(ctypes.byref(mod), ctypes.c_char_p(text))
+    print("PTX ISA %s: cuModuleLoadData -> %d%s" % (v, rc, " (CUDA_ERROR_UNSUPPORTED_PTX_VERSION)" if rc == 222 else ""))
+    if rc == 0: cuda.cuModuleUnload(mod)
+PYEOF
 echo "outputs in $OUT"

@@ -12,20 +12,3 @@ pub const NO: u8 = 1;
 pub const ERROR: u8 = 2;
 /// `verify`: no NVIDIA driver or GPU, device layers skipped.
 pub const NO_DEVICE: u8 = 3;
-
-#[cfg(test)]
-mod tests {
-    /// doctor and verify name their statuses in their own words; they are
-    /// these numbers.
-    #[test]
-    fn doctor_and_verify_use_these_statuses() {
-        use super::*;
-        assert_eq!(crate::doctor::EXIT_OK, OK);
-        assert_eq!(crate::doctor::EXIT_PROBLEMS, NO);
-        assert_eq!(crate::doctor::EXIT_ERROR, ERROR);
-        assert_eq!(crate::verify::EXIT_PASS, OK);
-        assert_eq!(crate::verify::EXIT_FAIL, NO);
-        assert_eq!(crate::verify::EXIT_ERROR, ERROR);
-        assert_eq!(crate::verify::EXIT_NO_DEVICE, NO_DEVICE);
-    }
-}

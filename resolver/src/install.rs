@@ -18,7 +18,7 @@ mod stream;
 use crate::db::Db;
 use crate::emit::{pyquote, EmitError};
 use crate::lock::{Lock, LockedPackage, LockedTarget};
-use crate::probe::exec::{self, ExecError};
+use crate::host::exec::{self, ExecError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

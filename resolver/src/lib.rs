@@ -28,7 +28,7 @@ pub mod matrix;
 pub mod measure;
 pub mod probe;
 pub mod profile;
-pub mod pyexe;
+pub mod host;
 #[cfg(feature = "net")]
 pub mod pypi;
 pub mod report;

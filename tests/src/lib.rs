@@ -93,20 +93,18 @@ impl Server {
     }
 }
 
-/// The xtask binary cargo built for these tests' workspace.
-pub fn xtask() -> Command {
-    // Build once per test process so the binary matches the sources (cargo
-    // test does not rebuild other packages' binaries); a no-op when fresh.
-    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    BUILT.get_or_init(|| {
-        let st = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "xtask"])
-            .current_dir(workspace_root())
-            .status()
-            .unwrap();
-        assert!(st.success(), "building xtask failed");
-    });
-    let exe = workspace_root().join("target/debug/xtask");
+/// `cargo xtask` as cargo built it for this test binary
+/// (`CARGO_BIN_EXE_gpu-env-xtask`: the tests package's copy of the xtask
+/// program), with no PyPI test hook set.
+#[macro_export]
+macro_rules! xtask {
+    () => {
+        $crate::xtask_at(env!("CARGO_BIN_EXE_gpu-env-xtask"))
+    };
+}
+
+/// The command for the binary at `exe` (see [`xtask!`]).
+pub fn xtask_at(exe: &str) -> Command {
     let mut c = Command::new(exe);
     c.env_remove("GPU_ENV_PYPI_URL");
     c

@@ -87,14 +87,14 @@ fn verdicts(e: &Env) -> (bool, bool, bool, String) {
 
 /// Verify and doctor alone (the cell would repair the environment).
 fn judges(e: &Env) -> (bool, bool, String) {
-    let mut verify = xtask();
+    let mut verify = xtask!();
     verify
         .args(["verify", "--lock"])
         .arg(&e.lock)
         .arg("--python")
         .arg(&e.py);
     let (v_code, v_out, v_err) = run(with_env(verify, e));
-    let mut doctor = xtask();
+    let mut doctor = xtask!();
     doctor
         .args(["doctor", "--lock"])
         .arg(&e.lock)
@@ -151,7 +151,7 @@ fn local_cpu_lock_installs_with_one_command() {
     assert!(st.success(), "python3 -m venv");
     let py = dir.join("venv/bin/python");
     let cmd = |args: &[&str]| {
-        let mut c = xtask();
+        let mut c = xtask!();
         for (k, _) in std::env::vars_os() {
             if k.to_string_lossy().starts_with("GPU_ENV_") {
                 c.env_remove(&k);

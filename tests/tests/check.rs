@@ -35,7 +35,7 @@ fn repo() -> Repo {
     std::fs::write(root.join("Cargo.toml"), MANIFEST).unwrap();
     let db = tmp.path().join("db");
     copy_dir(&fixtures().join("emit/db"), &db);
-    let mut c = xtask();
+    let mut c = xtask!();
     c.current_dir(&root)
         .arg("--db")
         .arg(&db)
@@ -59,7 +59,7 @@ fn repo() -> Repo {
 }
 
 fn check(r: &Repo) -> (i32, String, String) {
-    let mut c = xtask();
+    let mut c = xtask!();
     c.current_dir(&r.root).arg("--db").arg(&r.db).arg("check");
     run(c)
 }
@@ -81,7 +81,7 @@ fn clean_repo_passes() {
     assert!(out.starts_with("check: OK"), "{out}");
     // Also from a subdirectory (the config is discovered upwards).
     let sub = r.root.join("colab");
-    let mut c = xtask();
+    let mut c = xtask!();
     c.current_dir(&sub).arg("--db").arg(&r.db).arg("check");
     let (code, out, err) = run(c);
     assert_eq!(code, 0, "{out}{err}");
@@ -290,7 +290,7 @@ fn bench_check_vs_process_floor() {
     let time = |args: &[&str]| {
         let t = Instant::now();
         for _ in 0..n {
-            let mut c = xtask();
+            let mut c = xtask!();
             c.current_dir(&r.root).args(args);
             let (code, out, err) = run(c);
             assert_eq!(code, 0, "{out}{err}");
@@ -314,7 +314,7 @@ fn bench_check_vs_process_floor() {
 #[test]
 fn overrides_are_recorded_and_checked() {
     let r = repo();
-    let mut c = xtask();
+    let mut c = xtask!();
     c.current_dir(&r.root)
         .arg("--db")
         .arg(&r.db)
@@ -365,7 +365,7 @@ fn overrides_are_recorded_and_checked() {
 fn profile_gpu_override_names_the_target() {
     let r = repo();
     let resolve = |args: &[&str]| {
-        let mut c = xtask();
+        let mut c = xtask!();
         c.current_dir(&r.root)
             .arg("--db")
             .arg(&r.db)
@@ -416,7 +416,7 @@ fn colab_cpu_runtime_is_named_and_checked() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     std::fs::write(root.join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
-    let mut c = xtask();
+    let mut c = xtask!();
     c.current_dir(root)
         .args(["resolve", "--offline", "--target", "colab", "--no-gpu"]);
     let (code, out, err) = run(c);
@@ -426,7 +426,7 @@ fn colab_cpu_runtime_is_named_and_checked() {
     let nb = std::fs::read_to_string(root.join("colab/gpu-env-setup.ipynb")).unwrap();
     assert!(nb.contains("\"accelerator\": \"None\""), "{nb}");
     assert!(!nb.contains("gpuType"), "{nb}");
-    let mut c = xtask();
+    let mut c = xtask!();
     c.current_dir(root).arg("check");
     let (code, out, err) = run(c);
     assert_eq!(code, 0, "{out}{err}");

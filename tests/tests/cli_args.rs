@@ -22,7 +22,7 @@ fn bin_dir(tmp: &Path, exes: &[&str]) -> PathBuf {
 }
 
 fn cmd(path: &Path, args: &[&str]) -> Command {
-    let mut c = xtask();
+    let mut c = xtask!();
     c.env("PATH", path).args(args);
     c
 }
@@ -157,7 +157,7 @@ fn repo_with_config_lock() -> (tempfile::TempDir, PathBuf) {
 }
 
 fn verify_json(dir: &Path, extra: &[&str]) -> serde_json::Value {
-    let mut c = xtask();
+    let mut c = xtask!();
     c.current_dir(dir)
         .args(["verify", "--json", "--no-python"])
         .args(extra);
@@ -208,7 +208,7 @@ fn verify_missing_configured_lock_is_an_input_error() {
         root.join("gpu-env.lock"),
     )
     .unwrap();
-    let mut c = xtask();
+    let mut c = xtask!();
     c.current_dir(&root).args(["verify", "--no-python"]);
     let (code, out, err) = run(c);
     assert_eq!(code, 2, "stdout:\n{out}\nstderr:\n{err}");

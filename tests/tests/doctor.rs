@@ -19,7 +19,7 @@ fn venv(name: &str, packages: &[&str]) -> PathBuf {
 }
 
 fn doctor(python: &Path, extra: &[&str]) -> (i32, serde_json::Value, String) {
-    let mut c = xtask();
+    let mut c = xtask!();
     c.args(["doctor", "--json", "--python"])
         .arg(python)
         .args(extra);

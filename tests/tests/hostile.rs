@@ -47,7 +47,7 @@ fn outputs(root: &Path) -> Vec<(PathBuf, String)> {
 }
 
 fn db_check(dir: &Path) -> (i32, String, String) {
-    let mut c = xtask();
+    let mut c = xtask!();
     c.args(["db", "check", "--db"]).arg(dir);
     run(c)
 }
@@ -102,7 +102,7 @@ fn d6_config_pylock_cargo_toml_through_the_cli_leaves_the_manifest() {
     let tmp = tempfile::tempdir().unwrap();
     let manifest = "[workspace]\n\n[workspace.metadata.gpu-env]\ntargets = [\"colab\"]\n[workspace.metadata.gpu-env.output]\npylock = \"Cargo.toml\"\n";
     std::fs::write(tmp.path().join("Cargo.toml"), manifest).unwrap();
-    let mut c = xtask();
+    let mut c = xtask!();
     c.current_dir(tmp.path())
         .args(["resolve", "--target", "colab", "--offline"]);
     let (code, out, err) = run(c);
@@ -125,7 +125,7 @@ fn d2_partial_newer_lock_is_not_overwritten() {
     let e = Lock::check_overwritable(&x).unwrap_err();
     assert!(matches!(e, LockError::Newer { found: 3, .. }), "{e}");
     // Through the CLI: refused, the file untouched.
-    let mut c = xtask();
+    let mut c = xtask!();
     c.current_dir(tmp.path())
         .args(["resolve", "--target", "colab", "--offline", "--lock"])
         .arg(&x);
@@ -141,7 +141,7 @@ fn d19_a_file_that_is_no_lock_is_not_overwritten() {
     std::fs::write(&notes, "my notes\n").unwrap();
     let e = Lock::check_overwritable(&notes).unwrap_err();
     assert!(e.to_string().contains("not a gpu-env lock"), "{e}");
-    let mut c = xtask();
+    let mut c = xtask!();
     c.current_dir(tmp.path())
         .args(["resolve", "--target", "colab", "--offline", "--lock"])
         .arg(&notes);
@@ -380,7 +380,7 @@ fn d12_pypi_that_never_answers_is_a_timely_error() {
 #[test]
 fn d5_huge_compute_capability_is_a_clear_error() {
     for gpu in ["999999999.9", "sm_99999999999", "100.0"] {
-        let mut c = xtask();
+        let mut c = xtask!();
         c.args([
             "resolve",
             "--target",
@@ -398,7 +398,7 @@ fn d5_huge_compute_capability_is_a_clear_error() {
         );
         assert!(err.contains("is not a GPU"), "{err}");
     }
-    let mut c = xtask();
+    let mut c = xtask!();
     c.args([
         "resolve",
         "--target",
@@ -520,7 +520,7 @@ fn d16_an_empty_directory_is_no_compat_db() {
 
 #[test]
 fn d20_control_characters_in_a_target_are_escaped() {
-    let mut c = xtask();
+    let mut c = xtask!();
     c.args([
         "resolve",
         "--target",
@@ -539,7 +539,7 @@ fn d20_control_characters_in_a_target_are_escaped() {
 
 #[test]
 fn d21_override_values_use_the_facts_parsers() {
-    let mut c = xtask();
+    let mut c = xtask!();
     c.env("GPU_ENV_OVERRIDE_CUDNN", "8.garbage.x").args([
         "resolve",
         "--target",
@@ -574,7 +574,7 @@ fn d22_no_gpu_false_keeps_the_gpu() {
         .try_with_env(|k| (k == "GPU_ENV_OVERRIDE_NO_GPU").then(|| "maybe".to_string()))
         .unwrap_err();
     assert!(e.to_string().contains("GPU_ENV_OVERRIDE_NO_GPU"), "{e}");
-    let mut c = xtask();
+    let mut c = xtask!();
     c.env("GPU_ENV_OVERRIDE_NO_GPU", "false").args([
         "resolve",
         "--target",
@@ -590,7 +590,7 @@ fn d22_no_gpu_false_keeps_the_gpu() {
 #[test]
 fn d23_a_non_utf8_override_names_its_variable() {
     use std::os::unix::ffi::OsStrExt;
-    let mut c = xtask();
+    let mut c = xtask!();
     c.env(
         "GPU_ENV_OVERRIDE_CUDNN",
         std::ffi::OsStr::from_bytes(b"8.9\xff"),

@@ -79,7 +79,7 @@ fn serve(json_for: impl Fn(&str) -> String, file: Reply) -> Server {
 }
 
 fn ingest(case: &Case, server: &Server, source: &str) -> (i32, String, String) {
-    let mut c = xtask();
+    let mut c = xtask!();
     c.env("GPU_ENV_PYPI_URL", &server.base)
         .arg("--db")
         .arg(&case.db)
@@ -142,7 +142,7 @@ fn good_wheel_is_measured_and_written() {
     // A local copy of the same file gives the same record, byte for byte.
     let local = case.db.join(FILENAME);
     std::fs::write(&local, &case.wheel_bytes).unwrap();
-    let mut c = xtask();
+    let mut c = xtask!();
     c.env("GPU_ENV_PYPI_URL", &server.base)
         .arg("--db")
         .arg(&case.db)
@@ -270,7 +270,7 @@ fn reingest_real_wheel_reproduces_committed_record() {
             .unwrap();
     let rec: gpu_env::db::model::WheelRelease = toml::from_str(&committed).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut c = xtask();
+    let mut c = xtask!();
     c.arg("--db")
         .arg(dir.path())
         .args(["db", "ingest"])

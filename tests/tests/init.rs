@@ -17,7 +17,7 @@ const FILES: &[&str] = &[
 ];
 
 fn init(dir: &Path) -> (i32, String, String) {
-    let mut c = xtask();
+    let mut c = xtask!();
     c.arg("init")
         .arg(dir)
         .args(["--git", "https://example.org/gpu-env", "--tag", "v0.1.0"]);

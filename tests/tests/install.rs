@@ -244,7 +244,7 @@ impl Fixture {
     }
 
     fn install(&self, venv: &Path, lock: &Path, extra: &[&str]) -> (i32, String, String) {
-        let mut c = xtask();
+        let mut c = xtask!();
         c.arg("install")
             .arg("--python")
             .arg(python(venv))

@@ -7,7 +7,7 @@ use std::process::Stdio;
 
 #[test]
 fn db_export_into_a_closed_pipe_exits_quietly() {
-    let mut c = xtask();
+    let mut c = xtask!();
     let mut child = c
         .args(["db", "export", "--json"])
         .stdout(Stdio::piped())
@@ -29,7 +29,7 @@ fn db_export_into_a_closed_pipe_exits_quietly() {
 
 #[test]
 fn shell_pipe_into_head_exits_zero() {
-    let exe = workspace_root_xtask();
+    let exe = xtask_exe();
     let out = std::process::Command::new("bash")
         .args([
             "-c",
@@ -46,8 +46,7 @@ fn shell_pipe_into_head_exits_zero() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
-/// The binary `xtask()` runs (built by it).
-fn workspace_root_xtask() -> std::path::PathBuf {
-    let _ = xtask();
-    gpu_env_tests::workspace_root().join("target/debug/xtask")
+/// The binary `xtask!()` runs (cargo built it for this test).
+fn xtask_exe() -> std::path::PathBuf {
+    env!("CARGO_BIN_EXE_gpu-env-xtask").into()
 }

@@ -73,7 +73,7 @@ impl Sandbox {
     /// `xtask probe --json` with PATH = the sandbox bin + /usr/bin:/bin,
     /// the sysroot, no CUDA_HOME/CUDA_PATH and no overrides from the caller.
     fn cmd(&self, args: &[&str]) -> std::process::Command {
-        let mut c = xtask();
+        let mut c = xtask!();
         c.arg("--db").arg(workspace_root().join("compat-db"));
         c.arg("probe").args(args);
         c.env("PATH", format!("{}:/usr/bin:/bin", self.bin().display()))

@@ -24,7 +24,7 @@ fn routes() -> HashMap<String, Reply> {
 }
 
 fn resolve(dir: &Path, base: &str, cache: &Path, extra: &[&str]) -> (i32, String, String) {
-    let mut c = xtask();
+    let mut c = xtask!();
     c.current_dir(dir)
         .env("GPU_ENV_PYPI_URL", base)
         .env("GPU_ENV_CACHE_DIR", cache)
@@ -164,13 +164,13 @@ fn bench_online_pinning_vs_slowest_request() {
         slowest = slowest.max(t.elapsed());
     }
     let work = tempfile::tempdir().unwrap();
-    // Warm up: the first xtask() call builds the binary.
-    let mut c = xtask();
+    // Warm up: the first xtask!() call builds the binary.
+    let mut c = xtask!();
     c.arg("--version");
     assert_eq!(run(c).0, 0);
     let offline = {
         let t = std::time::Instant::now();
-        let mut c = xtask();
+        let mut c = xtask!();
         c.current_dir(work.path())
             .args(["resolve", "--target", "colab", "--offline", "--dry-run"]);
         assert_eq!(run(c).0, 0);

@@ -305,7 +305,7 @@ fn every_rejection_names_a_rule_and_a_reason() {
 // ---- CLI contract ----
 
 fn resolve_cli(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let mut c = xtask();
+    let mut c = xtask!();
     c.current_dir(dir)
         .env("GPU_ENV_PYPI_URL", "http://127.0.0.1:9")
         .arg("resolve")

@@ -2,8 +2,8 @@
 //! emulation against stub libraries, and `cargo xtask verify` on a machine
 //! without a driver (documented exit code 3, no panic).
 
-use gpu_env::verify::loader::{self, SearchPaths};
-use gpu_env::verify::nvrtc::{self, Nvrtc, Output};
+use gpu_env::host::loader::{self, SearchPaths};
+use gpu_env::host::nvrtc::{self, Nvrtc, Output};
 use gpu_env_tests::*;
 use std::path::PathBuf;
 
@@ -165,7 +165,7 @@ fn verify_without_a_driver_skips_device_layers_with_exit_3() {
         return;
     }
     let lock = fixtures().join("verify/cu112-t4.lock");
-    let mut c = xtask();
+    let mut c = xtask!();
     c.args(["verify", "--json", "--no-python", "--lock"])
         .arg(&lock);
     let (code, out, err) = run(c);
@@ -194,7 +194,7 @@ fn verify_without_a_driver_skips_device_layers_with_exit_3() {
     assert!(libs["reason"].as_str().unwrap().contains("libcudnn.so.8"));
 
     // Human output says the same.
-    let mut c = xtask();
+    let mut c = xtask!();
     c.args(["verify", "--no-python", "--lock"]).arg(&lock);
     let (code, out, _) = run(c);
     assert_eq!(code, 3);
@@ -204,10 +204,10 @@ fn verify_without_a_driver_skips_device_layers_with_exit_3() {
 
 #[test]
 fn verify_input_errors_exit_2() {
-    let mut c = xtask();
+    let mut c = xtask!();
     c.args(["verify", "--lock", "/nonexistent/gpu-env.lock"]);
     assert_eq!(run(c).0, 2);
-    let mut c = xtask();
+    let mut c = xtask!();
     c.args(["verify", "--target-index", "5", "--lock"])
         .arg(fixtures().join("verify/cu112-t4.lock"));
     let (code, _, err) = run(c);

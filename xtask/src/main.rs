@@ -1,18 +1,5 @@
-//! `cargo xtask` of the gpu-env repo: gpu-env's product commands
-//! (`gpu_env::cli`, what every repo that uses gpu-env gets) and this repo's
-//! own tasks on top of them: `db ingest` (measure wheels into the source
-//! tree's compat-db) and `e2e`.
+//! `cargo xtask`: see the library ([`xtask::main`]).
 
-/// `println!` through `gpu_env::cli::out` (a closed pipe exits quietly).
-macro_rules! outln {
-    ($($t:tt)*) => { gpu_env::cli::out(format_args!("{}\n", format_args!($($t)*))) };
-}
-
-mod cli;
-mod e2e_cmd;
-
-use std::process::ExitCode;
-
-fn main() -> ExitCode {
-    cli::run()
+fn main() -> std::process::ExitCode {
+    xtask::main()
 }

@@ -4,7 +4,7 @@
 
 use crate::doctor::{self, Options};
 use crate::exit;
-use crate::pyexe;
+use crate::host::pyexe;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -3,7 +3,7 @@
 
 use crate::exit;
 use crate::install::{self, Limits, Options};
-use crate::pyexe;
+use crate::host::pyexe;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

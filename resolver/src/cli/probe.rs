@@ -35,7 +35,7 @@ pub fn run(args: &ProbeArgs, db: Option<&std::path::Path>) -> ExitCode {
     let python = match args
         .python
         .as_deref()
-        .map(|p| crate::pyexe::find(p, crate::pyexe::Advice::PythonVersion))
+        .map(|p| crate::host::pyexe::find(p, crate::host::pyexe::Advice::PythonVersion))
         .transpose()
     {
         Ok(p) => p,

@@ -2,7 +2,7 @@
 
 use crate::exit;
 use crate::job::{self, Request};
-use crate::pyexe;
+use crate::host::pyexe;
 use crate::solve::{Resolution, Rule, Status};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

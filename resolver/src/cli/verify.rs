@@ -9,7 +9,7 @@
 //! up from the current directory), else `gpu-env.lock` there.
 
 use crate::exit;
-use crate::pyexe;
+use crate::host::pyexe;
 use crate::verify::{self, Options};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -9,8 +9,8 @@
 
 use crate::db::model::{Breaker, WheelFile};
 use crate::db::Db;
+use crate::host::{cuda, loader};
 use crate::solve::gpu_code;
-use crate::verify::{cuda, loader};
 use crate::versions::CudaVersion;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -95,18 +95,7 @@ pub struct Finding {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
-pub struct Dist {
-    pub name: String,
-    pub version: String,
-    pub location: String,
-    /// RECORD entry of `mxnet/libmxnet.so`: `sha256=<urlsafe b64>`.
-    #[serde(default)]
-    pub libmxnet_hash: Option<String>,
-    /// Its files are the ones on disk (RECORD hash matches libmxnet.so).
-    #[serde(default)]
-    pub effective: Option<bool>,
-}
+pub use crate::host::python::Dist;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Missing {
@@ -144,54 +133,6 @@ pub struct Report {
     pub exit_code: u8,
 }
 
-const SCRIPT: &str = r#"
-import json, os, sys, platform, sysconfig
-out = {"executable": sys.executable, "version": platform.python_version(), "dists": [], "numpy": None}
-import importlib.metadata as md
-seen = set()
-for d in md.distributions():
-    n = (d.metadata.get("Name") or "").lower().replace("_", "-")
-    if n == "numpy":
-        out["numpy"] = out["numpy"] or d.version
-    if not n.startswith("mxnet"):
-        continue
-    loc = str(d.locate_file(""))
-    if (n, loc) in seen:
-        continue
-    seen.add((n, loc))
-    h = None
-    for f in (d.files or []):
-        if str(f).replace("\\", "/") == "mxnet/libmxnet.so" and f.hash:
-            h = f.hash.mode + "=" + f.hash.value
-    out["dists"].append({"name": n, "version": d.version, "location": loc, "libmxnet_hash": h})
-p = sysconfig.get_paths()
-sp = [p[k] for k in ("purelib", "platlib") if p.get(k)]
-try:
-    import site
-    sp.append(site.getusersitepackages())
-except Exception:
-    pass
-out["site_packages"] = sorted(set(x for x in sp if os.path.isdir(x)))
-try:
-    import importlib.util
-    s = importlib.util.find_spec("mxnet")
-    out["mxnet_dir"] = os.path.dirname(s.origin) if s and s.origin else None
-except Exception:
-    out["mxnet_dir"] = None
-print(json.dumps(out))
-"#;
-
-#[derive(serde::Deserialize)]
-struct PyOut {
-    #[allow(dead_code)]
-    executable: String,
-    version: String,
-    dists: Vec<Dist>,
-    numpy: Option<String>,
-    site_packages: Vec<PathBuf>,
-    mxnet_dir: Option<PathBuf>,
-}
-
 /// Decode urlsafe base64 without padding (RECORD hashes) to hex.
 pub fn b64_to_hex(s: &str) -> Option<String> {
     let mut bits = 0u32;
@@ -221,28 +162,15 @@ pub fn breakers(db: &Db) -> Vec<Breaker> {
     db.breakers.clone()
 }
 
-fn python_exe(opts: &Options) -> Option<PathBuf> {
-    opts.python
-        .clone()
-        .or_else(|| crate::probe::exec::which_in("python3", std::env::var("PATH").ok().as_deref()))
-}
-
 pub fn doctor(db: &Db, opts: &Options) -> Result<Report, String> {
     let timeout = if opts.timeout.is_zero() {
         Duration::from_secs(10)
     } else {
         opts.timeout
     };
-    let py = python_exe(opts).ok_or("no python3 on PATH (give --python)")?;
-    let o = crate::probe::exec::run(&py, &["-c", SCRIPT], &[], timeout)
-        .map_err(|e| format!("{}: {e}", py.display()))?;
-    let info: PyOut = serde_json::from_str(o.stdout.trim()).map_err(|e| {
-        format!(
-            "{}: unexpected output ({e}): {}",
-            py.display(),
-            o.stdout.trim()
-        )
-    })?;
+    let py = crate::host::python_or_path(opts.python.as_deref())
+        .ok_or("no python3 on PATH (give --python)")?;
+    let info = crate::host::python::introspect(&py, &[], timeout).map_err(|e| e.to_string())?;
     let mut r = Report {
         schema: SCHEMA,
         python: py.display().to_string(),
@@ -681,11 +609,11 @@ pub fn doctor(db: &Db, opts: &Options) -> Result<Report, String> {
             opts.timeout
         };
         r.import = Some(
-            match crate::probe::exec::run(&py, &["-c", "import mxnet"], &[], t) {
+            match crate::host::exec::run(&py, &["-c", "import mxnet"], &[], t) {
                 Ok(_) => "ok".into(),
                 // The exception line (`AttributeError: ...`), not the tail of
                 // a multi-line message.
-                Err(crate::probe::exec::ExecError::Failed { stderr, .. }) => stderr
+                Err(crate::host::exec::ExecError::Failed { stderr, .. }) => stderr
                     .lines()
                     .rev()
                     .find(|l| {

@@ -5,12 +5,11 @@
 //! never a panic or a hang. [`ProbeReport::to_target`] turns the facts into
 //! the resolver's [`Target`]. Schema of the JSON form: docs/probe.md.
 
-pub mod driver;
-pub mod exec;
 pub mod libs;
-pub mod python;
 pub mod smi;
 pub mod toolkit;
+
+use crate::host::{cuda, exec, libs as hlibs, python};
 
 use crate::target::{Sourced, Target, TargetGpu};
 use crate::versions::{ComputeCapability, CudaVersion, DriverVersion};
@@ -284,26 +283,25 @@ pub fn probe(opts: &ProbeOptions) -> ProbeReport {
 
     let (toolkits, api, smi_r, nvrtc_sys, cudnn_sys, py) = std::thread::scope(|s| {
         let tk = s.spawn(|| toolkit::probe(candidates.clone(), timeout));
-        let api =
-            s.spawn(|| exec::on_thread("libcuda (cuDriverGetVersion)", timeout, driver::query_api));
+        let api = s.spawn(|| exec::on_thread("libcuda (cuDriverGetVersion)", timeout, cuda::query));
         let smi_h = s.spawn(|| probe_smi(&env, timeout));
         let nvrtc_h = s.spawn(|| {
-            let files: Vec<(PathBuf, String)> = libs::files_in(&tk_lib_dirs, "libnvrtc.so.")
+            let files: Vec<(PathBuf, String)> = hlibs::files_in(&tk_lib_dirs, "libnvrtc.so.")
                 .into_iter()
                 .map(|p| (p, "toolkit".to_string()))
                 .collect();
             exec::on_thread("libnvrtc (nvrtcVersion)", timeout, move || {
-                libs::probe_libs(libs::NVRTC_SONAMES, &files, libs::nvrtc_version)
+                libs::probe_libs(hlibs::NVRTC_SONAMES, &files, hlibs::nvrtc_version)
             })
         });
         let cudnn_h = s.spawn(|| {
             let mut found = libs::cudnn_headers(&tk_inc_dirs, "header");
-            let files: Vec<(PathBuf, String)> = libs::files_in(&tk_lib_dirs, "libcudnn.so.")
+            let files: Vec<(PathBuf, String)> = hlibs::files_in(&tk_lib_dirs, "libcudnn.so.")
                 .into_iter()
                 .map(|p| (p, "toolkit".to_string()))
                 .collect();
             let r = exec::on_thread("libcudnn (cudnnGetVersion)", timeout, move || {
-                libs::probe_libs(libs::CUDNN_SONAMES, &files, libs::cudnn_get_version)
+                libs::probe_libs(hlibs::CUDNN_SONAMES, &files, hlibs::cudnn_get_version)
             });
             let mut libs_found = Vec::new();
             flatten(r, "libcudnn", &mut libs_found);
@@ -356,9 +354,9 @@ pub fn probe(opts: &ProbeOptions) -> ProbeReport {
     for (rel, parse) in [
         (
             "sys/module/nvidia/version",
-            driver::parse_sys_version as fn(&str) -> Option<DriverVersion>,
+            cuda::parse_sys_version as fn(&str) -> Option<DriverVersion>,
         ),
-        ("proc/driver/nvidia/version", driver::parse_proc_version),
+        ("proc/driver/nvidia/version", cuda::parse_proc_version),
     ] {
         let p = env.sys_path(rel);
         let label = format!("/{rel}");
@@ -456,14 +454,12 @@ pub fn probe(opts: &ProbeOptions) -> ProbeReport {
 
     // Driver API: CUDA version and devices.
     let banner_cuda = smi_r.banner.as_ref().ok().and_then(|b| b.cuda);
+    let no_library = matches!(api, Ok(Err(cuda::DriverError::NoLibrary)));
     let (api_ok, api_err) = match api {
         Ok(Ok(a)) => (Some(a), None),
         Ok(Err(e)) => (None, Some(e.to_string())),
         Err(e) => (None, Some(e.to_string())),
     };
-    let no_library = api_err
-        .as_deref()
-        .is_some_and(|e| e.starts_with("libcuda.so.1 is not loadable"));
     let driver_cuda = match (api_ok.as_ref().and_then(|a| a.cuda), banner_cuda) {
         (Some(c), b) => {
             if let Some(b) = b.filter(|b| *b != c) {
@@ -539,11 +535,11 @@ pub fn probe(opts: &ProbeOptions) -> ProbeReport {
                     source: Some("probe: no NVIDIA driver".into()),
                     error: Some(why.clone()),
                 }
-            } else if let Some(e) = api_ok.as_ref().and_then(|a| a.init_error.clone()) {
+            } else if let Some(e) = api_ok.as_ref().and_then(|a| a.init_error.as_ref()) {
                 Fact {
                     value: Some(vec![]),
                     source: Some("probe:cuInit".into()),
-                    error: Some(e),
+                    error: Some(e.to_string()),
                 }
             } else {
                 Fact::err(
@@ -707,11 +703,8 @@ fn probe_python(exe: Option<&Path>, cenv: &[(String, String)], timeout: Duration
             vec![],
         );
     };
-    let info = match exec::run(exe, &["-c", python::SCRIPT], cenv, timeout) {
-        Ok(o) => match python::parse(&o.stdout) {
-            Ok(i) => i,
-            Err(e) => return (Fact::err(format!("{}: {e}", exe.display())), vec![], vec![]),
-        },
+    let info = match python::introspect(exe, cenv, timeout) {
+        Ok(i) => i,
         Err(e) => return (Fact::err(e.to_string()), vec![], vec![]),
     };
     let mut nvrtc_files = Vec::new();
@@ -722,10 +715,10 @@ fn probe_python(exe: Option<&Path>, cenv: &[(String, String)], timeout: Duration
         for e in std::fs::read_dir(&nv).into_iter().flatten().flatten() {
             let lib = e.path().join("lib");
             let pkg = e.file_name().to_string_lossy().into_owned();
-            for p in libs::files_in(std::slice::from_ref(&lib), "libnvrtc.so.") {
+            for p in hlibs::files_in(std::slice::from_ref(&lib), "libnvrtc.so.") {
                 nvrtc_files.push((p, format!("pip:nvidia/{pkg}")));
             }
-            for p in libs::files_in(std::slice::from_ref(&lib), "libcudnn.so.") {
+            for p in hlibs::files_in(std::slice::from_ref(&lib), "libcudnn.so.") {
                 cudnn_files.push((p, format!("pip:nvidia/{pkg}")));
             }
         }
@@ -740,8 +733,8 @@ fn probe_python(exe: Option<&Path>, cenv: &[(String, String)], timeout: Duration
     } else {
         let r = exec::on_thread("pip NVRTC/cuDNN", timeout, move || {
             (
-                libs::probe_libs(&[], &nvrtc_files, libs::nvrtc_version),
-                libs::probe_libs(&[], &cudnn_files, libs::cudnn_get_version),
+                libs::probe_libs(&[], &nvrtc_files, hlibs::nvrtc_version),
+                libs::probe_libs(&[], &cudnn_files, hlibs::cudnn_get_version),
             )
         });
         match r {

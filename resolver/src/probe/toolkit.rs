@@ -1,8 +1,8 @@
 //! CUDA toolkits: every nvcc (CUDA_HOME, CUDA_PATH, PATH, /usr/local/cuda*),
 //! its `nvcc --version`, and its lib and include dirs.
 
-use super::exec;
 use super::Env;
+use crate::host::exec;
 use crate::versions::CudaVersion;
 use serde::Serialize;
 use std::path::{Path, PathBuf};

@@ -91,9 +91,9 @@ pub fn ld_cache(timeout: Duration) -> Result<BTreeMap<String, PathBuf>, String> 
         .iter()
         .map(PathBuf::from)
         .find(|p| p.exists())
-        .or_else(|| crate::probe::exec::which_in("ldconfig", std::env::var("PATH").ok().as_deref()))
+        .or_else(|| crate::host::exec::which_in("ldconfig", std::env::var("PATH").ok().as_deref()))
         .ok_or_else(|| "ldconfig not found".to_string())?;
-    crate::probe::exec::run(&exe, &["-p"], &[], timeout)
+    crate::host::exec::run(&exe, &["-p"], &[], timeout)
         .map(|o| parse_ldconfig_p(&o.stdout))
         .map_err(|e| e.to_string())
 }

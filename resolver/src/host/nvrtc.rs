@@ -100,7 +100,7 @@ impl Nvrtc {
     /// the system loader. Err lists every attempt.
     pub fn find(dirs: &[PathBuf]) -> Result<Nvrtc, Vec<String>> {
         let mut tried = Vec::new();
-        for f in crate::probe::libs::files_in(dirs, "libnvrtc.so.") {
+        for f in crate::host::libs::files_in(dirs, "libnvrtc.so.") {
             let s = f.display().to_string();
             match Nvrtc::open(&s) {
                 Ok(n) => return Ok(n),

@@ -4,29 +4,58 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+/// The one introspection script probe, verify and doctor run: one JSON line.
 pub const SCRIPT: &str = r#"
 import json, os, platform, sys, sysconfig
 out = {"version": platform.python_version(), "executable": sys.executable,
-       "implementation": sys.implementation.name, "machine": platform.machine()}
+       "implementation": sys.implementation.name, "machine": platform.machine(),
+       "dists": [], "numpy": None}
 try:
     lib, ver = platform.libc_ver()
     out["glibc"] = ver if lib == "glibc" and ver else None
 except Exception:
     out["glibc"] = None
 pk = {}
+seen = set()
 try:
     import importlib.metadata as md
     for d in md.distributions():
         n = (d.metadata.get("Name") or "").lower().replace("_", "-")
+        if n == "numpy":
+            out["numpy"] = out["numpy"] or d.version
         if n.startswith("mxnet") or n == "numpy" or n.startswith("nvidia-"):
-            pk[n] = d.version
+            pk.setdefault(n, d.version)
+        if not n.startswith("mxnet"):
+            continue
+        loc = str(d.locate_file(""))
+        if (n, loc) in seen:
+            continue
+        seen.add((n, loc))
+        h = None
+        for f in (d.files or []):
+            if str(f).replace("\\", "/") == "mxnet/libmxnet.so" and f.hash:
+                h = f.hash.mode + "=" + f.hash.value
+        out["dists"].append({"name": n, "version": d.version, "location": loc, "libmxnet_hash": h})
 except Exception as e:
     out["packages_error"] = str(e)
 out["packages"] = pk
 p = sysconfig.get_paths()
-out["site_packages"] = sorted({p[k] for k in ("purelib", "platlib") if p.get(k)})
+sp = [p[k] for k in ("purelib", "platlib") if p.get(k)]
+try:
+    import site
+    sp.append(site.getusersitepackages())
+except Exception:
+    pass
+out["site_packages"] = [x for i, x in enumerate(sp) if x not in sp[:i] and os.path.isdir(x)]
+try:
+    import importlib.util
+    s = importlib.util.find_spec("mxnet")
+    out["mxnet_dir"] = os.path.dirname(s.origin) if s and s.origin else None
+except Exception:
+    out["mxnet_dir"] = None
 colab = bool(os.environ.get("COLAB_RELEASE_TAG"))
 if not colab:
     try:
@@ -37,6 +66,21 @@ if not colab:
 out["colab"] = colab
 print(json.dumps(out))
 "#;
+
+/// One installed `mxnet*` distribution.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Dist {
+    pub name: String,
+    pub version: String,
+    pub location: String,
+    /// RECORD entry of `mxnet/libmxnet.so`: `sha256=<urlsafe b64>`.
+    #[serde(default)]
+    pub libmxnet_hash: Option<String>,
+    /// doctor's verdict: its files are the ones on disk (RECORD hash
+    /// matches libmxnet.so). Not set by the script.
+    #[serde(default)]
+    pub effective: Option<bool>,
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PythonInfo {
@@ -54,8 +98,47 @@ pub struct PythonInfo {
     pub packages: BTreeMap<String, String>,
     #[serde(default)]
     pub packages_error: Option<String>,
+    /// Every `mxnet*` distribution, one per (name, location).
+    #[serde(default)]
+    pub dists: Vec<Dist>,
+    /// The numpy `import numpy` would find first.
+    #[serde(default)]
+    pub numpy: Option<String>,
+    /// purelib, platlib, user site: those that exist, in that order.
     pub site_packages: Vec<PathBuf>,
+    /// Where `import mxnet` would load from.
+    #[serde(default)]
+    pub mxnet_dir: Option<PathBuf>,
     pub colab: bool,
+}
+
+/// Run [`SCRIPT`] in `exe` (with `env` added) and parse its answer.
+pub fn introspect(
+    exe: &Path,
+    env: &[(String, String)],
+    timeout: Duration,
+) -> Result<PythonInfo, PythonError> {
+    let o = crate::host::exec::run(exe, &["-c", SCRIPT], env, timeout)?;
+    parse(&o.stdout).map_err(|e| PythonError::Parse {
+        exe: exe.to_path_buf(),
+        source: e,
+    })
+}
+
+/// The interpreter's site-packages dirs (purelib, platlib, user site).
+pub fn site_packages(exe: &Path, timeout: Duration) -> Result<Vec<PathBuf>, PythonError> {
+    introspect(exe, &[], timeout).map(|i| i.site_packages)
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PythonError {
+    #[error(transparent)]
+    Exec(#[from] crate::host::exec::ExecError),
+    #[error("{}: {source}", .exe.display())]
+    Parse {
+        exe: PathBuf,
+        source: PythonParseError,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

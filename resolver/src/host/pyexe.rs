@@ -135,14 +135,14 @@ pub fn find_in(
     }
     let has_slash = given.as_os_str().as_encoded_bytes().contains(&b'/');
     if !has_slash {
-        if let Some(p) = crate::probe::exec::which_in(&shown, path_var) {
+        if let Some(p) = crate::host::exec::which_in(&shown, path_var) {
             if p.is_file() {
                 return Ok(p);
             }
         }
         if let Some(version) = version_like(&shown) {
             let found =
-                crate::probe::exec::which_in(&format!("python{}", major_minor(&version)), path_var);
+                crate::host::exec::which_in(&format!("python{}", major_minor(&version)), path_var);
             return Err(PyExeError::LooksLikeVersion {
                 given: shown,
                 version,

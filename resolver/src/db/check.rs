@@ -3,11 +3,13 @@
 
 use super::diag::{key, Diagnostic, Locator, Seg};
 use super::load::SourceFile;
+use super::model::{RedistPackage, Runtime, WheelFile, WheelRelease};
 use super::Db;
 use crate::pep440;
 use crate::validate::{
     is_cudnn_version, is_https_url, is_plain_text, is_sha256, is_soname, is_version, parse_shim,
 };
+use crate::versions::CudaVersion;
 use std::collections::{BTreeSet, HashMap};
 
 struct Reporter<'a> {
@@ -103,11 +105,33 @@ fn check_file_values(
     }
 }
 
+/// What the other files of the database provide to references: the CUDA
+/// versions of cuda.toml, and which of the referenced files parsed (a
+/// reference into a file that did not parse is not reported again).
+struct Refs<'a> {
+    db: &'a Db,
+    cuda_ok: bool,
+    gpus_ok: bool,
+    cudnn_ok: bool,
+    cuda_versions: BTreeSet<CudaVersion>,
+}
+
+impl Refs<'_> {
+    /// A CUDA version that cuda.toml (parsed) does not list.
+    fn unknown_cuda(&self, v: &CudaVersion) -> bool {
+        self.cuda_ok && !self.cuda_versions.contains(v)
+    }
+}
+
 /// `failed`: files that did not parse; references into them are skipped.
 pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Diagnostic> {
-    let cuda_ok = !failed.contains("cuda.toml");
-    let gpus_ok = !failed.contains("gpus.toml");
-    let cudnn_ok = !failed.contains("cudnn.toml");
+    let refs = Refs {
+        db,
+        cuda_ok: !failed.contains("cuda.toml"),
+        gpus_ok: !failed.contains("gpus.toml"),
+        cudnn_ok: !failed.contains("cudnn.toml"),
+        cuda_versions: db.cuda.iter().map(|c| c.version).collect(),
+    };
     let mut r = Reporter {
         files: files
             .iter()
@@ -115,9 +139,26 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
             .collect(),
         diags: Vec::new(),
     };
-    let cuda_versions: BTreeSet<_> = db.cuda.iter().map(|c| c.version).collect();
+    check_cuda(&mut r, db);
+    check_gpus(&mut r, db);
+    check_cudnn(&mut r, &refs);
+    check_arch_support(&mut r, db);
+    check_breakers(&mut r, db);
+    for (file, p) in &db.redist {
+        check_redist(&mut r, &refs, file, p);
+    }
+    check_wheels(&mut r, &refs);
+    let mut runtime_names = HashMap::new();
+    for (file, rt) in &db.runtimes {
+        check_runtime(&mut r, &refs, file, rt, &mut runtime_names);
+    }
+    check_pypi(&mut r, db);
+    r.diags
+}
 
-    // cuda.toml
+/// cuda.toml: one record per version, the minor-version driver floor at
+/// most the toolkit's, sonames, sources.
+fn check_cuda(r: &mut Reporter, db: &Db) {
     let mut seen = BTreeSet::new();
     for (i, c) in db.cuda.iter().enumerate() {
         let at = || vec![key("cuda"), Seg::Index(i)];
@@ -149,10 +190,13 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
                 );
             }
         }
-        check_sources(&mut r, "cuda.toml", at(), &c.source);
+        check_sources(r, "cuda.toml", at(), &c.source);
     }
+}
 
-    // gpus.toml
+/// gpus.toml: every name, alias and nvidia-smi name names one GPU
+/// (case-insensitive); sources.
+fn check_gpus(r: &mut Reporter, db: &Db) {
     let mut names: HashMap<String, usize> = HashMap::new();
     for (i, g) in db.gpus.iter().enumerate() {
         let smi = g.smi.iter().map(|s| &s.name);
@@ -178,12 +222,7 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
                 }
             }
         }
-        check_sources(
-            &mut r,
-            "gpus.toml",
-            vec![key("gpu"), Seg::Index(i)],
-            &g.source,
-        );
+        check_sources(r, "gpus.toml", vec![key("gpu"), Seg::Index(i)], &g.source);
         for (k, s) in g.smi.iter().enumerate() {
             if !s.source.starts_with("https://") {
                 let at = vec![
@@ -201,10 +240,12 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
             }
         }
     }
+}
 
-    // cudnn.toml
-    let mut cudnn_sonames = BTreeSet::new();
-    for (i, c) in db.cudnn.iter().enumerate() {
+/// cudnn.toml: versions, `libcudnn.so.<major>`, CUDA builds in cuda.toml,
+/// sources (the `arch` rows: [`check_arch_support`]).
+fn check_cudnn(r: &mut Reporter, refs: &Refs) {
+    for (i, c) in refs.db.cudnn.iter().enumerate() {
         let at = || vec![key("cudnn"), Seg::Index(i)];
         if !is_cudnn_version(&c.version) {
             r.error(
@@ -227,9 +268,8 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
                 ),
             );
         }
-        cudnn_sonames.insert(c.soname.clone());
         for (j, v) in c.cuda.iter().enumerate() {
-            if cuda_ok && !cuda_versions.contains(v) {
+            if refs.unknown_cuda(v) {
                 r.error(
                     "cudnn.toml",
                     [at(), vec![key("cuda"), Seg::Index(j)]].concat(),
@@ -237,12 +277,13 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
                 );
             }
         }
-        check_sources(&mut r, "cudnn.toml", at(), &c.source);
+        check_sources(r, "cudnn.toml", at(), &c.source);
     }
+}
 
-    check_arch_support(&mut r, db);
-
-    // breakers.toml
+/// breakers.toml: PEP 440 specifiers, shims in the one shim grammar,
+/// sources.
+fn check_breakers(r: &mut Reporter, db: &Db) {
     for (i, b) in db.breakers.iter().enumerate() {
         let at = |k: &str| vec![key("breaker"), Seg::Index(i), key(k)];
         if let Err(e) = pep440::specifiers(&b.versions) {
@@ -269,114 +310,117 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
             }
         }
         check_sources(
-            &mut r,
+            r,
             "breakers.toml",
             vec![key("breaker"), Seg::Index(i)],
             &b.source,
         );
     }
+}
 
-    // redist/*.toml
-    for (file, p) in &db.redist {
-        let known: BTreeSet<&str> = match p.component.as_str() {
-            "cudnn" => cudnn_sonames.iter().map(String::as_str).collect(),
-            "nccl" => ["libnccl.so.2"].into(),
-            comp => db
-                .cuda
-                .iter()
-                .filter(|c| c.version.major == p.cuda_major)
-                .flat_map(|c| {
-                    c.sonames
-                        .iter()
-                        .filter(|(k, _)| k.as_str() == comp || k.starts_with(comp))
-                        .map(|(_, v)| v.as_str())
-                })
-                .collect(),
-        };
-        let refs_ok = cuda_ok && cudnn_ok;
-        if refs_ok && known.is_empty() {
-            r.error(
-                file,
-                vec![key("component")],
-                format!(
-                    "component `{}` has no sonames for CUDA {} in cuda.toml/cudnn.toml",
-                    p.component, p.cuda_major
-                ),
-            );
-        }
-        check_sources(&mut r, file, vec![], &p.source);
-        if !pep440::is_valid_name(&p.package) {
-            r.error(
-                file,
-                vec![key("package")],
-                format!(
-                    "`{}` is not a PEP 508 package name",
-                    p.package.escape_debug()
-                ),
-            );
-        }
-        let mut versions = BTreeSet::new();
-        for (i, rel) in p.release.iter().enumerate() {
-            let at = |k: &str| vec![key("release"), Seg::Index(i), key(k)];
-            if !is_version(&rel.version) {
-                r.error(
-                    file,
-                    at("version"),
-                    format!("`{}` is not a PEP 440 version", rel.version.escape_debug()),
-                );
-            }
-            check_file_values(&mut r, file, &at, &rel.filename, &rel.url);
-            if !versions.insert(&rel.version) {
-                r.error(
-                    file,
-                    at("version"),
-                    format!("release {} listed twice", rel.version),
-                );
-            }
-            if !is_sha256(&rel.sha256) {
-                r.error(file, at("sha256"), "sha256 must be 64 lowercase hex digits");
-            }
-            if rel.measured.trim().is_empty() {
-                r.error(file, at("measured"), "say how the libraries were measured");
-            }
-            for (j, lib) in rel.libraries.iter().enumerate() {
-                // Only the library the table names (libcufft, not libcufftw;
-                // libnvrtc, not libnvrtc-builtins) must match it.
-                let primary = known
+/// The sonames cuda.toml/cudnn.toml give a redist component for its CUDA
+/// major: cuDNN's, NCCL's one, or the toolkit library keys it prefixes.
+fn redist_known_sonames<'a>(db: &'a Db, p: &RedistPackage) -> BTreeSet<&'a str> {
+    match p.component.as_str() {
+        "cudnn" => db.cudnn.iter().map(|c| c.soname.as_str()).collect(),
+        "nccl" => ["libnccl.so.2"].into(),
+        comp => db
+            .cuda
+            .iter()
+            .filter(|c| c.version.major == p.cuda_major)
+            .flat_map(|c| {
+                c.sonames
                     .iter()
-                    .any(|k| soname_stem(k) == soname_stem(&lib.soname));
-                if refs_ok && primary && !known.is_empty() && !known.contains(lib.soname.as_str()) {
-                    r.error(
-                        file,
-                        vec![
-                            key("release"),
-                            Seg::Index(i),
-                            key("libraries"),
-                            Seg::Index(j),
-                        ],
-                        format!(
-                            "soname {} is not one cuda.toml/cudnn.toml knows for {} (CUDA {})",
-                            lib.soname, p.component, p.cuda_major
-                        ),
-                    );
-                }
+                    .filter(|(k, _)| k.as_str() == comp || k.starts_with(comp))
+                    .map(|(_, v)| v.as_str())
+            })
+            .collect(),
+    }
+}
+
+/// redist/*.toml: the component is known to cuda.toml/cudnn.toml, the
+/// package and each release's values, and the libraries it ships.
+fn check_redist(r: &mut Reporter, refs: &Refs, file: &str, p: &RedistPackage) {
+    let known = redist_known_sonames(refs.db, p);
+    let refs_ok = refs.cuda_ok && refs.cudnn_ok;
+    if refs_ok && known.is_empty() {
+        r.error(
+            file,
+            vec![key("component")],
+            format!(
+                "component `{}` has no sonames for CUDA {} in cuda.toml/cudnn.toml",
+                p.component, p.cuda_major
+            ),
+        );
+    }
+    check_sources(r, file, vec![], &p.source);
+    check_package_name(r, file, &p.package);
+    let mut versions = BTreeSet::new();
+    for (i, rel) in p.release.iter().enumerate() {
+        let at = |k: &str| vec![key("release"), Seg::Index(i), key(k)];
+        if !is_version(&rel.version) {
+            r.error(
+                file,
+                at("version"),
+                format!("`{}` is not a PEP 440 version", rel.version.escape_debug()),
+            );
+        }
+        check_file_values(r, file, &at, &rel.filename, &rel.url);
+        if !versions.insert(&rel.version) {
+            r.error(
+                file,
+                at("version"),
+                format!("release {} listed twice", rel.version),
+            );
+        }
+        if !is_sha256(&rel.sha256) {
+            r.error(file, at("sha256"), "sha256 must be 64 lowercase hex digits");
+        }
+        if rel.measured.trim().is_empty() {
+            r.error(file, at("measured"), "say how the libraries were measured");
+        }
+        for (j, lib) in rel.libraries.iter().enumerate() {
+            // Only the library the table names (libcufft, not libcufftw;
+            // libnvrtc, not libnvrtc-builtins) must match it.
+            let primary = known
+                .iter()
+                .any(|k| soname_stem(k) == soname_stem(&lib.soname));
+            if refs_ok && primary && !known.is_empty() && !known.contains(lib.soname.as_str()) {
+                r.error(
+                    file,
+                    vec![
+                        key("release"),
+                        Seg::Index(i),
+                        key("libraries"),
+                        Seg::Index(j),
+                    ],
+                    format!(
+                        "soname {} is not one cuda.toml/cudnn.toml knows for {} (CUDA {})",
+                        lib.soname, p.component, p.cuda_major
+                    ),
+                );
             }
         }
     }
+}
 
-    // wheels/mxnet/*.toml
+/// `package` of a redist, wheel or pypi record.
+fn check_package_name(r: &mut Reporter, file: &str, package: &str) {
+    if !pep440::is_valid_name(package) {
+        r.error(
+            file,
+            vec![key("package")],
+            format!("`{}` is not a PEP 508 package name", package.escape_debug()),
+        );
+    }
+}
+
+/// wheels/mxnet/*.toml: one record per wheel file across the directory,
+/// each release in the file its package and version name, its wheels.
+fn check_wheels(r: &mut Reporter, refs: &Refs) {
     let mut wheel_names: HashMap<&str, (&str, usize)> = HashMap::new();
-    for (file, w) in &db.wheels {
-        if !pep440::is_valid_name(&w.package) {
-            r.error(
-                file,
-                vec![key("package")],
-                format!(
-                    "`{}` is not a PEP 508 package name",
-                    w.package.escape_debug()
-                ),
-            );
-        }
+    for (file, w) in &refs.db.wheels {
+        check_package_name(r, file, &w.package);
         for (i, f) in w.wheel.iter().enumerate() {
             // One record per wheel file: a second with another sha256 would
             // be pinned instead of the real one.
@@ -403,199 +447,218 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
             r.error(file, vec![key("version")], e.to_string());
         }
         for (i, f) in w.wheel.iter().enumerate() {
-            let at = |k: &str| vec![key("wheel"), Seg::Index(i), key(k)];
-            if !is_sha256(&f.sha256) {
-                r.error(file, at("sha256"), "sha256 must be 64 lowercase hex digits");
-            }
-            check_file_values(&mut r, file, &at, &f.filename, &f.url);
-            let prefix = format!("{}-{}-", w.package.replace('-', "_"), w.version);
-            if !f.filename.starts_with(&prefix) {
+            check_wheel_file(r, refs, file, w, i, f);
+        }
+    }
+}
+
+/// One `[[wheel]]` of a wheels/mxnet record: the values that reach the
+/// lock, its name, CUDA build and measured facts.
+fn check_wheel_file(
+    r: &mut Reporter,
+    refs: &Refs,
+    file: &str,
+    w: &WheelRelease,
+    i: usize,
+    f: &WheelFile,
+) {
+    let at = |k: &str| vec![key("wheel"), Seg::Index(i), key(k)];
+    if !is_sha256(&f.sha256) {
+        r.error(file, at("sha256"), "sha256 must be 64 lowercase hex digits");
+    }
+    check_file_values(r, file, &at, &f.filename, &f.url);
+    let prefix = format!("{}-{}-", w.package.replace('-', "_"), w.version);
+    if !f.filename.starts_with(&prefix) {
+        r.error(
+            file,
+            at("filename"),
+            format!("filename does not start with {prefix}"),
+        );
+    }
+    if let Some(c) = f.cuda.filter(|c| refs.unknown_cuda(c)) {
+        r.error(file, at("cuda"), format!("CUDA {c} is not in cuda.toml"));
+    }
+    if !f.placeholder && f.needed.is_empty() {
+        r.error(
+            file,
+            at("needed"),
+            "a real wheel's libmxnet.so needs at least libc; re-run `cargo xtask db ingest`",
+        );
+    }
+    if f.no_gpu_code != (f.sass.is_empty() && f.ptx.is_empty()) {
+        r.error(
+            file,
+            at("no_gpu_code"),
+            "no_gpu_code disagrees with sass/ptx",
+        );
+    }
+    if f.provenance.measured.trim().is_empty() {
+        r.error(
+            file,
+            vec![
+                key("wheel"),
+                Seg::Index(i),
+                key("provenance"),
+                key("measured"),
+            ],
+            "say how the facts were measured",
+        );
+    }
+}
+
+/// runtimes/*.toml: a unique plain name, the kind, cuDNN, preinstalled
+/// packages, GPUs in gpus.toml, reused libraries, CUDA in cuda.toml,
+/// system sonames, Python, sources. `names`: runtime name -> file so far.
+fn check_runtime<'a>(
+    r: &mut Reporter,
+    refs: &Refs,
+    file: &'a str,
+    rt: &'a Runtime,
+    names: &mut HashMap<&'a str, &'a str>,
+) {
+    // The name becomes target names, lock values and comment lines of
+    // every generated file; a second runtime of the same name would
+    // make `colab-2026.08` mean two things.
+    if !is_plain_text(&rt.name) || rt.name.contains(':') || rt.name.len() > 100 {
+        r.error(
+            file,
+            vec![key("name")],
+            format!(
+                "runtime name `{}` must be printable ASCII without quotes, backslashes or `:`",
+                rt.name.escape_debug()
+            ),
+        );
+    } else if let Some(prev) = names.insert(rt.name.as_str(), file) {
+        r.error(
+            file,
+            vec![key("name")],
+            format!("runtime name `{}` is also used by {prev}", rt.name),
+        );
+    }
+    if !is_token(&rt.kind) {
+        r.error(
+            file,
+            vec![key("kind")],
+            format!(
+                "kind `{}` must be letters, digits, `.+-_`",
+                rt.kind.escape_debug()
+            ),
+        );
+    }
+    if let Some(c) = rt.cudnn.as_deref().filter(|c| !is_cudnn_version(c)) {
+        r.error(
+            file,
+            vec![key("cudnn")],
+            format!(
+                "`{}` is not a cuDNN version (dotted numbers such as 8.9.6)",
+                c.escape_debug()
+            ),
+        );
+    }
+    for (name, version) in &rt.preinstalled {
+        if !pep440::is_valid_name(name) || !is_version(version) {
+            r.error(
+                file,
+                vec![key("preinstalled"), key(name)],
+                format!(
+                    "preinstalled `{}` = `{}` is not a package name and PEP 440 version",
+                    name.escape_debug(),
+                    version.escape_debug()
+                ),
+            );
+        }
+    }
+    for (i, g) in rt.gpus.iter().enumerate() {
+        if refs.gpus_ok && refs.db.gpu(g).is_none() {
+            r.error(
+                file,
+                vec![key("gpus"), Seg::Index(i)],
+                format!("GPU `{g}` is not in gpus.toml"),
+            );
+        }
+    }
+    check_runtime_reuse(r, refs.db, file, rt);
+    if !rt.gpus.contains(&rt.default_gpu) {
+        r.error(
+            file,
+            vec![key("default_gpu")],
+            format!("default_gpu `{}` is not among gpus", rt.default_gpu),
+        );
+    }
+    if let Some(c) = rt.cuda_toolkit.filter(|c| refs.unknown_cuda(c)) {
+        r.error(
+            file,
+            vec![key("cuda_toolkit")],
+            format!("CUDA {c} is not in cuda.toml"),
+        );
+    }
+    for (i, s) in rt.system_sonames.iter().enumerate() {
+        if !is_soname(s) {
+            r.error(
+                file,
+                vec![key("system_sonames"), Seg::Index(i)],
+                format!("`{s}` is not a soname"),
+            );
+        }
+    }
+    if let Err(e) = pep440::version(&rt.python) {
+        r.error(file, vec![key("python")], e.to_string());
+    }
+    check_sources(r, file, vec![], &rt.source);
+}
+
+/// `[[reuse]]` of a runtime: a preinstalled package's library that serves
+/// wheels in compat-db/wheels.
+fn check_runtime_reuse(r: &mut Reporter, db: &Db, file: &str, rt: &Runtime) {
+    for (i, u) in rt.reuse.iter().enumerate() {
+        let at = |k: &str| vec![key("reuse"), Seg::Index(i), key(k)];
+        if !is_soname(&u.soname) {
+            r.error(
+                file,
+                at("soname"),
+                format!("`{}` is not a soname", u.soname),
+            );
+        }
+        if rt.preinstalled.get(&u.package) != Some(&u.version) {
+            r.error(
+                file,
+                at("version"),
+                format!(
+                    "{} {} is not in this runtime's preinstalled",
+                    u.package, u.version
+                ),
+            );
+        }
+        if u.measured.trim().is_empty() {
+            r.error(
+                file,
+                at("measured"),
+                "say how the symbol check was measured",
+            );
+        }
+        for (j, w) in u.serves.iter().enumerate() {
+            if !db.wheel_files().any(|(_, f)| f.filename == *w) {
                 r.error(
                     file,
-                    at("filename"),
-                    format!("filename does not start with {prefix}"),
-                );
-            }
-            if let Some(c) = f.cuda.filter(|_| cuda_ok) {
-                if !cuda_versions.contains(&c) {
-                    r.error(file, at("cuda"), format!("CUDA {c} is not in cuda.toml"));
-                }
-            }
-            if !f.placeholder && f.needed.is_empty() {
-                r.error(file, at("needed"), "a real wheel's libmxnet.so needs at least libc; re-run `cargo xtask db ingest`");
-            }
-            if f.no_gpu_code != (f.sass.is_empty() && f.ptx.is_empty()) {
-                r.error(
-                    file,
-                    at("no_gpu_code"),
-                    "no_gpu_code disagrees with sass/ptx",
-                );
-            }
-            if f.provenance.measured.trim().is_empty() {
-                r.error(
-                    file,
-                    vec![
-                        key("wheel"),
-                        Seg::Index(i),
-                        key("provenance"),
-                        key("measured"),
-                    ],
-                    "say how the facts were measured",
+                    vec![key("reuse"), Seg::Index(i), key("serves"), Seg::Index(j)],
+                    format!("`{w}` is not a wheel in compat-db/wheels"),
                 );
             }
         }
     }
+}
 
-    // runtimes/*.toml
-    let gpu_known = |n: &str| !gpus_ok || db.gpu(n).is_some();
-    let mut runtime_names: HashMap<&str, &str> = HashMap::new();
-    for (file, rt) in &db.runtimes {
-        // The name becomes target names, lock values and comment lines of
-        // every generated file; a second runtime of the same name would
-        // make `colab-2026.08` mean two things.
-        if !is_plain_text(&rt.name) || rt.name.contains(':') || rt.name.len() > 100 {
-            r.error(
-                file,
-                vec![key("name")],
-                format!(
-                    "runtime name `{}` must be printable ASCII without quotes, backslashes or `:`",
-                    rt.name.escape_debug()
-                ),
-            );
-        } else if let Some(prev) = runtime_names.insert(rt.name.as_str(), file.as_str()) {
-            r.error(
-                file,
-                vec![key("name")],
-                format!("runtime name `{}` is also used by {prev}", rt.name),
-            );
-        }
-        if !is_token(&rt.kind) {
-            r.error(
-                file,
-                vec![key("kind")],
-                format!(
-                    "kind `{}` must be letters, digits, `.+-_`",
-                    rt.kind.escape_debug()
-                ),
-            );
-        }
-        if let Some(c) = rt.cudnn.as_deref().filter(|c| !is_cudnn_version(c)) {
-            r.error(
-                file,
-                vec![key("cudnn")],
-                format!(
-                    "`{}` is not a cuDNN version (dotted numbers such as 8.9.6)",
-                    c.escape_debug()
-                ),
-            );
-        }
-        for (name, version) in &rt.preinstalled {
-            if !pep440::is_valid_name(name) || !is_version(version) {
-                r.error(
-                    file,
-                    vec![key("preinstalled"), key(name)],
-                    format!(
-                        "preinstalled `{}` = `{}` is not a package name and PEP 440 version",
-                        name.escape_debug(),
-                        version.escape_debug()
-                    ),
-                );
-            }
-        }
-        for (i, g) in rt.gpus.iter().enumerate() {
-            if !gpu_known(g) {
-                r.error(
-                    file,
-                    vec![key("gpus"), Seg::Index(i)],
-                    format!("GPU `{g}` is not in gpus.toml"),
-                );
-            }
-        }
-        for (i, u) in rt.reuse.iter().enumerate() {
-            let at = |k: &str| vec![key("reuse"), Seg::Index(i), key(k)];
-            if !is_soname(&u.soname) {
-                r.error(
-                    file,
-                    at("soname"),
-                    format!("`{}` is not a soname", u.soname),
-                );
-            }
-            if rt.preinstalled.get(&u.package) != Some(&u.version) {
-                r.error(
-                    file,
-                    at("version"),
-                    format!(
-                        "{} {} is not in this runtime's preinstalled",
-                        u.package, u.version
-                    ),
-                );
-            }
-            if u.measured.trim().is_empty() {
-                r.error(
-                    file,
-                    at("measured"),
-                    "say how the symbol check was measured",
-                );
-            }
-            for (j, w) in u.serves.iter().enumerate() {
-                if !db.wheel_files().any(|(_, f)| f.filename == *w) {
-                    r.error(
-                        file,
-                        vec![key("reuse"), Seg::Index(i), key("serves"), Seg::Index(j)],
-                        format!("`{w}` is not a wheel in compat-db/wheels"),
-                    );
-                }
-            }
-        }
-        if !rt.gpus.contains(&rt.default_gpu) {
-            r.error(
-                file,
-                vec![key("default_gpu")],
-                format!("default_gpu `{}` is not among gpus", rt.default_gpu),
-            );
-        }
-        if let Some(c) = rt.cuda_toolkit.filter(|_| cuda_ok) {
-            if !cuda_versions.contains(&c) {
-                r.error(
-                    file,
-                    vec![key("cuda_toolkit")],
-                    format!("CUDA {c} is not in cuda.toml"),
-                );
-            }
-        }
-        for (i, s) in rt.system_sonames.iter().enumerate() {
-            if !is_soname(s) {
-                r.error(
-                    file,
-                    vec![key("system_sonames"), Seg::Index(i)],
-                    format!("`{s}` is not a soname"),
-                );
-            }
-        }
-        if let Err(e) = pep440::version(&rt.python) {
-            r.error(file, vec![key("python")], e.to_string());
-        }
-        check_sources(&mut r, file, vec![], &rt.source);
-    }
-
-    // pypi/*.toml
+/// pypi/*.toml: package, sources, and per release its version,
+/// requirements (each pinnable from compat-db/pypi) and files.
+fn check_pypi(r: &mut Reporter, db: &Db) {
     let pypi_names: BTreeSet<String> = db
         .pypi
         .iter()
         .map(|(_, p)| pep440::normalize_name(&p.package))
         .collect();
     for (file, p) in &db.pypi {
-        check_sources(&mut r, file, vec![], &p.source);
-        if !pep440::is_valid_name(&p.package) {
-            r.error(
-                file,
-                vec![key("package")],
-                format!(
-                    "`{}` is not a PEP 508 package name",
-                    p.package.escape_debug()
-                ),
-            );
-        }
+        check_sources(r, file, vec![], &p.source);
+        check_package_name(r, file, &p.package);
         for (i, rel) in p.release.iter().enumerate() {
             if let Err(e) = pep440::version(&rel.version) {
                 r.error(
@@ -604,31 +667,7 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
                     e.to_string(),
                 );
             }
-            // requires_dist: `name`, `name spec` or `name (spec)` with a PEP
-            // 440 specifier, optionally `; marker` in the subset the solver
-            // evaluates (solve::needs::Marker); no extras, no URLs; and the
-            // name must have its own record (unless its marker holds for no
-            // CPython 3.6 .. 3.14 on Linux), or the solver cannot pin it.
-            for (j, req) in rel.requires_dist.iter().enumerate() {
-                let at = vec![
-                    key("release"),
-                    Seg::Index(i),
-                    key("requires_dist"),
-                    Seg::Index(j),
-                ];
-                match crate::solve::needs::Requirement::parse(req) {
-                    Err(e) => r.error(file, at, format!("requirement {e}")),
-                    Ok(q) if !pypi_names.contains(&q.name) && on_linux(&q) => r.error(
-                        file,
-                        at,
-                        format!(
-                            "requirement `{req}`: {} has no record in compat-db/pypi",
-                            q.name
-                        ),
-                    ),
-                    Ok(_) => {}
-                }
-            }
+            check_requires_dist(r, file, i, &rel.requires_dist, &pypi_names);
             for (j, f) in rel.file.iter().enumerate() {
                 let at = |k: &str| {
                     vec![
@@ -639,24 +678,47 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
                         key(k),
                     ]
                 };
-                check_file_values(&mut r, file, &at, &f.filename, &f.url);
+                check_file_values(r, file, &at, &f.filename, &f.url);
                 if !is_sha256(&f.sha256) {
-                    r.error(
-                        file,
-                        vec![
-                            key("release"),
-                            Seg::Index(i),
-                            key("file"),
-                            Seg::Index(j),
-                            key("sha256"),
-                        ],
-                        "sha256 must be 64 lowercase hex digits",
-                    );
+                    r.error(file, at("sha256"), "sha256 must be 64 lowercase hex digits");
                 }
             }
         }
     }
-    r.diags
+}
+
+/// requires_dist of pypi release `i`: `name`, `name spec` or `name (spec)`
+/// with a PEP 440 specifier, optionally `; marker` in the subset the solver
+/// evaluates (solve::needs::Marker); no extras, no URLs; and the name must
+/// have its own record (unless its marker holds for no CPython 3.6 .. 3.14
+/// on Linux), or the solver cannot pin it.
+fn check_requires_dist(
+    r: &mut Reporter,
+    file: &str,
+    i: usize,
+    requires: &[String],
+    pypi_names: &BTreeSet<String>,
+) {
+    for (j, req) in requires.iter().enumerate() {
+        let at = vec![
+            key("release"),
+            Seg::Index(i),
+            key("requires_dist"),
+            Seg::Index(j),
+        ];
+        match crate::solve::needs::Requirement::parse(req) {
+            Err(e) => r.error(file, at, format!("requirement {e}")),
+            Ok(q) if !pypi_names.contains(&q.name) && on_linux(&q) => r.error(
+                file,
+                at,
+                format!(
+                    "requirement `{req}`: {} has no record in compat-db/pypi",
+                    q.name
+                ),
+            ),
+            Ok(_) => {}
+        }
+    }
 }
 
 /// Architecture support facts: `[[cudnn.arch]]` rows (each CUDA build of

@@ -35,7 +35,7 @@ pub struct Measured {
     pub rpath: Vec<String>,
     pub runpath: Vec<String>,
     pub bundled: Vec<String>,
-    pub code: fatbin::GpuCode,
+    pub code: fatbin::FatbinCode,
     pub library_sha256: Option<String>,
     pub measured: String,
 }
@@ -98,7 +98,7 @@ pub fn measure_wheel(path: &Path, filename: &str) -> Result<Measured, MeasureErr
         rpath: vec![],
         runpath: vec![],
         bundled,
-        code: fatbin::GpuCode::default(),
+        code: fatbin::FatbinCode::default(),
         library_sha256: None,
         measured: "placeholder: wheel lists no mxnet/ package (zip central directory)".into(),
     };

@@ -10,7 +10,7 @@ const CONTAINER_HEADER: usize = 16;
 const ENTRY_MIN_HEADER: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct GpuCode {
+pub struct FatbinCode {
     /// SASS architectures (sm numbers such as 86), sorted, unique.
     pub sass: Vec<u32>,
     /// PTX virtual architectures (compute_XY as XY), sorted, unique.
@@ -19,7 +19,7 @@ pub struct GpuCode {
     pub containers: usize,
 }
 
-impl GpuCode {
+impl FatbinCode {
     pub fn is_empty(&self) -> bool {
         self.sass.is_empty() && self.ptx.is_empty()
     }
@@ -78,8 +78,8 @@ fn parse_container(b: &[u8], at: usize) -> Option<(usize, Vec<(u16, u32)>)> {
 
 /// Read every container in `bytes` (a `.nv_fatbin` section, or a whole file
 /// whose section headers were stripped: then the magic is searched for).
-pub fn read_fatbins(bytes: &[u8]) -> GpuCode {
-    let mut code = GpuCode::default();
+pub fn read_fatbins(bytes: &[u8]) -> FatbinCode {
+    let mut code = FatbinCode::default();
     let magic = MAGIC.to_le_bytes();
     let mut at = 0usize;
     // Containers are 8-byte aligned inside sections; scanning every 4 bytes is

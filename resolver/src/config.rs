@@ -24,6 +24,10 @@ pub struct Config {
     pub target: Vec<TargetTable>,
     #[serde(default)]
     pub constraints: ConfigConstraints,
+    /// Companion packages locked with the stack (`["d2l==1.0.3"]`,
+    /// docs/companions.md); `resolve --with` replaces them.
+    #[serde(default)]
+    pub companions: Vec<String>,
     #[serde(default)]
     pub output: Outputs,
 }
@@ -103,6 +107,10 @@ pub struct ConfigConstraints {
     pub mxnet: Option<String>,
     /// Allowed MXNet distributions, e.g. ["mxnet-cu112"].
     pub packages: Option<Vec<String>>,
+    /// The config's top-level `companions` (copied here when the config is
+    /// read, so they travel and are recorded with the constraints).
+    #[serde(skip)]
+    pub companions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -171,14 +179,14 @@ fn from_value(
     let Some(v) = v else {
         return Ok(Config::default());
     };
-    let c: Config = v
-        .clone()
-        .try_into()
-        .map_err(|e: toml::de::Error| ConfigError::Invalid {
-            manifest: manifest.to_path_buf(),
-            table,
-            message: e.message().trim().to_string(),
-        })?;
+    let mut c: Config =
+        v.clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                manifest: manifest.to_path_buf(),
+                table,
+                message: e.message().trim().to_string(),
+            })?;
     for (i, t) in c.targets.iter().enumerate() {
         if t.trim().is_empty() {
             return Err(ConfigError::Invalid {
@@ -204,6 +212,14 @@ fn from_value(
             message: format!("constraints.mxnet: {e}"),
         })?;
     }
+    for (i, s) in c.companions.iter().enumerate() {
+        crate::solve::companions::CompanionSpec::parse(s).map_err(|e| ConfigError::Invalid {
+            manifest: manifest.to_path_buf(),
+            table,
+            message: format!("companions[{i}]: {e}"),
+        })?;
+    }
+    c.constraints.companions = c.companions.clone();
     Ok(c)
 }
 
@@ -364,7 +380,23 @@ pub fn constraint_map(c: &ConfigConstraints) -> BTreeMap<String, String> {
     if let Some(p) = &c.packages {
         m.insert("packages".into(), p.join(","));
     }
+    if !c.companions.is_empty() {
+        m.insert("companions".into(), c.companions.join(COMPANION_SEP));
+    }
     m
+}
+
+/// Between the companions of the lock's `companions` constraint (a spec
+/// holds commas, never a `;`: companions take no markers).
+pub const COMPANION_SEP: &str = "; ";
+
+/// The companions of a recorded `companions` value.
+pub fn split_companions(v: &str) -> Vec<String> {
+    v.split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 #[cfg(test)]

@@ -71,6 +71,12 @@ pub fn constraints(c: &crate::config::ConfigConstraints) -> Result<Constraints, 
             .transpose()
             .map_err(|e| JobError::Constraint(e.to_string()))?,
         packages: c.packages.clone(),
+        companions: c
+            .companions
+            .iter()
+            .map(|s| crate::solve::companions::CompanionSpec::parse(s))
+            .collect::<Result<_, _>>()
+            .map_err(JobError::Constraint)?,
     })
 }
 

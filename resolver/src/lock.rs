@@ -56,6 +56,10 @@ pub struct LockedTarget {
     /// Modules `import mxnet` needs that the lock does not pin.
     #[serde(default)]
     pub need: Vec<LockedNeed>,
+    /// Companions locked with the stack (docs/companions.md); their files
+    /// are `package` entries with role `companion` / `companion-dep`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub companion: Vec<LockedCompanion>,
     /// Environment the stack runs with, set by the cell and the install
     /// hook before `import mxnet` (`MXNET_USE_FUSION=0` where the driver
     /// cannot JIT the NVRTC's PTX; docs/solver.md).
@@ -74,6 +78,35 @@ pub struct LockedEnv {
     /// Digits only.
     pub value: String,
     pub why: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LockedCompanion {
+    /// As requested: `d2l==1.0.3`.
+    pub spec: String,
+    pub package: String,
+    pub version: String,
+    /// The module that uses MXNet: `d2l.mxnet`.
+    pub module: String,
+    /// The measured set the lock follows (compat-db/companions/<package>.toml).
+    pub measured: String,
+    /// Packages of the set the target already has: `matplotlib 3.10.0`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preinstalled: Vec<String>,
+    /// Requires-Dist entries of the companion the lock does not follow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub r#override: Vec<LockedCompanionOverride>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LockedCompanionOverride {
+    /// As published: `numpy (==1.23.5)`.
+    pub requirement: String,
+    /// `numpy 2.1.3 (stack)`, `matplotlib 3.10.0 (preinstalled)`, `dropped`.
+    pub locked: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -401,6 +434,23 @@ impl LockedTarget {
                 ));
             }
         }
+        for c in &self.companion {
+            let texts = [&c.spec, &c.package, &c.version, &c.module, &c.measured];
+            let bad_text = texts
+                .into_iter()
+                .chain(&c.preinstalled)
+                .any(|v| !is_line(v))
+                || c.r#override.iter().any(|o| {
+                    !is_line(&o.requirement) || !is_line(&o.locked) || !is_line(&o.reason)
+                });
+            if bad_text {
+                return Err(bad(
+                    "companion".into(),
+                    &c.spec,
+                    "one line without control characters",
+                ));
+            }
+        }
         for e in &self.env {
             let value_ok = !e.value.is_empty() && e.value.bytes().all(|b| b.is_ascii_digit());
             if !LOCK_ENV.contains(&e.name.as_str()) || !value_ok || !is_line(&e.why) {
@@ -658,17 +708,8 @@ impl Lock {
     }
 }
 
-/// sha256 over every compat-db file (path and text), in path order.
-pub fn db_hash(files: &[crate::db::SourceFile]) -> String {
-    let mut all = Vec::new();
-    for f in files {
-        all.extend_from_slice(f.path.as_bytes());
-        all.push(0);
-        all.extend_from_slice(f.text.as_bytes());
-        all.push(0);
-    }
-    crate::fsutil::sha256_hex(&all)
-}
+/// The compat-db hash a lock records (defined with the database).
+pub use crate::db::db_hash;
 
 /// Turn a resolution into its locked form.
 pub fn lock_target(
@@ -734,7 +775,7 @@ pub fn lock_target(
     );
     // Notebook runtimes keep their own CUDA 12 wheels in site-packages: the
     // lock's redistributables go into a directory of their own there.
-    let redist_install = if crate::emit::is_notebook_kind(&t.kind) {
+    let redist_install = if crate::target::is_notebook_kind(&t.kind) {
         "redist"
     } else {
         "site"
@@ -823,6 +864,7 @@ pub fn lock_target(
                 reason: n.reason.clone(),
             })
             .collect(),
+        companion: c.companions.iter().map(locked_companion).collect(),
         env: c
             .env
             .iter()
@@ -833,6 +875,30 @@ pub fn lock_target(
             })
             .collect(),
     })
+}
+
+fn locked_companion(c: &crate::solve::companions::CompanionChoice) -> LockedCompanion {
+    LockedCompanion {
+        spec: c.spec.clone(),
+        package: c.package.clone(),
+        version: c.version.clone(),
+        module: c.module.clone(),
+        measured: c.measured.clone(),
+        preinstalled: c
+            .preinstalled
+            .iter()
+            .map(|(n, v)| format!("{n} {v}"))
+            .collect(),
+        r#override: c
+            .overrides
+            .iter()
+            .map(|o| LockedCompanionOverride {
+                requirement: o.requirement.clone(),
+                locked: o.locked.clone(),
+                reason: o.reason.clone(),
+            })
+            .collect(),
+    }
 }
 
 /// The packages `pip install -r` may install for `t`, and the header lines

@@ -21,6 +21,8 @@
 //!   `import mxnet` fails; the cell's shim makes it pass, the check runs on
 //!   the CPU, a second run in the same kernel is fast, and a kernel that
 //!   already imported torch is refused.
+//! - `d2l`: a local CPU lock with d2l 1.0.3 (e2e_d2l.rs), installed with
+//!   `install`, trains the book's linear regression.
 
 use gpu_env::config::Loaded;
 use gpu_env::exit::{ERROR as EXIT_ERROR, NO as EXIT_NO};
@@ -43,7 +45,7 @@ const T4_SMI: &str = include_str!("../../tests/fixtures/runtimes/colab-t4.smi");
 
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct Args {
-    /// Run only these cases (cu112, coexist, cpu); default: all.
+    /// Run only these cases (cu112, coexist, cpu, d2l); default: all.
     #[arg(long = "case", value_name = "CASE")]
     pub cases: Vec<String>,
     /// Work directory (default: target/gpu-env-e2e in this workspace).
@@ -219,7 +221,7 @@ fn prepare(
     })
 }
 
-fn check(ok: bool, what: &str, failures: &mut Vec<String>) {
+pub(crate) fn check(ok: bool, what: &str, failures: &mut Vec<String>) {
     outln!("    [{}] {what}", if ok { "ok" } else { "FAIL" });
     if !ok {
         failures.push(what.to_string());
@@ -447,7 +449,7 @@ pub fn run(args: &Args, _db: Option<&Path>) -> ExitCode {
             .join("../target/gpu-env-e2e")
             .to_path_buf()
     });
-    let all = ["cu112", "coexist", "cpu"];
+    let all = ["cu112", "coexist", "cpu", "d2l"];
     for c in &args.cases {
         if !all.contains(&c.as_str()) {
             eprintln!("error: unknown case `{c}` (cases: {})", all.join(", "));
@@ -461,6 +463,7 @@ pub fn run(args: &Args, _db: Option<&Path>) -> ExitCode {
         let r = match name {
             "cu112" => case_cu112(&root, &args.python, &mut failures),
             "coexist" => case_coexist(&root, &args.python, &mut failures),
+            "d2l" => crate::e2e_d2l::case_d2l(&root, &args.python, &mut failures),
             _ => case_cpu(&root, &args.python, &mut failures),
         };
         if let Err(e) = r {

@@ -11,6 +11,7 @@ macro_rules! outln {
 
 mod cli;
 mod e2e_cmd;
+mod e2e_d2l;
 
 use std::process::ExitCode;
 

@@ -238,6 +238,9 @@ fn expected_constraints(
     if let Some(o) = t.r#override.iter().find(|o| o.name == "mxnet") {
         c.mxnet = Some(o.value.clone());
     }
+    if let Some(o) = t.r#override.iter().find(|o| o.name == "companions") {
+        c.companions = crate::config::split_companions(&o.value);
+    }
     crate::config::constraint_map(&c)
 }
 
@@ -252,7 +255,7 @@ fn target_drift(
     let facts = locked
         .r#override
         .iter()
-        .filter(|o| o.name != "mxnet")
+        .filter(|o| o.name != "mxnet" && o.name != "companions")
         .map(|o| (o.name.as_str(), o.value.as_str(), o.source.as_str()));
     let overrides = match crate::target::Overrides::from_entries(facts) {
         Ok(o) => o,
@@ -263,6 +266,10 @@ fn target_drift(
     if let Some(o) = locked.r#override.iter().find(|o| o.name == "mxnet") {
         constraints.mxnet = Some(o.value.clone());
         constraint_sources.insert("mxnet".to_string(), o.source.clone());
+    }
+    if let Some(o) = locked.r#override.iter().find(|o| o.name == "companions") {
+        constraints.companions = crate::config::split_companions(&o.value);
+        constraint_sources.insert("companions".to_string(), o.source.clone());
     }
     let req = Request {
         targets: vec![locked.spec.clone()],
@@ -326,6 +333,10 @@ pub fn reproduce(lock: &Lock, loaded: &Loaded) -> String {
             env.push(format!("{src}={}", shell_word(&o.value)));
         } else if o.name == "no_gpu" {
             flags.push(src.to_string());
+        } else if o.name == "companions" {
+            for c in crate::config::split_companions(&o.value) {
+                flags.push(format!("{src} {}", shell_word(&c)));
+            }
         } else {
             flags.push(format!("{src} {}", shell_word(&o.value)));
         }
@@ -368,9 +379,16 @@ fn local_drift(db: &crate::db::Db, t: &LockedTarget) -> Vec<String> {
                 }
             }
         }
-        for (_, r) in &db.pypi {
+        for (_, r) in db.pypi.iter().chain(&db.companion_pypi) {
             if norm(&r.package) == name {
                 for rel in r.release.iter().filter(|x| x.version == p.version) {
+                    known.extend(rel.file.iter().map(|f| f.sha256.as_str()));
+                }
+            }
+        }
+        for (_, c) in &db.companions {
+            if norm(&c.package) == name {
+                for rel in c.release.iter().filter(|x| x.version == p.version) {
                     known.extend(rel.file.iter().map(|f| f.sha256.as_str()));
                 }
             }

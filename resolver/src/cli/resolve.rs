@@ -1,8 +1,8 @@
 //! `cargo xtask resolve`: parse arguments, run the job, render the result.
 
 use crate::exit;
-use crate::job::{self, Request};
 use crate::host::pyexe;
+use crate::job::{self, Request};
 use crate::solve::{Resolution, Rule, Status};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -39,6 +39,10 @@ pub struct Args {
     /// MXNet version constraint (PEP 440), overriding the config's.
     #[arg(long, value_name = "SPEC")]
     pub mxnet: Option<String>,
+    /// A companion package to lock with the stack (`d2l==1.0.3`);
+    /// repeatable; replaces the config's `companions` (docs/companions.md).
+    #[arg(long = "with", value_name = "SPEC")]
+    pub with: Vec<String>,
     /// Read the config of this Cargo.toml (via cargo metadata) instead of discovering it.
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
@@ -77,6 +81,10 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
     if let Some(m) = &args.mxnet {
         constraints.mxnet = Some(m.clone());
         constraint_sources.insert("mxnet".to_string(), "override:--mxnet".to_string());
+    }
+    if !args.with.is_empty() {
+        constraints.companions = args.with.clone();
+        constraint_sources.insert("companions".to_string(), "override:--with".to_string());
     }
     // Targets from the command line, else the config's (plain and
     // `[[target]]` tables with their own overrides), else `local`.
@@ -257,6 +265,7 @@ fn print_human(spec: &str, r: &Resolution, explain: bool) {
             for n in &c.needs {
                 outln!("  needs         {} installed: {}", n.package, n.reason);
             }
+            print_companions(&c.companions, explain);
             for e in &c.env {
                 outln!("  env           {}={}: {}", e.name, e.value, e.why);
             }
@@ -278,6 +287,12 @@ fn print_human(spec: &str, r: &Resolution, explain: bool) {
                 if !matches!(p, crate::solve::providers::Provider::BaseSystem) {
                     outln!("    {s:<24} {p}");
                 }
+            }
+        }
+        _ if r.fixes.iter().any(|f| f.starts_with("companion ")) => {
+            outln!("unsatisfiable: a companion cannot be locked on this target");
+            for f in &r.fixes {
+                outln!("  fix: {f}");
             }
         }
         _ => {
@@ -314,6 +329,30 @@ fn print_human(spec: &str, r: &Resolution, explain: bool) {
             r.rejected.len(),
             summary.join(", ")
         );
+    }
+}
+
+/// Each companion, the packages it takes from the target, and every
+/// Requires-Dist entry the lock overrides (with the reason under --explain).
+fn print_companions(cs: &[crate::solve::companions::CompanionChoice], explain: bool) {
+    for c in cs {
+        outln!(
+            "  companion     {} {} ({}; {} file(s) pinned, {} preinstalled)",
+            c.package,
+            c.version,
+            c.module,
+            c.pins.len(),
+            c.preinstalled.len()
+        );
+        for o in &c.overrides {
+            outln!("    override    {} -> {}", o.requirement, o.locked);
+            if explain {
+                outln!("                because {}", o.reason);
+            }
+        }
+        if explain {
+            outln!("    measured    {}", c.measured);
+        }
     }
 }
 

@@ -157,6 +157,16 @@ pub fn load_files(files: &[SourceFile]) -> Result<Db, Vec<Diagnostic>> {
                     db.pypi.push((p.to_string(), x));
                 }
             }
+            _ if p.starts_with("companions/pypi/") => {
+                if let Some(x) = parse_file::<PypiPackage>(f, &mut diags) {
+                    db.companion_pypi.push((p.to_string(), x));
+                }
+            }
+            _ if p.starts_with("companions/") => {
+                if let Some(x) = parse_file::<Companion>(f, &mut diags) {
+                    db.companions.push((p.to_string(), x));
+                }
+            }
             _ => diags.push(Diagnostic {
                 file: p.to_string(),
                 line: 1,
@@ -245,6 +255,10 @@ pub(crate) fn load_embedded_json(
             _ if p.starts_with("wheels/mxnet/") => db.wheels.push((p.to_string(), parse(json)?)),
             _ if p.starts_with("runtimes/") => db.runtimes.push((p.to_string(), parse(json)?)),
             _ if p.starts_with("pypi/") => db.pypi.push((p.to_string(), parse(json)?)),
+            _ if p.starts_with("companions/pypi/") => {
+                db.companion_pypi.push((p.to_string(), parse(json)?))
+            }
+            _ if p.starts_with("companions/") => db.companions.push((p.to_string(), parse(json)?)),
             _ => return None,
         }
     }

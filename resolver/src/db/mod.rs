@@ -25,6 +25,11 @@ pub struct Db {
     pub wheels: Vec<(String, WheelRelease)>,
     pub runtimes: Vec<(String, Runtime)>,
     pub pypi: Vec<(String, PypiPackage)>,
+    /// `companions/<name>.toml` (d2l, ...).
+    pub companions: Vec<(String, Companion)>,
+    /// `companions/pypi/<name>.toml`: the releases measured companion sets
+    /// install, same schema as `pypi/`.
+    pub companion_pypi: Vec<(String, PypiPackage)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -35,8 +40,21 @@ pub enum DbError {
     Invalid(Vec<Diagnostic>),
 }
 
+/// sha256 over every compat-db file (path and text), in path order: the
+/// hash a lock records.
+pub fn db_hash(files: &[SourceFile]) -> String {
+    let mut all = Vec::new();
+    for f in files {
+        all.extend_from_slice(f.path.as_bytes());
+        all.push(0);
+        all.extend_from_slice(f.text.as_bytes());
+        all.push(0);
+    }
+    crate::fsutil::sha256_hex(&all)
+}
+
 /// sha256 over the embedded files (paths and text), computed at build time;
-/// equals `lock::db_hash(&embedded_files())`.
+/// equals `db_hash(&embedded_files())`.
 pub fn embedded_hash() -> &'static str {
     embedded::HASH
 }
@@ -83,7 +101,7 @@ impl Db {
             Some(d) => {
                 let files = read_dir_files(d)?;
                 let db = load_files(&files).map_err(DbError::Invalid)?;
-                Ok((db, crate::lock::db_hash(&files)))
+                Ok((db, db_hash(&files)))
             }
             None => Ok((Self::embedded()?, embedded_hash().to_string())),
         }
@@ -152,6 +170,8 @@ impl Db {
             "wheels": wheels,
             "runtimes": self.runtimes.iter().map(|(_, r)| r).collect::<Vec<_>>(),
             "pypi": self.pypi.iter().map(|(_, r)| r).collect::<Vec<_>>(),
+            "companions": self.companions.iter().map(|(_, r)| r).collect::<Vec<_>>(),
+            "companion_pypi": self.companion_pypi.iter().map(|(_, r)| r).collect::<Vec<_>>(),
         })
     }
 }

@@ -292,3 +292,55 @@ pub struct PypiFile {
     pub abi_tag: String,
     pub platform_tag: String,
 }
+
+/// `companions/<name>.toml`: a package people install beside MXNet (d2l's
+/// MXNet edition), written by scripts/companions/record.py from PyPI and
+/// from measured runs (scripts/companions/measure.py).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Companion {
+    pub package: String,
+    /// The module that uses MXNet (`d2l.mxnet`).
+    pub module: String,
+    pub source: Vec<String>,
+    pub release: Vec<CompanionRelease>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CompanionRelease {
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_python: Option<String>,
+    /// Requires-Dist as published (without `extra ==` entries).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires_dist: Vec<String>,
+    /// Top-level imports of `module` that are not the standard library
+    /// (distribution names), read from its source.
+    pub imports: Vec<String>,
+    pub file: Vec<PypiFile>,
+    /// Measured sets, preferred in order.
+    #[serde(default)]
+    pub run: Vec<CompanionRun>,
+}
+
+/// One measured venv: the stack, the companion's set, and whether the
+/// check (import + the book's linear regression) passed.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct CompanionRun {
+    /// CPython version the venv ran.
+    pub python: String,
+    pub mxnet: String,
+    pub numpy: String,
+    /// The runtime profile whose pip-freeze held the set, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    /// The companion and every package installed for it (name -> version).
+    pub packages: BTreeMap<String, String>,
+    /// The stack it ran on besides mxnet and numpy (name -> version).
+    #[serde(default)]
+    pub stack: BTreeMap<String, String>,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How: the script, case, date and result.
+    pub measured: String,
+}

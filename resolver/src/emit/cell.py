@@ -326,6 +326,8 @@ def _gpu_env_pip_state(L, T, base):
         os.environ["PIP_CONSTRAINT"] = " ".join(have + [cfile])
     _gpu_env_say("later `pip install` in this kernel keeps %s (PIP_CONSTRAINT=%s)"
                  % (", ".join(sorted(pins)), cfile))
+    for line in T.get("companions", []):
+        _gpu_env_say(line)
 
 
 def _gpu_env_import(T):

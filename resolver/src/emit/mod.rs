@@ -39,10 +39,7 @@ pub enum EmitError {
     Inconsistent { target: String, message: String },
 }
 
-/// Target kinds the cell runs on: notebook runtimes.
-pub fn is_notebook_kind(kind: &str) -> bool {
-    matches!(kind, "colab" | "kaggle")
-}
+pub use crate::target::is_notebook_kind;
 
 /// The setup cell and notebook for the lock's notebook targets (Colab,
 /// Kaggle), as (path, contents); empty when the lock has none; the first
@@ -330,7 +327,30 @@ fn target_data(db: &Db, t: &LockedTarget) -> Result<Py, EmitError> {
         .map(|f| (f.name.clone(), Py::s(&f.value)))
         .collect();
     let gpu_build = m.cuda.is_some();
-    Ok(Py::Dict(vec![
+    let mut extra = Vec::new();
+    if !t.companion.is_empty() {
+        // Only with companions: one line per companion and per override.
+        let lines = t.companion.iter().flat_map(|c| {
+            let head = format!(
+                "companion {} {} ({}): {}",
+                c.package,
+                c.version,
+                c.module,
+                if c.r#override.is_empty() {
+                    "as published"
+                } else {
+                    "its Requires-Dist overridden by the lock:"
+                }
+            );
+            std::iter::once(head).chain(
+                c.r#override
+                    .iter()
+                    .map(|o| format!("  {} -> {}: {}", o.requirement, o.locked, o.reason)),
+            )
+        });
+        extra.push(("companions".into(), Py::List(lines.map(Py::s).collect())));
+    }
+    let mut fields = vec![
         ("target".into(), Py::s(&t.name)),
         ("kind".into(), Py::s(&t.kind)),
         ("gpu_type".into(), Py::s(gpu_type(t)?)),
@@ -406,7 +426,9 @@ fn target_data(db: &Db, t: &LockedTarget) -> Result<Py, EmitError> {
                     .collect(),
             ),
         ),
-    ]))
+    ];
+    fields.extend(extra);
+    Ok(Py::Dict(fields))
 }
 
 /// The cell's data block: the lock hash and every notebook target.

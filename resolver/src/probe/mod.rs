@@ -267,7 +267,56 @@ pub fn probe(opts: &ProbeOptions) -> ProbeReport {
         opts.timeout
     };
     let env = Env::new(opts);
-    let candidates = toolkit::candidates(&env);
+    let g = gather(&env, opts, timeout);
+    let (python, nvrtc_pip, cudnn_pip) = g.py;
+    let smi_r = g.smi.unwrap_or(SmiResult {
+        found: false,
+        gpus: Err("nvidia-smi probe panicked".into()),
+        banner: Err("nvidia-smi probe panicked".into()),
+        retried_without_cc: false,
+    });
+    let mut disagreements = Vec::new();
+    let (driver_readings, absent) = driver_readings(&env, &smi_r, timeout);
+    let driver = driver_fact(&driver_readings, &absent, &mut disagreements);
+    let api = driver_api(g.api, &smi_r, &driver_readings, &absent, &mut disagreements);
+    let libs = libraries(g.cudnn_sys, cudnn_pip, g.nvrtc_sys, nvrtc_pip);
+    ProbeReport {
+        schema: SCHEMA,
+        sysroot: env.sysroot.clone(),
+        timeout_secs: timeout.as_secs_f64(),
+        toolkit: active_toolkit(&g.toolkits),
+        system_sonames: system_sonames(&env, &g.toolkits, api.libcuda),
+        toolkits: g.toolkits,
+        driver,
+        driver_readings,
+        driver_cuda: api.driver_cuda,
+        gpus: api.gpus,
+        no_driver: api.no_driver,
+        cudnn: libs.cudnn,
+        cudnn_found: libs.cudnn_found,
+        nvrtc: libs.nvrtc,
+        nvrtc_found: libs.nvrtc_found,
+        colab: colab_fact(&env, &python),
+        python,
+        disagreements,
+        elapsed_ms: start.elapsed().as_millis() as u64,
+    }
+}
+
+/// What the parallel probes answered, before it is reconciled.
+struct Gathered {
+    toolkits: Vec<toolkit::Toolkit>,
+    api: Result<Result<cuda::DriverInfo, cuda::DriverError>, exec::ExecError>,
+    smi: Option<SmiResult>,
+    nvrtc_sys: Result<Vec<Found>, exec::ExecError>,
+    cudnn_sys: Vec<Found>,
+    py: PyResult,
+}
+
+/// Run the toolkit, driver API, nvidia-smi, NVRTC, cuDNN and Python probes
+/// in parallel, each with the timeout.
+fn gather(env: &Env, opts: &ProbeOptions, timeout: Duration) -> Gathered {
+    let candidates = toolkit::candidates(env);
     let tk_lib_dirs: Vec<PathBuf> = candidates.iter().flat_map(|t| t.lib_dirs.clone()).collect();
     let mut tk_inc_dirs: Vec<PathBuf> = candidates
         .iter()
@@ -280,11 +329,10 @@ pub fn probe(opts: &ProbeOptions) -> ProbeReport {
         .clone()
         .or_else(|| exec::which_in("python3", env.var("PATH").as_deref()));
     let cenv = env.child_env();
-
     let (toolkits, api, smi_r, nvrtc_sys, cudnn_sys, py) = std::thread::scope(|s| {
         let tk = s.spawn(|| toolkit::probe(candidates.clone(), timeout));
         let api = s.spawn(|| exec::on_thread("libcuda (cuDriverGetVersion)", timeout, cuda::query));
-        let smi_h = s.spawn(|| probe_smi(&env, timeout));
+        let smi_h = s.spawn(|| probe_smi(env, timeout));
         let nvrtc_h = s.spawn(|| {
             let files: Vec<(PathBuf, String)> = hlibs::files_in(&tk_lib_dirs, "libnvrtc.so.")
                 .into_iter()
@@ -329,11 +377,19 @@ pub fn probe(opts: &ProbeOptions) -> ProbeReport {
                 .unwrap_or_else(|_| (Fact::err("python probe panicked"), vec![], vec![])),
         )
     });
-    let (python, nvrtc_pip, cudnn_pip) = py;
-    let mut disagreements = Vec::new();
+    Gathered {
+        toolkits,
+        api,
+        smi: smi_r,
+        nvrtc_sys,
+        cudnn_sys,
+        py,
+    }
+}
 
-    // Toolkit.
-    let toolkit = match toolkits.iter().find(|t| t.active) {
+/// The active toolkit (first nvcc found).
+fn active_toolkit(toolkits: &[toolkit::Toolkit]) -> Fact<CudaVersion> {
+    match toolkits.iter().find(|t| t.active) {
         Some(t) => match &t.version {
             Some(v) => Fact::ok(
                 v.cuda,
@@ -346,9 +402,12 @@ pub fn probe(opts: &ProbeOptions) -> ProbeReport {
             ),
         },
         None => Fact::err("no nvcc found (CUDA_HOME, CUDA_PATH, PATH, /usr/local/cuda*)"),
-    };
+    }
+}
 
-    // Driver version readings.
+/// Every driver version reading (/sys, /proc under the sysroot, then
+/// nvidia-smi), and the sources that were absent.
+fn driver_readings(env: &Env, smi_r: &SmiResult, timeout: Duration) -> (Vec<Found>, Vec<String>) {
     let mut driver_readings = Vec::new();
     let mut absent = Vec::new();
     for (rel, parse) in [
@@ -378,12 +437,6 @@ pub fn probe(opts: &ProbeOptions) -> ProbeReport {
             Err(e) => driver_readings.push(Found::err(&label, None, e.to_string())),
         }
     }
-    let smi_r = smi_r.unwrap_or(SmiResult {
-        found: false,
-        gpus: Err("nvidia-smi probe panicked".into()),
-        banner: Err("nvidia-smi probe panicked".into()),
-        retried_without_cc: false,
-    });
     if smi_r.found {
         let from_csv = smi_r
             .gpus
@@ -406,6 +459,16 @@ pub fn probe(opts: &ProbeOptions) -> ProbeReport {
     } else {
         absent.push("nvidia-smi not found on PATH".into());
     }
+    (driver_readings, absent)
+}
+
+/// The driver version: the first reading that answered; readings that
+/// disagree are noted.
+fn driver_fact(
+    driver_readings: &[Found],
+    absent: &[String],
+    disagreements: &mut Vec<String>,
+) -> Fact<DriverVersion> {
     let answered: Vec<&Found> = driver_readings
         .iter()
         .filter(|f| f.version.is_some())
@@ -452,7 +515,26 @@ pub fn probe(opts: &ProbeOptions) -> ProbeReport {
         ));
     }
 
-    // Driver API: CUDA version and devices.
+    driver
+}
+
+/// What the driver API and nvidia-smi say about the driver's CUDA and the
+/// GPUs, reconciled.
+struct ApiFacts {
+    driver_cuda: Fact<CudaVersion>,
+    gpus: Fact<Vec<ProbedGpu>>,
+    no_driver: Option<String>,
+    /// libcuda.so.1 answered.
+    libcuda: bool,
+}
+
+fn driver_api(
+    api: Result<Result<cuda::DriverInfo, cuda::DriverError>, exec::ExecError>,
+    smi_r: &SmiResult,
+    driver_readings: &[Found],
+    absent: &[String],
+    disagreements: &mut Vec<String>,
+) -> ApiFacts {
     let banner_cuda = smi_r.banner.as_ref().ok().and_then(|b| b.cuda);
     let no_library = matches!(api, Ok(Err(cuda::DriverError::NoLibrary)));
     let (api_ok, api_err) = match api {
@@ -553,7 +635,29 @@ pub fn probe(opts: &ProbeOptions) -> ProbeReport {
         }
     };
 
-    // cuDNN and NVRTC.
+    ApiFacts {
+        driver_cuda,
+        gpus,
+        no_driver,
+        libcuda: api_ok.is_some(),
+    }
+}
+
+/// cuDNN and NVRTC, each found by the loader, in toolkit dirs, headers or
+/// pip packages; the fact is the first source in order of preference.
+struct LibFacts {
+    cudnn: Fact<String>,
+    cudnn_found: Vec<Found>,
+    nvrtc: Fact<String>,
+    nvrtc_found: Vec<Found>,
+}
+
+fn libraries(
+    cudnn_sys: Vec<Found>,
+    cudnn_pip: Vec<Found>,
+    nvrtc_sys: Result<Vec<Found>, exec::ExecError>,
+    nvrtc_pip: Vec<Found>,
+) -> LibFacts {
     let mut cudnn_found = cudnn_sys;
     cudnn_found.extend(cudnn_pip);
     let pick = |found: &[Found], order: &[&str], what: &str| -> Fact<String> {
@@ -595,16 +699,30 @@ pub fn probe(opts: &ProbeOptions) -> ProbeReport {
     nvrtc_order.extend(pip_sources.iter().map(String::as_str));
     let nvrtc = pick(&nvrtc_found, &nvrtc_order, "nvrtcVersion");
 
-    // Colab.
-    let colab = if env.var("COLAB_RELEASE_TAG").is_some_and(|v| !v.is_empty()) {
+    LibFacts {
+        cudnn,
+        cudnn_found,
+        nvrtc,
+        nvrtc_found,
+    }
+}
+
+fn colab_fact(env: &Env, python: &Fact<python::PythonInfo>) -> Fact<bool> {
+    if env.var("COLAB_RELEASE_TAG").is_some_and(|v| !v.is_empty()) {
         Fact::ok(true, "env:COLAB_RELEASE_TAG")
     } else if let Some(p) = &python.value {
         Fact::ok(p.colab, "probe:python (COLAB_RELEASE_TAG / google.colab)")
     } else {
         Fact::err("unknown: Python not probed")
-    };
+    }
+}
 
-    // Sonames in lib dirs.
+/// CUDA sonames in the loader's and the active toolkit's lib dirs.
+fn system_sonames(
+    env: &Env,
+    toolkits: &[toolkit::Toolkit],
+    libcuda: bool,
+) -> Fact<BTreeSet<String>> {
     let mut dirs: Vec<PathBuf> = toolkits
         .iter()
         .filter(|t| t.active)
@@ -622,7 +740,7 @@ pub fn probe(opts: &ProbeOptions) -> ProbeReport {
     ] {
         dirs.push(env.sys_path(d));
     }
-    dirs.extend(ld_so_conf_dirs(&env));
+    dirs.extend(ld_so_conf_dirs(env));
     let mut sonames: BTreeSet<String> = BTreeSet::new();
     for d in &dirs {
         for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
@@ -632,35 +750,13 @@ pub fn probe(opts: &ProbeOptions) -> ProbeReport {
             }
         }
     }
-    if api_ok.is_some() {
+    if libcuda {
         sonames.insert("libcuda.so.1".into());
     }
-    let system_sonames = Fact::ok(
+    Fact::ok(
         sonames,
         "probe:lib dirs (active toolkit, LD_LIBRARY_PATH, ld.so.conf, /usr/lib*)",
-    );
-
-    ProbeReport {
-        schema: SCHEMA,
-        sysroot: env.sysroot.clone(),
-        timeout_secs: timeout.as_secs_f64(),
-        toolkit,
-        toolkits,
-        driver,
-        driver_readings,
-        driver_cuda,
-        gpus,
-        no_driver,
-        cudnn,
-        cudnn_found,
-        nvrtc,
-        nvrtc_found,
-        python,
-        colab,
-        system_sonames,
-        disagreements,
-        elapsed_ms: start.elapsed().as_millis() as u64,
-    }
+    )
 }
 
 /// `libcudart.so.12`, `libcudnn.so.8`, `libnccl.so.2`, `libcuda.so.1`, ...

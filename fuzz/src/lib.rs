@@ -104,12 +104,15 @@ pub fn fnv64(bytes: &[u8]) -> u64 {
 }
 
 /// A coarse signature of an error message: the words outside quotes and
-/// backticks (where messages echo the input), letters only, the first
+/// backticks (where messages echo the input) and paths, letters only, the first
 /// four, so `driver 5x.1` and `driver 7y.2` count as one behaviour and the
 /// corpus does not fill with near-copies.
 pub fn coarse(kind: &str, message: &str) -> String {
     let mut quoted = None;
+    // Paths (the scratch file, a manifest) say nothing about the behaviour.
+    let message: Vec<&str> = message.split(' ').filter(|w| !w.contains('/')).collect();
     let letters: String = message
+        .join(" ")
         .chars()
         .map(|c| match (quoted, c) {
             (None, '`' | '"') => {

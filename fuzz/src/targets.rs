@@ -71,9 +71,9 @@ fn binary_targets() -> Vec<Target> {
         },
         Target {
             name: "wheel",
-            about: "measure.rs over a whole wheel: zip -> METADATA -> libmxnet.so ELF -> fatbin",
+            about: "measure.rs over a whole wheel: the input is libmxnet.so, zipped with METADATA (CRCs right, so mutations reach the ELF and fatbin readers)",
             max_len: 64 << 10,
-            seeds: zip_seeds,
+            seeds: || vec![seed_file("fuzz/seeds/libmxnet.so")],
             dict: BINARY_DICT,
             run: run_wheel,
         },
@@ -155,7 +155,12 @@ fn run_zip(input: &[u8]) -> Result<String, String> {
 }
 
 fn run_wheel(input: &[u8]) -> Result<String, String> {
-    let path = scratch_file(input);
+    let metadata = b"Metadata-Version: 2.1\nName: mxnet-cu112\nRequires-Python: >=3.7\nRequires-Dist: numpy (<2.0.0,>1.16.0)\n\n";
+    let path = scratch_file(&stored_zip(&[
+        ("mxnet_cu112-1.9.1.dist-info/METADATA", metadata),
+        ("mxnet/libmxnet.so", input),
+        ("mxnet/libopenblas.so.0", b""),
+    ]));
     let name = "mxnet_cu112-1.9.1-py3-none-manylinux2014_x86_64.whl";
     match gpu_env::measure::measure_wheel(path, name) {
         Ok(m) => {
@@ -176,6 +181,64 @@ fn run_wheel(input: &[u8]) -> Result<String, String> {
         }
         Err(e) => Ok(coarse("measure", &e.to_string())),
     }
+}
+
+/// A zip of stored members with right CRCs and sizes.
+fn stored_zip(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut z = Vec::new();
+    let mut central = Vec::new();
+    for (name, data) in members {
+        let crc = crc32(data);
+        let offset = z.len() as u32;
+        let fixed = |sig: u32, central: bool| {
+            let mut h = sig.to_le_bytes().to_vec();
+            if central {
+                h.extend([20, 0]);
+            }
+            h.extend([20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            h.extend(crc.to_le_bytes());
+            h.extend((data.len() as u32).to_le_bytes());
+            h.extend((data.len() as u32).to_le_bytes());
+            h.extend((name.len() as u16).to_le_bytes());
+            h.extend([0, 0]);
+            h
+        };
+        z.extend(fixed(0x0403_4b50, false));
+        z.extend(name.as_bytes());
+        z.extend(*data);
+        central.extend(fixed(0x0201_4b50, true));
+        central.extend([0u8; 10]); // comment length, disk, attributes
+        central.extend(offset.to_le_bytes());
+        central.extend(name.as_bytes());
+    }
+    let (cd_offset, cd_size, n) = (z.len() as u32, central.len() as u32, members.len() as u16);
+    z.extend(central);
+    z.extend(0x0605_4b50u32.to_le_bytes());
+    z.extend([0, 0, 0, 0]);
+    z.extend(n.to_le_bytes());
+    z.extend(n.to_le_bytes());
+    z.extend(cd_size.to_le_bytes());
+    z.extend(cd_offset.to_le_bytes());
+    z.extend([0, 0]);
+    z
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    static TABLE: OnceLock<[u32; 256]> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        std::array::from_fn(|i| {
+            (0..8).fold(i as u32, |c, _| {
+                if c & 1 != 0 {
+                    (c >> 1) ^ 0xEDB8_8320
+                } else {
+                    c >> 1
+                }
+            })
+        })
+    });
+    !data.iter().fold(!0u32, |c, b| {
+        table[((c ^ u32::from(*b)) & 0xff) as usize] ^ (c >> 8)
+    })
 }
 
 fn run_elf(input: &[u8]) -> Result<String, String> {

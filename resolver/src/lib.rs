@@ -5,6 +5,7 @@
 pub mod binary;
 pub mod db;
 pub mod pep440;
+pub mod pep508;
 pub mod versions;
 
 pub fn version() -> &'static str {

@@ -31,6 +31,12 @@ pub struct TargetGpu {
     pub compute_capability: ComputeCapability,
 }
 
+/// Target kinds that are notebook runtimes (Colab, Kaggle): the setup cell
+/// runs there, and they ship their own CUDA 12 wheels and common packages.
+pub fn is_notebook_kind(kind: &str) -> bool {
+    matches!(kind, "colab" | "kaggle")
+}
+
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Target {
     /// Display name: `local`, `colab-2026.07:T4`.

@@ -50,10 +50,9 @@ fn check_sources(r: &mut Reporter, file: &str, path: Vec<Seg>, sources: &[String
 }
 
 /// Whether a requirement applies on Linux x86_64 for some CPython 3.6 .. 3.14.
-fn on_linux(q: &crate::solve::needs::Requirement) -> bool {
+fn on_linux(q: &crate::pep508::Requirement) -> bool {
     (6..=14).any(|minor| {
-        crate::solve::needs::MarkerEnv::new(&format!("3.{minor}.0"))
-            .is_some_and(|env| q.applies(&env))
+        crate::pep508::MarkerEnv::new(&format!("3.{minor}.0")).is_some_and(|env| q.applies(&env))
     })
 }
 
@@ -689,7 +688,7 @@ fn check_pypi(r: &mut Reporter, db: &Db) {
 
 /// requires_dist of pypi release `i`: `name`, `name spec` or `name (spec)`
 /// with a PEP 440 specifier, optionally `; marker` in the subset the solver
-/// evaluates (solve::needs::Marker); no extras, no URLs; and the name must
+/// evaluates (pep508::Marker); no extras, no URLs; and the name must
 /// have its own record (unless its marker holds for no CPython 3.6 .. 3.14
 /// on Linux), or the solver cannot pin it.
 fn check_requires_dist(
@@ -706,7 +705,7 @@ fn check_requires_dist(
             key("requires_dist"),
             Seg::Index(j),
         ];
-        match crate::solve::needs::Requirement::parse(req) {
+        match crate::pep508::Requirement::parse(req) {
             Err(e) => r.error(file, at, format!("requirement {e}")),
             Ok(q) if !pypi_names.contains(&q.name) && on_linux(&q) => r.error(
                 file,

@@ -80,7 +80,7 @@ pub fn choice(cx: &Ctx, rel: &WheelRelease, w: &WheelFile, version: &Version, p:
     let mut needs = absent_needs(cx, version);
     // Outside notebook runtimes (which ship requests and setuptools) each
     // need is pinned with its own requirements; `needs` keeps the rest.
-    if !needs.is_empty() && !crate::emit::is_notebook_kind(&cx.target.kind) {
+    if !needs.is_empty() && !crate::target::is_notebook_kind(&cx.target.kind) {
         if let Some(py) = cx.target.python.as_ref() {
             let by = format!("{} {}", rel.package, rel.version);
             let (pins, left) = cx.need_pins(&py.value, needs, &w.requires_dist, &by);

@@ -1,0 +1,371 @@
+//! The subset of PEP 508 that compat-db's Requires-Dist records use: a
+//! requirement (`name`, `name spec`, `name (spec)`, optionally `; marker`;
+//! no extras, no URLs) and environment markers evaluated for CPython on
+//! Linux x86_64. `db check` validates records with it; the solver
+//! (`solve::needs`) evaluates them.
+
+use crate::pep440::{self, Version, VersionSpecifiers};
+
+/// One Requires-Dist entry: `name`, `name spec`, `name (spec)`, each
+/// optionally followed by `; marker`. No extras, no URLs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Requirement {
+    /// PEP 503 normalized.
+    pub name: String,
+    /// None: any version.
+    pub spec: Option<VersionSpecifiers>,
+    pub marker: Option<Marker>,
+}
+
+impl Requirement {
+    pub fn parse(s: &str) -> Result<Requirement, String> {
+        let (req, marker) = match s.split_once(';') {
+            Some((r, m)) => (r.trim(), Some(Marker::parse(m.trim())?)),
+            None => (s.trim(), None),
+        };
+        let end = req
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+            .unwrap_or(req.len());
+        let (name, rest) = req.split_at(end);
+        if !pep440::is_valid_name(name) {
+            return Err(format!("`{s}`: no valid project name at the start"));
+        }
+        let rest = rest.trim();
+        if rest.starts_with('[') {
+            return Err(format!("`{s}`: extras are not supported here"));
+        }
+        if rest.starts_with('@') {
+            return Err(format!("`{s}`: URL requirements are not supported here"));
+        }
+        let rest = match rest.strip_prefix('(') {
+            Some(inner) => inner
+                .strip_suffix(')')
+                .ok_or_else(|| format!("`{s}`: unbalanced parenthesis"))?
+                .trim(),
+            None => rest,
+        };
+        let spec = if rest.is_empty() {
+            None
+        } else {
+            Some(pep440::specifiers(rest).map_err(|e| format!("`{s}`: {e}"))?)
+        };
+        Ok(Requirement {
+            name: pep440::normalize_name(name),
+            spec,
+            marker,
+        })
+    }
+
+    /// Whether the requirement applies on `env` (no marker: always).
+    pub fn applies(&self, env: &MarkerEnv) -> bool {
+        self.marker.as_ref().is_none_or(|m| m.eval(env))
+    }
+}
+
+/// The environment markers are evaluated in: CPython on Linux x86_64 (the
+/// only platform MXNet's wheels are for) at the target's Python version.
+#[derive(Debug, Clone)]
+pub struct MarkerEnv {
+    /// `3.12.3` (python_full_version); python_version is its first two parts.
+    pub python_full: Version,
+    pub python: Version,
+}
+
+impl MarkerEnv {
+    pub fn new(python_full: &str) -> Option<MarkerEnv> {
+        let full = pep440::version(python_full).ok()?;
+        let mm: Vec<&str> = python_full.split('.').take(2).collect();
+        let python = pep440::version(&mm.join(".")).ok()?;
+        Some(MarkerEnv {
+            python_full: full,
+            python,
+        })
+    }
+
+    fn string(var: &str) -> Option<&'static str> {
+        Some(match var {
+            "sys_platform" => "linux",
+            "platform_system" => "Linux",
+            "os_name" => "posix",
+            "platform_machine" => "x86_64",
+            "implementation_name" => "cpython",
+            "platform_python_implementation" => "CPython",
+            _ => return None,
+        })
+    }
+}
+
+/// A PEP 508 environment marker: `and`/`or`/parentheses over comparisons of
+/// a variable with a quoted string. Versions (`python_version`,
+/// `python_full_version`) compare as PEP 440 (any operator); the platform
+/// variables (`sys_platform`, `platform_system`, `os_name`,
+/// `platform_machine`, `implementation_name`,
+/// `platform_python_implementation`) as strings with `==`, `!=`, `in`,
+/// `not in`. Anything else (`extra`, `platform_release`, ...) does not parse.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Marker {
+    And(Box<Marker>, Box<Marker>),
+    Or(Box<Marker>, Box<Marker>),
+    /// `python_version < "3.14"` (the variable on the left after parsing).
+    Version {
+        full: bool,
+        spec: VersionSpecifiers,
+    },
+    Str {
+        var: String,
+        op: StrOp,
+        value: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StrOp {
+    Eq,
+    Ne,
+    /// The variable's value is a substring of `value`.
+    In,
+    NotIn,
+    /// `value` is a substring of the variable's value (`"x" in var`).
+    Contains,
+    NotContains,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Open,
+    Close,
+    Word(String),
+    Quoted(String),
+    Op(String),
+}
+
+fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
+    let mut out = Vec::new();
+    let b: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c == '(' {
+            out.push(Tok::Open);
+            i += 1;
+        } else if c == ')' {
+            out.push(Tok::Close);
+            i += 1;
+        } else if c == '"' || c == '\'' {
+            let end = b[i + 1..]
+                .iter()
+                .position(|&x| x == c)
+                .ok_or("unterminated string")?;
+            out.push(Tok::Quoted(b[i + 1..i + 1 + end].iter().collect()));
+            i += end + 2;
+        } else if "<>=!~".contains(c) {
+            let mut j = i;
+            while j < b.len() && "<>=!~".contains(b[j]) {
+                j += 1;
+            }
+            out.push(Tok::Op(b[i..j].iter().collect()));
+            i = j;
+        } else if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+            let mut j = i;
+            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == '_' || b[j] == '.') {
+                j += 1;
+            }
+            out.push(Tok::Word(b[i..j].iter().collect()));
+            i = j;
+        } else {
+            return Err(format!("unexpected `{c}`"));
+        }
+    }
+    Ok(out)
+}
+
+struct MarkerParser {
+    toks: Vec<Tok>,
+    at: usize,
+}
+
+impl MarkerParser {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.at)
+    }
+    fn next(&mut self) -> Option<Tok> {
+        let t = self.toks.get(self.at).cloned();
+        self.at += 1;
+        t
+    }
+    fn keyword(&mut self, k: &str) -> bool {
+        if self.peek() == Some(&Tok::Word(k.into())) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn or(&mut self) -> Result<Marker, String> {
+        let mut m = self.and()?;
+        while self.keyword("or") {
+            m = Marker::Or(Box::new(m), Box::new(self.and()?));
+        }
+        Ok(m)
+    }
+    fn and(&mut self) -> Result<Marker, String> {
+        let mut m = self.atom()?;
+        while self.keyword("and") {
+            m = Marker::And(Box::new(m), Box::new(self.atom()?));
+        }
+        Ok(m)
+    }
+    fn atom(&mut self) -> Result<Marker, String> {
+        if self.peek() == Some(&Tok::Open) {
+            self.at += 1;
+            let m = self.or()?;
+            return match self.next() {
+                Some(Tok::Close) => Ok(m),
+                _ => Err("missing `)`".into()),
+            };
+        }
+        let lhs = self.next().ok_or("expected a comparison")?;
+        let op = match self.next() {
+            Some(Tok::Op(o)) => o,
+            Some(Tok::Word(w)) if w == "in" => "in".into(),
+            Some(Tok::Word(w)) if w == "not" && self.keyword("in") => "not in".into(),
+            other => return Err(format!("expected an operator, found {other:?}")),
+        };
+        let rhs = self.next().ok_or("expected a value")?;
+        let (var, value, var_left) = match (lhs, rhs) {
+            (Tok::Word(v), Tok::Quoted(q)) => (v, q, true),
+            (Tok::Quoted(q), Tok::Word(v)) => (v, q, false),
+            (l, r) => {
+                return Err(format!(
+                    "compare a variable with a quoted string, not {l:?} and {r:?}"
+                ))
+            }
+        };
+        match var.as_str() {
+            "python_version" | "python_full_version" => {
+                let op = if var_left {
+                    op
+                } else {
+                    // "3.8" <= python_version  ==  python_version >= "3.8"
+                    match op.as_str() {
+                        "<" => ">".into(),
+                        ">" => "<".into(),
+                        "<=" => ">=".into(),
+                        ">=" => "<=".into(),
+                        "==" | "!=" => op,
+                        _ => return Err(format!("cannot evaluate `\"{value}\" {op} {var}`")),
+                    }
+                };
+                if op == "in" || op == "not in" {
+                    return Err(format!("cannot evaluate `{var} {op}` as a version"));
+                }
+                let spec =
+                    pep440::specifiers(&format!("{op}{value}")).map_err(|e| e.to_string())?;
+                Ok(Marker::Version {
+                    full: var == "python_full_version",
+                    spec,
+                })
+            }
+            v if MarkerEnv::string(v).is_some() => {
+                let op = match (op.as_str(), var_left) {
+                    ("==", _) => StrOp::Eq,
+                    ("!=", _) => StrOp::Ne,
+                    ("in", true) => StrOp::In,
+                    ("not in", true) => StrOp::NotIn,
+                    ("in", false) => StrOp::Contains,
+                    ("not in", false) => StrOp::NotContains,
+                    _ => return Err(format!("cannot evaluate `{var} {op} \"{value}\"` (strings take ==, !=, in, not in)")),
+                };
+                Ok(Marker::Str { var, op, value })
+            }
+            "extra" => Err(
+                "`extra` markers are not recorded (records keep only requirements without extras)"
+                    .into(),
+            ),
+            other => Err(format!("unknown marker variable `{other}`")),
+        }
+    }
+}
+
+impl Marker {
+    pub fn parse(s: &str) -> Result<Marker, String> {
+        let mut p = MarkerParser {
+            toks: tokenize(s).map_err(|e| format!("marker `{s}`: {e}"))?,
+            at: 0,
+        };
+        let m = p.or().map_err(|e| format!("marker `{s}`: {e}"))?;
+        if p.at != p.toks.len() {
+            return Err(format!("marker `{s}`: trailing text"));
+        }
+        Ok(m)
+    }
+
+    pub fn eval(&self, env: &MarkerEnv) -> bool {
+        match self {
+            Marker::And(a, b) => a.eval(env) && b.eval(env),
+            Marker::Or(a, b) => a.eval(env) || b.eval(env),
+            Marker::Version { full, spec } => {
+                spec.contains(if *full { &env.python_full } else { &env.python })
+            }
+            Marker::Str { var, op, value } => {
+                let have = MarkerEnv::string(var).unwrap_or("");
+                match op {
+                    StrOp::Eq => have == value,
+                    StrOp::Ne => have != value,
+                    StrOp::In => value.contains(have),
+                    StrOp::NotIn => !value.contains(have),
+                    StrOp::Contains => have.contains(value.as_str()),
+                    StrOp::NotContains => !have.contains(value.as_str()),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(py: &str) -> MarkerEnv {
+        MarkerEnv::new(py).unwrap()
+    }
+
+    #[test]
+    fn requirements_parse() {
+        let r = Requirement::parse("charset_normalizer<4,>=2").unwrap();
+        assert_eq!(r.name, "charset-normalizer");
+        let spec = r.spec.unwrap();
+        assert!(spec.contains(&pep440::version("3.4").unwrap()));
+        assert!(!spec.contains(&pep440::version("4.0").unwrap()));
+        let r = Requirement::parse("requests (<3,>=2.20.0)").unwrap();
+        assert_eq!(r.name, "requests");
+        assert!(r.spec.is_some() && r.marker.is_none());
+        assert!(Requirement::parse("certifi").unwrap().spec.is_none());
+        assert!(Requirement::parse("x[socks]>=1").is_err());
+        assert!(Requirement::parse("x @ https://example.org/x.whl").is_err());
+        assert!(Requirement::parse("x (>=1").is_err());
+        assert!(Requirement::parse(">=1").is_err());
+        assert!(Requirement::parse("x >=banana").is_err());
+        assert!(Requirement::parse("h2<5,>=4; extra == 'h2'").is_err());
+        assert!(Requirement::parse("x; platform_release == '5'").is_err());
+    }
+
+    #[test]
+    fn markers_evaluate() {
+        let r = |s: &str| Requirement::parse(s).unwrap();
+        let m = r("importlib-metadata>=6; python_version < \"3.10\"");
+        assert!(m.applies(&env("3.9.18")) && !m.applies(&env("3.10.0")));
+        let m = r("x; \"3.8\" <= python_version and sys_platform == 'linux'");
+        assert!(m.applies(&env("3.8.1")) && !m.applies(&env("3.7.9")));
+        let m = r("x; (sys_platform == 'win32' or platform_system == 'Darwin')");
+        assert!(!m.applies(&env("3.12.3")));
+        let m = r("x; platform_machine in 'x86_64 aarch64' and python_full_version >= '3.12.1'");
+        assert!(m.applies(&env("3.12.1")) && !m.applies(&env("3.12.0")));
+        let m = r("x; platform_python_implementation != 'PyPy'");
+        assert!(m.applies(&env("3.11.2")));
+        assert!(Marker::parse("python_version in '3.8'").is_err());
+        assert!(Marker::parse("python_version < '3.8' and").is_err());
+    }
+}

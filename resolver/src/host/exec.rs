@@ -56,8 +56,40 @@ pub fn run(
     env: &[(String, String)],
     timeout: Duration,
 ) -> Result<Output, ExecError> {
-    use std::os::unix::process::CommandExt;
     let name = program.display().to_string();
+    let mut child = spawn(program, args, env, &name)?;
+    let mut streams = Streams::read(&mut child, name.clone());
+    let deadline = Instant::now() + timeout;
+    let status = wait(&mut child, &mut streams, deadline, &name, timeout)?;
+    streams.finish(deadline)?;
+    let (stdout, stderr) = (
+        streams.stdout.unwrap_or_default(),
+        streams.stderr.unwrap_or_default(),
+    );
+    if status.success() {
+        return Ok(Output { stdout, stderr });
+    }
+    let code = status
+        .code()
+        .map(|c| format!("status {c}"))
+        .unwrap_or_else(|| "a signal".to_string());
+    Err(ExecError::Failed {
+        program: name,
+        code,
+        stdout,
+        stderr: stderr.trim().to_string(),
+    })
+}
+
+/// Start the child in its own process group (so a kill takes its children
+/// too), stdin closed, both streams piped.
+fn spawn(
+    program: &Path,
+    args: &[&str],
+    env: &[(String, String)],
+    name: &str,
+) -> Result<std::process::Child, ExecError> {
+    use std::os::unix::process::CommandExt;
     let mut cmd = Command::new(program);
     cmd.args(args)
         .stdin(Stdio::null())
@@ -67,124 +99,130 @@ pub fn run(
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().map_err(|e| {
+    cmd.spawn().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            ExecError::NotFound(name.clone())
+            ExecError::NotFound(name.to_string())
         } else {
             ExecError::Spawn {
-                program: name.clone(),
+                program: name.to_string(),
                 message: e.to_string(),
             }
         }
-    })?;
-    // Readers on their own threads (a full pipe must not block the child);
-    // a grandchild may keep a pipe open after a kill, so they are never joined.
-    let (tx, rx) = mpsc::channel::<(bool, Option<String>)>();
-    for (is_out, pipe) in [
-        (
-            true,
-            child
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        ),
-        (
-            false,
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn Read + Send>),
-        ),
-    ] {
-        let tx = tx.clone();
-        if let Some(p) = pipe {
-            std::thread::spawn(move || {
-                // At most MAX_OUTPUT + 1 bytes: one more means too much
-                // (None), and the child is killed.
-                let mut buf = Vec::new();
-                let _ = p.take(MAX_OUTPUT as u64 + 1).read_to_end(&mut buf);
-                let text =
-                    (buf.len() <= MAX_OUTPUT).then(|| String::from_utf8_lossy(&buf).into_owned());
-                let _ = tx.send((is_out, text));
-            });
+    })
+}
+
+/// The child's two streams, each read on its own thread (a full pipe must
+/// not block the child) up to [`MAX_OUTPUT`]; a grandchild may keep a pipe
+/// open after a kill, so the readers are never joined.
+struct Streams {
+    program: String,
+    /// (is stdout, the text; None when it went over the cap).
+    rx: mpsc::Receiver<(bool, Option<String>)>,
+    got: usize,
+    stdout: Option<String>,
+    stderr: Option<String>,
+}
+
+impl Streams {
+    fn read(child: &mut std::process::Child, program: String) -> Self {
+        let (tx, rx) = mpsc::channel();
+        let pipes: [(bool, Option<Box<dyn Read + Send>>); 2] = [
+            (true, child.stdout.take().map(|p| Box::new(p) as _)),
+            (false, child.stderr.take().map(|p| Box::new(p) as _)),
+        ];
+        for (is_out, pipe) in pipes {
+            let tx = tx.clone();
+            if let Some(p) = pipe {
+                std::thread::spawn(move || {
+                    // At most MAX_OUTPUT + 1 bytes: one more means too much.
+                    let mut buf = Vec::new();
+                    let _ = p.take(MAX_OUTPUT as u64 + 1).read_to_end(&mut buf);
+                    let text = (buf.len() <= MAX_OUTPUT)
+                        .then(|| String::from_utf8_lossy(&buf).into_owned());
+                    let _ = tx.send((is_out, text));
+                });
+            }
+        }
+        Streams {
+            program,
+            rx,
+            got: 0,
+            stdout: None,
+            stderr: None,
         }
     }
-    drop(tx);
-    let too_much = |is_out: bool| ExecError::TooMuchOutput {
-        program: name.clone(),
-        stream: if is_out { "stdout" } else { "stderr" },
-        limit: MAX_OUTPUT,
-    };
-    let (mut stdout, mut stderr) = (None::<String>, None::<String>);
-    let mut got = 0;
-    let start = Instant::now();
-    let deadline = start + timeout;
+
+    /// Keep one stream's text; a stream over the cap is an error.
+    fn take(&mut self, (is_out, text): (bool, Option<String>)) -> Result<(), ExecError> {
+        self.got += 1;
+        match text {
+            Some(t) if is_out => self.stdout = Some(t),
+            Some(t) => self.stderr = Some(t),
+            None => {
+                return Err(ExecError::TooMuchOutput {
+                    program: self.program.clone(),
+                    stream: if is_out { "stdout" } else { "stderr" },
+                    limit: MAX_OUTPUT,
+                })
+            }
+        }
+        Ok(())
+    }
+
+    /// After the child exited: the streams still unread, until the deadline
+    /// (at least 50 ms more).
+    fn finish(&mut self, deadline: Instant) -> Result<(), ExecError> {
+        while self.got < 2 {
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(50));
+            match self.rx.recv_timeout(left) {
+                Ok(m) => self.take(m)?,
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Wait for the child to exit by `deadline`, killing its group when a
+/// stream goes over the cap or time runs out.
+fn wait(
+    child: &mut std::process::Child,
+    streams: &mut Streams,
+    deadline: Instant,
+    name: &str,
+    timeout: Duration,
+) -> Result<std::process::ExitStatus, ExecError> {
     let mut nap = Duration::from_millis(1);
-    let status = loop {
-        // A stream that went over the cap ends the run now.
-        while let Ok((is_out, text)) = rx.try_recv() {
-            got += 1;
-            match text {
-                Some(t) if is_out => stdout = Some(t),
-                Some(t) => stderr = Some(t),
-                None => {
-                    kill_group(&mut child);
-                    return Err(too_much(is_out));
-                }
+    loop {
+        while let Ok(m) = streams.rx.try_recv() {
+            if let Err(e) = streams.take(m) {
+                kill_group(child);
+                return Err(e);
             }
         }
         match child.try_wait() {
-            Ok(Some(st)) => break st,
+            Ok(Some(st)) => return Ok(st),
             Ok(None) => {}
             Err(e) => {
-                kill_group(&mut child);
+                kill_group(child);
                 return Err(ExecError::Spawn {
-                    program: name,
+                    program: name.to_string(),
                     message: e.to_string(),
                 });
             }
         }
         let now = Instant::now();
         if now >= deadline {
-            kill_group(&mut child);
+            kill_group(child);
             return Err(ExecError::Timeout {
-                program: name,
+                program: name.to_string(),
                 secs: timeout.as_secs_f64(),
             });
         }
         std::thread::sleep(nap.min(deadline - now));
         nap = (nap * 2).min(Duration::from_millis(20));
-    };
-    while got < 2 {
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(50));
-        match rx.recv_timeout(left) {
-            Ok((is_out, text)) => {
-                got += 1;
-                match text {
-                    Some(t) if is_out => stdout = Some(t),
-                    Some(t) => stderr = Some(t),
-                    None => return Err(too_much(is_out)),
-                }
-            }
-            Err(_) => break,
-        }
-    }
-    let (stdout, stderr) = (stdout.unwrap_or_default(), stderr.unwrap_or_default());
-    if status.success() {
-        Ok(Output { stdout, stderr })
-    } else {
-        let code = status
-            .code()
-            .map(|c| format!("status {c}"))
-            .unwrap_or_else(|| "a signal".to_string());
-        Err(ExecError::Failed {
-            program: name,
-            code,
-            stdout,
-            stderr: stderr.trim().to_string(),
-        })
     }
 }
 
@@ -226,11 +264,7 @@ pub fn on_thread<T: Send + 'static>(
         Ok(Ok(v)) => Ok(v),
         Ok(Err(p)) => Err(ExecError::Panicked {
             what: what.to_string(),
-            message: p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into()),
+            message: super::panic_message(p.as_ref()),
         }),
         Err(mpsc::RecvTimeoutError::Timeout) => Err(ExecError::Timeout {
             program: what.to_string(),

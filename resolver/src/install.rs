@@ -17,8 +17,8 @@ mod stream;
 
 use crate::db::Db;
 use crate::emit::{pyquote, EmitError};
-use crate::lock::{Lock, LockedPackage, LockedTarget};
 use crate::host::exec::{self, ExecError};
+use crate::lock::{Lock, LockedPackage, LockedTarget};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -370,132 +370,181 @@ fn site_changes(before: &PyEnv, after: Option<&PyEnv>, site: &[&LockedPackage]) 
     }
 }
 
-/// Install target `t` of `lock` into the environment of `opts.python`.
-/// `say` gets every progress line (pip's output indented).
-pub fn install(
-    db: &Db,
-    lock: &Lock,
-    t: &LockedTarget,
-    opts: &Options,
-    say: &mut dyn FnMut(&str),
-) -> Result<Installed, InstallError> {
-    let start = Instant::now();
-    let hash = lock.hash();
-    // Validate every lock value before anything is asked or changed.
-    crate::emit::target_json(db, t)?;
-    let names: Vec<&str> = t.package.iter().map(|p| p.name.as_str()).collect();
-    let py = opts.python.as_path();
-    let shown = py.display().to_string();
-    let env = probe_env(py, &names, opts.limits.probe)?;
-    say(&format!(
-        "python {} ({}), environment {}",
-        env.executable, env.version, env.prefix
-    ));
-    let paths = Paths::new(&env, &hash);
-    let hook = render_hook(db, t, &hash, utf8(&paths.redist_dir)?)?;
-    let site: Vec<&LockedPackage> = t.package.iter().filter(|p| p.install != "redist").collect();
-    let redist: Vec<&LockedPackage> = t.package.iter().filter(|p| p.install == "redist").collect();
-    let files = t.package.len();
-    let bytes: u64 = t.package.iter().map(|p| p.size).sum();
-    let want = Marker {
-        lock_sha256: hash.clone(),
-        prefix: env.prefix.clone(),
-        target: t.name.clone(),
-    };
-    let hook_current = std::fs::read_to_string(&paths.hook).ok().as_deref() == Some(hook.as_str())
-        && std::fs::read_to_string(&paths.pth).ok().as_deref() == Some(PTH_TEXT);
-    if read_marker(&paths.marker).as_ref() == Some(&want) && site_versions_match(&env, &site) {
-        if !hook_current {
-            write_hook(&paths, &hook, "the locked files are installed")?;
-        }
-        return Ok(Installed {
+/// What one install run works from once the interpreter has answered;
+/// each step takes this instead of a long parameter list.
+struct InstallRun<'a> {
+    t: &'a LockedTarget,
+    opts: &'a Options,
+    hash: String,
+    /// Every locked distribution: what the interpreter is asked about.
+    names: Vec<&'a str>,
+    /// The environment before anything changed (to say what changed).
+    env: PyEnv,
+    paths: Paths,
+    hook: String,
+    site: Vec<&'a LockedPackage>,
+    redist: Vec<&'a LockedPackage>,
+}
+
+/// Said in every error after the redist step: how to get back to a clean state.
+const RETRY: &str = "no hook was written, so `import mxnet` is as before; retry with `cargo xtask install`, or undo with `cargo xtask install --uninstall`";
+
+/// An `Io` error for `path` with `left` describing what is left behind.
+fn io_err(
+    what: &'static str,
+    path: &Path,
+    left: &str,
+) -> impl FnOnce(std::io::Error) -> InstallError {
+    let path = path.display().to_string();
+    let left = left.to_string();
+    move |source| InstallError::Io {
+        what,
+        path,
+        source,
+        left,
+    }
+}
+
+impl<'a> InstallRun<'a> {
+    /// Validate the lock's values, ask the interpreter, and work out paths,
+    /// hook text and the two package sets; nothing is changed yet.
+    fn plan(
+        db: &Db,
+        lock: &Lock,
+        t: &'a LockedTarget,
+        opts: &'a Options,
+        say: &mut dyn FnMut(&str),
+    ) -> Result<Self, InstallError> {
+        let hash = lock.hash();
+        // Validate every lock value before anything is asked or changed.
+        crate::emit::target_json(db, t)?;
+        let names: Vec<&str> = t.package.iter().map(|p| p.name.as_str()).collect();
+        let env = probe_env(&opts.python, &names, opts.limits.probe)?;
+        say(&format!(
+            "python {} ({}), environment {}",
+            env.executable, env.version, env.prefix
+        ));
+        let paths = Paths::new(&env, &hash);
+        let hook = render_hook(db, t, &hash, utf8(&paths.redist_dir)?)?;
+        let (redist, site) = t.package.iter().partition(|p| p.install == "redist");
+        Ok(InstallRun {
+            t,
+            opts,
+            hash,
+            names,
             env,
             paths,
-            already: true,
-            hook_rewritten: !hook_current,
-            files,
-            bytes,
-            secs: start.elapsed().as_secs_f64(),
-        });
+            hook,
+            site,
+            redist,
+        })
     }
-    for (dir, ok) in [
-        (&env.purelib, env.purelib_writable),
-        (&env.prefix, env.prefix_writable),
-    ] {
-        if !ok {
-            return Err(InstallError::NotWritable { path: dir.clone() });
+
+    fn py(&self) -> &'a Path {
+        self.opts.python.as_path()
+    }
+
+    fn marker(&self) -> Marker {
+        Marker {
+            lock_sha256: self.hash.clone(),
+            prefix: self.env.prefix.clone(),
+            target: self.t.name.clone(),
         }
     }
-    let o = exec::run(
-        py,
-        &["-m", "pip", "--version"],
-        &[("GPU_ENV_HOOK".into(), "0".into())],
-        opts.limits.probe,
-    );
-    if let Err(e) = o {
-        return Err(InstallError::NoPip {
-            python: shown,
-            message: e.to_string(),
-        });
+
+    /// The marker vouches for this lock, prefix and target, and the site
+    /// packages are still the locked versions: pip has nothing to do.
+    fn already_installed(&self) -> bool {
+        read_marker(&self.paths.marker).as_ref() == Some(&self.marker())
+            && site_versions_match(&self.env, &self.site)
     }
-    say(&format!(
-        "installing {files} locked files ({}) for target {}, hash-checked, without dependency resolution",
-        mb(bytes),
-        t.name
-    ));
-    let tmp = tempfile::Builder::new()
-        .prefix("gpu-env-install-")
-        .tempdir()
-        .map_err(|source| InstallError::Io {
-            what: "cannot create a temporary directory in",
-            path: std::env::temp_dir().display().to_string(),
-            source,
-            left: "nothing was changed".into(),
-        })?;
-    let write_req = |name: &str, set: &[&LockedPackage], left: &str| {
-        let path = tmp.path().join(name);
-        let mut text = format!("# gpu-env lock sha256 {hash}, target {}\n", t.name);
+
+    /// Rewrite the hook files unless they are exactly what this lock
+    /// writes; true when they were rewritten.
+    fn refresh_hook(&self) -> Result<bool, InstallError> {
+        let read = |p: &Path| std::fs::read_to_string(p).ok();
+        let current = read(&self.paths.hook).as_deref() == Some(self.hook.as_str())
+            && read(&self.paths.pth).as_deref() == Some(PTH_TEXT);
+        if !current {
+            write_hook(&self.paths, &self.hook, "the locked files are installed")?;
+        }
+        Ok(!current)
+    }
+
+    /// Refuse before changing anything when the environment is not
+    /// writable or has no pip.
+    fn check_can_install(&self) -> Result<(), InstallError> {
+        let env = &self.env;
+        for (dir, ok) in [
+            (&env.purelib, env.purelib_writable),
+            (&env.prefix, env.prefix_writable),
+        ] {
+            if !ok {
+                return Err(InstallError::NotWritable { path: dir.clone() });
+            }
+        }
+        let env = [("GPU_ENV_HOOK".into(), "0".into())];
+        exec::run(
+            self.py(),
+            &["-m", "pip", "--version"],
+            &env,
+            self.opts.limits.probe,
+        )
+        .map(|_| ())
+        .map_err(|e| InstallError::NoPip {
+            python: self.py().display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// A `--require-hashes` requirements file for `set` in `dir`.
+    fn write_req(
+        &self,
+        dir: &Path,
+        name: &str,
+        set: &[&LockedPackage],
+        left: &str,
+    ) -> Result<PathBuf, InstallError> {
+        let path = dir.join(name);
+        let mut text = format!(
+            "# gpu-env lock sha256 {}, target {}\n",
+            self.hash, self.t.name
+        );
         for p in set {
             text.push_str(&req_line(p));
             text.push('\n');
         }
-        std::fs::write(&path, text).map_err(|source| InstallError::Io {
-            what: "cannot write",
-            path: path.display().to_string(),
-            source,
-            left: left.to_string(),
-        })?;
-        Ok::<PathBuf, InstallError>(path)
-    };
-    let steps = 1 + usize::from(!redist.is_empty()) + usize::from(!site.is_empty());
-    let mut step = 0;
-    let pip_start = Instant::now();
-    let io = |what: &'static str, path: &Path, left: &str| {
-        let path = path.display().to_string();
-        let left = left.to_string();
-        move |source| InstallError::Io {
-            what,
-            path,
-            source,
-            left,
-        }
-    };
-    if !redist.is_empty() {
-        step += 1;
-        let set_bytes: u64 = redist.iter().map(|p| p.size).sum();
-        say(&format!(
-            "[{step}/{steps}] redist: {} file(s) ({}) into {}",
-            redist.len(),
-            mb(set_bytes),
-            paths.redist_dir.display()
-        ));
+        std::fs::write(&path, text).map_err(io_err("cannot write", &path, left))?;
+        Ok(path)
+    }
+
+    /// pip `--target` into `<redist_dir>.partial`, then rename it into
+    /// place, so a failed download never leaves a half-filled directory.
+    /// With no redist packages the (empty) directory is still created.
+    fn install_redist(
+        &self,
+        tmp: &Path,
+        step: &str,
+        say: &mut dyn FnMut(&str),
+    ) -> Result<(), InstallError> {
         let nothing = "nothing was changed";
-        let req = write_req("redist.txt", &redist, nothing)?;
-        let partial = PathBuf::from(format!("{}.partial", paths.redist_dir.display()));
+        let dir = &self.paths.redist_dir;
+        if self.redist.is_empty() {
+            return std::fs::create_dir_all(dir).map_err(io_err("cannot create", dir, nothing));
+        }
+        let set_bytes: u64 = self.redist.iter().map(|p| p.size).sum();
+        say(&format!(
+            "{step} redist: {} file(s) ({}) into {}",
+            self.redist.len(),
+            mb(set_bytes),
+            dir.display()
+        ));
+        let req = self.write_req(tmp, "redist.txt", &self.redist, nothing)?;
+        let partial = PathBuf::from(format!("{}.partial", dir.display()));
         let _ = std::fs::remove_dir_all(&partial);
-        std::fs::create_dir_all(&partial).map_err(io("cannot create", &partial, nothing))?;
+        std::fs::create_dir_all(&partial).map_err(io_err("cannot create", &partial, nothing))?;
         let args = pip_install_args(&req, &["--target".into(), utf8(&partial)?.into()]);
-        if let Err(e) = stream::run(py, &args, opts.limits.pip, &mut |l| {
+        if let Err(e) = stream::run(self.py(), &args, self.opts.limits.pip, &mut |l| {
             say(&format!("  | {l}"))
         }) {
             let partial_left = std::fs::remove_dir_all(&partial)
@@ -510,110 +559,152 @@ pub fn install(
             "nothing in site-packages changed; the new redist files are in {} (delete it to undo)",
             partial.display()
         );
-        if paths.redist_dir.exists() {
-            std::fs::remove_dir_all(&paths.redist_dir).map_err(io(
-                "cannot replace",
-                &paths.redist_dir,
-                &left,
-            ))?;
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).map_err(io_err("cannot replace", dir, &left))?;
         }
-        std::fs::rename(&partial, &paths.redist_dir).map_err(io(
-            "cannot rename to",
-            &paths.redist_dir,
-            &left,
-        ))?;
-    } else {
-        std::fs::create_dir_all(&paths.redist_dir).map_err(io(
-            "cannot create",
-            &paths.redist_dir,
-            "nothing was changed",
-        ))?;
+        std::fs::rename(&partial, dir).map_err(io_err("cannot rename to", dir, &left))
     }
-    // The site step is about to change what the marker vouched for.
-    let _ = std::fs::remove_file(&paths.marker);
-    let redist_note = if redist.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "the CUDA redistributables are installed in {}; ",
-            paths.redist_dir.display()
-        )
-    };
-    let retry = "no hook was written, so `import mxnet` is as before; retry with `cargo xtask install`, or undo with `cargo xtask install --uninstall`";
-    if !site.is_empty() {
-        step += 1;
-        let set_bytes: u64 = site.iter().map(|p| p.size).sum();
+
+    /// After the redist step: what is left behind, given what happened in
+    /// site-packages.
+    fn left_after_site(&self, site_state: &str) -> String {
+        let redist_note = if self.redist.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "the CUDA redistributables are installed in {}; ",
+                self.paths.redist_dir.display()
+            )
+        };
+        format!("{redist_note}{site_state}; {RETRY}")
+    }
+
+    /// pip install the site packages (hash-checked, no dependencies); on
+    /// failure, ask the interpreter again to say what changed.
+    fn install_site(
+        &self,
+        tmp: &Path,
+        step: &str,
+        say: &mut dyn FnMut(&str),
+    ) -> Result<(), InstallError> {
+        let set_bytes: u64 = self.site.iter().map(|p| p.size).sum();
         say(&format!(
-            "[{step}/{steps}] site: {} file(s) ({}) into {}",
-            site.len(),
+            "{step} site: {} file(s) ({}) into {}",
+            self.site.len(),
             mb(set_bytes),
-            env.purelib
+            self.env.purelib
         ));
-        let req = write_req(
-            "site.txt",
-            &site,
-            &format!("{redist_note}site-packages: unchanged; {retry}"),
-        )?;
-        if let Err(e) = stream::run(
-            py,
-            &pip_install_args(&req, &[]),
-            opts.limits.pip,
-            &mut |l| say(&format!("  | {l}")),
-        ) {
-            let after = probe_env(py, &names, opts.limits.probe).ok();
-            return Err(InstallError::Site {
+        let left = self.left_after_site("site-packages: unchanged");
+        let req = self.write_req(tmp, "site.txt", &self.site, &left)?;
+        let args = pip_install_args(&req, &[]);
+        stream::run(self.py(), &args, self.opts.limits.pip, &mut |l| {
+            say(&format!("  | {l}"))
+        })
+        .map_err(|e| {
+            let after = probe_env(self.py(), &self.names, self.opts.limits.probe).ok();
+            InstallError::Site {
                 source: Box::new(e),
-                left: format!(
-                    "{redist_note}{}; {retry}",
-                    site_changes(&env, after.as_ref(), &site)
-                ),
-            });
-        }
+                left: self.left_after_site(&site_changes(&self.env, after.as_ref(), &self.site)),
+            }
+        })
     }
-    let pip_secs = pip_start.elapsed().as_secs_f64();
-    let after = probe_env(py, &names, opts.limits.probe)?;
-    if !site_versions_match(&after, &site) {
-        let found: Vec<String> = site
+
+    /// pip may succeed and still leave other versions (another pip, a
+    /// constraint file): check what the interpreter now sees.
+    fn check_locked(&self, after: &PyEnv) -> Result<(), InstallError> {
+        if site_versions_match(after, &self.site) {
+            return Ok(());
+        }
+        let found: Vec<String> = self
+            .site
             .iter()
             .map(|p| {
-                format!(
-                    "{} {}",
-                    p.name,
-                    after
-                        .versions
-                        .get(&p.name)
-                        .cloned()
-                        .flatten()
-                        .unwrap_or_else(|| "(absent)".into())
-                )
+                let v = after.versions.get(&p.name).cloned().flatten();
+                format!("{} {}", p.name, v.unwrap_or_else(|| "(absent)".into()))
             })
             .collect();
-        return Err(InstallError::NotLocked {
-            python: shown,
+        Err(InstallError::NotLocked {
+            python: self.py().display().to_string(),
             found: found.join(", "),
-            left: format!(
-                "{redist_note}{}; {retry}",
-                site_changes(&env, Some(&after), &site)
-            ),
+            left: self.left_after_site(&site_changes(&self.env, Some(after), &self.site)),
+        })
+    }
+
+    /// The hook, then the marker: the marker last, so it only ever vouches
+    /// for a finished install.
+    fn finish(&self, step: &str, say: &mut dyn FnMut(&str)) -> Result<(), InstallError> {
+        say(&format!(
+            "{step} hook: {} and {}",
+            self.paths.pth.display(),
+            self.paths.hook.display()
+        ));
+        write_hook(&self.paths, &self.hook, "the locked files are installed")?;
+        let marker = serde_json::to_string(&self.marker()).expect("json");
+        crate::fsutil::write_atomic(&self.paths.marker, marker.as_bytes()).map_err(|e| InstallError::Io {
+            what: "cannot write",
+            path: e.path.display().to_string(),
+            source: e.source,
+            left: "the locked files and the hook are installed; only the marker is missing (the next install runs pip again)".into(),
+        })
+    }
+}
+
+/// Install target `t` of `lock` into the environment of `opts.python`.
+/// `say` gets every progress line (pip's output indented).
+pub fn install(
+    db: &Db,
+    lock: &Lock,
+    t: &LockedTarget,
+    opts: &Options,
+    say: &mut dyn FnMut(&str),
+) -> Result<Installed, InstallError> {
+    let start = Instant::now();
+    let run = InstallRun::plan(db, lock, t, opts, say)?;
+    let files = t.package.len();
+    let bytes: u64 = t.package.iter().map(|p| p.size).sum();
+    if run.already_installed() {
+        let hook_rewritten = run.refresh_hook()?;
+        return Ok(Installed {
+            env: run.env,
+            paths: run.paths,
+            already: true,
+            hook_rewritten,
+            files,
+            bytes,
+            secs: start.elapsed().as_secs_f64(),
         });
     }
-    step += 1;
+    run.check_can_install()?;
     say(&format!(
-        "[{step}/{steps}] hook: {} and {}",
-        paths.pth.display(),
-        paths.hook.display()
+        "installing {files} locked files ({}) for target {}, hash-checked, without dependency resolution",
+        mb(bytes),
+        t.name
     ));
-    write_hook(&paths, &hook, "the locked files are installed")?;
-    let marker = serde_json::to_string(&want).expect("json");
-    crate::fsutil::write_atomic(&paths.marker, marker.as_bytes()).map_err(|e| InstallError::Io {
-        what: "cannot write",
-        path: e.path.display().to_string(),
-        source: e.source,
-        left: "the locked files and the hook are installed; only the marker is missing (the next install runs pip again)".into(),
-    })?;
+    let tmp = tempfile::Builder::new()
+        .prefix("gpu-env-install-")
+        .tempdir()
+        .map_err(io_err(
+            "cannot create a temporary directory in",
+            &std::env::temp_dir(),
+            "nothing was changed",
+        ))?;
+    // Steps are numbered only when they run: redist and site may be empty.
+    let has_redist = usize::from(!run.redist.is_empty());
+    let steps = 1 + has_redist + usize::from(!run.site.is_empty());
+    let pip_start = Instant::now();
+    run.install_redist(tmp.path(), &format!("[1/{steps}]"), say)?;
+    // The site step is about to change what the marker vouched for.
+    let _ = std::fs::remove_file(&run.paths.marker);
+    if !run.site.is_empty() {
+        run.install_site(tmp.path(), &format!("[{}/{steps}]", 1 + has_redist), say)?;
+    }
+    let pip_secs = pip_start.elapsed().as_secs_f64();
+    let after = probe_env(run.py(), &run.names, opts.limits.probe)?;
+    run.check_locked(&after)?;
+    run.finish(&format!("[{steps}/{steps}]"), say)?;
     Ok(Installed {
         env: after,
-        paths,
+        paths: run.paths,
         already: false,
         hook_rewritten: false,
         files,
@@ -665,6 +756,115 @@ impl Removed {
     }
 }
 
+/// What uninstall has done so far, and what it leaves in place; every
+/// error says what was already removed.
+#[derive(Default)]
+struct Removal {
+    removed: Vec<String>,
+    kept: Vec<String>,
+}
+
+impl Removal {
+    fn left(&self) -> String {
+        if self.removed.is_empty() {
+            "nothing was removed".to_string()
+        } else {
+            format!("removed so far: {}", self.removed.join("; "))
+        }
+    }
+
+    /// Remove one file; one already gone is not an error.
+    fn rm_file(&mut self, path: &Path) -> Result<(), InstallError> {
+        match std::fs::remove_file(path) {
+            Ok(()) => {
+                self.removed.push(path.display().to_string());
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(InstallError::Io {
+                what: "cannot remove",
+                path: path.display().to_string(),
+                source,
+                left: self.left(),
+            }),
+        }
+    }
+
+    /// The `.pth` and the hook, each only when it is what gpu-env writes,
+    /// and the hook's cached bytecode.
+    fn remove_hook(&mut self, paths: &Paths, purelib: &str) -> Result<(), InstallError> {
+        // The .pth first: from then on no interpreter start imports the hook.
+        match std::fs::read_to_string(&paths.pth) {
+            Ok(text) if text == PTH_TEXT => self.rm_file(&paths.pth)?,
+            Ok(_) => self.kept.push(format!(
+                "{} (not as gpu-env writes it)",
+                paths.pth.display()
+            )),
+            Err(_) => {}
+        }
+        match std::fs::read_to_string(&paths.hook) {
+            Ok(text) if text.starts_with(HOOK_HEAD) => self.rm_file(&paths.hook)?,
+            Ok(_) => self
+                .kept
+                .push(format!("{} (not written by gpu-env)", paths.hook.display())),
+            Err(_) => {}
+        }
+        let cache = Path::new(purelib).join("__pycache__");
+        if let Ok(entries) = std::fs::read_dir(&cache) {
+            for e in entries.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if n.starts_with("_gpu_env_hook.") && n.ends_with(".pyc") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// This lock's redist directory and any `.partial` a failed install
+    /// left, then the base directory if no other lock uses it.
+    fn remove_redist(&mut self, paths: &Paths) -> Result<(), InstallError> {
+        let partial = PathBuf::from(format!("{}.partial", paths.redist_dir.display()));
+        for dir in [&paths.redist_dir, &partial] {
+            if dir.exists() {
+                std::fs::remove_dir_all(dir).map_err(|source| InstallError::Io {
+                    what: "cannot remove",
+                    path: dir.display().to_string(),
+                    source,
+                    left: self.left(),
+                })?;
+                self.removed.push(dir.display().to_string());
+            }
+        }
+        if let Some(base) = paths.redist_dir.parent() {
+            // Only when empty (other locks' directories stay).
+            let _ = std::fs::remove_dir(base);
+        }
+        Ok(())
+    }
+
+    /// The site packages installed at their locked version (others were
+    /// not installed by this lock and are kept, with why).
+    fn locked_installed<'p>(
+        &mut self,
+        env: &PyEnv,
+        site: &[&'p LockedPackage],
+    ) -> Vec<&'p LockedPackage> {
+        let mut drop = Vec::new();
+        for p in site {
+            match env.versions.get(&p.name).cloned().flatten() {
+                Some(v) if v == p.version => drop.push(*p),
+                Some(v) => self.kept.push(format!(
+                    "{} {v} (the lock pins {}; not installed by this lock)",
+                    p.name, p.version
+                )),
+                None => {}
+            }
+        }
+        drop
+    }
+}
+
 /// Undo [`install`] for target `t` of `lock`: remove the `.pth`, the hook
 /// and the redist directory, then `pip uninstall -y` each locked site
 /// package whose installed version is the locked one.
@@ -684,81 +884,16 @@ pub fn uninstall(
         env.executable, env.version, env.prefix
     ));
     let paths = Paths::new(&env, &hash);
-    let mut removed: Vec<String> = Vec::new();
-    let mut kept: Vec<String> = Vec::new();
-    let left = |removed: &[String]| {
-        if removed.is_empty() {
-            "nothing was removed".to_string()
-        } else {
-            format!("removed so far: {}", removed.join("; "))
-        }
-    };
-    let rm_file = |path: &Path, removed: &mut Vec<String>| -> Result<(), InstallError> {
-        match std::fs::remove_file(path) {
-            Ok(()) => {
-                removed.push(path.display().to_string());
-                Ok(())
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(InstallError::Io {
-                what: "cannot remove",
-                path: path.display().to_string(),
-                source,
-                left: left(removed),
-            }),
-        }
-    };
-    // The .pth first: from then on no interpreter start imports the hook.
-    match std::fs::read_to_string(&paths.pth) {
-        Ok(text) if text == PTH_TEXT => rm_file(&paths.pth, &mut removed)?,
-        Ok(_) => kept.push(format!(
-            "{} (not as gpu-env writes it)",
-            paths.pth.display()
-        )),
-        Err(_) => {}
-    }
-    match std::fs::read_to_string(&paths.hook) {
-        Ok(text) if text.starts_with(HOOK_HEAD) => rm_file(&paths.hook, &mut removed)?,
-        Ok(_) => kept.push(format!("{} (not written by gpu-env)", paths.hook.display())),
-        Err(_) => {}
-    }
-    let cache = Path::new(&env.purelib).join("__pycache__");
-    if let Ok(entries) = std::fs::read_dir(&cache) {
-        for e in entries.flatten() {
-            let n = e.file_name().to_string_lossy().into_owned();
-            if n.starts_with("_gpu_env_hook.") && n.ends_with(".pyc") {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
-    let partial = PathBuf::from(format!("{}.partial", paths.redist_dir.display()));
-    for dir in [&paths.redist_dir, &partial] {
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|source| InstallError::Io {
-                what: "cannot remove",
-                path: dir.display().to_string(),
-                source,
-                left: left(&removed),
-            })?;
-            removed.push(dir.display().to_string());
-        }
-    }
-    if let Some(base) = paths.redist_dir.parent() {
-        // Only when empty (other locks' directories stay).
-        let _ = std::fs::remove_dir(base);
-    }
-    let mut drop_names = Vec::new();
-    for p in &site {
-        match env.versions.get(&p.name).cloned().flatten() {
-            Some(v) if v == p.version => drop_names.push(p),
-            Some(v) => kept.push(format!(
-                "{} {v} (the lock pins {}; not installed by this lock)",
-                p.name, p.version
-            )),
-            None => {}
-        }
-    }
-    if !drop_names.is_empty() {
+    let mut r = Removal::default();
+    r.remove_hook(&paths, &env.purelib)?;
+    r.remove_redist(&paths)?;
+    let drop = r.locked_installed(&env, &site);
+    if !drop.is_empty() {
+        let shown: Vec<String> = drop
+            .iter()
+            .map(|p| format!("{} {}", p.name, p.version))
+            .collect();
+        say(&format!("pip uninstall: {}", shown.join(", ")));
         let mut args: Vec<String> = [
             "-m",
             "pip",
@@ -770,15 +905,7 @@ pub fn uninstall(
         .iter()
         .map(|s| s.to_string())
         .collect();
-        args.extend(drop_names.iter().map(|p| p.name.clone()));
-        say(&format!(
-            "pip uninstall: {}",
-            drop_names
-                .iter()
-                .map(|p| format!("{} {}", p.name, p.version))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        args.extend(drop.iter().map(|p| p.name.clone()));
         if let Err(e) = stream::run(py, &args, opts.limits.pip_uninstall, &mut |l| {
             say(&format!("  | {l}"))
         }) {
@@ -787,18 +914,18 @@ pub fn uninstall(
                 source: Box::new(e),
                 left: format!(
                     "{}; {}",
-                    left(&removed),
+                    r.left(),
                     site_changes(&env, after.as_ref(), &site)
                 ),
             });
         }
-        removed.extend(
-            drop_names
-                .iter()
-                .map(|p| format!("{} {}", p.name, p.version)),
-        );
+        r.removed.extend(shown);
     }
-    Ok(Removed { env, removed, kept })
+    Ok(Removed {
+        env,
+        removed: r.removed,
+        kept: r.kept,
+    })
 }
 
 #[cfg(test)]

@@ -123,10 +123,32 @@ fn gpu_list(g: &[crate::target::TargetGpu]) -> String {
         .join(", ")
 }
 
+/// One row of the facts table: name, value, source.
+type Row = (String, String, String);
+
 fn print_human(r: &ProbeReport, t: &Target, probed: &Target) {
-    let mut rows: Vec<(String, String, String)> = Vec::new();
+    let rows = fact_rows(r, t, probed);
+    print_table(&rows);
+    print_toolkits(r);
+    if let Some(why) = &r.no_driver {
+        outln!("\n{why}");
+    }
+    for d in &r.disagreements {
+        outln!("disagreement: {d}");
+    }
+    outln!(
+        "\nprobed in {} ms (timeout {} s each)",
+        r.elapsed_ms,
+        r.timeout_secs
+    );
+}
+
+/// The facts as the resolver will use them, each with its source (an
+/// override shows the probed value beside it).
+fn fact_rows(r: &ProbeReport, t: &Target, probed: &Target) -> Vec<Row> {
+    let mut rows: Vec<Row> = Vec::new();
     fn row<T: ToString>(
-        rows: &mut Vec<(String, String, String)>,
+        rows: &mut Vec<Row>,
         name: &str,
         s: &Option<Sourced<T>>,
         before: &Option<Sourced<T>>,
@@ -238,6 +260,10 @@ fn print_human(r: &ProbeReport, t: &Target, probed: &Target) {
             format!("importlib.metadata ({})", p.executable),
         ));
     }
+    rows
+}
+
+fn print_table(rows: &[Row]) {
     let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     let w1 = rows
         .iter()
@@ -246,12 +272,16 @@ fn print_human(r: &ProbeReport, t: &Target, probed: &Target) {
         .unwrap_or(0)
         .min(48);
     outln!("{:w0$}  {:w1$}  SOURCE", "FACT", "VALUE");
-    for (a, b, c) in &rows {
+    for (a, b, c) in rows {
         outln!("{a:w0$}  {b:w1$}  {c}");
     }
     if rows.iter().any(|r| r.1.ends_with(" *")) {
         outln!("(* overridden)");
     }
+}
+
+/// Every toolkit found; `*` marks the active one.
+fn print_toolkits(r: &ProbeReport) {
     if !r.toolkits.is_empty() {
         outln!("\ntoolkits:");
         for tk in &r.toolkits {
@@ -285,17 +315,6 @@ fn print_human(r: &ProbeReport, t: &Target, probed: &Target) {
             );
         }
     }
-    if let Some(why) = &r.no_driver {
-        outln!("\n{why}");
-    }
-    for d in &r.disagreements {
-        outln!("disagreement: {d}");
-    }
-    outln!(
-        "\nprobed in {} ms (timeout {} s each)",
-        r.elapsed_ms,
-        r.timeout_secs
-    );
 }
 
 /// Fact overrides shared by probe and resolve (flags win over GPU_ENV_OVERRIDE_*).

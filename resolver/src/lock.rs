@@ -278,11 +278,11 @@ impl LockedTarget {
                     "PEP 440 version",
                 ));
             }
-            if !is_token(&p.filename) || !p.filename.ends_with(".whl") {
+            if !is_wheel_filename(&p.filename) {
                 return Err(bad(
                     format!("filename of {}", p.name),
                     &p.filename,
-                    "a wheel filename (letters, digits, `.+-_`, ending .whl)",
+                    "a wheel filename (letters, digits, `.+-_!`, ending .whl)",
                 ));
             }
             if !is_https_url(&p.url) {
@@ -321,7 +321,7 @@ impl LockedTarget {
         if !is_version(&m.version) {
             return Err(bad("mxnet version".into(), &m.version, "PEP 440 version"));
         }
-        if !is_token(&m.filename) {
+        if !is_wheel_filename(&m.filename) {
             return Err(bad(
                 "mxnet filename".into(),
                 &m.filename,
@@ -573,19 +573,8 @@ fn escape(s: &str) -> String {
     cut.escape_debug().to_string()
 }
 
-/// Letters, digits and `.+-_`: versions, kinds, filenames' parts.
-fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 200
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-' | b'_' | b'!'))
-}
-
-/// Free text of a lock (facts, reasons, sources): one line, no control
-/// characters (nothing that could end a comment line or drive a terminal).
-fn is_line(s: &str) -> bool {
-    s.len() <= 4096 && !s.chars().any(char::is_control)
-}
+// The grammar `db check` holds compat-db to (one definition each).
+use crate::validate::{is_line, is_token, is_wheel_filename};
 
 impl Lock {
     pub fn parse(path: &str, text: &str) -> Result<Lock, LockError> {

@@ -8,6 +8,30 @@ pub fn is_sha256(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// Letters, digits and `.+-_`, at most 200 bytes: kinds, roles, ids
+/// (breaker and shim ids), fact names.
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 200
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-' | b'_'))
+}
+
+/// A wheel filename: letters, digits and `.+-_!` (`!`: a version epoch),
+/// at most 255 bytes, ending `.whl`.
+pub fn is_wheel_filename(s: &str) -> bool {
+    s.ends_with(".whl")
+        && s.len() <= 255
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-' | b'_' | b'!'))
+}
+
+/// Free text of a lock (facts, reasons, sources): one line, no control
+/// characters (nothing that could end a comment line or drive a terminal).
+pub fn is_line(s: &str) -> bool {
+    s.len() <= 4096 && !s.chars().any(char::is_control)
+}
+
 /// `^lib[A-Za-z0-9_+.-]+\.so(\.[0-9]+)*$`
 pub fn is_soname(s: &str) -> bool {
     let Some(rest) = s.strip_prefix("lib") else {
@@ -172,5 +196,9 @@ mod tests {
         assert!(!is_cudnn_version("8.garbage.x") && !is_cudnn_version("8..1"));
         assert_eq!(escape_control("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\n");
         assert!(is_plain_text("colab-2026.08:T4") && !is_plain_text("x\ny"));
+        assert!(is_token("colab") && !is_token("colab!") && !is_token("a b"));
+        assert!(is_wheel_filename("x-1!2.0-py3-none-any.whl"));
+        assert!(!is_wheel_filename(&format!("{}.whl", "x".repeat(252))));
+        assert!(is_line("a [b]") && !is_line("a\nb"));
     }
 }

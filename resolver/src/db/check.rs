@@ -7,7 +7,8 @@ use super::model::{RedistPackage, Runtime, WheelFile, WheelRelease};
 use super::Db;
 use crate::pep440;
 use crate::validate::{
-    is_cudnn_version, is_https_url, is_plain_text, is_sha256, is_soname, is_version, parse_shim,
+    is_cudnn_version, is_https_url, is_plain_text, is_sha256, is_soname, is_token, is_version,
+    is_wheel_filename, parse_shim,
 };
 use crate::versions::CudaVersion;
 use std::collections::{BTreeSet, HashMap};
@@ -56,20 +57,22 @@ fn on_linux(q: &crate::pep508::Requirement) -> bool {
     })
 }
 
-/// A wheel filename: letters, digits and `.+-_!`, ending `.whl`.
-fn is_wheel_filename(s: &str) -> bool {
-    s.ends_with(".whl")
-        && s.len() <= 255
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-' | b'_' | b'!'))
-}
-
-/// Letters, digits and `.+-_`: kinds, ids.
-fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 200
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-' | b'_'))
+/// A version that reaches the lock: PEP 440 (the parser's message when it
+/// is not) spelled as [`is_version`] requires (no spaces), as the lock
+/// reader and the emitters hold it.
+fn check_version(r: &mut Reporter, file: &str, path: Vec<Seg>, v: &str) {
+    match pep440::version(v) {
+        Err(e) => r.error(file, path, e.to_string()),
+        Ok(_) if !is_version(v) => r.error(
+            file,
+            path,
+            format!(
+                "`{}` is not a PEP 440 version spelled with version characters only",
+                v.escape_debug()
+            ),
+        ),
+        Ok(_) => {}
+    }
 }
 
 /// The values of one file of a package (wheel, redist, pypi) that reach
@@ -285,6 +288,17 @@ fn check_cudnn(r: &mut Reporter, refs: &Refs) {
 fn check_breakers(r: &mut Reporter, db: &Db) {
     for (i, b) in db.breakers.iter().enumerate() {
         let at = |k: &str| vec![key("breaker"), Seg::Index(i), key(k)];
+        // The id is the lock's shim id (`[[target.shim]] id`).
+        if !is_token(&b.id) {
+            r.error(
+                "breakers.toml",
+                at("id"),
+                format!(
+                    "id `{}` must be letters, digits, `.+-_`",
+                    b.id.escape_debug()
+                ),
+            );
+        }
         if let Err(e) = pep440::specifiers(&b.versions) {
             r.error("breakers.toml", at("versions"), e.to_string());
         }
@@ -442,9 +456,7 @@ fn check_wheels(r: &mut Reporter, refs: &Refs) {
                 ),
             );
         }
-        if let Err(e) = pep440::version(&w.version) {
-            r.error(file, vec![key("version")], e.to_string());
-        }
+        check_version(r, file, vec![key("version")], &w.version);
         for (i, f) in w.wheel.iter().enumerate() {
             check_wheel_file(r, refs, file, w, i, f);
         }
@@ -600,9 +612,7 @@ fn check_runtime<'a>(
             );
         }
     }
-    if let Err(e) = pep440::version(&rt.python) {
-        r.error(file, vec![key("python")], e.to_string());
-    }
+    check_version(r, file, vec![key("python")], &rt.python);
     check_sources(r, file, vec![], &rt.source);
 }
 
@@ -659,13 +669,12 @@ fn check_pypi(r: &mut Reporter, db: &Db) {
         check_sources(r, file, vec![], &p.source);
         check_package_name(r, file, &p.package);
         for (i, rel) in p.release.iter().enumerate() {
-            if let Err(e) = pep440::version(&rel.version) {
-                r.error(
-                    file,
-                    vec![key("release"), Seg::Index(i), key("version")],
-                    e.to_string(),
-                );
-            }
+            check_version(
+                r,
+                file,
+                vec![key("release"), Seg::Index(i), key("version")],
+                &rel.version,
+            );
             check_requires_dist(r, file, i, &rel.requires_dist, &pypi_names);
             for (j, f) in rel.file.iter().enumerate() {
                 let at = |k: &str| {

@@ -97,12 +97,7 @@ fn invalid(
     }
 }
 
-/// Printable ASCII without quotes or backslashes: safe in a comment line.
-fn is_plain_text(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| (0x20..0x7f).contains(&b) && !matches!(b, b'\\' | b'\'' | b'"'))
-}
+use crate::validate::is_plain_text;
 
 /// Library stems in preload (dependency) order; unknown stems go after
 /// `nccl`, cuDNN always last.

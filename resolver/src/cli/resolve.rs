@@ -3,7 +3,7 @@
 use crate::exit;
 use crate::host::pyexe;
 use crate::job::{self, Request};
-use crate::solve::{Resolution, Rule, Status};
+use crate::solve::{Choice, Resolution, Rule, Status};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -166,12 +166,26 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
 }
 
 fn print_human(spec: &str, r: &Resolution, explain: bool) {
-    let t = &r.target;
     outln!(
         "target {} -> {}",
         crate::validate::escape_control(spec),
-        crate::validate::escape_control(&t.name)
+        crate::validate::escape_control(&r.target.name)
     );
+    print_facts(&r.target);
+    match (&r.status, &r.chosen) {
+        (Status::Resolved, Some(c)) => {
+            outln!("resolved:");
+            print_stack(c);
+            print_additions(c, explain);
+            print_packages(c);
+        }
+        _ => print_unsatisfiable(r),
+    }
+    print_rejected(r, explain);
+}
+
+/// The target's facts the resolution used, each with where it came from.
+fn print_facts(t: &crate::target::Target) {
     let fact = |name: &str, v: Option<(String, &String)>| {
         if let Some((v, s)) = v {
             outln!("  {name:<13} {v:<28} [{s}]");
@@ -208,101 +222,114 @@ fn print_human(spec: &str, r: &Resolution, explain: bool) {
         "cudnn",
         t.cudnn.as_ref().map(|d| (d.value.clone(), &d.source)),
     );
-    match (&r.status, &r.chosen) {
-        (Status::Resolved, Some(c)) => {
-            outln!("resolved:");
-            outln!(
-                "  mxnet         {} {}  ({})",
-                c.package,
-                c.version,
-                c.wheel.filename
-            );
-            for d in &c.gpu_code {
-                outln!(
-                    "  gpu code      {} ({}): {}",
-                    d.device,
-                    d.compute_capability,
-                    d.code
-                );
-            }
-            match (&c.driver.min, c.driver.ok) {
-                (Some(min), Some(true)) => {
-                    outln!("  driver        >= {min} ok ({})", c.driver.why)
-                }
-                (Some(min), None) => outln!(
-                    "  driver        >= {min} (target driver unknown; {})",
-                    c.driver.why
-                ),
-                _ => outln!("  driver        {}", c.driver.why),
-            }
-            if let Some(d) = &c.cudnn {
-                outln!(
-                    "  cudnn         {} ({}) from {}",
-                    d.version,
-                    d.soname,
-                    d.provider
-                );
-            }
-            outln!(
-                "  numpy         {}{}{}",
-                c.numpy.version,
-                if c.numpy.file.is_none() {
-                    " (preinstalled)"
-                } else {
-                    ""
-                },
-                match (c.numpy.meets_requires_dist, c.numpy.file.is_none()) {
-                    (true, _) => "",
-                    (false, true) => " (outside mxnet's Requires-Dist; works with the shims below)",
-                    (false, false) => {
-                        " (outside mxnet's Requires-Dist: installed with --no-deps; works with the shims below)"
-                    }
-                }
-            );
-            for s in &c.shims {
-                outln!("  shim          {}: {}", s.id, s.shim.join("; "));
-            }
-            for n in &c.needs {
-                outln!("  needs         {} installed: {}", n.package, n.reason);
-            }
-            print_companions(&c.companions, explain);
-            for e in &c.env {
-                outln!("  env           {}={}: {}", e.name, e.value, e.why);
-            }
-            for w in &c.warnings {
-                outln!("  warning       {w}");
-            }
-            outln!("  packages:");
-            for p in &c.packages {
-                outln!(
-                    "    {:<28} {:<12} {:>7.1} MB  sha256:{}…",
-                    p.name,
-                    p.version,
-                    p.size as f64 / 1e6,
-                    &p.sha256[..12]
-                );
-            }
-            outln!("  providers:");
-            for (s, p) in &c.providers {
-                if !matches!(p, crate::solve::providers::Provider::BaseSystem) {
-                    outln!("    {s:<24} {p}");
-                }
+}
+
+/// The chosen MXNet wheel and what it needs from the target: GPU code
+/// per device, the driver, cuDNN and numpy.
+fn print_stack(c: &Choice) {
+    outln!(
+        "  mxnet         {} {}  ({})",
+        c.package,
+        c.version,
+        c.wheel.filename
+    );
+    for d in &c.gpu_code {
+        outln!(
+            "  gpu code      {} ({}): {}",
+            d.device,
+            d.compute_capability,
+            d.code
+        );
+    }
+    match (&c.driver.min, c.driver.ok) {
+        (Some(min), Some(true)) => {
+            outln!("  driver        >= {min} ok ({})", c.driver.why)
+        }
+        (Some(min), None) => outln!(
+            "  driver        >= {min} (target driver unknown; {})",
+            c.driver.why
+        ),
+        _ => outln!("  driver        {}", c.driver.why),
+    }
+    if let Some(d) = &c.cudnn {
+        outln!(
+            "  cudnn         {} ({}) from {}",
+            d.version,
+            d.soname,
+            d.provider
+        );
+    }
+    outln!(
+        "  numpy         {}{}{}",
+        c.numpy.version,
+        if c.numpy.file.is_none() {
+            " (preinstalled)"
+        } else {
+            ""
+        },
+        match (c.numpy.meets_requires_dist, c.numpy.file.is_none()) {
+            (true, _) => "",
+            (false, true) => " (outside mxnet's Requires-Dist; works with the shims below)",
+            (false, false) => {
+                " (outside mxnet's Requires-Dist: installed with --no-deps; works with the shims below)"
             }
         }
-        _ if r.fixes.iter().any(|f| f.starts_with("companion ")) => {
-            outln!("unsatisfiable: a companion cannot be locked on this target");
-            for f in &r.fixes {
-                outln!("  fix: {f}");
-            }
-        }
-        _ => {
-            outln!("unsatisfiable: no MXNet wheel works on this target");
-            for f in &r.fixes {
-                outln!("  fix: {f}");
-            }
+    );
+}
+
+/// What the lock adds around the wheel to make it work: shims, needed
+/// packages, companions, environment variables, and warnings.
+fn print_additions(c: &Choice, explain: bool) {
+    for s in &c.shims {
+        outln!("  shim          {}: {}", s.id, s.shim.join("; "));
+    }
+    for n in &c.needs {
+        outln!("  needs         {} installed: {}", n.package, n.reason);
+    }
+    print_companions(&c.companions, explain);
+    for e in &c.env {
+        outln!("  env           {}={}: {}", e.name, e.value, e.why);
+    }
+    for w in &c.warnings {
+        outln!("  warning       {w}");
+    }
+}
+
+/// Every pinned file, then who provides each library (the base system's
+/// own libraries are not listed).
+fn print_packages(c: &Choice) {
+    outln!("  packages:");
+    for p in &c.packages {
+        outln!(
+            "    {:<28} {:<12} {:>7.1} MB  sha256:{}…",
+            p.name,
+            p.version,
+            p.size as f64 / 1e6,
+            &p.sha256[..12]
+        );
+    }
+    outln!("  providers:");
+    for (s, p) in &c.providers {
+        if !matches!(p, crate::solve::providers::Provider::BaseSystem) {
+            outln!("    {s:<24} {p}");
         }
     }
-    // Rejections: all with --explain, else a count per rule and the nearest few.
+}
+
+/// Why nothing was locked (a companion, or no MXNet wheel), and the fixes.
+fn print_unsatisfiable(r: &Resolution) {
+    if r.fixes.iter().any(|f| f.starts_with("companion ")) {
+        outln!("unsatisfiable: a companion cannot be locked on this target");
+    } else {
+        outln!("unsatisfiable: no MXNet wheel works on this target");
+    }
+    for f in &r.fixes {
+        outln!("  fix: {f}");
+    }
+}
+
+/// Rejections: all with --explain, else a count per rule and the nearest few.
+fn print_rejected(r: &Resolution, explain: bool) {
     if explain {
         outln!("rejected ({}):", r.rejected.len());
         for x in &r.rejected {

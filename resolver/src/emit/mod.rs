@@ -251,7 +251,48 @@ pub fn target_json(db: &Db, t: &LockedTarget) -> Result<serde_json::Value, EmitE
 fn target_data(db: &Db, t: &LockedTarget) -> Result<Py, EmitError> {
     // The one validation layer (the lock's, as for requirements and pylock):
     // every value written as data below is valid first; free-text facts are
-    // embedded escaped.
+    // embedded escaped. Errors come in this order: lock values, shims,
+    // preloads, GPU type.
+    check_installables(t)?;
+    let shims = shims_data(t)?;
+    let preload = preload_data(db, t)?;
+    let mut fields = vec![
+        ("target".into(), Py::s(&t.name)),
+        ("kind".into(), Py::s(&t.kind)),
+        ("gpu_type".into(), Py::s(gpu_type(t)?)),
+        ("expect".into(), expect_data(t)),
+        ("mxnet".into(), mxnet_data(t)),
+    ];
+    fields.extend(gpu_fields(db, t));
+    fields.extend(numpy_fields(t));
+    fields.extend([
+        (
+            "requires_overrides".into(),
+            runtime::requires_overrides(db, t),
+        ),
+        ("packages".into(), packages_data(t)),
+        ("preload".into(), preload),
+        ("shims".into(), shims),
+        // Validated with the lock (LOCK_ENV names, digit values).
+        (
+            "env".into(),
+            Py::List(
+                t.env
+                    .iter()
+                    .map(|e| Py::Tuple(vec![Py::s(&e.name), Py::s(&e.value)]))
+                    .collect(),
+            ),
+        ),
+    ]);
+    // Only with companions, so targets without them keep their bytes.
+    if let Some(c) = companions_data(t) {
+        fields.push(("companions".into(), c));
+    }
+    Ok(Py::Dict(fields))
+}
+
+/// The lock's own validation, its errors as emit errors.
+fn check_installables(t: &LockedTarget) -> Result<(), EmitError> {
     t.validate_installables().map_err(|e| match e {
         crate::lock::LockError::Invalid {
             target,
@@ -268,26 +309,12 @@ fn target_data(db: &Db, t: &LockedTarget) -> Result<Py, EmitError> {
             target: t.name.escape_debug().to_string(),
             message: other.to_string(),
         },
-    })?;
-    let packages = t
-        .package
-        .iter()
-        .map(|p| {
-            Py::Dict(vec![
-                ("name".into(), Py::s(crate::pep440::normalize_name(&p.name))),
-                ("version".into(), Py::s(&p.version)),
-                ("install".into(), Py::s(&p.install)),
-                ("size".into(), Py::Int(p.size)),
-                ("sha256".into(), Py::s(&p.sha256)),
-                ("url".into(), Py::s(&p.url)),
-            ])
-        })
-        .collect();
-    let m = &t.mxnet;
-    let numpy_installed = t
-        .package
-        .iter()
-        .any(|p| crate::pep440::normalize_name(&p.name) == "numpy");
+    })
+}
+
+/// Each shim statement as `(module, attr, expr)`: data the runtime
+/// applies, never code it runs.
+fn shims_data(t: &LockedTarget) -> Result<Py, EmitError> {
     let mut shims = Vec::new();
     for s in &t.shim {
         for stmt in &s.statements {
@@ -302,6 +329,12 @@ fn target_data(db: &Db, t: &LockedTarget) -> Result<Py, EmitError> {
             shims.push(Py::Tuple(vec![Py::s(module), Py::s(attr), Py::s(expr)]));
         }
     }
+    Ok(Py::List(shims))
+}
+
+/// The libraries to preload, in order, each with the runtime's own copy
+/// when it may be reused.
+fn preload_data(db: &Db, t: &LockedTarget) -> Result<Py, EmitError> {
     let preload = preload_list(t)?
         .into_iter()
         .map(|(soname, package, required)| {
@@ -314,53 +347,37 @@ fn target_data(db: &Db, t: &LockedTarget) -> Result<Py, EmitError> {
             ])
         })
         .collect();
-    // Facts the cell reports when the runtime differs (escaped strings).
-    let expect = t
-        .fact
-        .iter()
-        .filter(|f| matches!(f.name.as_str(), "python" | "cuda_toolkit" | "gpus"))
-        .map(|f| (f.name.clone(), Py::s(&f.value)))
-        .collect();
-    let gpu_build = m.cuda.is_some();
-    let mut extra = Vec::new();
-    if !t.companion.is_empty() {
-        // Only with companions: one line per companion and per override.
-        let lines = t.companion.iter().flat_map(|c| {
-            let head = format!(
-                "companion {} {} ({}): {}",
-                c.package,
-                c.version,
-                c.module,
-                if c.r#override.is_empty() {
-                    "as published"
-                } else {
-                    "its Requires-Dist overridden by the lock:"
-                }
-            );
-            std::iter::once(head).chain(
-                c.r#override
-                    .iter()
-                    .map(|o| format!("  {} -> {}: {}", o.requirement, o.locked, o.reason)),
-            )
-        });
-        extra.push(("companions".into(), Py::List(lines.map(Py::s).collect())));
-    }
-    let mut fields = vec![
-        ("target".into(), Py::s(&t.name)),
-        ("kind".into(), Py::s(&t.kind)),
-        ("gpu_type".into(), Py::s(gpu_type(t)?)),
-        ("expect".into(), Py::Dict(expect)),
+    Ok(Py::List(preload))
+}
+
+/// Facts the cell reports when the runtime differs (escaped strings).
+fn expect_data(t: &LockedTarget) -> Py {
+    Py::Dict(
+        t.fact
+            .iter()
+            .filter(|f| matches!(f.name.as_str(), "python" | "cuda_toolkit" | "gpus"))
+            .map(|f| (f.name.clone(), Py::s(&f.value)))
+            .collect(),
+    )
+}
+
+fn mxnet_data(t: &LockedTarget) -> Py {
+    let m = &t.mxnet;
+    Py::Dict(vec![
         (
-            "mxnet".into(),
-            Py::Dict(vec![
-                (
-                    "package".into(),
-                    Py::s(crate::pep440::normalize_name(&m.package)),
-                ),
-                ("version".into(), Py::s(&m.version)),
-                ("code".into(), Py::s(runtime::code_text(t))),
-            ]),
+            "package".into(),
+            Py::s(crate::pep440::normalize_name(&m.package)),
         ),
+        ("version".into(), Py::s(&m.version)),
+        ("code".into(), Py::s(runtime::code_text(t))),
+    ])
+}
+
+/// What the runtime checks about GPUs and the driver; a CPU build
+/// carries no device or driver requirement.
+fn gpu_fields(db: &Db, t: &LockedTarget) -> Vec<(String, Py)> {
+    let gpu_build = t.mxnet.cuda.is_some();
+    vec![
         ("gpu_build".into(), Py::Bool(gpu_build)),
         (
             "ccs".into(),
@@ -388,42 +405,75 @@ fn target_data(db: &Db, t: &LockedTarget) -> Result<Py, EmitError> {
         ),
         ("offered".into(), runtime::offered(db, t)),
         ("wheel_tags".into(), runtime::wheel_tags(t)),
-        (
-            "numpy".into(),
-            if numpy_installed {
-                Py::s(&t.numpy.version)
-            } else {
-                Py::None
-            },
-        ),
+    ]
+}
+
+/// `numpy`: the version the lock installs; `numpy_runtime`: the
+/// preinstalled one it relies on instead (at most one is set).
+fn numpy_fields(t: &LockedTarget) -> Vec<(String, Py)> {
+    let installed = t
+        .package
+        .iter()
+        .any(|p| crate::pep440::normalize_name(&p.name) == "numpy");
+    let version = |set: bool| {
+        if set {
+            Py::s(&t.numpy.version)
+        } else {
+            Py::None
+        }
+    };
+    vec![
+        ("numpy".into(), version(installed)),
         (
             "numpy_runtime".into(),
-            if t.numpy.preinstalled && !numpy_installed {
-                Py::s(&t.numpy.version)
+            version(t.numpy.preinstalled && !installed),
+        ),
+    ]
+}
+
+fn packages_data(t: &LockedTarget) -> Py {
+    Py::List(
+        t.package
+            .iter()
+            .map(|p| {
+                Py::Dict(vec![
+                    ("name".into(), Py::s(crate::pep440::normalize_name(&p.name))),
+                    ("version".into(), Py::s(&p.version)),
+                    ("install".into(), Py::s(&p.install)),
+                    ("size".into(), Py::Int(p.size)),
+                    ("sha256".into(), Py::s(&p.sha256)),
+                    ("url".into(), Py::s(&p.url)),
+                ])
+            })
+            .collect(),
+    )
+}
+
+/// One line per companion and per Requires-Dist entry the lock overrides;
+/// None without companions.
+fn companions_data(t: &LockedTarget) -> Option<Py> {
+    if t.companion.is_empty() {
+        return None;
+    }
+    let lines = t.companion.iter().flat_map(|c| {
+        let head = format!(
+            "companion {} {} ({}): {}",
+            c.package,
+            c.version,
+            c.module,
+            if c.r#override.is_empty() {
+                "as published"
             } else {
-                Py::None
-            },
-        ),
-        (
-            "requires_overrides".into(),
-            runtime::requires_overrides(db, t),
-        ),
-        ("packages".into(), Py::List(packages)),
-        ("preload".into(), Py::List(preload)),
-        ("shims".into(), Py::List(shims)),
-        // Validated with the lock (LOCK_ENV names, digit values).
-        (
-            "env".into(),
-            Py::List(
-                t.env
-                    .iter()
-                    .map(|e| Py::Tuple(vec![Py::s(&e.name), Py::s(&e.value)]))
-                    .collect(),
-            ),
-        ),
-    ];
-    fields.extend(extra);
-    Ok(Py::Dict(fields))
+                "its Requires-Dist overridden by the lock:"
+            }
+        );
+        std::iter::once(head).chain(
+            c.r#override
+                .iter()
+                .map(|o| format!("  {} -> {}: {}", o.requirement, o.locked, o.reason)),
+        )
+    });
+    Some(Py::List(lines.map(Py::s).collect()))
 }
 
 /// The cell's data block: the lock hash and every notebook target.

@@ -4,7 +4,7 @@
 //! Also renders `requirements-gpu.txt` (pip --require-hashes) and PEP 751
 //! `pylock.toml` from a lock.
 
-use crate::solve::{Resolution, Status};
+use crate::solve::{Choice, Resolution, Status};
 use crate::versions::ComputeCapability;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -252,139 +252,143 @@ impl LockedTarget {
     /// numpy, cuDNN, providers, shims. [`LockedTarget::validate`] adds the
     /// free-text records, which the cell embeds escaped.
     pub fn validate_installables(&self) -> Result<(), LockError> {
-        use crate::validate::{
-            is_https_url, is_plain_text, is_sha256, is_soname, is_version, parse_shim,
-        };
-        let bad = |what, value: &str, rule| self.invalid(what, value, rule);
+        // In this order: the first invalid value is the error.
+        self.validate_identity()?;
+        self.validate_packages()?;
+        self.validate_stack()?;
+        self.validate_providers()?;
+        self.validate_shims()
+    }
+
+    /// Name and spec (written into comments and messages) and kind.
+    fn validate_identity(&self) -> Result<(), LockError> {
+        let bad = |what: &str, value: &str, rule| self.invalid(what.into(), value, rule);
         let plain = "printable ASCII without quotes or backslashes";
-        if !is_plain_text(&self.name) || self.name.len() > 200 {
-            return Err(bad("target name".into(), &self.name, plain));
+        if !crate::validate::is_plain_text(&self.name) || self.name.len() > 200 {
+            return Err(bad("target name", &self.name, plain));
         }
-        if !is_plain_text(&self.spec) || self.spec.len() > 200 {
-            return Err(bad("target spec".into(), &self.spec, plain));
+        if !crate::validate::is_plain_text(&self.spec) || self.spec.len() > 200 {
+            return Err(bad("target spec", &self.spec, plain));
         }
         if !is_token(&self.kind) {
-            return Err(bad("kind".into(), &self.kind, "letters, digits, `.+-_`"));
+            return Err(bad("kind", &self.kind, "letters, digits, `.+-_`"));
         }
-        let name_ok = |n: &str| crate::pep440::is_valid_name(n) && n.len() <= 200;
+        Ok(())
+    }
+
+    /// Each pinned file: what pip gets as a requirement line or pylock entry.
+    fn validate_packages(&self) -> Result<(), LockError> {
+        use crate::validate::{is_https_url, is_sha256, is_version};
         for p in &self.package {
-            if !name_ok(&p.name) {
-                return Err(bad("package name".into(), &p.name, "PEP 508 name"));
+            let bad = |what: &str, value: &str, rule| {
+                self.invalid(format!("{what} of {}", p.name), value, rule)
+            };
+            if !is_name(&p.name) {
+                return Err(self.invalid("package name".into(), &p.name, "PEP 508 name"));
             }
             if !is_version(&p.version) {
-                return Err(bad(
-                    format!("version of {}", p.name),
-                    &p.version,
-                    "PEP 440 version",
-                ));
+                return Err(bad("version", &p.version, "PEP 440 version"));
             }
             if !is_wheel_filename(&p.filename) {
                 return Err(bad(
-                    format!("filename of {}", p.name),
+                    "filename",
                     &p.filename,
                     "a wheel filename (letters, digits, `.+-_!`, ending .whl)",
                 ));
             }
             if !is_https_url(&p.url) {
                 return Err(bad(
-                    format!("url of {}", p.name),
+                    "url",
                     &p.url,
                     "https URL without quotes, spaces or `#`",
                 ));
             }
             if !is_sha256(&p.sha256) {
-                return Err(bad(
-                    format!("sha256 of {}", p.name),
-                    &p.sha256,
-                    "64 lowercase hex digits",
-                ));
+                return Err(bad("sha256", &p.sha256, "64 lowercase hex digits"));
             }
             if !matches!(p.install.as_str(), "site" | "redist") {
-                return Err(bad(
-                    format!("install of {}", p.name),
-                    &p.install,
-                    "`site` or `redist`",
-                ));
+                return Err(bad("install", &p.install, "`site` or `redist`"));
             }
             if !is_token(&p.role) {
-                return Err(bad(
-                    format!("role of {}", p.name),
-                    &p.role,
-                    "letters, digits, `.+-_`",
-                ));
+                return Err(bad("role", &p.role, "letters, digits, `.+-_`"));
             }
         }
+        Ok(())
+    }
+
+    /// MXNet, numpy and cuDNN: what the cell compares with the runtime.
+    fn validate_stack(&self) -> Result<(), LockError> {
+        use crate::validate::{is_sha256, is_soname, is_version};
+        let bad = |what: &str, value: &str, rule| self.invalid(what.into(), value, rule);
         let m = &self.mxnet;
-        if !name_ok(&m.package) {
-            return Err(bad("mxnet package".into(), &m.package, "PEP 508 name"));
+        if !is_name(&m.package) {
+            return Err(bad("mxnet package", &m.package, "PEP 508 name"));
         }
         if !is_version(&m.version) {
-            return Err(bad("mxnet version".into(), &m.version, "PEP 440 version"));
+            return Err(bad("mxnet version", &m.version, "PEP 440 version"));
         }
         if !is_wheel_filename(&m.filename) {
-            return Err(bad(
-                "mxnet filename".into(),
-                &m.filename,
-                "a wheel filename",
-            ));
+            return Err(bad("mxnet filename", &m.filename, "a wheel filename"));
         }
         if !is_sha256(&m.sha256) {
-            return Err(bad(
-                "mxnet sha256".into(),
-                &m.sha256,
-                "64 lowercase hex digits",
-            ));
+            return Err(bad("mxnet sha256", &m.sha256, "64 lowercase hex digits"));
         }
         if !is_version(&self.numpy.version) {
-            return Err(bad(
-                "numpy version".into(),
-                &self.numpy.version,
-                "PEP 440 version",
-            ));
+            return Err(bad("numpy version", &self.numpy.version, "PEP 440 version"));
         }
         if let Some(c) = &self.cudnn {
             if !crate::validate::is_cudnn_version(&c.version) {
                 return Err(bad(
-                    "cudnn version".into(),
+                    "cudnn version",
                     &c.version,
                     "dotted numbers such as 8.9.6",
                 ));
             }
             if !is_soname(&c.soname) {
-                return Err(bad("cudnn soname".into(), &c.soname, "libNAME.so.N"));
+                return Err(bad("cudnn soname", &c.soname, "libNAME.so.N"));
             }
         }
+        Ok(())
+    }
+
+    fn validate_providers(&self) -> Result<(), LockError> {
+        let bad = |what: &str, value: &str, rule| self.invalid(what.into(), value, rule);
         for p in &self.provider {
             // A pip provider's soname is preloaded by the cell: the soname
             // grammar; a system one (ld-linux-x86-64.so.2) is only shown.
             let soname_ok = if p.package.is_some() {
-                is_soname(&p.soname)
+                crate::validate::is_soname(&p.soname)
             } else {
                 is_token(&p.soname)
             };
             if !soname_ok {
-                return Err(bad("provider soname".into(), &p.soname, "libNAME.so.N"));
+                return Err(bad("provider soname", &p.soname, "libNAME.so.N"));
             }
             if let Some(pkg) = &p.package {
-                if !name_ok(pkg) {
-                    return Err(bad("provider package".into(), pkg, "PEP 508 name"));
+                if !is_name(pkg) {
+                    return Err(bad("provider package", pkg, "PEP 508 name"));
                 }
             }
             if !is_line(&p.provider) {
                 return Err(bad(
-                    "provider".into(),
+                    "provider",
                     &p.provider,
                     "one line without control characters",
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Shim statements are applied as data; each must parse as one.
+    fn validate_shims(&self) -> Result<(), LockError> {
         for s in &self.shim {
             if !is_token(&s.id) {
-                return Err(bad("shim id".into(), &s.id, "letters, digits, `.+-_`"));
+                return Err(self.invalid("shim id".into(), &s.id, "letters, digits, `.+-_`"));
             }
             for stmt in &s.statements {
-                if parse_shim(stmt).is_none() {
-                    return Err(bad(
+                if crate::validate::parse_shim(stmt).is_none() {
+                    return Err(self.invalid(
                         format!("shim {}", s.id),
                         stmt,
                         "`module.attr = name[.attr]`",
@@ -576,6 +580,11 @@ fn escape(s: &str) -> String {
 // The grammar `db check` holds compat-db to (one definition each).
 use crate::validate::{is_line, is_token, is_wheel_filename};
 
+/// A PEP 508 distribution name of at most 200 bytes.
+fn is_name(n: &str) -> bool {
+    crate::pep440::is_valid_name(n) && n.len() <= 200
+}
+
 impl Lock {
     pub fn parse(path: &str, text: &str) -> Result<Lock, LockError> {
         if let Some(found) = peek_format(text) {
@@ -711,6 +720,65 @@ pub fn lock_target(
         _ => return Err(LockError::Unsatisfiable(r.target.name.clone())),
     };
     let t = &r.target;
+    Ok(LockedTarget {
+        spec: spec.to_string(),
+        name: t.name.clone(),
+        kind: t.kind.clone(),
+        constraints,
+        r#override: Vec::new(),
+        fact: locked_facts(t),
+        mxnet: locked_mxnet(c),
+        driver: LockedDriver {
+            min: c.driver.min.as_ref().map(|v| v.to_string()),
+            found: c.driver.found.as_ref().map(|v| v.to_string()),
+            ok: c.driver.ok,
+            why: c.driver.why.clone(),
+        },
+        cudnn: c.cudnn.as_ref().map(|d| LockedCudnn {
+            version: d.version.clone(),
+            soname: d.soname.clone(),
+            provider: d.provider.to_string(),
+        }),
+        numpy: LockedNumpy {
+            version: c.numpy.version.clone(),
+            preinstalled: c.numpy.file.is_none(),
+            meets_requires_dist: c.numpy.meets_requires_dist,
+        },
+        package: locked_packages(t, c),
+        provider: locked_providers(c),
+        shim: c
+            .shims
+            .iter()
+            .map(|b| LockedShim {
+                id: b.id.clone(),
+                statements: b.shim.clone(),
+                reason: b.error.clone(),
+            })
+            .collect(),
+        need: c
+            .needs
+            .iter()
+            .map(|n| LockedNeed {
+                package: n.package.clone(),
+                reason: n.reason.clone(),
+            })
+            .collect(),
+        companion: c.companions.iter().map(locked_companion).collect(),
+        env: c
+            .env
+            .iter()
+            .map(|e| LockedEnv {
+                name: e.name.clone(),
+                value: e.value.clone(),
+                why: e.why.clone(),
+            })
+            .collect(),
+    })
+}
+
+/// The target facts the resolution used, each with its source, in a fixed
+/// order; unknown facts are left out.
+fn locked_facts(t: &crate::target::Target) -> Vec<Fact> {
     let mut fact = Vec::new();
     let mut push = |name: &str, value: Option<String>, source: Option<&String>| {
         if let (Some(v), Some(s)) = (value, source) {
@@ -762,6 +830,28 @@ pub fn lock_target(
         t.cudnn.as_ref().map(|d| d.value.clone()),
         t.cudnn.as_ref().map(|d| &d.source),
     );
+    fact
+}
+
+fn locked_mxnet(c: &Choice) -> LockedMxnet {
+    LockedMxnet {
+        package: c.package.clone(),
+        version: c.version.clone(),
+        filename: c.wheel.filename.clone(),
+        sha256: c.wheel.sha256.clone(),
+        cuda: c.wheel.cuda.map(|c| c.to_string()),
+        gpu_code: c
+            .gpu_code
+            .iter()
+            .map(|d| format!("{} ({}): {}", d.device, d.compute_capability, d.code))
+            .collect(),
+        sass: c.wheel.sass.clone(),
+        ptx: c.wheel.ptx.clone(),
+    }
+}
+
+/// Every pinned file, with where it is installed.
+fn locked_packages(t: &crate::target::Target, c: &Choice) -> Vec<LockedPackage> {
     // Notebook runtimes keep their own CUDA 12 wheels in site-packages: the
     // lock's redistributables go into a directory of their own there.
     let redist_install = if crate::target::is_notebook_kind(&t.kind) {
@@ -769,101 +859,39 @@ pub fn lock_target(
     } else {
         "site"
     };
-    Ok(LockedTarget {
-        spec: spec.to_string(),
-        name: t.name.clone(),
-        kind: t.kind.clone(),
-        constraints,
-        r#override: Vec::new(),
-        fact,
-        mxnet: LockedMxnet {
-            package: c.package.clone(),
-            version: c.version.clone(),
-            filename: c.wheel.filename.clone(),
-            sha256: c.wheel.sha256.clone(),
-            cuda: c.wheel.cuda.map(|c| c.to_string()),
-            gpu_code: c
-                .gpu_code
-                .iter()
-                .map(|d| format!("{} ({}): {}", d.device, d.compute_capability, d.code))
-                .collect(),
-            sass: c.wheel.sass.clone(),
-            ptx: c.wheel.ptx.clone(),
-        },
-        driver: LockedDriver {
-            min: c.driver.min.as_ref().map(|v| v.to_string()),
-            found: c.driver.found.as_ref().map(|v| v.to_string()),
-            ok: c.driver.ok,
-            why: c.driver.why.clone(),
-        },
-        cudnn: c.cudnn.as_ref().map(|d| LockedCudnn {
-            version: d.version.clone(),
-            soname: d.soname.clone(),
-            provider: d.provider.to_string(),
-        }),
-        numpy: LockedNumpy {
-            version: c.numpy.version.clone(),
-            preinstalled: c.numpy.file.is_none(),
-            meets_requires_dist: c.numpy.meets_requires_dist,
-        },
-        package: c
-            .packages
-            .iter()
-            .map(|p| LockedPackage {
-                name: p.name.clone(),
-                version: p.version.clone(),
-                filename: p.filename.clone(),
-                url: p.url.clone(),
-                sha256: p.sha256.clone(),
-                size: p.size,
-                role: p.role.clone(),
-                install: if p.role == "cuda-redist" {
-                    redist_install.into()
-                } else {
-                    "site".into()
-                },
-            })
-            .collect(),
-        provider: c
-            .providers
-            .iter()
-            .map(|(s, p)| LockedProvider {
-                soname: s.clone(),
-                provider: p.to_string(),
-                package: match p {
-                    crate::solve::providers::Provider::Pip { package, .. } => Some(package.clone()),
-                    _ => None,
-                },
-            })
-            .collect(),
-        shim: c
-            .shims
-            .iter()
-            .map(|b| LockedShim {
-                id: b.id.clone(),
-                statements: b.shim.clone(),
-                reason: b.error.clone(),
-            })
-            .collect(),
-        need: c
-            .needs
-            .iter()
-            .map(|n| LockedNeed {
-                package: n.package.clone(),
-                reason: n.reason.clone(),
-            })
-            .collect(),
-        companion: c.companions.iter().map(locked_companion).collect(),
-        env: c
-            .env
-            .iter()
-            .map(|e| LockedEnv {
-                name: e.name.clone(),
-                value: e.value.clone(),
-                why: e.why.clone(),
-            })
-            .collect(),
-    })
+    c.packages
+        .iter()
+        .map(|p| LockedPackage {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            filename: p.filename.clone(),
+            url: p.url.clone(),
+            sha256: p.sha256.clone(),
+            size: p.size,
+            role: p.role.clone(),
+            install: if p.role == "cuda-redist" {
+                redist_install.into()
+            } else {
+                "site".into()
+            },
+        })
+        .collect()
+}
+
+/// Who provides each library; pip providers name their package (the cell
+/// preloads from it).
+fn locked_providers(c: &Choice) -> Vec<LockedProvider> {
+    c.providers
+        .iter()
+        .map(|(s, p)| LockedProvider {
+            soname: s.clone(),
+            provider: p.to_string(),
+            package: match p {
+                crate::solve::providers::Provider::Pip { package, .. } => Some(package.clone()),
+                _ => None,
+            },
+        })
+        .collect()
 }
 
 fn locked_companion(c: &crate::solve::companions::CompanionChoice) -> LockedCompanion {

@@ -43,7 +43,7 @@ fn readme_quotes_what_the_main_job_prints() {
     let lock = std::fs::read(root.join("gpu-env.lock")).unwrap();
     let want = format!("lock sha256 {}", gpu_env::fsutil::sha256_hex(&lock));
     assert!(
-        quoted.iter().any(|l| *l == want),
+        quoted.contains(&want),
         "README quotes another lock hash than the committed gpu-env.lock's ({want})"
     );
 }

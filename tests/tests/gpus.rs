@@ -1,0 +1,67 @@
+//! GPUs added to gpus.toml (issue 12 item 8) resolve by the short names users
+//! type, with the compute capability their source states.
+
+use gpu_env_tests::*;
+
+/// `resolve --target local --gpu <gpu>` with every other fact overridden, so
+/// the answer does not depend on this machine.
+fn resolve_json(gpu: &str) -> serde_json::Value {
+    let mut c = xtask!();
+    c.args([
+        "resolve",
+        "--target",
+        "local",
+        "--gpu",
+        gpu,
+        "--driver",
+        "535.104.05",
+        "--cuda-toolkit",
+        "12.2",
+        "--cudnn",
+        "8.9.7",
+        "--python-version",
+        "3.10.12",
+        "--offline",
+        "--dry-run",
+        "--json",
+    ]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{gpu}: {out}{err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{gpu}: {e}: {out}"))
+}
+
+#[test]
+fn rtx_a6000_resolves_by_alias_with_compute_capability_8_6() {
+    // developer.nvidia.com/cuda-gpus, 8.6 row.
+    let v = resolve_json("RTX A6000");
+    let code = &v["mxnet"]["gpu_code"][0];
+    assert_eq!(code["device"], "NVIDIA RTX A6000", "{v:#}");
+    assert_eq!(code["compute_capability"], "8.6", "{v:#}");
+    assert_eq!(code["code"]["kind"], "sass", "{v:#}");
+    assert_eq!(code["code"]["sm"], 86, "{v:#}");
+}
+
+#[test]
+fn the_text_report_names_the_gpu_and_its_compute_capability() {
+    let mut c = xtask!();
+    c.args([
+        "resolve",
+        "--target",
+        "local",
+        "--gpu",
+        "a16",
+        "--driver",
+        "535.104.05",
+        "--cuda-toolkit",
+        "12.2",
+        "--cudnn",
+        "8.9.7",
+        "--python-version",
+        "3.10.12",
+        "--offline",
+        "--dry-run",
+    ]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("NVIDIA A16 (8.6)"), "{out}");
+}

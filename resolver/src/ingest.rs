@@ -8,15 +8,27 @@ use crate::pypi::{self, PypiError};
 use crate::wheelname::WheelName;
 use std::path::{Path, PathBuf};
 
-/// The MXNet distributions `--all` walks, and which releases of each.
+/// The MXNet distributions `--all` walks: every Linux GPU build on PyPI,
+/// with and without MKL-DNN (`mkl`), and which releases of each.
 pub const GPU_PACKAGES: &[&str] = &[
+    "mxnet-cu75",
+    "mxnet-cu75mkl",
     "mxnet-cu80",
+    "mxnet-cu80mkl",
     "mxnet-cu90",
+    "mxnet-cu90mkl",
+    "mxnet-cu91",
+    "mxnet-cu91mkl",
     "mxnet-cu92",
+    "mxnet-cu92mkl",
     "mxnet-cu100",
+    "mxnet-cu100mkl",
     "mxnet-cu101",
+    "mxnet-cu101mkl",
     "mxnet-cu102",
+    "mxnet-cu102mkl",
     "mxnet-cu110",
+    "mxnet-cu111",
     "mxnet-cu112",
     "mxnet-cu113",
     "mxnet-cu114",
@@ -29,25 +41,21 @@ pub const CPU_PACKAGES: &[(&str, &[&str])] = &[
     ("mxnet-native", &["1.8.0.post0", "1.9.1"]),
 ];
 
-/// Names whose 1.0.0 release is an empty placeholder (cu80/cu90 1.0.0 are
-/// real 2017 builds, outside the range).
-const PLACEHOLDER_1_0_0: &[&str] = &[
-    "mxnet-cu113",
-    "mxnet-cu114",
-    "mxnet-cu115",
-    "mxnet-cu116",
-    "mxnet-cu117",
-];
-
-/// GPU releases from 1.4.0 through 2.0.0b1 (with .postN), plus the 1.0.0
-/// placeholders some names were reserved with.
-pub fn wanted_gpu_release(package: &str, version: &str) -> bool {
+/// GPU releases from 1.0.0 on (with .postN and the 2.0 pre-releases; the
+/// 1.0.0 releases of cu113 and later are empty name-reserving placeholders).
+pub fn wanted_gpu_release(_package: &str, version: &str) -> bool {
     let Ok(v) = crate::pep440::version(version) else {
         return false;
     };
-    let lo = crate::pep440::version("1.4.0").expect("literal");
-    let hi = crate::pep440::version("2.0.0b1").expect("literal");
-    (v >= lo && v <= hi) || (version == "1.0.0" && PLACEHOLDER_1_0_0.contains(&package))
+    v >= crate::pep440::version("1.0.0").expect("literal")
+}
+
+/// One wheel `--all` will ingest, with PyPI's size for progress output.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub url: String,
+    pub filename: String,
+    pub size: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +121,12 @@ fn existing(record: &Path) -> Result<Option<WheelRelease>, IngestError> {
     }
 }
 
+/// Whether a record already has every fact this ingest measures (records
+/// written before modules were counted are measured again).
+fn measured_now(w: &WheelFile) -> bool {
+    w.placeholder || w.modules.is_some() || w.unmeasured.is_some()
+}
+
 /// Render a release record: deterministic, with a do-not-edit header.
 pub fn render_record(rel: &WheelRelease) -> String {
     let body = toml::to_string(rel).expect("wheel records serialize");
@@ -146,7 +160,7 @@ pub fn ingest(
         && release
             .wheel
             .iter()
-            .any(|w| w.filename == filename && w.sha256 == file.digests.sha256)
+            .any(|w| w.filename == filename && w.sha256 == file.digests.sha256 && measured_now(w))
     {
         return Ok(Outcome::Unchanged { record });
     }
@@ -203,7 +217,13 @@ pub fn ingest(
 
 /// Every wheel URL `--all` ingests, from the PyPI listings.
 pub fn all_urls(client: &pypi::Client) -> Result<Vec<String>, IngestError> {
-    let mut urls = Vec::new();
+    Ok(all_wheels(client)?.into_iter().map(|p| p.url).collect())
+}
+
+/// Every wheel `--all` ingests (Linux x86_64 or pure), from the PyPI
+/// listings, in package then release order.
+pub fn all_wheels(client: &pypi::Client) -> Result<Vec<Planned>, IngestError> {
+    let mut out = Vec::new();
     let mut add = |project: &pypi::Project, keep: &dyn Fn(&str) -> bool| {
         for (v, files) in &project.releases {
             if !keep(v) {
@@ -211,7 +231,11 @@ pub fn all_urls(client: &pypi::Client) -> Result<Vec<String>, IngestError> {
             }
             for f in files {
                 if WheelName::parse(&f.filename).is_ok_and(|n| n.is_linux_x86_64_or_any()) {
-                    urls.push(f.url.clone());
+                    out.push(Planned {
+                        url: f.url.clone(),
+                        filename: f.filename.clone(),
+                        size: f.size,
+                    });
                 }
             }
         }
@@ -222,5 +246,5 @@ pub fn all_urls(client: &pypi::Client) -> Result<Vec<String>, IngestError> {
     for (p, versions) in CPU_PACKAGES {
         add(&client.project(p)?, &|v| versions.contains(&v));
     }
-    Ok(urls)
+    Ok(out)
 }

@@ -1,8 +1,8 @@
 //! Measure an MXNet wheel: everything `db ingest` records that can be read
 //! from the wheel file itself (no network).
 
-use crate::binary::{elf, fatbin, zip};
-use crate::db::model::{WheelFile, WheelProvenance};
+use crate::binary::{cudnn, elf, fatbin, upx, zip};
+use crate::db::model::{ModuleCode, WheelFile, WheelProvenance};
 use crate::versions::CudaVersion;
 use crate::wheelname::WheelName;
 use std::path::Path;
@@ -36,6 +36,12 @@ pub struct Measured {
     pub runpath: Vec<String>,
     pub bundled: Vec<String>,
     pub code: fatbin::FatbinCode,
+    /// The statically linked cuDNN's version, if any.
+    pub static_cudnn: Option<cudnn::StaticCudnn>,
+    /// `"upx"` when the library is UPX-packed.
+    pub packed: Option<String>,
+    /// Why the GPU code of a packed library is unmeasured.
+    pub unmeasured: Option<String>,
     pub library_sha256: Option<String>,
     pub measured: String,
 }
@@ -99,6 +105,9 @@ pub fn measure_wheel(path: &Path, filename: &str) -> Result<Measured, MeasureErr
         runpath: vec![],
         bundled,
         code: fatbin::FatbinCode::default(),
+        static_cudnn: None,
+        packed: None,
+        unmeasured: None,
         library_sha256: None,
         measured: "placeholder: wheel lists no mxnet/ package (zip central directory)".into(),
     };
@@ -112,21 +121,57 @@ pub fn measure_wheel(path: &Path, filename: &str) -> Result<Measured, MeasureErr
             path: shown.clone(),
         })?;
     let lib = archive.read(&entry)?;
-    let facts = elf::read_elf(&lib).map_err(|source| MeasureError::Elf {
+    measure_library(&lib, shown, &mut m)?;
+    Ok(m)
+}
+
+/// Where the GPU code and static cuDNN were read, as the record says it.
+fn code_how(facts: &elf::ElfFacts) -> &'static str {
+    if facts.fatbin_section.is_some() {
+        "fatbin containers in section .nv_fatbin"
+    } else {
+        "fatbin containers found by scanning the whole library for magic 0xBA55ED50 (no .nv_fatbin section header)"
+    }
+}
+
+/// Measure `mxnet/libmxnet.so` (already inflated and CRC-checked) into `m`.
+fn measure_library(lib: &[u8], shown: String, m: &mut Measured) -> Result<(), MeasureError> {
+    let facts = elf::read_elf(lib).map_err(|source| MeasureError::Elf {
         path: shown,
         source,
     })?;
-    let (code, how) = match &facts.fatbin_section {
-        Some(r) => (fatbin::read_fatbins(&lib[r.clone()]), "fatbin entry headers in section .nv_fatbin"),
-        None => (fatbin::read_fatbins(&lib), "fatbin entry headers found by scanning the whole library for magic 0xBA55ED50 (no .nv_fatbin section header)"),
+    let how = if !upx::is_packed(lib) {
+        let scanned = match &facts.fatbin_section {
+            Some(r) => &lib[r.clone()],
+            None => lib,
+        };
+        m.code = fatbin::read_fatbins(scanned);
+        m.static_cudnn = cudnn::static_cudnn(lib);
+        format!("sass/ptx/modules from {}", code_how(&facts))
+    } else {
+        m.packed = Some("upx".into());
+        match upx::unpack(lib) {
+            Ok(u) => {
+                m.code = fatbin::read_fatbins(&u.image);
+                m.static_cudnn = cudnn::static_cudnn(&u.image);
+                format!("the library is UPX-packed (pack header version {}, format {}, method {} = NRV2E_LE32, level {}): its first PT_LOAD ({} bytes of the original {}) was unpacked by gpu-env's NRV2E decoder ({} blocks, each decoded to exactly its declared size, the original ELF header matched against the packed one); needed/rpath/runpath from the packed file's PT_DYNAMIC, which UPX keeps unchanged for the loader; sass/ptx/modules from fatbin containers found by scanning the unpacked image for magic 0xBA55ED50", u.header.version, u.header.format, u.header.method, u.header.level, u.image.len(), u.original_size, u.blocks)
+            }
+            Err(e) => {
+                m.unmeasured = Some(format!("libmxnet.so is UPX-packed and gpu-env could not unpack it ({e}): its GPU code and static cuDNN are unmeasured"));
+                "GPU code unmeasured (packed)".to_string()
+            }
+        }
     };
     m.needed = facts.needed;
     m.rpath = facts.rpath;
     m.runpath = facts.runpath;
-    m.code = code;
-    m.library_sha256 = Some(crate::fsutil::sha256_hex(&lib));
-    m.measured = format!("{LIBRARY} inflated from the wheel (CRC-32 checked); needed/rpath/runpath from its ELF dynamic section; sass/ptx from {how}; requires from *.dist-info/METADATA; bundled from the zip listing");
-    Ok(m)
+    m.library_sha256 = Some(crate::fsutil::sha256_hex(lib));
+    let cudnn_how = match &m.static_cudnn {
+        Some(c) => format!("; static_cudnn from {}", c.evidence.describe()),
+        None => String::new(),
+    };
+    m.measured = format!("{LIBRARY} inflated from the wheel (CRC-32 checked); needed/rpath/runpath from its ELF dynamic section; {how}{cudnn_how}; requires from *.dist-info/METADATA; bundled from the zip listing");
+    Ok(())
 }
 
 impl Measured {
@@ -149,11 +194,26 @@ impl Measured {
             requires_python: self.requires_python,
             requires_dist: self.requires_dist,
             placeholder: self.placeholder,
-            no_gpu_code: self.code.is_empty(),
+            no_gpu_code: self.code.is_empty() && self.unmeasured.is_none(),
             needed: self.needed,
             rpath: self.rpath,
             runpath: self.runpath,
             bundled: self.bundled,
+            modules: (!self.placeholder && self.unmeasured.is_none())
+                .then(|| u32::try_from(self.code.containers).unwrap_or(u32::MAX)),
+            static_cudnn: self.static_cudnn.map(|c| c.version),
+            packed: self.packed,
+            unmeasured: self.unmeasured,
+            module_code: self
+                .code
+                .classes
+                .into_iter()
+                .map(|c| ModuleCode {
+                    modules: u32::try_from(c.modules).unwrap_or(u32::MAX),
+                    sass: c.sass,
+                    ptx: c.ptx,
+                })
+                .collect(),
             sass: self.code.sass,
             ptx: self.code.ptx,
             provenance: WheelProvenance {

@@ -44,6 +44,23 @@ impl Project {
     }
 }
 
+/// `"120 / 456 MB, 170.2 MB/s, ETA 2 s"`.
+pub fn rate_line(got: u64, total: u64, elapsed: std::time::Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(1e-3);
+    let rate = got as f64 / secs;
+    let eta = if rate > 0.0 {
+        format!("{:.0} s", total.saturating_sub(got) as f64 / rate)
+    } else {
+        "?".into()
+    };
+    format!(
+        "{} / {} MB, {:.1} MB/s, ETA {eta}",
+        got >> 20,
+        total >> 20,
+        rate / f64::from(1u32 << 20)
+    )
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PypiError {
     #[error("GET {url}: {message}")]
@@ -206,6 +223,8 @@ impl Client {
         let mut got = 0u64;
         let tty = std::io::stderr().is_terminal();
         let mut shown = 0u64;
+        let start = std::time::Instant::now();
+        let mut last_line = start;
         loop {
             let n = match resp.read(&mut buf) {
                 Ok(0) => break,
@@ -223,7 +242,12 @@ impl Client {
             if tty && expected_size > 0 && got * 50 / expected_size > shown {
                 shown = got * 50 / expected_size;
                 let bar: String = (0..50).map(|i| if i < shown { '#' } else { '.' }).collect();
-                eprint!("\r  [{bar}] {} / {} MB", got >> 20, expected_size >> 20);
+                let rate = rate_line(got, expected_size, start.elapsed());
+                eprint!("\r  [{bar}] {rate}");
+            } else if !tty && last_line.elapsed().as_secs() >= 5 {
+                // Logs (nohup) get a line every 5 s instead of a bar.
+                last_line = std::time::Instant::now();
+                eprintln!("  {}", rate_line(got, expected_size, start.elapsed()));
             }
         }
         if tty {

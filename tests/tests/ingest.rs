@@ -117,6 +117,19 @@ fn good_wheel_is_measured_and_written() {
     assert_eq!(w.sha256, sha);
     assert_eq!(w.sass, vec![70, 80]);
     assert_eq!(w.ptx, vec![80]);
+    assert_eq!(w.modules, Some(1));
+    assert_eq!(
+        w.module_code,
+        vec![gpu_env::db::model::ModuleCode {
+            modules: 1,
+            sass: vec![70, 80],
+            ptx: vec![80]
+        }]
+    );
+    assert_eq!(
+        (w.packed.as_deref(), w.static_cudnn.as_deref()),
+        (None, None)
+    );
     assert_eq!(w.cuda.unwrap().to_string(), "11.2");
     assert!(w
         .needed
@@ -280,4 +293,44 @@ fn reingest_real_wheel_reproduces_committed_record() {
     let fresh =
         std::fs::read_to_string(dir.path().join("wheels/mxnet/mxnet-cu112-1.9.1.toml")).unwrap();
     assert_eq!(fresh, committed);
+}
+
+/// A library that says it is UPX-packed but cannot be unpacked (no pack
+/// header) is recorded as packed with its GPU code unmeasured: never as
+/// "no GPU code".
+#[test]
+fn packed_library_that_cannot_be_unpacked_is_unmeasured_not_codeless() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut blob = b"junk ".to_vec();
+    blob.extend_from_slice(gpu_env::binary::upx::INFO);
+    let so = build_so(
+        &dir.path().join("so"),
+        &["libcudart.so.10.1"],
+        "$ORIGIN",
+        Some(&blob),
+    );
+    let out = dir.path().join(FILENAME);
+    make_wheel(
+        &out,
+        &[
+            ("mxnet/libmxnet.so", std::fs::read(so).unwrap()),
+            (
+                "mxnet_cu112-9.9.9.dist-info/METADATA",
+                b"Name: mxnet-cu112\n\n".to_vec(),
+            ),
+        ],
+        false,
+    );
+    let m = gpu_env::measure::measure_wheel(&out, FILENAME).unwrap();
+    assert_eq!(m.packed.as_deref(), Some("upx"));
+    let why = m.unmeasured.clone().unwrap();
+    assert!(
+        why.contains("UPX-packed") && why.contains("unmeasured"),
+        "{why}"
+    );
+    assert!(m.needed.contains(&"libcudart.so.10.1".to_string()));
+    let rec = m.into_record("u".into(), "s".into(), 1, "p".into());
+    assert!(!rec.no_gpu_code);
+    assert_eq!(rec.modules, None);
+    assert!(rec.module_code.is_empty());
 }

@@ -83,52 +83,104 @@ fn source_db_dir() -> PathBuf {
 }
 
 #[cfg(feature = "net")]
-fn ingest(mut sources: Vec<String>, all: bool, force: bool, dir: Option<&Path>) -> ExitCode {
-    use gpu_env::ingest::{self, Outcome};
+fn ingest(sources: Vec<String>, all: bool, force: bool, dir: Option<&Path>) -> ExitCode {
+    use gpu_env::ingest::{self, Planned};
     let client = gpu_env::pypi::Client::new();
     let db_dir = dir.map(Path::to_path_buf).unwrap_or_else(source_db_dir);
+    // Sizes are known for --all (PyPI's listing); 0 for given sources.
+    let mut plan: Vec<Planned> = sources
+        .into_iter()
+        .map(|url| Planned {
+            filename: url.rsplit('/').next().unwrap_or(&url).to_string(),
+            url,
+            size: 0,
+        })
+        .collect();
     if all {
-        match ingest::all_urls(&client) {
-            Ok(urls) => sources.extend(urls),
+        match ingest::all_wheels(&client) {
+            Ok(p) => plan.extend(p),
             Err(e) => return gpu_env::cli::fail(e),
         }
     }
-    if sources.is_empty() {
+    if plan.is_empty() {
         return gpu_env::cli::fail("nothing to ingest: give wheel paths or URLs, or --all");
     }
-    let mut failed = 0;
-    let total = sources.len();
-    for (i, s) in sources.iter().enumerate() {
-        let short = s.rsplit('/').next().unwrap_or(s);
-        eprintln!("[{}/{}] {short}", i + 1, total);
-        match ingest::ingest(&client, s, &db_dir, force) {
-            Ok(Outcome::Written { record, wheel }) => outln!(
-                "wrote {} ({}: needed {}, sass {:?}, ptx {:?}{})",
-                record.display(),
-                wheel.filename,
-                wheel.needed.len(),
-                wheel.sass,
-                wheel.ptx,
-                if wheel.placeholder {
-                    ", placeholder"
-                } else {
-                    ""
+    let total_bytes: u64 = plan.iter().map(|p| p.size).sum();
+    let (mut failed, mut done_bytes, mut streamed) = (0, 0u64, 0u64);
+    let start = std::time::Instant::now();
+    let total = plan.len();
+    for (i, p) in plan.iter().enumerate() {
+        eprintln!("[{}/{}] {} ({} MB)", i + 1, total, p.filename, p.size >> 20);
+        let outcome = ingest::ingest(&client, &p.url, &db_dir, force);
+        done_bytes += p.size;
+        match outcome {
+            Ok(o) => {
+                if matches!(o, ingest::Outcome::Written { .. }) && gpu_env::pypi::is_url(&p.url) {
+                    streamed += p.size;
                 }
-            ),
-            Ok(Outcome::Unchanged { record }) => {
-                outln!("unchanged {} ({short})", record.display())
+                report(&o, &p.filename);
             }
             Err(e) => {
                 failed += 1;
                 eprintln!("error: {e}");
             }
         }
+        if total_bytes > 0 {
+            eprintln!(
+                "  overall: {} of {total} wheels; {} streamed; {}",
+                i + 1,
+                gib(streamed),
+                gpu_env::pypi::rate_line(done_bytes, total_bytes, start.elapsed())
+            );
+        }
     }
+    eprintln!(
+        "streamed {} in {:.0} s",
+        gib(streamed),
+        start.elapsed().as_secs_f64()
+    );
     if failed > 0 {
         eprintln!("{failed} of {total} wheel(s) failed; nothing was written for them");
         ExitCode::from(exit::ERROR)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+#[cfg(feature = "net")]
+fn gib(bytes: u64) -> String {
+    format!("{:.2} GiB", bytes as f64 / f64::from(1u32 << 30))
+}
+
+#[cfg(feature = "net")]
+fn report(o: &gpu_env::ingest::Outcome, short: &str) {
+    use gpu_env::ingest::Outcome;
+    match o {
+        Outcome::Written { record, wheel } => outln!(
+            "wrote {} ({}: needed {}, sass {:?}, ptx {:?}, modules {}{}{}{})",
+            record.display(),
+            wheel.filename,
+            wheel.needed.len(),
+            wheel.sass,
+            wheel.ptx,
+            wheel.modules.map_or("-".into(), |m| m.to_string()),
+            wheel
+                .static_cudnn
+                .as_ref()
+                .map_or(String::new(), |c| format!(", static cuDNN {c}")),
+            wheel
+                .packed
+                .as_ref()
+                .map_or(String::new(), |p| format!(", packed {p}")),
+            if wheel.placeholder {
+                ", placeholder"
+            } else {
+                ""
+            }
+        ),
+        Outcome::Unchanged { record } => {
+            outln!("unchanged {} ({short})", record.display())
+        }
     }
 }
 

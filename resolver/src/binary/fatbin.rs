@@ -4,6 +4,12 @@
 //! u16 header_size 16, u64 payload_size}` followed by entries
 //! `{u16 kind (1 = PTX, 2 = ELF/SASS), u16, u32 header_size, u64 payload_size,
 //! ..., u32 arch at offset 28}`, each entry `header_size + payload_size` long.
+//!
+//! One container is one module: nvcc writes one per compilation unit (and
+//! statically linked NVIDIA libraries bring theirs), each registered with
+//! the CUDA runtime on its own (`__cudaRegisterFatBinary`). A module's
+//! kernels run on a device only when that module has code for it, so the
+//! readers also group modules by their exact SASS/PTX lists.
 
 pub const MAGIC: u32 = 0xBA55_ED50;
 const CONTAINER_HEADER: usize = 16;
@@ -15,8 +21,21 @@ pub struct FatbinCode {
     pub sass: Vec<u32>,
     /// PTX virtual architectures (compute_XY as XY), sorted, unique.
     pub ptx: Vec<u32>,
-    /// Number of fatbin containers found.
+    /// Number of fatbin containers (modules) found.
     pub containers: usize,
+    /// Modules grouped by their exact code: most modules first.
+    pub classes: Vec<ModuleClass>,
+}
+
+/// Modules that carry exactly the same SASS and PTX architectures.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct ModuleClass {
+    /// How many modules (containers) carry exactly this code.
+    pub modules: usize,
+    /// SASS architectures, sorted, unique.
+    pub sass: Vec<u32>,
+    /// PTX virtual architectures, sorted, unique.
+    pub ptx: Vec<u32>,
 }
 
 impl FatbinCode {
@@ -80,6 +99,7 @@ fn parse_container(b: &[u8], at: usize) -> Option<(usize, Vec<(u16, u32)>)> {
 /// whose section headers were stripped: then the magic is searched for).
 pub fn read_fatbins(bytes: &[u8]) -> FatbinCode {
     let mut code = FatbinCode::default();
+    let mut classes: std::collections::BTreeMap<(Vec<u32>, Vec<u32>), usize> = Default::default();
     let magic = MAGIC.to_le_bytes();
     let mut at = 0usize;
     // Containers are 8-byte aligned inside sections; scanning every 4 bytes is
@@ -88,13 +108,21 @@ pub fn read_fatbins(bytes: &[u8]) -> FatbinCode {
         if bytes[at..at + 4] == magic {
             if let Some((len, entries)) = parse_container(bytes, at) {
                 code.containers += 1;
+                let (mut sass, mut ptx) = (Vec::new(), Vec::new());
                 for (kind, arch) in entries {
                     match kind {
-                        1 => code.ptx.push(arch),
-                        2 => code.sass.push(arch),
+                        1 => ptx.push(arch),
+                        2 => sass.push(arch),
                         _ => {}
                     }
                 }
+                code.sass.extend_from_slice(&sass);
+                code.ptx.extend_from_slice(&ptx);
+                for v in [&mut sass, &mut ptx] {
+                    v.sort_unstable();
+                    v.dedup();
+                }
+                *classes.entry((sass, ptx)).or_default() += 1;
                 at += len.max(4);
                 at = (at + 3) & !3;
                 continue;
@@ -106,6 +134,13 @@ pub fn read_fatbins(bytes: &[u8]) -> FatbinCode {
     code.sass.dedup();
     code.ptx.sort_unstable();
     code.ptx.dedup();
+    code.classes = classes
+        .into_iter()
+        .map(|((sass, ptx), modules)| ModuleClass { modules, sass, ptx })
+        .collect();
+    // Most modules first; ties in a fixed order (records are deterministic).
+    code.classes
+        .sort_by(|a, b| b.modules.cmp(&a.modules).then_with(|| a.cmp(b)));
     code
 }
 
@@ -151,6 +186,20 @@ mod tests {
         assert_eq!(code.sass, vec![50, 70, 86]);
         assert_eq!(code.ptx, vec![86]);
         assert_eq!(code.containers, 2);
+        let class = |modules, sass: &[u32], ptx: &[u32]| ModuleClass {
+            modules,
+            sass: sass.to_vec(),
+            ptx: ptx.to_vec(),
+        };
+        assert_eq!(
+            code.classes,
+            vec![class(1, &[50, 86], &[86]), class(1, &[70], &[])]
+        );
+        let twice = [a.clone(), a].concat();
+        assert_eq!(
+            read_fatbins(&twice).classes,
+            vec![class(2, &[50, 86], &[86])]
+        );
     }
 
     #[test]

@@ -186,7 +186,8 @@ pub struct WheelFile {
     /// No `mxnet` package inside: a name-reserving placeholder.
     #[serde(default)]
     pub placeholder: bool,
-    /// The library carries no SASS and no PTX.
+    /// The library carries no SASS and no PTX (measured; never set when
+    /// `unmeasured` is).
     #[serde(default)]
     pub no_gpu_code: bool,
     /// `DT_NEEDED` of `mxnet/libmxnet.so`, in ELF order.
@@ -199,11 +200,44 @@ pub struct WheelFile {
     /// Shared libraries shipped inside the wheel beside libmxnet.so (by file name).
     #[serde(default)]
     pub bundled: Vec<String>,
+    /// SASS architectures of all modules together (their union).
+    #[serde(default)]
+    pub sass: Vec<u32>,
+    /// PTX architectures of all modules together (their union).
+    #[serde(default)]
+    pub ptx: Vec<u32>,
+    /// Fatbin modules (containers) in the library; absent for placeholders,
+    /// for records measured before modules were counted, and when the GPU
+    /// code is unmeasured (`unmeasured`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modules: Option<u32>,
+    /// Version of the cuDNN statically linked into the library (`"7.6.0"`,
+    /// or `"7.6"` when only its source paths say it), read from its strings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub static_cudnn: Option<String>,
+    /// `"upx"` when the library is packed by UPX (then its code was unpacked
+    /// to be measured, or `unmeasured` says why it was not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packed: Option<String>,
+    /// Why the GPU code and static cuDNN of a packed library could not be
+    /// measured; a wheel with this set is not known to lack GPU code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unmeasured: Option<String>,
+    /// The modules grouped by their exact SASS/PTX lists, most modules first;
+    /// the counts add up to `modules`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub module_code: Vec<ModuleCode>,
+    pub provenance: WheelProvenance,
+}
+
+/// `modules` fatbin modules of a library that carry exactly this code.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct ModuleCode {
+    pub modules: u32,
     #[serde(default)]
     pub sass: Vec<u32>,
     #[serde(default)]
     pub ptx: Vec<u32>,
-    pub provenance: WheelProvenance,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -3,26 +3,118 @@
 //! (tests/fixtures/probe, each citing its source), hung and garbage tools,
 //! a laid-out /proc and /sys (GPU_ENV_SYSROOT), no driver, and overrides.
 
+use gpu_env::host::cuda::{self, Device, DriverError, DriverInfo};
+use gpu_env_tests::probe_fixture as fixture;
 use gpu_env_tests::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// A fixture's body: its `#` provenance lines removed.
-fn fixture(name: &str) -> String {
-    let text = std::fs::read_to_string(fixtures().join("probe").join(name)).unwrap();
-    text.lines()
-        .skip_while(|l| l.starts_with('#'))
-        .map(|l| format!("{l}\n"))
-        .collect()
+/// What the CUDA driver API answers in this test process: the same
+/// libcuda and calls (`gpu_env::host::cuda::query`) the probe makes, so the
+/// oracle for which branch a driver-dependent test asserts. Each such test
+/// asserts the branch this machine takes: replayed tools without a driver,
+/// the driver API's own answer with one. (The sandbox removes
+/// LD_LIBRARY_PATH from the probe's environment: a libcuda found only
+/// through LD_LIBRARY_PATH would make the two differ, which the assertion
+/// messages show.)
+fn driver_api() -> Result<DriverInfo, DriverError> {
+    cuda::query()
 }
 
-/// Write an executable shell script.
-fn script(path: &Path, body: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+/// The devices when the driver API lists them (cuInit succeeded): then the
+/// probe's GPU fact is the driver API's, whatever nvidia-smi printed.
+fn api_devices() -> Option<Vec<Device>> {
+    match driver_api() {
+        Ok(i) if i.init_error.is_none() => Some(i.devices),
+        _ => None,
+    }
+}
+
+/// The real-driver branch: the probe's GPUs are exactly the driver API's
+/// devices, sourced to it, and a different list from nvidia-smi (`smi`:
+/// the names it printed, `None` when it gave none) is a disagreement.
+fn assert_gpus_from_driver_api(p: &Value, devices: &[Device], smi: Option<&[&str]>) {
+    let g = &p["gpus"];
+    assert_eq!(s(&g["source"]), "probe:cuda driver API", "{g}");
+    let got: Vec<(&str, &str, u64)> = g["value"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no GPU list: {g}"))
+        .iter()
+        .map(|x| {
+            (
+                s(&x["name"]),
+                s(&x["compute_capability"]),
+                x["memory_mib"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let cc: Vec<String> = devices
+        .iter()
+        .map(|d| d.compute_capability.to_string())
+        .collect();
+    let want: Vec<(&str, &str, u64)> = devices
+        .iter()
+        .zip(&cc)
+        .map(|(d, cc)| (d.name.as_str(), cc.as_str(), d.memory_mib))
+        .collect();
+    assert_eq!(
+        got, want,
+        "the probe's GPUs vs the driver API's in this test"
+    );
+    let api_names: Vec<&str> = devices.iter().map(|d| d.name.as_str()).collect();
+    let gpu_notes: Vec<&str> = p["disagreements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(s)
+        .filter(|x| x.starts_with("GPUs:"))
+        .collect();
+    match smi {
+        Some(smi) if smi != api_names.as_slice() => assert_eq!(
+            gpu_notes,
+            [format!(
+                "GPUs: the driver API lists {api_names:?}, nvidia-smi lists {smi:?}"
+            )],
+            "nvidia-smi's other GPUs are a disagreement"
+        ),
+        _ => assert!(gpu_notes.is_empty(), "{gpu_notes:?}"),
+    }
+}
+
+/// The driver's CUDA: cuDriverGetVersion's when the driver API answers it
+/// (a different banner is a disagreement), else the nvidia-smi banner's.
+fn assert_driver_cuda(p: &Value, banner: &str) {
+    let dc = &p["driver_cuda"];
+    let notes: Vec<&str> = p["disagreements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(s)
+        .filter(|x| x.starts_with("driver CUDA version:"))
+        .collect();
+    match driver_api().ok().and_then(|i| i.cuda) {
+        Some(c) => {
+            assert_eq!(s(&dc["value"]), c.to_string(), "{dc}");
+            assert_eq!(s(&dc["source"]), "probe:cuDriverGetVersion", "{dc}");
+            if c.to_string() == banner {
+                assert!(notes.is_empty(), "{notes:?}");
+            } else {
+                assert_eq!(
+                    notes,
+                    [format!(
+                        "driver CUDA version: cuDriverGetVersion says {c}, nvidia-smi banner says {banner}"
+                    )]
+                );
+            }
+        }
+        // The banner gives the driver's CUDA when libcuda is not loadable here.
+        None => {
+            assert_eq!(s(&dc["value"]), banner, "{dc}");
+            assert_eq!(s(&dc["source"]), "probe:nvidia-smi banner", "{dc}");
+            assert!(notes.is_empty(), "{notes:?}");
+        }
+    }
 }
 
 /// A script that prints `text` (via a data file beside it) and exits `code`.
@@ -202,14 +294,24 @@ fn h100_580_smi_with_sys_and_open_proc_reports_disagreement() {
     );
     let j = sb.json(&[]);
     let p = &j["probe"];
-    if p["gpus"]["source"] == "probe:cuda driver API" {
-        eprintln!("a real driver answered; skipping the replay assertions");
-        return;
+    // The GPUs: the driver API's when it lists them, else nvidia-smi's.
+    match api_devices() {
+        Some(devices) => {
+            assert_gpus_from_driver_api(p, &devices, Some(&["NVIDIA H100 80GB HBM3"]));
+            let cc = devices[0].compute_capability.to_string();
+            assert_eq!(s(&j["target"]["gpu_list"][0]["compute_capability"]), cc);
+        }
+        None => {
+            assert_eq!(s(&p["gpus"]["source"]), "probe:nvidia-smi", "{}", p["gpus"]);
+            let g = &p["gpus"]["value"][0];
+            assert_eq!(s(&g["name"]), "NVIDIA H100 80GB HBM3");
+            assert_eq!(s(&g["compute_capability"]), "9.0");
+            assert_eq!(g["memory_mib"], 81559);
+            assert_eq!(s(&j["target"]["gpu_list"][0]["compute_capability"]), "9.0");
+        }
     }
-    let g = &p["gpus"]["value"][0];
-    assert_eq!(s(&g["name"]), "NVIDIA H100 80GB HBM3");
-    assert_eq!(s(&g["compute_capability"]), "9.0");
-    assert_eq!(g["memory_mib"], 81559);
+    // The driver version comes from the sysroot's files and nvidia-smi
+    // either way.
     assert_eq!(s(&p["driver"]["value"]), "580.82.07");
     assert_eq!(
         s(&p["driver"]["source"]),
@@ -235,10 +337,7 @@ fn h100_580_smi_with_sys_and_open_proc_reports_disagreement() {
             .any(|x| s(x).contains("565.57.01") && s(x).contains("580.82.07")),
         "{d:?}"
     );
-    // The banner gives the driver's CUDA when libcuda is not loadable here.
-    assert_eq!(s(&p["driver_cuda"]["value"]), "13.0");
-    assert_eq!(s(&p["driver_cuda"]["source"]), "probe:nvidia-smi banner");
-    assert_eq!(s(&j["target"]["gpu_list"][0]["compute_capability"]), "9.0");
+    assert_driver_cuda(p, "13.0");
     assert!(p["no_driver"].is_null());
 }
 
@@ -261,28 +360,42 @@ fn r470_smi_rejects_compute_cap_and_is_retried() {
     );
     let j = sb.json(&[]);
     let p = &j["probe"];
-    if p["gpus"]["source"] == "probe:cuda driver API" {
-        return;
+    let db_ok = gpu_env::db::Db::from_dir(&workspace_root().join("compat-db")).is_ok();
+    match api_devices() {
+        // The driver API names the GPUs and their compute capabilities.
+        Some(devices) => {
+            assert_gpus_from_driver_api(p, &devices, Some(&["Tesla T4"]));
+            let cc = devices[0].compute_capability.to_string();
+            assert_eq!(s(&j["target"]["gpu_list"][0]["compute_capability"]), cc);
+        }
+        None => {
+            assert!(
+                s(&p["gpus"]["source"]).contains("without compute_cap"),
+                "{}",
+                p["gpus"]
+            );
+            let g = &p["gpus"]["value"][0];
+            assert_eq!(s(&g["name"]), "Tesla T4");
+            assert!(g["compute_capability"].is_null());
+            // compat-db names the T4's compute capability for the resolver.
+            if db_ok {
+                assert_eq!(s(&j["target"]["gpu_list"][0]["compute_capability"]), "7.5");
+            }
+        }
     }
-    assert!(
-        s(&p["gpus"]["source"]).contains("without compute_cap"),
-        "{}",
-        p["gpus"]
-    );
-    let g = &p["gpus"]["value"][0];
-    assert_eq!(s(&g["name"]), "Tesla T4");
-    assert!(g["compute_capability"].is_null());
     // /proc (proprietary format) answers before nvidia-smi; they disagree.
     assert_eq!(s(&p["driver"]["value"]), "384.98");
     assert_eq!(
         s(&p["driver"]["source"]),
         "probe:/proc/driver/nvidia/version"
     );
-    assert!(!p["disagreements"].as_array().unwrap().is_empty());
-    // compat-db names the T4's compute capability for the resolver.
-    if gpu_env::db::Db::from_dir(&workspace_root().join("compat-db")).is_ok() {
-        assert_eq!(s(&j["target"]["gpu_list"][0]["compute_capability"]), "7.5");
-    }
+    let d = p["disagreements"].as_array().unwrap();
+    assert!(
+        d.iter()
+            .any(|x| s(x).contains("384.98") && s(x).contains("470.182.03")),
+        "{d:?}"
+    );
+    assert_driver_cuda(p, "11.4");
 }
 
 #[test]
@@ -290,25 +403,43 @@ fn hung_nvcc_and_smi_time_out_with_error_entries() {
     let sb = Sandbox::new();
     script(&sb.bin().join("nvcc"), "sleep 60\n");
     script(&sb.bin().join("nvidia-smi"), "sleep 60\n");
-    let t = Instant::now();
-    let j = sb.json(&["--timeout", "1"]);
-    let took = t.elapsed();
-    assert!(took < Duration::from_secs(5), "probe took {took:?}");
+    let mut c = sb.cmd(&["--timeout", "1"]);
+    c.arg("--json");
+    // A hang guard, not a speed assert: the outcome below (each tool killed
+    // after 1 s) is what shows the time-out works.
+    let (code, out, err) = hang_guard(
+        "probe with hung tools",
+        Duration::from_secs(120),
+        move || run(c),
+    );
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let j: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
     let p = &j["probe"];
     let e = s(&p["toolkit"]["error"]);
-    assert!(e.contains("no answer within 1.0 s"), "{e}");
+    assert!(e.contains("nvcc: no answer within 1.0 s (killed)"), "{e}");
     assert!(p["toolkit"]["value"].is_null());
+    let e = s(&p["driver"]["error"]);
     assert!(
-        s(&p["driver"]["error"]).contains("nvidia-smi"),
-        "{}",
-        p["driver"]
+        e.contains("nvidia-smi: no answer within 1.0 s (killed)"),
+        "{e}"
     );
-    assert!(
-        s(&p["gpus"]["error"]).contains("no answer"),
-        "{}",
-        p["gpus"]
-    );
-    assert!(p["gpus"]["value"].is_null(), "unknown, not `no GPU`");
+    let g = &p["gpus"];
+    match api_devices() {
+        // With a real driver the GPUs are the driver API's, unless cuInit
+        // itself took longer than the 1 s limit.
+        Some(devices) if g["value"].is_array() => assert_gpus_from_driver_api(p, &devices, None),
+        Some(_) => assert!(
+            s(&g["error"]).contains("libcuda (cuDriverGetVersion): no answer within 1.0 s"),
+            "{g}"
+        ),
+        None => {
+            assert!(
+                s(&g["error"]).contains("nvidia-smi: no answer within 1.0 s (killed)"),
+                "{g}"
+            );
+            assert!(g["value"].is_null(), "unknown, not `no GPU`");
+        }
+    }
 }
 
 #[test]
@@ -328,10 +459,24 @@ fn garbage_output_is_an_error_entry() {
         "{}",
         p["toolkit"]
     );
+    match api_devices() {
+        // nvidia-smi's garbage lists no GPUs to disagree with.
+        Some(devices) => assert_gpus_from_driver_api(p, &devices, None),
+        None => assert!(
+            s(&p["gpus"]["error"]).contains("unrecognised nvidia-smi CSV line"),
+            "{}",
+            p["gpus"]
+        ),
+    }
+    let smi = p["driver_readings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["source"] == "nvidia-smi")
+        .unwrap();
     assert!(
-        s(&p["gpus"]["error"]).contains("unrecognised nvidia-smi CSV line"),
-        "{}",
-        p["gpus"]
+        s(&smi["error"]).contains("unrecognised nvidia-smi CSV line"),
+        "{smi}"
     );
     let proc = p["driver_readings"]
         .as_array()
@@ -345,24 +490,110 @@ fn garbage_output_is_an_error_entry() {
     );
 }
 
+/// The system's nvidia-smi, which the sandbox's PATH (`bin:/usr/bin:/bin`)
+/// reaches on a machine with a driver: `None` when there is none, else the
+/// GPU names it lists (empty when it fails).
+fn system_smi() -> Option<Vec<String>> {
+    let exe = ["/usr/bin/nvidia-smi", "/bin/nvidia-smi"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())?;
+    let out = std::process::Command::new(exe)
+        .args(["--query-gpu=name", "--format=csv,noheader"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success());
+    Some(out.map_or_else(Vec::new, |o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    }))
+}
+
+/// An empty sandbox: no fake tools, no kernel module files under the
+/// sysroot. Without a driver that is "no driver", with each reason; with
+/// one, libcuda and the system's nvidia-smi answer. Either way exit 0.
 #[test]
 fn no_driver_is_reported_with_its_reason_and_exit_0() {
     let sb = Sandbox::new();
     let (code, out, err) = run(sb.cmd(&[]));
     assert_eq!(code, 0, "{out}\n{err}");
-    if out.contains("probe:cuda driver API") {
-        return;
-    }
-    assert!(out.contains("no NVIDIA driver on this machine"), "{out}");
-    assert!(out.contains("nvidia-smi not found on PATH"), "{out}");
-    assert!(out.contains("/proc/driver/nvidia/version absent"), "{out}");
     let j = sb.json(&[]);
-    assert_eq!(
-        j["probe"]["gpus"]["value"],
-        Value::Array(vec![]),
-        "known: no GPU"
-    );
-    assert!(s(&j["probe"]["no_driver"]).contains("libcuda.so.1"));
+    let p = &j["probe"];
+    let smi = system_smi();
+    let smi_names: Vec<&str> = smi.iter().flatten().map(String::as_str).collect();
+    let smi_gpus = (!smi_names.is_empty()).then_some(smi_names.as_slice());
+    match &smi {
+        None => {
+            // The driver version is unknown, with each reason.
+            assert!(out.contains("nvidia-smi not found on PATH"), "{out}");
+            assert!(out.contains("/proc/driver/nvidia/version absent"), "{out}");
+            assert_eq!(
+                s(&p["driver"]["error"]),
+                "/sys/module/nvidia/version absent; /proc/driver/nvidia/version absent; nvidia-smi not found on PATH"
+            );
+        }
+        Some(names) if !names.is_empty() => {
+            assert_eq!(
+                s(&p["driver"]["source"]),
+                "probe:nvidia-smi",
+                "{}",
+                p["driver"]
+            );
+        }
+        Some(_) => assert!(
+            s(&p["driver"]["error"]).contains("nvidia-smi"),
+            "{}",
+            p["driver"]
+        ),
+    }
+    let g = &p["gpus"];
+    // Whether there is a driver is libcuda's answer, as in the probe.
+    match driver_api() {
+        Err(e @ DriverError::NoLibrary) if smi.is_none() => {
+            assert!(out.contains("no NVIDIA driver on this machine"), "{out}");
+            assert_eq!(g["value"], Value::Array(vec![]), "known: no GPU");
+            assert_eq!(s(&g["source"]), "probe: no NVIDIA driver", "{g}");
+            let why = s(&p["no_driver"]);
+            assert!(why.contains(&e.to_string()), "{why}");
+            assert!(why.contains("nvidia-smi not found on PATH"), "{why}");
+        }
+        // libcuda loads and cuInit succeeds: the GPUs are the driver API's.
+        Ok(info) if info.init_error.is_none() => {
+            assert!(!out.contains("no NVIDIA driver on this machine"), "{out}");
+            assert!(p["no_driver"].is_null(), "{}", p["no_driver"]);
+            assert!(out.contains("probe:cuda driver API"), "{out}");
+            assert_gpus_from_driver_api(p, &info.devices, smi_gpus);
+        }
+        // Otherwise nvidia-smi's GPUs where it lists some, else "no GPU"
+        // from cuInit, else the errors; never "no driver" when something
+        // answered.
+        other => {
+            assert!(p["no_driver"].is_null(), "{}", p["no_driver"]);
+            if let Some(names) = smi_gpus {
+                assert_eq!(s(&g["source"]), "probe:nvidia-smi", "{g}");
+                let got: Vec<&str> = g["value"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| s(&x["name"]))
+                    .collect();
+                assert_eq!(got, names);
+            } else if let Ok(DriverInfo {
+                init_error: Some(e),
+                ..
+            }) = &other
+            {
+                assert_eq!(g["value"], Value::Array(vec![]), "{g}");
+                assert_eq!(s(&g["source"]), "probe:cuInit", "{g}");
+                assert_eq!(s(&g["error"]), e.to_string(), "{g}");
+            } else if let Err(e) = &other {
+                assert!(g["value"].is_null(), "{g}");
+                assert!(s(&g["error"]).contains(&e.to_string()), "{g}");
+            }
+        }
+    }
 }
 
 #[test]
@@ -412,68 +643,4 @@ fn overrides_from_flags_and_env_are_marked() {
     let (code, _, err) = run(sb.cmd(&["--gpu", "banana"]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("banana"), "{err}");
-}
-
-/// Benchmark (ignored; run with
-/// `cargo test -p gpu-env-tests --test probe -- --ignored --nocapture probe_wall_time`):
-/// fake nvcc, nvidia-smi and python that each sleep 0.5 s; the whole probe's
-/// wall time over the slowest single command (0.5 s). Goal: <= 1.3.
-#[test]
-#[ignore]
-fn probe_wall_time_vs_slowest_command() {
-    let sb = Sandbox::new();
-    let nvcc = fixture("nvcc-12.4.txt");
-    let d = sb.dir.path();
-    std::fs::write(d.join("nvcc.out"), nvcc).unwrap();
-    script(
-        &sb.bin().join("nvcc"),
-        &format!("sleep 0.5; cat '{}/nvcc.out'\n", d.display()),
-    );
-    std::fs::write(d.join("smi.csv"), fixture("smi-h100-580.csv")).unwrap();
-    script(
-        &sb.bin().join("nvidia-smi"),
-        &format!("sleep 0.5; cat '{}/smi.csv'\n", d.display()),
-    );
-    for v in ["11.8", "10.0"] {
-        let p = sb.root().join(format!("usr/local/cuda-{v}/bin/nvcc"));
-        std::fs::write(
-            d.join(format!("nvcc-{v}.out")),
-            fixture(&format!("nvcc-{v}.txt")),
-        )
-        .unwrap();
-        script(
-            &p,
-            &format!("sleep 0.5; cat '{}/nvcc-{v}.out'\n", d.display()),
-        );
-    }
-    script(
-        &sb.bin().join("fakepython"),
-        "sleep 0.5; echo '{\"version\": \"3.11.7\", \"executable\": \"/x/python3\", \"glibc\": \"2.35\", \"packages\": {}, \"site_packages\": [], \"colab\": false}'\n",
-    );
-    let python = sb.bin().join("fakepython");
-    // Single slowest command, measured the same way (spawn + sleep 0.5).
-    let t = Instant::now();
-    let _ = std::process::Command::new(sb.bin().join("nvcc"))
-        .arg("--version")
-        .output()
-        .unwrap();
-    let single = t.elapsed();
-    let mut ratios = Vec::new();
-    for _ in 0..5 {
-        let mut c = sb.cmd(&["--python"]);
-        c.arg(&python);
-        let j = sb.json_with(c, &[]);
-        let ms = j["probe"]["elapsed_ms"].as_u64().unwrap() as f64;
-        assert_eq!(s(&j["probe"]["toolkit"]["value"]), "12.4");
-        ratios.push(ms / single.as_millis() as f64);
-    }
-    ratios.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    println!(
-        "probe wall / slowest single command ({} ms): min {:.2} median {:.2} max {:.2}",
-        single.as_millis(),
-        ratios[0],
-        ratios[2],
-        ratios[4]
-    );
-    assert!(ratios[2] <= 1.3, "median ratio {:.2} > 1.3", ratios[2]);
 }

@@ -32,7 +32,8 @@ static BYPASS: AtomicBool = AtomicBool::new(false);
 unsafe impl GlobalAlloc for Guard {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         check_memory(l.size());
-        let p = System.alloc(l);
+        // SAFETY: the caller's layout, passed on.
+        let p = unsafe { System.alloc(l) };
         if !p.is_null() {
             LIVE.fetch_add(l.size(), Ordering::Relaxed);
         }
@@ -40,19 +41,22 @@ unsafe impl GlobalAlloc for Guard {
     }
     unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
         check_memory(l.size());
-        let p = System.alloc_zeroed(l);
+        // SAFETY: the caller's layout, passed on.
+        let p = unsafe { System.alloc_zeroed(l) };
         if !p.is_null() {
             LIVE.fetch_add(l.size(), Ordering::Relaxed);
         }
         p
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        System.dealloc(p, l);
+        // SAFETY: `p` came from System with layout `l` (alloc above).
+        unsafe { System.dealloc(p, l) };
         LIVE.fetch_sub(l.size(), Ordering::Relaxed);
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         check_memory(new.saturating_sub(l.size()));
-        let q = System.realloc(p, l, new);
+        // SAFETY: `p` came from System with layout `l`.
+        let q = unsafe { System.realloc(p, l, new) };
         if !q.is_null() {
             LIVE.fetch_sub(l.size(), Ordering::Relaxed);
             LIVE.fetch_add(new, Ordering::Relaxed);
@@ -78,6 +82,7 @@ fn check_memory(more: usize) {
                 LIVE.load(Ordering::Relaxed)
             ),
         );
+        gpu_env_fuzz::targets::remove_scratch_file();
         std::process::exit(1);
     }
 }
@@ -132,6 +137,7 @@ fn watchdog() {
             } else if seq != 0 && last.1.elapsed() > INPUT_TIME_LIMIT {
                 BYPASS.store(true, Ordering::Relaxed);
                 save_current("hang", &format!("one input ran past {INPUT_TIME_LIMIT:?}"));
+                gpu_env_fuzz::targets::remove_scratch_file();
                 std::process::exit(1);
             }
         }
@@ -283,7 +289,9 @@ fn main() {
     let _ = NAMES.set(targets.iter().map(|t| t.name).collect());
     quiet_panics();
     watchdog();
-    std::process::exit(run_all(&targets, &chosen, &args));
+    let code = run_all(&targets, &chosen, &args);
+    gpu_env_fuzz::targets::remove_scratch_file();
+    std::process::exit(code);
 }
 
 fn run_all(targets: &[Target], chosen: &[usize], args: &Args) -> i32 {

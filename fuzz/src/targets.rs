@@ -120,10 +120,10 @@ fn fatbin_seeds() -> Vec<Vec<u8>> {
 }
 
 /// The zip reader takes a path: each input is written to one scratch file
-/// per process (in /dev/shm when there is one: no disk wear).
+/// per process (in /dev/shm when there is one: no disk wear), removed by
+/// [`remove_scratch_file`] at the end of a run.
 fn scratch_file(input: &[u8]) -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    let p = PATH.get_or_init(|| {
+    let p = SCRATCH.get_or_init(|| {
         let base = Path::new("/dev/shm");
         let base = if base.is_dir() {
             base.to_path_buf()
@@ -137,6 +137,15 @@ fn scratch_file(input: &[u8]) -> &'static Path {
     });
     std::fs::write(p, input).expect("the fuzzer's scratch file can be written");
     p
+}
+
+static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
+
+/// Remove this process's scratch file, if a zip target made one.
+pub fn remove_scratch_file() {
+    if let Some(p) = SCRATCH.get() {
+        let _ = std::fs::remove_file(p);
+    }
 }
 
 fn run_zip(input: &[u8]) -> Result<String, String> {

@@ -38,7 +38,7 @@ const SPEC_DICT: &[&[u8]] = &[
     b"-py3-none-manylinux2014_x86_64.whl",
 ];
 
-pub fn all() -> Vec<Target> {
+pub(crate) fn all() -> Vec<Target> {
     vec![
         Target {
             name: "versions",

@@ -31,6 +31,7 @@ fn found_inputs_and_seeds_never_panic_again() {
             }
         }
     }
+    gpu_env_fuzz::targets::remove_scratch_file();
     assert!(
         failures.is_empty(),
         "{} of {replayed} inputs fail:\n{}",

@@ -4,26 +4,13 @@
 //! cell, a changed constraint and a changed compat-db each fail with what
 //! changed; a corrupted lock fails with exit 2 and is left untouched.
 
-use gpu_env_tests::{fixtures, run, xtask};
+use gpu_env_tests::{copy_dir, fixtures, run, xtask};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 struct Repo {
     _tmp: tempfile::TempDir,
     root: PathBuf,
     db: PathBuf,
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 const MANIFEST: &str = "[workspace]\n\n[workspace.metadata.gpu-env]\ntargets = [\"colab\"]\n";
@@ -120,8 +107,8 @@ fn hand_formatted_lock_is_stale() {
     let r = repo();
     edit(
         &r.root.join("gpu-env.lock"),
-        "format = 2\n",
-        "format = 2 # edited\n",
+        "format = 3\n",
+        "format = 3 # edited\n",
     );
     let (code, out, err) = check(&r);
     assert_eq!(code, 1, "{out}{err}");
@@ -279,35 +266,6 @@ fn hostile_lock_value_is_reported() {
     assert!(!cell.contains("os.system"));
 }
 
-/// Benchmark: `cargo xtask check` against the process floor
-/// (`xtask --version`). Run with
-/// `cargo test -p gpu-env-tests --test check -- --ignored --nocapture bench`.
-#[test]
-#[ignore]
-fn bench_check_vs_process_floor() {
-    let r = repo();
-    let n = 30;
-    let time = |args: &[&str]| {
-        let t = Instant::now();
-        for _ in 0..n {
-            let mut c = xtask!();
-            c.current_dir(&r.root).args(args);
-            let (code, out, err) = run(c);
-            assert_eq!(code, 0, "{out}{err}");
-        }
-        t.elapsed().as_secs_f64() / n as f64
-    };
-    let db = r.db.to_string_lossy().into_owned();
-    let floor = time(&["--version"]);
-    let check = time(&["--db", &db, "check"]);
-    println!(
-        "xtask --version: {:.2} ms; xtask check: {:.2} ms; ratio {:.2} (goal <= 3)",
-        floor * 1e3,
-        check * 1e3,
-        check / floor
-    );
-}
-
 /// A lock made with overrides records them; `check` re-resolves with
 /// exactly those and passes until an input really changes, then names the
 /// cause and the command that remakes the lock.
@@ -331,7 +289,7 @@ fn overrides_are_recorded_and_checked() {
     assert_eq!(code, 0, "{out}{err}");
     let lock = std::fs::read_to_string(r.root.join("gpu-env.lock")).unwrap();
     for needle in [
-        "format = 2\n",
+        "format = 3\n",
         "gpu_env = \"",
         "[[target.override]]\nname = \"python\"\nvalue = \"3.11.4\"\nsource = \"override:--python-version\"",
         "[[target.override]]\nname = \"driver\"\nvalue = \"535.104.05\"\nsource = \"override:GPU_ENV_OVERRIDE_DRIVER\"",

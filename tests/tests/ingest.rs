@@ -273,9 +273,8 @@ fn zip64_archive() {
 
 /// Opt-in (downloads ~500 MB): re-ingest the real mxnet-cu112 1.9.1 wheel
 /// from PyPI and compare with the committed record byte for byte.
-/// Run: `cargo test -p gpu-env-tests --test ingest -- --ignored`
 #[test]
-#[ignore]
+#[ignore = "downloads mxnet-cu112 1.9.1 (~500 MB) from PyPI; run: cargo test -p gpu-env-tests --test ingest -- --ignored"]
 fn reingest_real_wheel_reproduces_committed_record() {
     let root = workspace_root();
     let committed =

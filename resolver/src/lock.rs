@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// 2: `gpu_env` version and per-target `override` entries.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 pub const HEADER: &str = "# gpu-env lock: written by `cargo xtask resolve`; do not edit by hand.\n";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -44,6 +44,10 @@ pub struct LockedTarget {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub r#override: Vec<LockedOverride>,
     pub fact: Vec<Fact>,
+    /// The GPUs the target was resolved for, as data (format 3; the `gpus`
+    /// fact is the same list as text, for people and drift reports).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gpu: Vec<LockedGpu>,
     pub mxnet: LockedMxnet,
     pub driver: LockedDriver,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,6 +69,14 @@ pub struct LockedTarget {
     /// cannot JIT the NVRTC's PTX; docs/solver.md).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<LockedEnv>,
+}
+
+/// One GPU of the target.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LockedGpu {
+    pub name: String,
+    pub compute_capability: ComputeCapability,
 }
 
 /// Variables a lock may set ([`LockedEnv`]): the solver's, nothing else.
@@ -420,6 +432,13 @@ impl LockedTarget {
                 return Err(bad("python fact".into(), &f.value, "PEP 440 version"));
             }
         }
+        if let Some(g) = self.gpu.iter().find(|g| !is_line(&g.name)) {
+            return Err(bad(
+                "gpu name".into(),
+                &g.name,
+                "one line without control characters",
+            ));
+        }
         for o in &self.r#override {
             if !is_token(&o.name) || !is_line(&o.value) || !is_line(&o.source) {
                 return Err(bad(
@@ -496,16 +515,7 @@ impl LockedTarget {
     /// Compute capabilities the lock was resolved for (its `gpus` fact:
     /// `NVIDIA T4 (7.5), NVIDIA A100 (8.0)`).
     pub fn gpu_capabilities(&self) -> Vec<ComputeCapability> {
-        let Some(f) = self.fact.iter().find(|f| f.name == "gpus") else {
-            return vec![];
-        };
-        f.value
-            .split(',')
-            .filter_map(|d| {
-                let inner = d.rsplit_once('(')?.1.split_once(')')?.0;
-                inner.trim().parse().ok()
-            })
-            .collect()
+        self.gpu.iter().map(|g| g.compute_capability).collect()
     }
 
     /// How the locked wheel fits a device of compute capability `cc`.
@@ -537,6 +547,8 @@ pub enum LockError {
     Parse { path: String, message: String },
     #[error("{path}: lock format {found} is newer than this gpu-env understands ({FORMAT}); upgrade gpu-env instead of overwriting it")]
     Newer { path: String, found: u32 },
+    #[error("{path}: lock format {found} was written by an older gpu-env; this one reads format {FORMAT} (GPUs stored as name and compute capability, companions): run `cargo xtask resolve` with the same targets to rewrite it")]
+    Older { path: String, found: u32 },
     #[error("{path}: {message}; refusing to overwrite it (move it away or delete it, then resolve again)")]
     NotOverwritable { path: String, message: String },
     #[error("target `{target}`: {what} `{value}` is not valid: {rule}")]
@@ -588,11 +600,12 @@ fn is_name(n: &str) -> bool {
 impl Lock {
     pub fn parse(path: &str, text: &str) -> Result<Lock, LockError> {
         if let Some(found) = peek_format(text) {
+            let path = path.into();
             if found > FORMAT {
-                return Err(LockError::Newer {
-                    path: path.into(),
-                    found,
-                });
+                return Err(LockError::Newer { path, found });
+            }
+            if found < FORMAT {
+                return Err(LockError::Older { path, found });
             }
         }
         let lock: Lock = toml::from_str(text).map_err(|e| LockError::Parse {
@@ -693,7 +706,8 @@ impl Lock {
             }
         }
         match Lock::parse(&shown, text) {
-            Ok(_) => Ok(()),
+            // A lock of an older format is replaced by the current one.
+            Ok(_) | Err(LockError::Older { .. }) => Ok(()),
             Err(LockError::Newer { found, .. }) => Err(LockError::Newer {
                 path: shown.clone(),
                 found,
@@ -727,6 +741,15 @@ pub fn lock_target(
         constraints,
         r#override: Vec::new(),
         fact: locked_facts(t),
+        gpu: t
+            .gpus
+            .iter()
+            .flat_map(|g| &g.value)
+            .map(|g| LockedGpu {
+                name: g.name.clone(),
+                compute_capability: g.compute_capability,
+            })
+            .collect(),
         mxnet: locked_mxnet(c),
         driver: LockedDriver {
             min: c.driver.min.as_ref().map(|v| v.to_string()),

@@ -192,10 +192,9 @@ mod imp {
     /// A context must be current (inside `with_ctx`).
     unsafe fn module_from(image: &[u8]) -> Result<sys::CUmodule, DriverError> {
         let mut m: sys::CUmodule = std::ptr::null_mut();
-        check(
-            sys::cuModuleLoadData(&mut m, image.as_ptr() as *const c_void),
-            "cuModuleLoadData",
-        )?;
+        // SAFETY: the caller holds a current context; `image` outlives the call.
+        let r = unsafe { sys::cuModuleLoadData(&mut m, image.as_ptr() as *const c_void) };
+        check(r, "cuModuleLoadData")?;
         Ok(m)
     }
 

@@ -5,8 +5,9 @@
 use super::loader::Loaded;
 use super::Breaks;
 use crate::db::model::WheelFile;
-use crate::solve::gpu_code;
+use crate::solve::gpu_code::{self, GpuCode};
 use crate::solve::{Ctx, DeviceCode, Rule};
+use crate::versions::ComputeCapability;
 
 /// Rule `device`.
 pub fn device(cx: &Ctx, w: &WheelFile, b: &mut Breaks) {
@@ -29,28 +30,79 @@ pub fn select(cx: &Ctx, w: &WheelFile) -> Result<Vec<DeviceCode>, String> {
     if w.cuda.is_none() {
         return Ok(vec![]);
     }
-    if w.no_gpu_code && !cx.gpus().is_empty() {
+    if cx.gpus().is_empty() {
+        return Ok(vec![]);
+    }
+    if let Some(why) = &w.unmeasured {
+        return Err(format!(
+            "libmxnet.so is packed ({}) and its GPU code could not be measured ({why}): gpu-env cannot say which GPUs it runs on",
+            w.packed.as_deref().unwrap_or("unknown packer")
+        ));
+    }
+    if w.no_gpu_code {
         return Err("libmxnet.so carries no GPU code (no SASS, no PTX)".into());
     }
     cx.gpus()
         .iter()
-        .map(
-            |g| match gpu_code::select(&w.sass, &w.ptx, g.compute_capability) {
-                Some(code) => Ok(DeviceCode {
-                    device: g.name.clone(),
-                    compute_capability: g.compute_capability.to_string(),
-                    code,
-                }),
-                None => Err(format!(
-                    "no machine code for {} (sm_{}): SASS {}; PTX {}",
-                    g.name,
-                    g.compute_capability.sm(),
-                    gpu_code::list("sm", &w.sass),
-                    gpu_code::list("compute", &w.ptx)
-                )),
-            },
-        )
+        .map(|g| {
+            let cc = g.compute_capability;
+            let code = device_code(w, cc)
+                .map_err(|why| format!("no machine code for {} (sm_{}): {why}", g.name, cc.sm()))?;
+            Ok(DeviceCode {
+                device: g.name.clone(),
+                compute_capability: cc.to_string(),
+                code,
+            })
+        })
         .collect()
+}
+
+/// The image a device of `cc` runs. The library runs only if every fatbin
+/// module has code for it (a kernel of a module without any fails with "no
+/// kernel image is available"), so each group of modules is judged; the
+/// image is PTX (JIT) when any module needs it. Records measured before
+/// modules were counted are judged by the union of their code.
+fn device_code(w: &WheelFile, cc: ComputeCapability) -> Result<GpuCode, String> {
+    let union = || {
+        format!(
+            "SASS {}; PTX {}",
+            gpu_code::list("sm", &w.sass),
+            gpu_code::list("compute", &w.ptx)
+        )
+    };
+    if w.module_code.is_empty() {
+        return gpu_code::select(&w.sass, &w.ptx, cc).ok_or_else(union);
+    }
+    let mut chosen = None;
+    let (mut without, total) = (0, w.module_code.iter().map(|m| m.modules).sum::<u32>());
+    let mut example = None;
+    for m in &w.module_code {
+        match gpu_code::select(&m.sass, &m.ptx, cc) {
+            Some(c @ GpuCode::Ptx { .. }) => chosen = Some(c),
+            Some(c) => {
+                chosen.get_or_insert(c);
+            }
+            None => {
+                without += m.modules;
+                example.get_or_insert_with(|| {
+                    format!(
+                        "SASS {}; PTX {}",
+                        gpu_code::list("sm", &m.sass),
+                        gpu_code::list("compute", &m.ptx)
+                    )
+                });
+            }
+        }
+    }
+    match (without, chosen) {
+        (0, Some(c)) => Ok(c),
+        (0, None) => Err(union()),
+        (n, _) => Err(format!(
+            "{n} of {total} fatbin modules have no code for it (one group: {}; all modules together: {})",
+            example.unwrap_or_default(),
+            union()
+        )),
+    }
 }
 
 /// Rule `gpu_code`: the wheel's own code ([`select`]), then each library's
@@ -67,7 +119,7 @@ pub fn gpu_code(
         vec![]
     });
     if let Some(wheel_cuda) = w.cuda {
-        for why in super::support::libraries(cx, wheel_cuda, loaded) {
+        for why in super::support::libraries(cx, w, wheel_cuda, loaded) {
             b.push(Rule::GpuCode, why);
         }
     }

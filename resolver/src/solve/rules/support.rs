@@ -12,18 +12,33 @@
 //!   back to its `min_compute_capability`.
 
 use super::loader::Loaded;
-use crate::db::model::CudnnRelease;
+use crate::db::model::{CudnnRelease, WheelFile};
 use crate::solve::Ctx;
 use crate::versions::{ComputeCapability, CudaVersion};
 
-/// Every statement that a library the wheel loads does not support a device.
-pub fn libraries(cx: &Ctx, wheel_cuda: CudaVersion, l: &Loaded) -> Vec<String> {
+/// Every statement that a library the wheel loads, or links statically,
+/// does not support a device.
+pub fn libraries(cx: &Ctx, w: &WheelFile, wheel_cuda: CudaVersion, l: &Loaded) -> Vec<String> {
     let runtime = super::driver::runtime_cuda(&l.providers, wheel_cuda);
     let mut out = cuda_libraries(cx, wheel_cuda);
     if runtime != wheel_cuda {
         out.extend(cuda_libraries(cx, runtime));
     }
-    out.extend(cudnn(cx, wheel_cuda, runtime, l));
+    if let Some(c) = &l.cudnn {
+        let builds = [runtime, wheel_cuda];
+        out.extend(cudnn(cx, &c.version, &c.provider.to_string(), &builds));
+    }
+    // A cuDNN linked into libmxnet.so (measured from its strings) runs the
+    // convolutions whatever cuDNN the system has: its support matrix row
+    // for the wheel's CUDA build applies.
+    if let Some(v) = &w.static_cudnn {
+        out.extend(cudnn(
+            cx,
+            v,
+            "linked statically into libmxnet.so",
+            &[wheel_cuda],
+        ));
+    }
     out
 }
 
@@ -64,16 +79,12 @@ fn record<'a>(cx: &Ctx<'a>, version: &str) -> Option<&'a CudnnRelease> {
         .max_by_key(|r| r.version.len())
 }
 
-/// Devices the loaded cuDNN does not support, for the CUDA build in use
-/// (the runtime's CUDA, else the wheel's).
-fn cudnn(cx: &Ctx, wheel_cuda: CudaVersion, runtime: CudaVersion, l: &Loaded) -> Vec<String> {
-    let Some(c) = &l.cudnn else {
+/// Devices cuDNN `version` (from `provider`) does not support, for the
+/// first of `builds` (CUDA versions) its record has a support-matrix row for.
+fn cudnn(cx: &Ctx, version: &str, provider: &str, builds: &[CudaVersion]) -> Vec<String> {
+    let Some(rec) = record(cx, version) else {
         return vec![];
     };
-    let Some(rec) = record(cx, &c.version) else {
-        return vec![];
-    };
-    let builds = [runtime, wheel_cuda];
     let row = builds
         .iter()
         .find_map(|v| rec.arch.iter().find(|a| a.cuda.contains(v)).map(|a| (v, a)));
@@ -104,8 +115,8 @@ fn cudnn(cx: &Ctx, wheel_cuda: CudaVersion, runtime: CudaVersion, l: &Loaded) ->
         .filter(|g| !range(g.compute_capability))
         .map(|g| {
             format!(
-                "cuDNN {} ({}){build}; {} is {} (compat-db/cudnn.toml {}: {source})",
-                c.version, c.provider, g.name, g.compute_capability, rec.version
+                "cuDNN {version} ({provider}){build}; {} is {} (compat-db/cudnn.toml {}: {source})",
+                g.name, g.compute_capability, rec.version
             )
         })
         .collect()

@@ -119,11 +119,19 @@ fn d6_config_pylock_cargo_toml_through_the_cli_leaves_the_manifest() {
 fn d2_partial_newer_lock_is_not_overwritten() {
     let tmp = tempfile::tempdir().unwrap();
     let x = tmp.path().join("x");
-    let text = fixture_lock_text().replacen("\nformat = 1\n", "\nformat = 3\n", 1);
-    assert!(text.contains("\nformat = 3\n"));
+    let (now, newer) = (gpu_env::lock::FORMAT, gpu_env::lock::FORMAT + 1);
+    let text = fixture_lock_text().replacen(
+        &format!("\nformat = {now}\n"),
+        &format!("\nformat = {newer}\n"),
+        1,
+    );
+    assert!(text.contains(&format!("\nformat = {newer}\n")));
     std::fs::write(&x, &text[..3000]).unwrap();
     let e = Lock::check_overwritable(&x).unwrap_err();
-    assert!(matches!(e, LockError::Newer { found: 3, .. }), "{e}");
+    assert!(
+        matches!(e, LockError::Newer { found, .. } if found == newer),
+        "{e}"
+    );
     // Through the CLI: refused, the file untouched.
     let mut c = xtask!();
     c.current_dir(tmp.path())

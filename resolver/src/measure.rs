@@ -181,6 +181,8 @@ impl Measured {
             .name
             .package
             .strip_prefix("mxnet-")
+            // mxnet-cu101mkl is the CUDA 10.1 build with MKL-DNN.
+            .map(|s| s.strip_suffix("mkl").unwrap_or(s))
             .and_then(CudaVersion::from_mxnet_suffix);
         WheelFile {
             filename: self.filename,

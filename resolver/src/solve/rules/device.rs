@@ -57,52 +57,36 @@ pub fn select(cx: &Ctx, w: &WheelFile) -> Result<Vec<DeviceCode>, String> {
         .collect()
 }
 
-/// The image a device of `cc` runs. The library runs only if every fatbin
-/// module has code for it (a kernel of a module without any fails with "no
-/// kernel image is available"), so each group of modules is judged; the
-/// image is PTX (JIT) when any module needs it. Records measured before
-/// modules were counted are judged by the union of their code.
+/// The image a device of `cc` runs. The library's own kernels are the
+/// largest group of fatbin modules (compiled with the build's arch list);
+/// they must have code for the device, or MXNet's operators fail with "no
+/// kernel image is available" even when the union of all modules looks
+/// fine. Smaller groups with code for a few architectures only are the
+/// per-architecture kernels of statically linked libraries (cuDNN 7
+/// carries such modules in every Makefile-era wheel, measured), which the
+/// library dispatches by device, so they are not required. Records
+/// measured before modules were counted are judged by the union.
 fn device_code(w: &WheelFile, cc: ComputeCapability) -> Result<GpuCode, String> {
-    let union = || {
+    let list = |sass: &[u32], ptx: &[u32]| {
         format!(
             "SASS {}; PTX {}",
-            gpu_code::list("sm", &w.sass),
-            gpu_code::list("compute", &w.ptx)
+            gpu_code::list("sm", sass),
+            gpu_code::list("compute", ptx)
         )
     };
-    if w.module_code.is_empty() {
-        return gpu_code::select(&w.sass, &w.ptx, cc).ok_or_else(union);
-    }
-    let mut chosen = None;
-    let (mut without, total) = (0, w.module_code.iter().map(|m| m.modules).sum::<u32>());
-    let mut example = None;
-    for m in &w.module_code {
-        match gpu_code::select(&m.sass, &m.ptx, cc) {
-            Some(c @ GpuCode::Ptx { .. }) => chosen = Some(c),
-            Some(c) => {
-                chosen.get_or_insert(c);
-            }
-            None => {
-                without += m.modules;
-                example.get_or_insert_with(|| {
-                    format!(
-                        "SASS {}; PTX {}",
-                        gpu_code::list("sm", &m.sass),
-                        gpu_code::list("compute", &m.ptx)
-                    )
-                });
-            }
-        }
-    }
-    match (without, chosen) {
-        (0, Some(c)) => Ok(c),
-        (0, None) => Err(union()),
-        (n, _) => Err(format!(
-            "{n} of {total} fatbin modules have no code for it (one group: {}; all modules together: {})",
-            example.unwrap_or_default(),
-            union()
-        )),
-    }
+    let union = gpu_code::select(&w.sass, &w.ptx, cc).ok_or_else(|| list(&w.sass, &w.ptx))?;
+    let Some(own) = w.module_code.iter().max_by_key(|m| m.modules) else {
+        return Ok(union);
+    };
+    let total: u32 = w.module_code.iter().map(|m| m.modules).sum();
+    gpu_code::select(&own.sass, &own.ptx, cc).ok_or_else(|| {
+        format!(
+            "the library's own kernels ({} of {total} fatbin modules: {}) have none, only other modules do ({})",
+            own.modules,
+            list(&own.sass, &own.ptx),
+            list(&w.sass, &w.ptx)
+        )
+    })
 }
 
 /// Rule `gpu_code`: the wheel's own code ([`select`]), then each library's

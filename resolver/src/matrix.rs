@@ -34,9 +34,10 @@ use std::fmt::Write;
 /// Where `cargo xtask matrix` writes the page, relative to the repo root.
 pub const DEFAULT_OUT: &str = "docs/matrix.html";
 
-/// The page must stay smaller than this (bytes): 1 MiB since compat-db
-/// holds every MXNet GPU wheel from 1.0 on (176 wheels: 944 KB).
-pub const MAX_BYTES: usize = 1024 * 1024;
+/// The page must stay smaller than this (bytes). It grows with the wheels:
+/// every MXNet GPU wheel from 1.0 on, cu75 included (196 wheels), renders to
+/// 1.05 MB, so the bound is 1.5 MiB.
+pub const MAX_BYTES: usize = 3 * 512 * 1024;
 
 /// One MXNet GPU wheel (a row of both wheel tables).
 struct Wheel<'a> {

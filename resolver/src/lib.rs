@@ -20,6 +20,7 @@ pub mod exit;
 pub mod fsutil;
 #[cfg(feature = "net")]
 pub mod hashes;
+pub mod host;
 #[cfg(feature = "net")]
 pub mod ingest;
 pub mod install;
@@ -29,7 +30,6 @@ pub mod matrix;
 pub mod measure;
 pub mod probe;
 pub mod profile;
-pub mod host;
 #[cfg(feature = "net")]
 pub mod pypi;
 pub mod report;

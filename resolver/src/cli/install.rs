@@ -2,8 +2,8 @@
 //! environment (or `--uninstall` it); the work is `crate::install`.
 
 use crate::exit;
-use crate::install::{self, Limits, Options};
 use crate::host::pyexe;
+use crate::install::{self, Limits, Options};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

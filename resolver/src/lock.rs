@@ -380,6 +380,17 @@ impl LockedTarget {
                 if !is_name(pkg) {
                     return Err(bad("provider package", pkg, "PEP 508 name"));
                 }
+                // The cell and install preload it from the lock's files.
+                let pinned = self.package.iter().any(|q| {
+                    crate::pep440::normalize_name(&q.name) == crate::pep440::normalize_name(pkg)
+                });
+                if !pinned {
+                    return Err(bad(
+                        "provider package",
+                        pkg,
+                        "a package the lock pins ([[target.package]])",
+                    ));
+                }
             }
             if !is_line(&p.provider) {
                 return Err(bad(

@@ -155,23 +155,11 @@ fn rank(soname: &str) -> usize {
 /// (soname or `prefix*`, package, required) in load order.
 fn preload_list(t: &LockedTarget) -> Result<Vec<(String, String, bool)>, EmitError> {
     let mut entries: Vec<(usize, usize, String, String, bool)> = Vec::new();
-    let locked: Vec<String> = t
-        .package
-        .iter()
-        .map(|p| crate::pep440::normalize_name(&p.name))
-        .collect();
     for p in &t.provider {
+        // Every provider's package is pinned: LockedTarget::validate_providers,
+        // which target_data runs first, holds the lock to it.
         let Some(pkg) = &p.package else { continue };
         let pkg = crate::pep440::normalize_name(pkg);
-        if !locked.contains(&pkg) {
-            return Err(EmitError::Inconsistent {
-                target: t.name.escape_debug().to_string(),
-                message: format!(
-                    "{} is provided by {pkg}, which the lock does not pin",
-                    p.soname
-                ),
-            });
-        }
         let r = rank(&p.soname);
         let version = p.soname.split_once(".so").map(|x| x.1).unwrap_or("");
         let st = stem(&p.soname);

@@ -374,9 +374,14 @@ pub fn make_wheel(out: &Path, members: &[(&str, Vec<u8>)], zip64: bool) {
         ));
     }
     script.push_str("z.close()\n");
+    python3_zipfile(&script);
+}
+
+/// Run a python3 `zipfile` script (wheels the tests make); it must succeed.
+pub fn python3_zipfile(script: &str) {
     let st = Command::new("python3")
         .arg("-c")
-        .arg(&script)
+        .arg(script)
         .status()
         .unwrap();
     assert!(st.success(), "python3 zipfile failed");

@@ -7,7 +7,7 @@
 //! per defect (D1-D23), mostly through the library; these extend it to
 //! the whole matrix.
 
-use gpu_env_tests::{run_with_timeout, xtask, Reply, Server};
+use gpu_env_tests::{python3_zipfile, run_with_timeout, xtask, Reply, Server};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -590,12 +590,7 @@ fn zeros_wheel(out: &Path, zeros: u64) {
          \x20   while n > 0:\n        f.write(block[:min(n, len(block))]); n -= len(block)\nz.close()\n",
         out = out.display().to_string()
     );
-    let st = Command::new("python3")
-        .arg("-c")
-        .arg(&script)
-        .status()
-        .unwrap();
-    assert!(st.success(), "python3 zipfile failed");
+    python3_zipfile(&script);
 }
 
 /// Set the declared (uncompressed) size of `member` in its local header

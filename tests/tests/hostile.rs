@@ -6,22 +6,10 @@
 use gpu_env::config::Loaded;
 use gpu_env::job;
 use gpu_env::lock::{Lock, LockError};
-use gpu_env_tests::{fixtures, hang_guard, run, xtask};
+use gpu_env_tests::{copy_dir, fixtures, hang_guard, run, xtask};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
-}
 
 fn fixture_lock() -> Lock {
     Lock::read(&fixtures().join("emit/colab-cu112.lock")).unwrap()

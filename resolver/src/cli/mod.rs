@@ -231,6 +231,29 @@ impl LockArgs {
     ) -> Result<std::path::PathBuf, crate::config::ConfigError> {
         crate::config::locate_lock(self.lock.as_deref(), self.manifest_path.as_deref(), cwd)
     }
+
+    /// The lock these arguments name, read, and its path as shown to the
+    /// user (relative to `cwd`). A missing lock says how to make one.
+    pub fn read(&self, cwd: &std::path::Path) -> Result<(crate::lock::Lock, String), String> {
+        let path = self.path(cwd).map_err(|e| e.to_string())?;
+        let shown = path
+            .strip_prefix(cwd)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        if !path.exists() {
+            let which = if self.lock.is_none() {
+                " (the config's output.lock, default gpu-env.lock)"
+            } else {
+                ""
+            };
+            return Err(format!(
+                "{shown}: no such lock{which}; run `cargo xtask resolve` first, or pass --lock PATH"
+            ));
+        }
+        let lock = crate::lock::Lock::read(&path).map_err(|e| e.to_string())?;
+        Ok((lock, shown))
+    }
 }
 
 #[cfg(test)]

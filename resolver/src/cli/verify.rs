@@ -55,22 +55,8 @@ pub fn run(args: &Args, db: Option<&Path>) -> ExitCode {
         Err(e) => return error(e),
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let lock_path = match args.at.path(&cwd) {
-        Ok(p) => p,
-        Err(e) => return error(e),
-    };
-    let shown = lock_path
-        .strip_prefix(&cwd)
-        .unwrap_or(&lock_path)
-        .display()
-        .to_string();
-    if args.at.lock.is_none() && !lock_path.exists() {
-        return error(format!(
-            "{shown}: no such lock (the config's output.lock, default gpu-env.lock); run `cargo xtask resolve` first, or pass --lock PATH"
-        ));
-    }
-    let lock = match crate::lock::Lock::read(&lock_path) {
-        Ok(l) => l,
+    let (lock, shown) = match args.at.read(&cwd) {
+        Ok(x) => x,
         Err(e) => return error(e),
     };
     if args.target_index >= lock.target.len() {

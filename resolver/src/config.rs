@@ -348,6 +348,15 @@ pub fn from_cargo_metadata(manifest_path: &Path) -> Result<Loaded, ConfigError> 
     })
 }
 
+/// The repo's config: from `manifest` (`--manifest-path`, relative to
+/// `cwd`) through cargo metadata, else discovered from `cwd` upwards.
+pub fn load(manifest: Option<&Path>, cwd: &Path) -> Result<Loaded, ConfigError> {
+    match manifest {
+        Some(m) => from_cargo_metadata(&cwd.join(m)),
+        None => discover(cwd),
+    }
+}
+
 /// Where the lock is, for every command that reads one: `lock` (against
 /// `cwd`), else the config's `output.lock` (the config from `manifest`, else
 /// discovered upwards from `cwd`). The config is read only when it decides
@@ -361,10 +370,7 @@ pub fn locate_lock(
     if let (Some(l), None) = (lock, manifest) {
         return Ok(cwd.join(l));
     }
-    let loaded = match manifest {
-        Some(m) => from_cargo_metadata(&cwd.join(m))?,
-        None => discover(cwd)?,
-    };
+    let loaded = load(manifest, cwd)?;
     Ok(match lock {
         Some(l) => cwd.join(l),
         None => loaded.path(&loaded.config.output.lock),

@@ -68,11 +68,7 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         Err(e) => return fail(e),
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let loaded = match &args.manifest_path {
-        Some(m) => crate::config::from_cargo_metadata(m),
-        None => crate::config::discover(&cwd),
-    };
-    let loaded = match loaded {
+    let loaded = match crate::config::load(args.manifest_path.as_deref(), &cwd) {
         Ok(l) => l,
         Err(e) => return fail(e),
     };

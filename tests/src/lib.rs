@@ -264,15 +264,20 @@ pub fn tools_venv() -> PathBuf {
     cached_venv("gpu-env-test-tools", "venv", TOOL_PACKAGES)
 }
 
-/// `site-packages/nvidia` inside the tools venv.
-pub fn nvidia_dir(venv: &Path) -> PathBuf {
+/// A venv's `lib/pythonX.Y/site-packages`.
+pub fn site_packages(venv: &Path) -> PathBuf {
     let lib = venv.join("lib");
     let py = std::fs::read_dir(&lib)
         .unwrap()
         .flatten()
         .find(|e| e.file_name().to_string_lossy().starts_with("python"))
         .unwrap();
-    py.path().join("site-packages/nvidia")
+    py.path().join("site-packages")
+}
+
+/// `site-packages/nvidia` inside the tools venv.
+pub fn nvidia_dir(venv: &Path) -> PathBuf {
+    site_packages(venv).join("nvidia")
 }
 
 /// Path to the real nvcc in the tools venv.

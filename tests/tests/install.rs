@@ -11,7 +11,7 @@
 //! --hash=sha256:...` lines, exactly what install hands pip for PyPI.
 
 use gpu_env::lock::Lock;
-use gpu_env_tests::{cached_venv, make_wheel, run, sha256_hex, xtask};
+use gpu_env_tests::{cached_venv, make_wheel, run, sha256_hex, site_packages, xtask};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -35,16 +35,6 @@ fn venv_copy(dir: &Path) -> PathBuf {
 
 fn python(venv: &Path) -> PathBuf {
     venv.join("bin/python")
-}
-
-fn site_packages(venv: &Path) -> PathBuf {
-    let lib = venv.join("lib");
-    let py = std::fs::read_dir(&lib)
-        .unwrap()
-        .flatten()
-        .find(|e| e.file_name().to_string_lossy().starts_with("python"))
-        .unwrap();
-    py.path().join("site-packages")
 }
 
 /// `python -c code` in the venv, with nothing else set up.

@@ -7,8 +7,8 @@ use crate::binary::elf::ElfFacts;
 use crate::host::cuda::{Device, DriverError, DriverInfo};
 use crate::host::{exec, loader};
 use crate::pep440::{normalize_name, Version};
-use crate::solve::gpu_code;
-use crate::versions::CudaVersion;
+use crate::solve::gpu_code::{self, GpuCode};
+use crate::versions::{ComputeCapability, CudaVersion};
 use std::path::Path;
 use std::time::Duration;
 
@@ -270,28 +270,34 @@ impl<'a> Doctor<'a> {
         if let Err(e) = drv {
             return self.find("warning", "gpu_code", format!("devices not checked: {e}"));
         }
-        let code = inst
-            .rec
-            .map(|f| (f.sass.clone(), f.ptx.clone()))
-            .or_else(|| {
-                inst.bytes.as_ref().map(|b| {
-                    let g = crate::binary::fatbin::read_fatbins(b);
-                    (g.sass, g.ptx)
+        // Judged like the solver judges the wheel (its measured record:
+        // MXNet's own kernels must cover the device), else by the fatbins
+        // read from the installed library.
+        type Judge<'w> = Box<dyn Fn(ComputeCapability) -> Result<GpuCode, String> + 'w>;
+        let judge: Judge = match (inst.rec, &inst.bytes) {
+            (Some(w), _) => Box::new(move |cc| gpu_code::for_wheel(w, cc)),
+            (None, Some(b)) => {
+                let g = crate::binary::fatbin::read_fatbins(b);
+                Box::new(move |cc| {
+                    gpu_code::select(&g.sass, &g.ptx, cc).ok_or_else(|| {
+                        format!(
+                            "the library has SASS {} and PTX {}",
+                            gpu_code::list("sm", &g.sass),
+                            gpu_code::list("compute", &g.ptx)
+                        )
+                    })
                 })
-            });
-        let Some((sass, ptx)) = code else {
-            return;
+            }
+            (None, None) => return,
         };
         for d in devices {
             let cc = d.compute_capability;
-            match gpu_code::select(&sass, &ptx, cc) {
-                Some(c) => self.find("ok", "gpu_code", format!("{} ({cc}): runs {c}", d.name)),
-                None => self.find(
+            match judge(cc) {
+                Ok(c) => self.find("ok", "gpu_code", format!("{} ({cc}): runs {c}", d.name)),
+                Err(why) => self.find(
                     "error",
                     "gpu_code",
-                    format!(
-                    "{} ({cc}): no kernel image is available: the library has SASS {} and PTX {}",
-                    d.name, gpu_code::list("sm", &sass), gpu_code::list("compute", &ptx)),
+                    format!("{} ({cc}): no kernel image is available: {why}", d.name),
                 ),
             }
         }

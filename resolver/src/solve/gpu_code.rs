@@ -3,6 +3,7 @@
 //! device (JIT-compiled by the driver, which must be at least as new as the
 //! toolkit that wrote the PTX).
 
+use crate::db::model::WheelFile;
 use crate::versions::ComputeCapability;
 use serde::Serialize;
 
@@ -52,6 +53,35 @@ pub fn list(prefix: &str, archs: &[u32]) -> String {
         .map(|a| format!("{prefix}_{a}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The image a device of `cc` runs from a measured wheel (the solver's
+/// `gpu_code` rule and doctor). The library's own kernels are the
+/// largest group of fatbin modules (compiled with the build's arch list);
+/// they must have code for the device, or MXNet's operators fail with "no
+/// kernel image is available" even when the union of all modules looks
+/// fine. Smaller groups with code for a few architectures only are the
+/// per-architecture kernels of statically linked libraries (cuDNN 7
+/// carries such modules in every Makefile-era wheel, measured), which the
+/// library dispatches by device, so they are not required. Records
+/// measured before modules were counted are judged by the union.
+pub fn for_wheel(w: &WheelFile, cc: ComputeCapability) -> Result<GpuCode, String> {
+    let list = |sass: &[u32], ptx: &[u32]| {
+        format!("SASS {}; PTX {}", list("sm", sass), list("compute", ptx))
+    };
+    let union = select(&w.sass, &w.ptx, cc).ok_or_else(|| list(&w.sass, &w.ptx))?;
+    let Some(own) = w.module_code.iter().max_by_key(|m| m.modules) else {
+        return Ok(union);
+    };
+    let total: u32 = w.module_code.iter().map(|m| m.modules).sum();
+    select(&own.sass, &own.ptx, cc).ok_or_else(|| {
+        format!(
+            "the library's own kernels ({} of {total} fatbin modules: {}) have none, only other modules do ({})",
+            own.modules,
+            list(&own.sass, &own.ptx),
+            list(&w.sass, &w.ptx)
+        )
+    })
 }
 
 #[cfg(test)]

@@ -5,9 +5,8 @@
 use super::loader::Loaded;
 use super::Breaks;
 use crate::db::model::WheelFile;
-use crate::solve::gpu_code::{self, GpuCode};
+use crate::solve::gpu_code;
 use crate::solve::{Ctx, DeviceCode, Rule};
-use crate::versions::ComputeCapability;
 
 /// Rule `device`.
 pub fn device(cx: &Ctx, w: &WheelFile, b: &mut Breaks) {
@@ -46,7 +45,7 @@ pub fn select(cx: &Ctx, w: &WheelFile) -> Result<Vec<DeviceCode>, String> {
         .iter()
         .map(|g| {
             let cc = g.compute_capability;
-            let code = device_code(w, cc)
+            let code = gpu_code::for_wheel(w, cc)
                 .map_err(|why| format!("no machine code for {} (sm_{}): {why}", g.name, cc.sm()))?;
             Ok(DeviceCode {
                 device: g.name.clone(),
@@ -55,38 +54,6 @@ pub fn select(cx: &Ctx, w: &WheelFile) -> Result<Vec<DeviceCode>, String> {
             })
         })
         .collect()
-}
-
-/// The image a device of `cc` runs. The library's own kernels are the
-/// largest group of fatbin modules (compiled with the build's arch list);
-/// they must have code for the device, or MXNet's operators fail with "no
-/// kernel image is available" even when the union of all modules looks
-/// fine. Smaller groups with code for a few architectures only are the
-/// per-architecture kernels of statically linked libraries (cuDNN 7
-/// carries such modules in every Makefile-era wheel, measured), which the
-/// library dispatches by device, so they are not required. Records
-/// measured before modules were counted are judged by the union.
-fn device_code(w: &WheelFile, cc: ComputeCapability) -> Result<GpuCode, String> {
-    let list = |sass: &[u32], ptx: &[u32]| {
-        format!(
-            "SASS {}; PTX {}",
-            gpu_code::list("sm", sass),
-            gpu_code::list("compute", ptx)
-        )
-    };
-    let union = gpu_code::select(&w.sass, &w.ptx, cc).ok_or_else(|| list(&w.sass, &w.ptx))?;
-    let Some(own) = w.module_code.iter().max_by_key(|m| m.modules) else {
-        return Ok(union);
-    };
-    let total: u32 = w.module_code.iter().map(|m| m.modules).sum();
-    gpu_code::select(&own.sass, &own.ptx, cc).ok_or_else(|| {
-        format!(
-            "the library's own kernels ({} of {total} fatbin modules: {}) have none, only other modules do ({})",
-            own.modules,
-            list(&own.sass, &own.ptx),
-            list(&w.sass, &w.ptx)
-        )
-    })
 }
 
 /// Rule `gpu_code`: the wheel's own code ([`select`]), then each library's

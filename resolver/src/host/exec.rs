@@ -306,12 +306,14 @@ mod tests {
         let t = Instant::now();
         let r = run(
             Path::new("/bin/sh"),
-            &["-c", "sleep 30"],
+            &["-c", "sleep 600"],
             &[],
             Duration::from_millis(300),
         );
         assert!(matches!(r, Err(ExecError::Timeout { .. })), "{r:?}");
-        assert!(t.elapsed() < Duration::from_secs(3));
+        // Killed, not awaited: far below the child's 600 s, with room for a
+        // loaded CI machine (no tight wall-clock bound).
+        assert!(t.elapsed() < Duration::from_secs(120));
     }
 
     #[test]
@@ -346,7 +348,6 @@ mod tests {
     #[test]
     fn endless_output_is_capped_and_killed() {
         // D8: a tool printing forever took 3.8 GB in 5 s.
-        let t = Instant::now();
         let r = run(
             Path::new("/bin/sh"),
             &["-c", "yes nvcc"],
@@ -363,7 +364,7 @@ mod tests {
             ),
             "{r:?}"
         );
-        assert!(t.elapsed() < Duration::from_secs(10));
+        // The variant proves the cap stopped it, not the 30 s timeout.
         let r = run(
             Path::new("/bin/sh"),
             &["-c", "yes err >&2"],
@@ -399,7 +400,8 @@ mod tests {
         let zero = dir.path().join("zero");
         std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
         assert!(read_sys(&zero, Duration::from_secs(2)).is_err());
-        assert!(t.elapsed() < Duration::from_secs(3));
+        // A FIFO without a writer blocks forever: any bound shows the cut.
+        assert!(t.elapsed() < Duration::from_secs(120));
         std::fs::write(dir.path().join("ok"), "NVRM 580.82.07\n").unwrap();
         assert_eq!(
             read_sys(&dir.path().join("ok"), Duration::from_secs(2)).unwrap(),
@@ -414,7 +416,9 @@ mod tests {
             1
         });
         assert!(matches!(r, Err(ExecError::Timeout { .. })));
-        let r: Result<(), _> = on_thread("boom", Duration::from_secs(1), || panic!("no lib"));
+        // Generous: with RUST_BACKTRACE set, the panic hook symbolicates a
+        // backtrace first, which took over a second on a fresh CI machine.
+        let r: Result<(), _> = on_thread("boom", Duration::from_secs(120), || panic!("no lib"));
         assert!(matches!(r, Err(ExecError::Panicked { message, .. }) if message == "no lib"));
     }
 }

@@ -1042,6 +1042,7 @@ mod tests {
         assert!(r.toolkit.error.is_some());
         assert!(r.python.error.is_some());
         assert!(r.driver.value.is_none());
-        assert!(r.elapsed_ms < 4000);
+        // A hang guard, not a speed assert (a hang would never return).
+        assert!(r.elapsed_ms < 120_000);
     }
 }

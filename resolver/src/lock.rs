@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// 2: `gpu_env` version and per-target `override` entries.
-pub const FORMAT: u32 = 3;
+/// 2: `gpu_env` version and per-target `override` entries. 3: GPUs as
+/// name and compute capability, companions. 4: `mxnet.sass`/`ptx` are the
+/// wheel's own kernels' code, the solver's `gpu_code` basis.
+pub const FORMAT: u32 = 4;
 pub const HEADER: &str = "# gpu-env lock: written by `cargo xtask resolve`; do not edit by hand.\n";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -157,6 +159,8 @@ pub struct LockedMxnet {
     pub cuda: Option<String>,
     /// Per device: `T4 (7.5): SASS sm_70`.
     pub gpu_code: Vec<String>,
+    /// The code MXNet's own kernels carry (format 4; the union of every
+    /// fatbin module before): a device needs SASS or PTX from these.
     pub sass: Vec<u32>,
     pub ptx: Vec<u32>,
 }
@@ -558,7 +562,7 @@ pub enum LockError {
     Parse { path: String, message: String },
     #[error("{path}: lock format {found} is newer than this gpu-env understands ({FORMAT}); upgrade gpu-env instead of overwriting it")]
     Newer { path: String, found: u32 },
-    #[error("{path}: lock format {found} was written by an older gpu-env; this one reads format {FORMAT} (GPUs stored as name and compute capability, companions): run `cargo xtask resolve` with the same targets to rewrite it")]
+    #[error("{path}: lock format {found} was written by an older gpu-env; this one reads format {FORMAT} (the GPU code of MXNet's own kernels, GPUs stored as name and compute capability): run `cargo xtask resolve` with the same targets to rewrite it")]
     Older { path: String, found: u32 },
     #[error("{path}: {message}; refusing to overwrite it (move it away or delete it, then resolve again)")]
     NotOverwritable { path: String, message: String },
@@ -868,6 +872,7 @@ fn locked_facts(t: &crate::target::Target) -> Vec<Fact> {
 }
 
 fn locked_mxnet(c: &Choice) -> LockedMxnet {
+    let (own_sass, own_ptx) = crate::solve::gpu_code::own_kernels(&c.wheel);
     LockedMxnet {
         package: c.package.clone(),
         version: c.version.clone(),
@@ -879,8 +884,8 @@ fn locked_mxnet(c: &Choice) -> LockedMxnet {
             .iter()
             .map(|d| format!("{} ({}): {}", d.device, d.compute_capability, d.code))
             .collect(),
-        sass: c.wheel.sass.clone(),
-        ptx: c.wheel.ptx.clone(),
+        sass: own_sass.to_vec(),
+        ptx: own_ptx.to_vec(),
     }
 }
 

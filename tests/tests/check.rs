@@ -103,12 +103,23 @@ fn edited_lock_fails_with_field_diff() {
 }
 
 #[test]
+fn a_lock_from_an_older_gpu_env_is_stale_with_the_command_that_rewrites_it() {
+    let r = repo();
+    edit(&r.root.join("gpu-env.lock"), "format = 4\n", "format = 3\n");
+    let (code, out, err) = check(&r);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("check: stale: "), "{err}");
+    assert!(err.contains("run `cargo xtask resolve`"), "{err}");
+    assert!(!err.contains("corrupted"), "{err}");
+}
+
+#[test]
 fn hand_formatted_lock_is_stale() {
     let r = repo();
     edit(
         &r.root.join("gpu-env.lock"),
-        "format = 3\n",
-        "format = 3 # edited\n",
+        "format = 4\n",
+        "format = 4 # edited\n",
     );
     let (code, out, err) = check(&r);
     assert_eq!(code, 1, "{out}{err}");
@@ -289,7 +300,7 @@ fn overrides_are_recorded_and_checked() {
     assert_eq!(code, 0, "{out}{err}");
     let lock = std::fs::read_to_string(r.root.join("gpu-env.lock")).unwrap();
     for needle in [
-        "format = 3\n",
+        "format = 4\n",
         "gpu_env = \"",
         "[[target.override]]\nname = \"python\"\nvalue = \"3.11.4\"\nsource = \"override:--python-version\"",
         "[[target.override]]\nname = \"driver\"\nvalue = \"535.104.05\"\nsource = \"override:GPU_ENV_OVERRIDE_DRIVER\"",

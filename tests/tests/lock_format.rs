@@ -1,9 +1,9 @@
-//! Lock format 3 stores GPUs as data (`[[target.gpu]]`: name and compute
+//! Lock format 3 stored GPUs as data (`[[target.gpu]]`: name and compute
 //! capability) instead of text verify parsed back. An older lock is refused
 //! with the command that rewrites it, and resolve may replace it.
 
-use gpu_env::lock::{Lock, LockError, FORMAT};
-use gpu_env_tests::workspace_root;
+use gpu_env::lock::{DeviceFit, Lock, LockError, FORMAT};
+use gpu_env_tests::*;
 
 fn committed() -> String {
     std::fs::read_to_string(workspace_root().join("gpu-env.lock")).unwrap()
@@ -11,7 +11,7 @@ fn committed() -> String {
 
 #[test]
 fn the_lock_stores_gpus_as_name_and_compute_capability() {
-    assert_eq!(FORMAT, 3);
+    assert_eq!(FORMAT, 4);
     let lock = Lock::parse("gpu-env.lock", &committed()).unwrap();
     let t = &lock.target[0];
     assert!(
@@ -29,9 +29,9 @@ fn the_lock_stores_gpus_as_name_and_compute_capability() {
 
 #[test]
 fn an_older_lock_names_the_command_that_rewrites_it_and_may_be_replaced() {
-    let old = committed().replacen("format = 3\n", "format = 2\n", 1);
+    let old = committed().replacen("format = 4\n", "format = 3\n", 1);
     let err = Lock::parse("gpu-env.lock", &old).unwrap_err();
-    assert!(matches!(err, LockError::Older { found: 2, .. }), "{err}");
+    assert!(matches!(err, LockError::Older { found: 3, .. }), "{err}");
     let text = err.to_string();
     assert!(text.contains("older gpu-env"), "{text}");
     assert!(text.contains("run `cargo xtask resolve`"), "{text}");
@@ -39,4 +39,57 @@ fn an_older_lock_names_the_command_that_rewrites_it_and_may_be_replaced() {
     let path = dir.path().join("gpu-env.lock");
     std::fs::write(&path, old).unwrap();
     Lock::check_overwritable(&path).unwrap();
+}
+
+/// Format 4: the lock stores the code of MXNet's own kernels, which the
+/// solver judged, so the cell and `verify` decide a device as it did.
+/// mxnet-cu80 1.5.0 (measured): the union of its fatbin modules has PTX
+/// compute_61 from a statically linked library's module; its own kernels
+/// have SASS sm_30..sm_61 and no PTX. On a V100 (7.0) they cannot run.
+#[test]
+fn the_lock_judges_a_device_by_the_wheels_own_kernels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = xtask!();
+    c.current_dir(tmp.path()).args([
+        "resolve",
+        "--target",
+        "local",
+        "--gpu",
+        "GTX 1080",
+        "--driver",
+        "384.81",
+        "--cuda-toolkit",
+        "8.0",
+        "--cudnn",
+        "7.0.5",
+        "--python-version",
+        "3.6.8",
+        "--offline",
+        "--lock",
+        "gpu-env.lock",
+    ]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{out}{err}");
+    let text = std::fs::read_to_string(tmp.path().join("gpu-env.lock")).unwrap();
+    let lock = Lock::parse("gpu-env.lock", &text).unwrap();
+    let t = &lock.target[0];
+    assert_eq!(
+        t.mxnet.filename,
+        "mxnet_cu80-1.5.0-py2.py3-none-manylinux1_x86_64.whl"
+    );
+    let record = std::fs::read_to_string(
+        workspace_root().join("compat-db/wheels/mxnet/mxnet-cu80-1.5.0.toml"),
+    )
+    .unwrap();
+    assert!(record.contains("ptx = [61]"), "the union has compute_61");
+    assert_eq!(t.mxnet.sass, [30, 35, 50, 60, 61]);
+    assert!(t.mxnet.ptx.is_empty(), "{:?}", t.mxnet.ptx);
+    let v100 = "7.0".parse().unwrap();
+    assert!(
+        matches!(t.fit(v100), DeviceFit::NoCode),
+        "{:?}",
+        t.fit(v100)
+    );
+    let gtx1080 = "6.1".parse().unwrap();
+    assert!(matches!(t.fit(gtx1080), DeviceFit::Runs(_)));
 }

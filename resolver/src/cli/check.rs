@@ -75,6 +75,11 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
             eprintln!("error: {e}");
             return ExitCode::from(exit::ERROR);
         }
+        // Written by an older gpu-env: stale, not corrupted; resolve rewrites it.
+        Err(e @ LockError::Older { .. }) => {
+            eprintln!("check: stale: {e}");
+            return ExitCode::from(exit::NO);
+        }
         Err(e) => {
             eprintln!("error: {e}");
             eprintln!("check: the lock is corrupted and was left untouched; restore it from version control or {FIX}");
@@ -82,13 +87,6 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         }
     };
     let mut problems = Vec::new();
-    if lock.format < crate::lock::FORMAT {
-        problems.push(format!(
-            "{shown}: lock format {} is older than the current format {}",
-            lock.format,
-            crate::lock::FORMAT
-        ));
-    }
     let drifted = drift(&db, &db_hash, &loaded, &lock, &shown);
     let changes_stack = drifted.iter().any(|p| p.starts_with("drift:"));
     let config_changed = drifted.iter().any(|p| p.starts_with("config changed:"));

@@ -30,7 +30,7 @@ pub fn runs_on(t: &LockedTarget) -> Py {
     Py::Dict(out)
 }
 
-/// `SASS sm_50, sm_60; PTX none`: the wheel's code, for messages.
+/// `SASS sm_50, sm_60; PTX none`: the code of the wheel's own kernels, for messages.
 pub fn code_text(t: &LockedTarget) -> String {
     format!(
         "SASS {}; PTX {}",

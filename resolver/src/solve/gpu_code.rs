@@ -3,7 +3,7 @@
 //! device (JIT-compiled by the driver, which must be at least as new as the
 //! toolkit that wrote the PTX).
 
-use crate::db::model::WheelFile;
+use crate::db::model::{ModuleCode, WheelFile};
 use crate::versions::ComputeCapability;
 use serde::Serialize;
 
@@ -55,6 +55,22 @@ pub fn list(prefix: &str, archs: &[u32]) -> String {
         .join(", ")
 }
 
+/// The code a device must find in a measured wheel: its own kernels'
+/// (the largest module group, see [`for_wheel`]), or the union of all
+/// modules for records measured before modules were counted. The lock
+/// stores this, so the cell and `verify` judge a device as the solver did.
+pub fn own_kernels(w: &WheelFile) -> (&[u32], &[u32]) {
+    match own_group(w) {
+        Some(own) => (&own.sass, &own.ptx),
+        None => (&w.sass, &w.ptx),
+    }
+}
+
+/// The largest module group: MXNet's own kernels (see [`for_wheel`]).
+fn own_group(w: &WheelFile) -> Option<&ModuleCode> {
+    w.module_code.iter().max_by_key(|m| m.modules)
+}
+
 /// The image a device of `cc` runs from a measured wheel (the solver's
 /// `gpu_code` rule and doctor). The library's own kernels are the
 /// largest group of fatbin modules (compiled with the build's arch list);
@@ -70,7 +86,7 @@ pub fn for_wheel(w: &WheelFile, cc: ComputeCapability) -> Result<GpuCode, String
         format!("SASS {}; PTX {}", list("sm", sass), list("compute", ptx))
     };
     let union = select(&w.sass, &w.ptx, cc).ok_or_else(|| list(&w.sass, &w.ptx))?;
-    let Some(own) = w.module_code.iter().max_by_key(|m| m.modules) else {
+    let Some(own) = own_group(w) else {
         return Ok(union);
     };
     let total: u32 = w.module_code.iter().map(|m| m.modules).sum();

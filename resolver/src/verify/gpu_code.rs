@@ -19,7 +19,7 @@ pub(super) fn layer(cx: &Ctx, devices: &[Device]) -> Layer {
         );
     }
     let have = format!(
-        "the wheel carries SASS {} and PTX {}",
+        "the wheel's own kernels carry SASS {} and PTX {}",
         gpu_code::list("sm", &m.sass),
         gpu_code::list("compute", &m.ptx)
     );

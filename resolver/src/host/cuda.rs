@@ -330,19 +330,27 @@ pub fn parse_sys_version(text: &str) -> Option<DriverVersion> {
     text.trim().parse().ok()
 }
 
-/// The kernel module's driver version: `/sys/module/nvidia/version`, else
-/// `/proc/driver/nvidia/version` (bounded reads).
+/// A parser of one kernel-module version file.
+pub type VersionParser = fn(&str) -> Option<DriverVersion>;
+
+/// The kernel module's version files, in the order they are trusted (probe
+/// reads each under its sysroot; verify and doctor take the first).
+pub const VERSION_FILES: [(&str, VersionParser); 2] = [
+    ("/sys/module/nvidia/version", parse_sys_version),
+    ("/proc/driver/nvidia/version", parse_proc_version),
+];
+
+/// The kernel module's driver version from the first of [`VERSION_FILES`]
+/// that reads and parses (bounded reads).
 pub fn driver_version() -> Option<(DriverVersion, &'static str)> {
-    let read = |p: &str| {
-        crate::host::exec::read_sys(std::path::Path::new(p), crate::host::exec::SYS_READ_TIMEOUT)
-            .ok()
-    };
-    if let Some(v) = read("/sys/module/nvidia/version").and_then(|t| parse_sys_version(&t)) {
-        return Some((v, "/sys/module/nvidia/version"));
-    }
-    read("/proc/driver/nvidia/version")
-        .and_then(|t| parse_proc_version(&t))
-        .map(|v| (v, "/proc/driver/nvidia/version"))
+    VERSION_FILES.into_iter().find_map(|(path, parse)| {
+        let t = crate::host::exec::read_sys(
+            std::path::Path::new(path),
+            crate::host::exec::SYS_READ_TIMEOUT,
+        )
+        .ok()?;
+        parse(&t).map(|v| (v, path))
+    })
 }
 
 #[cfg(test)]

@@ -410,15 +410,8 @@ fn active_toolkit(toolkits: &[toolkit::Toolkit]) -> Fact<CudaVersion> {
 fn driver_readings(env: &Env, smi_r: &SmiResult, timeout: Duration) -> (Vec<Found>, Vec<String>) {
     let mut driver_readings = Vec::new();
     let mut absent = Vec::new();
-    for (rel, parse) in [
-        (
-            "sys/module/nvidia/version",
-            cuda::parse_sys_version as fn(&str) -> Option<DriverVersion>,
-        ),
-        ("proc/driver/nvidia/version", cuda::parse_proc_version),
-    ] {
-        let p = env.sys_path(rel);
-        let label = format!("/{rel}");
+    for (label, parse) in cuda::VERSION_FILES {
+        let p = env.sys_path(label.trim_start_matches('/'));
         match exec::read_sys(&p, timeout) {
             Ok(t) => driver_readings.push(match parse(&t) {
                 Some(v) => Found::ok(&label, None, v.to_string()),

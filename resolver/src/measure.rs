@@ -3,6 +3,7 @@
 
 use crate::binary::{cudnn, elf, fatbin, upx, zip};
 use crate::db::model::{ModuleCode, WheelFile, WheelProvenance};
+use crate::pep440::Specifiers;
 use crate::versions::CudaVersion;
 use crate::wheelname::WheelName;
 use std::path::Path;
@@ -21,6 +22,12 @@ pub enum MeasureError {
     NoLibrary { path: String },
     #[error("{path}: no *.dist-info/METADATA; not a wheel")]
     NoMetadata { path: String },
+    /// Requires-Python is parsed here, once: compat-db holds it typed.
+    #[error("{path}: METADATA Requires-Python: {source}")]
+    RequiresPython {
+        path: String,
+        source: crate::pep440::Pep440Error,
+    },
 }
 
 /// Facts about one wheel, before PyPI provenance is attached.
@@ -28,7 +35,7 @@ pub enum MeasureError {
 pub struct Measured {
     pub filename: String,
     pub name: WheelName,
-    pub requires_python: Option<String>,
+    pub requires_python: Option<Specifiers>,
     pub requires_dist: Vec<String>,
     pub placeholder: bool,
     pub needed: Vec<String>,
@@ -78,6 +85,13 @@ pub fn measure_wheel(path: &Path, filename: &str) -> Result<Measured, MeasureErr
         })?;
     let (requires_python, requires_dist) =
         parse_metadata(&String::from_utf8_lossy(&archive.read(&metadata)?));
+    let requires_python = requires_python
+        .map(|rp| Specifiers::parse(&rp))
+        .transpose()
+        .map_err(|source| MeasureError::RequiresPython {
+            path: shown.clone(),
+            source,
+        })?;
     let placeholder = !archive
         .entries()
         .iter()

@@ -1,6 +1,8 @@
 //! PEP 440 helpers over `pep440_rs` with errors that name the input.
 
 pub use pep440_rs::{Version, VersionSpecifiers};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
 use std::str::FromStr;
 
 #[derive(Debug, thiserror::Error)]
@@ -9,6 +11,16 @@ pub struct Pep440Error {
     pub what: &'static str,
     pub input: String,
     pub message: String,
+}
+
+impl Pep440Error {
+    /// The error on one line, without the parser's caret diagram under the
+    /// input: a `db check` diagnostic is one line.
+    pub fn one_line(&self) -> String {
+        let first = self.message.lines().next().unwrap_or("");
+        let first = first.trim_end().trim_end_matches(':');
+        format!("invalid PEP 440 {} `{}`: {first}", self.what, self.input)
+    }
 }
 
 pub fn version(s: &str) -> Result<Version, Pep440Error> {
@@ -25,6 +37,75 @@ pub fn specifiers(s: &str) -> Result<VersionSpecifiers, Pep440Error> {
         input: s.to_string(),
         message: e.to_string(),
     })
+}
+
+/// A PEP 440 specifier set parsed once, where it is read (compat-db
+/// records), so no rule re-parses text and a bad specifier cannot quietly
+/// make a rule not apply. Keeps the original text: serialized records and
+/// output built from them stay byte-identical (the parser's `Display`
+/// respells, e.g. `>=1.24,<2.0` as `>=1.24, <2.0`).
+#[derive(Debug, Clone)]
+pub struct Specifiers {
+    text: String,
+    parsed: VersionSpecifiers,
+}
+
+/// What `db check` tells the author of a bad specifier to write instead.
+pub const SPECIFIER_HINT: &str =
+    "write a PEP 440 specifier such as `>=3.7` or `>=1.24,<2` (see compat-db/README.md)";
+
+impl Specifiers {
+    pub fn parse(text: &str) -> Result<Self, Pep440Error> {
+        Ok(Self {
+            parsed: specifiers(text)?,
+            text: text.to_string(),
+        })
+    }
+
+    pub fn contains(&self, v: &Version) -> bool {
+        self.parsed.contains(v)
+    }
+
+    /// The text as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl FromStr for Specifiers {
+    type Err = Pep440Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// Equal when written the same (the text is what records and hashes hold).
+impl PartialEq for Specifiers {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Specifiers {}
+
+impl fmt::Display for Specifiers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for Specifiers {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Specifiers {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s)
+            .map_err(|e| serde::de::Error::custom(format!("{}; {SPECIFIER_HINT}", e.one_line())))
+    }
 }
 
 /// PEP 503 normalized project name: `Mxnet_CU112` -> `mxnet-cu112`.
@@ -75,5 +156,18 @@ mod tests {
             .unwrap()
             .contains(&version("1.26.4").unwrap()));
         assert!(version("not a version").is_err());
+    }
+    #[test]
+    fn specifiers_keep_their_text() {
+        let s: Specifiers = serde_json::from_str(r#"">=1.24,<2.0""#).unwrap();
+        assert!(s.contains(&version("1.26.4").unwrap()));
+        assert!(!s.contains(&version("2.0").unwrap()));
+        assert_eq!(s.as_str(), ">=1.24,<2.0");
+        assert_eq!(s.to_string(), ">=1.24,<2.0");
+        assert_eq!(serde_json::to_string(&s).unwrap(), r#"">=1.24,<2.0""#);
+        let e = serde_json::from_str::<Specifiers>(r#"">=1.x""#).unwrap_err();
+        assert!(e.to_string().contains("`>=1.x`"), "{e}");
+        assert!(e.to_string().contains("write a PEP 440 specifier"), "{e}");
+        assert!(!e.to_string().contains('\n'), "{e}");
     }
 }

@@ -421,6 +421,60 @@ fn cuda_library_arch() {
     );
 }
 
+const BREAKER: &str = r#"[[breaker]]
+id = "numpy-bool-alias"
+package = "mxnet"
+versions = ">=1.6"
+dependency = "numpy"
+breaks_with = ">=1.24"
+python = ">=3.8"
+error = "AttributeError: module 'numpy' has no attribute 'bool'"
+shim = ["numpy.bool = bool"]
+source = ["https://github.com/apache/mxnet/issues/21184"]
+"#;
+
+fn with_breaker(from: &str, to: &str) -> Vec<SourceFile> {
+    let mut files = base();
+    assert!(BREAKER.contains(from), "fixture lacks {from:?}");
+    files.push(SourceFile {
+        path: "breakers.toml".into(),
+        text: BREAKER.replacen(from, to, 1),
+    });
+    files
+}
+
+/// Specifiers are parsed at load (a bad one would make its rule silently
+/// not apply): the error names the text, its position and what to write.
+#[test]
+fn bad_specifier() {
+    assert_eq!(errors(with_breaker("", "")), Vec::<String>::new());
+    assert_eq!(
+        errors(with_breaker("\">=1.24\"", "\"absent\"")),
+        Vec::<String>::new()
+    );
+    for (from, to, at, text) in [
+        ("\">=1.6\"", "\">=1.x\"", "breakers.toml:4:12:", "`>=1.x`"),
+        ("\">=1.24\"", "\"gone\"", "breakers.toml:6:15:", "`gone`"),
+        ("\">=3.8\"", "\"3.8+\"", "breakers.toml:7:10:", "`3.8+`"),
+    ] {
+        let errs = errors(with_breaker(from, to));
+        assert_one(with_breaker(from, to), at, "invalid PEP 440 specifier");
+        assert!(errs[0].contains(text), "{}", errs[0]);
+        assert!(errs[0].contains("write a PEP 440 specifier"), "{}", errs[0]);
+        assert!(!errs[0].contains('\n'), "one line: {}", errs[0]);
+    }
+    assert!(errors(with_breaker("\">=1.24\"", "\"gone\""))[0].contains("or `absent`"));
+    assert_one(
+        with(
+            "wheels/mxnet/mxnet-cu112-1.9.1.toml",
+            "platform_tag = \"manylinux2014_x86_64\"\n",
+            "platform_tag = \"manylinux2014_x86_64\"\nrequires_python = \">=3.x\"\n",
+        ),
+        "wheels/mxnet/mxnet-cu112-1.9.1.toml:13:19:",
+        "invalid PEP 440 specifier `>=3.x`",
+    );
+}
+
 #[test]
 fn stray_file() {
     let mut files = base();

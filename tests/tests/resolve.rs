@@ -523,11 +523,7 @@ fn local_python_3_12_pins_requests_its_deps_and_setuptools() {
             .find(|r| r.file.iter().any(|x| x.filename == p.filename))
             .unwrap();
         if let Some(rp) = &rel.requires_python {
-            assert!(
-                gpu_env::pep440::specifiers(rp).unwrap().contains(&py),
-                "{} {rp}",
-                p.name
-            );
+            assert!(rp.contains(&py), "{} {rp}", p.name);
         }
     }
     // requests' own Requires-Dist is met by what was pinned beside it, and
@@ -603,10 +599,10 @@ fn local_python_3_8_gets_releases_that_still_support_it() {
             .flat_map(|(_, x)| &x.release)
             .find(|r| r.file.iter().any(|f| f.filename == p.filename))
             .unwrap();
-        let rp = rel.requires_python.as_deref().unwrap_or("");
+        let rp = rel.requires_python.as_ref();
         assert!(
-            gpu_env::pep440::specifiers(rp).unwrap().contains(&py),
-            "{} {rp}",
+            rp.is_none_or(|rp| rp.contains(&py)),
+            "{} {rp:?}",
             p.filename
         );
     }

@@ -283,7 +283,7 @@ fn check_cudnn(r: &mut Reporter, refs: &Refs) {
     }
 }
 
-/// breakers.toml: PEP 440 specifiers, shims in the one shim grammar,
+/// breakers.toml: ids, shims in the one shim grammar,
 /// sources.
 fn check_breakers(r: &mut Reporter, db: &Db) {
     for (i, b) in db.breakers.iter().enumerate() {
@@ -299,17 +299,8 @@ fn check_breakers(r: &mut Reporter, db: &Db) {
                 ),
             );
         }
-        if let Err(e) = pep440::specifiers(&b.versions) {
-            r.error("breakers.toml", at("versions"), e.to_string());
-        }
-        if b.breaks_with != "absent" {
-            if let Err(e) = pep440::specifiers(&b.breaks_with) {
-                r.error("breakers.toml", at("breaks_with"), e.to_string());
-            }
-        }
-        if let Some(Err(e)) = b.python.as_deref().map(pep440::specifiers) {
-            r.error("breakers.toml", at("python"), e.to_string());
-        }
+        // The PEP 440 specifiers were parsed at load (pep440::Specifiers):
+        // a bad one is a parse error with its position there.
         // The one shim grammar (validate::parse_shim) that the cell, verify
         // and the install hook evaluate: a shim outside it would be refused
         // at emit time, so it is refused here first.

@@ -1,9 +1,11 @@
 //! The compat-db schema. One struct per file kind; see compat-db/README.md.
 //! Unknown keys are collected (not silently dropped) by the loader.
 
+use crate::pep440::{Specifiers, SPECIFIER_HINT};
 use crate::versions::{ComputeCapability, CudaVersion, DriverVersion, SmTarget};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
+use std::fmt;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct CudaFile {
@@ -107,19 +109,65 @@ pub struct BreakerFile {
 pub struct Breaker {
     pub id: String,
     pub package: String,
-    pub versions: String,
+    pub versions: Specifiers,
     pub dependency: String,
-    /// PEP 440 specifier on the dependency, or `absent` (import fails without it).
-    pub breaks_with: String,
-    /// Only on these Python versions (PEP 440 specifier).
+    pub breaks_with: BreaksWith,
+    /// Only on these Python versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub python: Option<String>,
+    pub python: Option<Specifiers>,
     pub error: String,
     #[serde(default)]
     pub shim: Vec<String>,
     pub source: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured: Option<String>,
+}
+
+/// `breaks_with` of a breaker: the dependency versions that break the
+/// package, or `absent` (the import fails without the dependency).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BreaksWith {
+    Absent,
+    Versions(Specifiers),
+}
+
+impl BreaksWith {
+    /// Whether `v` of the dependency breaks the package (never for `absent`:
+    /// that breaker is about the dependency missing, not a version).
+    pub fn contains(&self, v: &crate::pep440::Version) -> bool {
+        matches!(self, Self::Versions(s) if s.contains(v))
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Absent => "absent",
+            Self::Versions(s) => s.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for BreaksWith {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for BreaksWith {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for BreaksWith {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s == "absent" {
+            return Ok(Self::Absent);
+        }
+        Specifiers::parse(&s).map(Self::Versions).map_err(|e| {
+            serde::de::Error::custom(format!("{}; {SPECIFIER_HINT}, or `absent`", e.one_line()))
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -140,7 +188,7 @@ pub struct RedistRelease {
     pub sha256: String,
     pub size: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requires_python: Option<String>,
+    pub requires_python: Option<Specifiers>,
     #[serde(default)]
     pub requires_dist: Vec<String>,
     pub libraries: Vec<RedistLibrary>,
@@ -180,7 +228,7 @@ pub struct WheelFile {
     pub abi_tag: String,
     pub platform_tag: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requires_python: Option<String>,
+    pub requires_python: Option<Specifiers>,
     #[serde(default)]
     pub requires_dist: Vec<String>,
     /// No `mxnet` package inside: a name-reserving placeholder.
@@ -307,7 +355,7 @@ pub struct PypiPackage {
 pub struct PypiRelease {
     pub version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requires_python: Option<String>,
+    pub requires_python: Option<Specifiers>,
     /// PEP 508 requirements of this release (PyPI's Requires-Dist without
     /// the `extra ==` entries): `name spec` or `name (spec)`, optionally
     /// `; marker` (see `solve::needs::Requirement`).
@@ -343,7 +391,7 @@ pub struct Companion {
 pub struct CompanionRelease {
     pub version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requires_python: Option<String>,
+    pub requires_python: Option<Specifiers>,
     /// Requires-Dist as published (without `extra ==` entries).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires_dist: Vec<String>,

@@ -347,8 +347,8 @@ impl<'a> Doctor<'a> {
         for b in breakers(self.db) {
             let applies = normalize_name(&e.name).starts_with(&normalize_name(&b.package))
                 && b.dependency == "numpy"
-                && crate::pep440::specifiers(&b.versions).is_ok_and(|s| s.contains(&mv))
-                && crate::pep440::specifiers(&b.breaks_with).is_ok_and(|s| s.contains(&nv));
+                && b.versions.contains(&mv)
+                && b.breaks_with.contains(&nv);
             if !applies {
                 continue;
             }

@@ -6,6 +6,7 @@
 //! `nvidia-smi` prints, and how MXNet's Requires-Dist is overridden.
 
 use super::pyquote::Py;
+use crate::db::model::BreaksWith;
 use crate::db::Db;
 use crate::lock::{DeviceFit, LockedTarget};
 use crate::solve::gpu_code;
@@ -121,11 +122,10 @@ pub fn requires_overrides(db: &Db, t: &LockedTarget) -> Py {
         let needed = t.need.iter().any(|n| n.package == name)
             || db.breakers.iter().any(|b| {
                 b.package == "mxnet"
-                    && b.breaks_with == "absent"
+                    && b.breaks_with == BreaksWith::Absent
                     && crate::pep440::normalize_name(&b.dependency) == name
-                    && crate::pep440::specifiers(&b.versions).is_ok_and(|v| {
-                        crate::pep440::version(&t.mxnet.version).is_ok_and(|m| v.contains(&m))
-                    })
+                    && crate::pep440::version(&t.mxnet.version)
+                        .is_ok_and(|m| b.versions.contains(&m))
             });
         let on_runtime = preinstalled.is_some_and(|p| p.contains_key(&name));
         let entry = if name == "numpy" {

@@ -77,10 +77,12 @@ impl<'a> NeedCx<'a> {
                 if version.any_prerelease() {
                     return None;
                 }
-                if let Some(rp) = &rel.requires_python {
-                    if !pep440::specifiers(rp).is_ok_and(|s| s.contains(&self.env.python_full)) {
-                        return None;
-                    }
+                if rel
+                    .requires_python
+                    .as_ref()
+                    .is_some_and(|rp| !rp.contains(&self.env.python_full))
+                {
+                    return None;
                 }
                 let file = universal_wheel(rel)?;
                 Some(Picked { version, rel, file })

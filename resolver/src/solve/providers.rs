@@ -73,10 +73,8 @@ pub fn pip_providers<'a>(
     cuda_major: Option<u32>,
     python: Option<&crate::pep440::Version>,
 ) -> Vec<(&'a RedistPackage, &'a RedistRelease)> {
-    let python_ok = |r: &RedistRelease| match (python, r.requires_python.as_deref()) {
-        (Some(py), Some(spec)) => crate::pep440::specifiers(spec)
-            .map(|s| s.contains(py))
-            .unwrap_or(true),
+    let python_ok = |r: &RedistRelease| match (python, &r.requires_python) {
+        (Some(py), Some(spec)) => spec.contains(py),
         _ => true,
     };
     let mut found = Vec::new();
@@ -118,10 +116,8 @@ pub fn newest_release<'a>(
     let (_, pkg) = db.redist.iter().find(|(_, p)| p.package == package)?;
     pkg.release
         .iter()
-        .filter(|r| match (python, r.requires_python.as_deref()) {
-            (Some(py), Some(spec)) => crate::pep440::specifiers(spec)
-                .map(|s| s.contains(py))
-                .unwrap_or(true),
+        .filter(|r| match (python, &r.requires_python) {
+            (Some(py), Some(spec)) => spec.contains(py),
             _ => true,
         })
         .filter_map(|r| crate::pep440::version(&r.version).ok().map(|v| (v, r)))

@@ -3,8 +3,8 @@
 
 use super::loader::Loaded;
 use super::Breaks;
-use crate::db::model::{WheelFile, WheelRelease};
-use crate::pep440::{self, Version};
+use crate::db::model::{BreaksWith, WheelFile, WheelRelease};
+use crate::pep440::Version;
 use crate::solve::numpy::{self, NumpyChoice};
 use crate::solve::{Choice, Ctx, DeviceCode, DriverCheck, EnvSetting, Need, Pin, Rule};
 
@@ -112,10 +112,10 @@ fn absent_needs(cx: &Ctx, mxnet: &Version) -> Vec<Need> {
     cx.db
         .breakers
         .iter()
-        .filter(|b| b.package == "mxnet" && b.breaks_with == "absent")
-        .filter(|b| pep440::specifiers(&b.versions).is_ok_and(|s| s.contains(mxnet)))
+        .filter(|b| b.package == "mxnet" && b.breaks_with == BreaksWith::Absent)
+        .filter(|b| b.versions.contains(mxnet))
         .filter(|b| match (&b.python, &cx.python) {
-            (Some(spec), Some(py)) => pep440::specifiers(spec).is_ok_and(|s| s.contains(py)),
+            (Some(spec), Some(py)) => spec.contains(py),
             (Some(_), None) | (None, _) => true,
         })
         .filter(|b| !cx.target.preinstalled.value.contains_key(&b.dependency))

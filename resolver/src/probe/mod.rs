@@ -414,9 +414,9 @@ fn driver_readings(env: &Env, smi_r: &SmiResult, timeout: Duration) -> (Vec<Foun
         let p = env.sys_path(label.trim_start_matches('/'));
         match exec::read_sys(&p, timeout) {
             Ok(t) => driver_readings.push(match parse(&t) {
-                Some(v) => Found::ok(&label, None, v.to_string()),
+                Some(v) => Found::ok(label, None, v.to_string()),
                 None => Found::err(
-                    &label,
+                    label,
                     None,
                     format!(
                         "unrecognised contents: {:?}",
@@ -427,7 +427,7 @@ fn driver_readings(env: &Env, smi_r: &SmiResult, timeout: Duration) -> (Vec<Foun
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 absent.push(format!("{label} absent"))
             }
-            Err(e) => driver_readings.push(Found::err(&label, None, e.to_string())),
+            Err(e) => driver_readings.push(Found::err(label, None, e.to_string())),
         }
     }
     if smi_r.found {

@@ -44,7 +44,7 @@ fn main() {
     // about 10 ms per run, JSON a fraction of that. A file that is not valid
     // TOML is embedded as `null`; the typed loader then falls back to the
     // TOML path, which reports it with its position.
-    let mut src = String::from("pub static FILES: &[(&str, &str, &str)] = &[\n");
+    let mut src = String::from("pub(super) static FILES: &[(&str, &str, &str)] = &[\n");
     let mut hasher = Sha256::new();
     for (i, (rel, path)) in files.iter().enumerate() {
         let text =
@@ -71,6 +71,6 @@ fn main() {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    src.push_str(&format!("pub static HASH: &str = {hash:?};\n"));
+    src.push_str(&format!("pub(super) static HASH: &str = {hash:?};\n"));
     std::fs::write(out_dir.join("embedded_db.rs"), src).expect("write embedded_db.rs");
 }

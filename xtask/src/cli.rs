@@ -57,7 +57,7 @@ fn command() -> clap::Command {
     cmd
 }
 
-pub fn run() -> ExitCode {
+pub(crate) fn run() -> ExitCode {
     let matches = command().get_matches();
     #[cfg(feature = "net")]
     if let Some(("db", db)) = matches.subcommand() {

@@ -44,7 +44,7 @@ const COLAB_CU12_NODEPS: &[&str] = &["nvidia-nccl-cu12==2.28.9", "nvidia-cudnn-c
 const T4_SMI: &str = include_str!("../../tests/fixtures/runtimes/colab-t4.smi");
 
 #[derive(clap::Args, Debug, Clone, Default)]
-pub struct Args {
+pub(crate) struct Args {
     /// Run only these cases (cu112, coexist, cpu, d2l); default: all.
     #[arg(long = "case", value_name = "CASE")]
     pub cases: Vec<String>,
@@ -443,7 +443,7 @@ fn case_cpu(root: &Path, python: &str, f: &mut Vec<String>) -> Result<(), String
     Ok(())
 }
 
-pub fn run(args: &Args, _db: Option<&Path>) -> ExitCode {
+pub(crate) fn run(args: &Args, _db: Option<&Path>) -> ExitCode {
     let root = args.dir.clone().unwrap_or_else(|| {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../target/gpu-env-e2e")

@@ -41,7 +41,7 @@ fn run(cmd: &mut Command, what: &str) -> Result<(i32, String, f64), String> {
     ))
 }
 
-pub fn case_d2l(root: &Path, python: &str, f: &mut Vec<String>) -> Result<(), String> {
+pub(crate) fn case_d2l(root: &Path, python: &str, f: &mut Vec<String>) -> Result<(), String> {
     let dir = root.join("d2l");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;

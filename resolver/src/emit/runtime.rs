@@ -18,7 +18,7 @@ const MAJORS: std::ops::RangeInclusive<u32> = 1..=13;
 
 /// `{'5.0': 'SASS sm_50', ...}`: every compute capability the locked wheel
 /// runs on under the lock's driver floor.
-pub fn runs_on(t: &LockedTarget) -> Py {
+pub(super) fn runs_on(t: &LockedTarget) -> Py {
     let mut out = Vec::new();
     for major in MAJORS {
         for minor in 0..=9 {
@@ -32,7 +32,7 @@ pub fn runs_on(t: &LockedTarget) -> Py {
 }
 
 /// `SASS sm_50, sm_60; PTX none`: the code of the wheel's own kernels, for messages.
-pub fn code_text(t: &LockedTarget) -> String {
+pub(super) fn code_text(t: &LockedTarget) -> String {
     format!(
         "SASS {}; PTX {}",
         gpu_code::list("sm", &t.mxnet.sass),
@@ -49,7 +49,7 @@ fn profile<'a>(db: &'a Db, t: &LockedTarget) -> Option<&'a crate::db::model::Run
 
 /// The GPUs the target's runtime offers: short name, compute capability,
 /// and what to do when the lock does not cover it (None when it does).
-pub fn offered(db: &Db, t: &LockedTarget) -> Py {
+pub(super) fn offered(db: &Db, t: &LockedTarget) -> Py {
     let Some(rt) = profile(db, t) else {
         return Py::List(vec![]);
     };
@@ -79,7 +79,7 @@ pub fn offered(db: &Db, t: &LockedTarget) -> Py {
 
 /// Python tags of the pinned wheels (`py3`, `cp311`): the interpreter the
 /// cell runs on must install each of them.
-pub fn wheel_tags(t: &LockedTarget) -> Py {
+pub(super) fn wheel_tags(t: &LockedTarget) -> Py {
     let mut tags: Vec<String> = t
         .package
         .iter()
@@ -98,7 +98,7 @@ pub fn wheel_tags(t: &LockedTarget) -> Py {
 /// Requires-Dist the lock deliberately does not meet, so that `pip check`
 /// agrees with the lock: (name, replacement requirement or None to drop,
 /// why). Requirements the lock or the runtime meets stay as they are.
-pub fn requires_overrides(db: &Db, t: &LockedTarget) -> Py {
+pub(super) fn requires_overrides(db: &Db, t: &LockedTarget) -> Py {
     let Some((_, w)) = db
         .wheel_files()
         .find(|(_, w)| w.filename == t.mxnet.filename)
@@ -156,7 +156,7 @@ pub fn requires_overrides(db: &Db, t: &LockedTarget) -> Py {
 /// `{'tesla t4': '7.5', ...}`: the names `nvidia-smi` prints (lowercase)
 /// for every GPU a notebook runtime in compat-db offers or offered, for
 /// drivers before R510, whose `nvidia-smi` has no `compute_cap`.
-pub fn gpu_names(db: &Db) -> Py {
+pub(super) fn gpu_names(db: &Db) -> Py {
     let mut out: Vec<(String, Py)> = Vec::new();
     let offered = |g: &crate::db::model::Gpu| {
         g.colab
@@ -182,7 +182,7 @@ pub fn gpu_names(db: &Db) -> Py {
 /// runtime ships `soname` in a wheel measured to serve the locked MXNet
 /// wheel (compat-db `reuse`): the cell preloads that copy, so frameworks
 /// the runtime ships keep the library they were built for; None otherwise.
-pub fn reuse(db: &Db, t: &LockedTarget, soname: &str) -> Py {
+pub(super) fn reuse(db: &Db, t: &LockedTarget, soname: &str) -> Py {
     let found = profile(db, t).and_then(|rt| {
         rt.reuse
             .iter()

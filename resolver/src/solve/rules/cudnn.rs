@@ -10,7 +10,7 @@ use crate::solve::providers::Provider;
 use crate::solve::{Ctx, CudnnChoice, Rule};
 
 /// `8.9.6.50` -> `8.9`.
-pub fn series(v: &str) -> String {
+pub(crate) fn series(v: &str) -> String {
     v.split('.').take(2).collect::<Vec<_>>().join(".")
 }
 
@@ -19,7 +19,7 @@ pub fn series(v: &str) -> String {
 /// toolkit's; else a pip redistributable of the wheel's CUDA major; else
 /// the target's copy when the loader finds one (a wrong build: noted in
 /// `l.cudnn_mismatch`); else broken.
-pub fn provider<'a>(
+pub(crate) fn provider<'a>(
     cx: &Ctx<'a>,
     w: &WheelFile,
     soname: &str,
@@ -84,7 +84,7 @@ fn choice(version: &str, soname: &str, provider: Provider) -> CudnnChoice {
 }
 
 /// Rule `cudnn` after the loader: the cuDNN it found is the wrong build.
-pub fn build(l: &Loaded, b: &mut Breaks) {
+pub(crate) fn build(l: &Loaded, b: &mut Breaks) {
     if let Some(why) = &l.cudnn_mismatch {
         b.push(Rule::Cudnn, why.clone());
     }

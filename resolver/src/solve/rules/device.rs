@@ -9,7 +9,7 @@ use crate::solve::gpu_code;
 use crate::solve::{Ctx, DeviceCode, Rule};
 
 /// Rule `device`.
-pub fn device(cx: &Ctx, w: &WheelFile, b: &mut Breaks) {
+pub(crate) fn device(cx: &Ctx, w: &WheelFile, b: &mut Breaks) {
     match (w.cuda, cx.gpus().is_empty()) {
         (None, false) => b.push(
             Rule::Device,
@@ -25,7 +25,7 @@ pub fn device(cx: &Ctx, w: &WheelFile, b: &mut Breaks) {
 
 /// The image each device would run, or why some device has none. Empty for
 /// a CPU build or a target without GPU (rule `device` judges those).
-pub fn select(cx: &Ctx, w: &WheelFile) -> Result<Vec<DeviceCode>, String> {
+pub(crate) fn select(cx: &Ctx, w: &WheelFile) -> Result<Vec<DeviceCode>, String> {
     if w.cuda.is_none() {
         return Ok(vec![]);
     }
@@ -58,7 +58,7 @@ pub fn select(cx: &Ctx, w: &WheelFile) -> Result<Vec<DeviceCode>, String> {
 
 /// Rule `gpu_code`: the wheel's own code ([`select`]), then each library's
 /// support for the devices ([`super::support`]).
-pub fn gpu_code(
+pub(crate) fn gpu_code(
     cx: &Ctx,
     w: &WheelFile,
     code: Result<Vec<DeviceCode>, String>,

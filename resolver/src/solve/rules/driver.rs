@@ -12,7 +12,7 @@ use crate::versions::CudaVersion;
 use std::collections::BTreeMap;
 
 /// The CUDA version of a cudart: from its pip release (11.8.89 -> 11.8) or the wheel's.
-pub fn runtime_cuda(
+pub(crate) fn runtime_cuda(
     providers: &BTreeMap<String, Provider>,
     wheel_cuda: CudaVersion,
 ) -> CudaVersion {
@@ -31,7 +31,7 @@ pub fn runtime_cuda(
 }
 
 /// Rule `driver`. A CPU build needs none.
-pub fn rule(
+pub(crate) fn rule(
     cx: &Ctx,
     w: &WheelFile,
     l: &Loaded,

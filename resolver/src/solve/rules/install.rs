@@ -9,7 +9,7 @@ use crate::solve::{Constraints, Ctx, Rule};
 
 /// Rule `constraint`: the MXNet version specifier and package list. The
 /// wheel's version, None when it is not PEP 440 (then broken too).
-pub fn constraint(rel: &WheelRelease, c: &Constraints, b: &mut Breaks) -> Option<Version> {
+pub(crate) fn constraint(rel: &WheelRelease, c: &Constraints, b: &mut Breaks) -> Option<Version> {
     let version = match pep440::version(&rel.version) {
         Ok(v) => v,
         Err(e) => {
@@ -38,7 +38,7 @@ pub fn constraint(rel: &WheelRelease, c: &Constraints, b: &mut Breaks) -> Option
 }
 
 /// Rule `platform`: Linux x86_64, and a manylinux level the target's glibc meets.
-pub fn platform(cx: &Ctx, w: &WheelFile, b: &mut Breaks) {
+pub(crate) fn platform(cx: &Ctx, w: &WheelFile, b: &mut Breaks) {
     match crate::wheelname::WheelName::parse(&w.filename) {
         Err(e) => return b.push(Rule::Platform, e.to_string()),
         Ok(name) if !name.is_linux_x86_64_or_any() => {
@@ -64,7 +64,7 @@ pub fn platform(cx: &Ctx, w: &WheelFile, b: &mut Breaks) {
 }
 
 /// Rule `python`: a known Python 3 the wheel's Requires-Python admits.
-pub fn python(cx: &Ctx, w: &WheelFile, b: &mut Breaks) {
+pub(crate) fn python(cx: &Ctx, w: &WheelFile, b: &mut Breaks) {
     if !w
         .python_tag
         .split('.')

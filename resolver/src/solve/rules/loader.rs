@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 /// The providers one wheel loads with.
 #[derive(Debug, Default)]
-pub struct Loaded<'a> {
+pub(crate) struct Loaded<'a> {
     /// soname -> provider, for every `DT_NEEDED` that has one.
     pub providers: BTreeMap<String, Provider>,
     /// Pip redistributables to install, by package name.
@@ -24,12 +24,12 @@ pub struct Loaded<'a> {
 }
 
 /// " for CUDA 10" (pip redistributables only serve their own CUDA major).
-pub fn for_major(major: Option<u32>) -> String {
+pub(crate) fn for_major(major: Option<u32>) -> String {
     major.map(|m| format!(" for CUDA {m}")).unwrap_or_default()
 }
 
 /// Rule `soname`, over every `DT_NEEDED` in ELF order.
-pub fn providers<'a>(cx: &Ctx<'a>, w: &WheelFile, b: &mut Breaks) -> Loaded<'a> {
+pub(crate) fn providers<'a>(cx: &Ctx<'a>, w: &WheelFile, b: &mut Breaks) -> Loaded<'a> {
     let mut l = Loaded::default();
     // A system library built for another CUDA major (Colab's CUDA 12 NCCL
     // under a CUDA 11 wheel) makes a mixed stack: take the pip build of the

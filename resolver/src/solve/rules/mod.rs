@@ -6,24 +6,24 @@
 //! CUDA call, the GPU code at the first kernel launch. Every rule runs, so
 //! a rejection lists all it breaks; the first leads.
 
-pub mod cudnn;
-pub mod device;
-pub mod driver;
-pub mod install;
-pub mod loader;
-pub mod nvrtc;
-pub mod pins;
-pub mod support;
+pub(crate) mod cudnn;
+pub(crate) mod device;
+pub(crate) mod driver;
+pub(crate) mod install;
+pub(crate) mod loader;
+pub(crate) mod nvrtc;
+pub(crate) mod pins;
+pub(crate) mod support;
 
 use super::{Broken, Choice, Constraints, Ctx, Rejection, Rule};
 use crate::db::model::{WheelFile, WheelRelease};
 
 /// The broken rules of one candidate, in the order they were met.
 #[derive(Debug, Default)]
-pub struct Breaks(pub Vec<Broken>);
+pub(crate) struct Breaks(pub Vec<Broken>);
 
 impl Breaks {
-    pub fn push(&mut self, rule: Rule, reason: impl Into<String>) {
+    pub(crate) fn push(&mut self, rule: Rule, reason: impl Into<String>) {
         self.0.push(Broken {
             rule,
             reason: reason.into(),

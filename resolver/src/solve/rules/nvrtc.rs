@@ -26,7 +26,7 @@ fn release_cuda(version: &str) -> Option<CudaVersion> {
 /// The pip NVRTC for `soname`: the newest release the driver can JIT the
 /// PTX of; the newest of all when the driver is unknown or none fits
 /// ([`fusion`] then says what follows).
-pub fn pip_nvrtc<'a>(
+pub(crate) fn pip_nvrtc<'a>(
     cx: &Ctx<'a>,
     soname: &str,
     cuda_major: Option<u32>,
@@ -60,7 +60,7 @@ fn loaded_nvrtc(cx: &Ctx, l: &Loaded) -> Option<(String, CudaVersion)> {
 }
 
 /// Environment settings and warnings for a wheel that links NVRTC or runs PTX.
-pub fn fusion(
+pub(crate) fn fusion(
     cx: &Ctx,
     w: &WheelFile,
     l: &Loaded,

@@ -10,7 +10,12 @@ use crate::solve::{Choice, Ctx, DeviceCode, DriverCheck, EnvSetting, Need, Pin, 
 
 /// Rule `numpy`; None when broken or when the Python is unknown (rule
 /// `python` says so).
-pub fn numpy(cx: &Ctx, rel: &WheelRelease, w: &WheelFile, b: &mut Breaks) -> Option<NumpyChoice> {
+pub(crate) fn numpy(
+    cx: &Ctx,
+    rel: &WheelRelease,
+    w: &WheelFile,
+    b: &mut Breaks,
+) -> Option<NumpyChoice> {
     let py = &cx.target.python.as_ref()?.value;
     numpy::choose(
         cx.db,
@@ -29,7 +34,7 @@ pub fn numpy(cx: &Ctx, rel: &WheelRelease, w: &WheelFile, b: &mut Breaks) -> Opt
 }
 
 /// What the rules decided for a wheel that broke none.
-pub struct Parts<'a> {
+pub(crate) struct Parts<'a> {
     pub numpy: NumpyChoice,
     pub gpu_code: Vec<DeviceCode>,
     pub loaded: Loaded<'a>,
@@ -52,7 +57,13 @@ fn pin(name: &str, version: &str, f: (&str, &str, &str, u64), role: &str) -> Pin
 
 /// The choice: mxnet, then redistributables by name, then numpy, then the
 /// needs `import mxnet` has beyond its wheel.
-pub fn choice(cx: &Ctx, rel: &WheelRelease, w: &WheelFile, version: &Version, p: Parts) -> Choice {
+pub(crate) fn choice(
+    cx: &Ctx,
+    rel: &WheelRelease,
+    w: &WheelFile,
+    version: &Version,
+    p: Parts,
+) -> Choice {
     let mut packages = vec![pin(
         &rel.package,
         &rel.version,

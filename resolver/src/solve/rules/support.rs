@@ -18,7 +18,12 @@ use crate::versions::{ComputeCapability, CudaVersion};
 
 /// Every statement that a library the wheel loads, or links statically,
 /// does not support a device.
-pub fn libraries(cx: &Ctx, w: &WheelFile, wheel_cuda: CudaVersion, l: &Loaded) -> Vec<String> {
+pub(crate) fn libraries(
+    cx: &Ctx,
+    w: &WheelFile,
+    wheel_cuda: CudaVersion,
+    l: &Loaded,
+) -> Vec<String> {
     let runtime = super::driver::runtime_cuda(&l.providers, wheel_cuda);
     let mut out = cuda_libraries(cx, wheel_cuda);
     if runtime != wheel_cuda {

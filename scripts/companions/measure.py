@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Measure which companion releases (d2l's MXNet edition) import and train
-with which MXNet / numpy / Python and neighbour versions, in real venvs.
+"""Measure which companion releases (d2l's MXNet edition, GluonCV) import
+and run with which MXNet / numpy / Python and neighbour versions, in real venvs.
 
     python3 scripts/companions/measure.py [--out runs.json] [--only NAME ...]
 
@@ -15,13 +15,21 @@ Each case builds a fresh venv with the interpreter it names (pyenv's
      numpy and the stack held by a constraints file (and, for a Colab case,
      every package held at the runtime's pip-freeze version; packages the
      runtime does not have are then uninstalled again, so the venv holds
-     what the runtime holds);
-  4. check_d2l.py (the book's concise linear regression, MPLBACKEND=Agg)
-     with the numpy shims compat-db/breakers.toml gives for that mxnet and
-     numpy.
+     what the runtime holds, but for the neighbours named: a lock pins
+     those);
+  4. for a case with `also` (packages the runtime has that are no
+     neighbour but change what the companion does: torch on Colab), those,
+     with pip's resolver, the venv's packages held;
+  5. the companion's own check, check_<name>.py beside this script
+     (check_d2l.py: the book's concise linear regression, MPLBACKEND=Agg;
+     check_gluoncv.py: a ResNet forward pass), with the numpy shims
+     compat-db/breakers.toml gives for that mxnet and numpy.
 The result per case: `pip freeze` of the venv split into the stack and the
-companion's set, the check's JSON line or its last error line, and the
-time. `record.py` turns runs.json into compat-db/companions/*.toml.
+companion's set (before step 4), the check's JSON line or its last error
+line, and the time. Runs go into --out beside the runs of other cases
+already there (a case measured again replaces its run); a `diagnostic`
+case is kept there but record.py leaves it out of compat-db.
+`record.py` turns runs.json into compat-db/companions/*.toml.
 Standard library only (the shim selection uses pip's vendored packaging).
 """
 
@@ -49,8 +57,20 @@ COLAB_FREEZE = "https://github.com/googlecolab/backend-info/blob/a72407924822ea3
 LOCAL_NEEDS = ["requests==2.34.2", "urllib3==2.8.0", "idna==3.20",
                "charset-normalizer==3.5.3", "certifi==2026.10.19.post1"]
 D2L_IMPORTS = ["pandas", "requests", "ipython", "matplotlib", "matplotlib-inline"]
+COLAB_STACK = ["mxnet==1.9.1", "numpy==2.1.3", "requests==2.32.4", "urllib3==2.5.0", "idna==3.18",
+               "charset-normalizer==3.4.9", "certifi==2026.7.22", "setuptools==75.2.0"]
+# What `import gluoncv` imports at module level, following its own modules
+# (record.py's imports_of; mxnet, numpy and requests are the stack's). Its
+# other Requires-Dist (matplotlib, opencv-python, pandas, pyyaml, yacs,
+# autocfg) are imported inside the functions that use them.
+GLUONCV_IMPORTS = ["pillow", "portalocker", "requests", "scipy", "tqdm"]
+# Colab's torch 2.11.0+cu128 (the PyTorch index): PyPI's torch 2.11.0 (CUDA 13
+# build, its nvidia-*-cu13 dependencies) stands in; GluonCV reads only
+# torch.__version__.
+COLAB_TORCH = ["torch==2.11.0"]
 CASES = [
     # name, python, stack, companion, neighbours, runtime freeze (or None)
+    # [, options: {"also": [...], "diagnostic": True}]
     ("colab-2026.08 d2l 1.0.3", "3.13.0",
      ["mxnet==1.9.1", "numpy==2.1.3", "requests==2.32.4", "urllib3==2.5.0", "idna==3.18",
       "charset-normalizer==3.4.9", "certifi==2026.7.22", "setuptools==75.2.0"],
@@ -81,6 +101,26 @@ CASES = [
      ["mxnet==1.9.1", "numpy==1.23.5", "requests==2.31.0", "urllib3==2.8.0", "idna==3.20",
       "charset-normalizer==3.5.3", "certifi==2026.10.19.post1"],
      "d2l==1.0.3", ["pandas==2.0.3", "matplotlib==3.7.2", "matplotlib-inline==0.1.6", "ipython<9"], None),
+    # GluonCV 0.10.5.post0 (the last 0.10.x; py2.py3 wheel). On Colab with the
+    # runtime's torch, which gluoncv/check.py refuses (torch >= 2.0.0).
+    ("colab-2026.08 gluoncv 0.10.5.post0", "3.13.0", COLAB_STACK,
+     "gluoncv==0.10.5.post0", GLUONCV_IMPORTS, "colab-2026.08", {"also": COLAB_TORCH}),
+    # The same venv without torch: whether torch is the only thing in the way.
+    ("colab-2026.08 gluoncv 0.10.5.post0, no torch (diagnostic)", "3.13.0", COLAB_STACK,
+     "gluoncv==0.10.5.post0", GLUONCV_IMPORTS, "colab-2026.08", {"diagnostic": True}),
+    ("local 3.13 gluoncv 0.10.5.post0", "3.13.0",
+     ["mxnet==1.9.1", "numpy==2.5.5", "setuptools==84.2.1"] + LOCAL_NEEDS,
+     "gluoncv==0.10.5.post0", GLUONCV_IMPORTS, None),
+    ("local 3.12 gluoncv 0.10.5.post0", "3.12.1",
+     ["mxnet==1.9.1", "numpy==1.26.4", "setuptools==84.2.1"] + LOCAL_NEEDS,
+     "gluoncv==0.10.5.post0", GLUONCV_IMPORTS, None),
+    ("local 3.11 gluoncv 0.10.5.post0", "3.11.7",
+     ["mxnet==1.9.1", "numpy==1.23.5"] + LOCAL_NEEDS,
+     "gluoncv==0.10.5.post0", GLUONCV_IMPORTS, None),
+    # GluonNLP 0.10.0, the last 0.x (MXNet 1.x) release: PyPI has an sdist only.
+    ("local 3.11 gluonnlp 0.10.0", "3.11.7",
+     ["mxnet==1.9.1", "numpy==1.23.5"] + LOCAL_NEEDS,
+     "gluonnlp==0.10.0", [], None),
 ]
 
 
@@ -130,14 +170,18 @@ def runtime_freeze(path):
 
 
 def measure(case, freezes, workdir):
-    name, python, stack, companion, neighbours, runtime = case
+    name, python, stack, companion, neighbours, runtime = case[:6]
+    options = case[6] if len(case) > 6 else {}
     interp = os.path.join(PYENV, python, "bin", "python3")
     venv = os.path.join(workdir, re.sub(r"[^a-z0-9]+", "-", name.lower()))
     t0 = time.time()
     run([interp, "-m", "venv", venv], check=True)
     py = os.path.join(venv, "bin", "python")
     pip = [py, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--only-binary=:all:"]
-    result = {"case": name, "python": python, "companion": companion, "runtime": runtime}
+    result = {"case": name, "python": python, "companion": companion, "runtime": runtime,
+              "measured": time.strftime("%Y-%m-%d")}
+    if options.get("diagnostic"):
+        result["diagnostic"] = True
     r = run(pip + ["--no-deps"] + stack + [companion])
     if r.returncode != 0:
         result.update(ok=False, error="install: " + last_line(r.stderr))
@@ -149,24 +193,40 @@ def measure(case, freezes, workdir):
     pins.update({n: held[n] for n in stack_names})
     with open(cons, "w") as f:
         f.writelines(f"{n}=={v}\n" for n, v in sorted(pins.items()))
-    r = run(pip + ["-c", cons] + neighbours)
-    if r.returncode != 0:
+    r = run(pip + ["-c", cons] + neighbours) if neighbours else None
+    if r and r.returncode != 0:
         result.update(ok=False, error="install: " + last_line(r.stderr))
         return result
     if runtime:
-        extra = sorted(n for n in freeze(py) if n not in freezes[runtime]
+        # What the runtime lacks goes, but the neighbours the companion
+        # imports (the lock pins those: GluonCV's portalocker on Colab).
+        named = {name_of(n) for n in neighbours}
+        lacks = sorted(n for n in freeze(py) if n not in freezes[runtime]
                        and n != name_of(companion) and n not in stack_names)
+        extra = [n for n in lacks if n not in named]
         if extra:
             run([py, "-m", "pip", "uninstall", "-y", "-q"] + extra, check=True)
         result["absent_on_runtime"] = extra
+        if len(extra) < len(lacks):
+            result["kept_absent_on_runtime"] = [n for n in lacks if n in named]
     have = freeze(py)
     result["stack"] = {n: have[n] for n in sorted(stack_names) if n in have}
     result["packages"] = {n: v for n, v in sorted(have.items()) if n not in stack_names}
+    if options.get("also"):
+        with open(cons, "w") as f:
+            f.writelines(f"{n}=={v}\n" for n, v in sorted(have.items()))
+        r = run(pip + ["-c", cons] + options["also"])
+        if r.returncode != 0:
+            result.update(ok=False, error="install: " + last_line(r.stderr))
+            return result
+        result["also_asked"] = options["also"]
+        result["also"] = {n: v for n, v in sorted(freeze(py).items()) if n not in have}
     shims = shims_for(have["mxnet"], have["numpy"], python)
     result["shims"] = shims
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONNOUSERSITE="1")
+    check = os.path.join(HERE, f"check_{name_of(companion).replace('-', '_')}.py")
     with tempfile.TemporaryDirectory() as cwd:
-        r = run([py, os.path.join(HERE, "check_d2l.py"), "--shims", "; ".join(shims)], env=env, cwd=cwd)
+        r = run([py, check, "--shims", "; ".join(shims)], env=env, cwd=cwd)
     line = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
     if r.returncode == 0 and line.startswith("{"):
         result.update(ok=True, check=json.loads(line))
@@ -189,17 +249,24 @@ def main():
     ap.add_argument("--only", nargs="*")
     args = ap.parse_args()
     freezes = {"colab-2026.08": runtime_freeze(args.colab_freeze)}
-    results = []
+    doc = {"measured": time.strftime("%Y-%m-%d"), "colab_freeze": COLAB_FREEZE, "runs": []}
+    if os.path.exists(args.out):
+        with open(args.out) as f:
+            doc = json.load(f)
+    results = doc["runs"]
     with tempfile.TemporaryDirectory() as work:
         for case in CASES:
             if args.only and case[0] not in args.only:
                 continue
             res = measure(case, freezes, work)
             print(json.dumps(res), flush=True)
-            results.append(res)
-    with open(args.out, "w") as f:
-        json.dump({"measured": time.strftime("%Y-%m-%d"), "colab_freeze": COLAB_FREEZE,
-                   "runs": results}, f, indent=1)
+            at = [i for i, r in enumerate(results) if r["case"] == res["case"]]
+            if at:
+                results[at[0]] = res
+            else:
+                results.append(res)
+            with open(args.out, "w") as f:
+                json.dump(doc, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -4,18 +4,21 @@ from the runs measure.py wrote, with every file fact from PyPI.
 
     python3 scripts/companions/record.py runs.json [--db compat-db]
 
-companions/d2l.toml: for each measured d2l release, PyPI's wheel (url,
-sha256, size), Requires-Python, Requires-Dist (read from the wheel's own
-.dist-info/METADATA, the wheel checked against PyPI's sha256 and size),
-the non-stdlib top-level imports of d2l/mxnet.py (read with `ast` from the
-same wheel; module names normalized as PEP 503 distribution names:
-IPython -> ipython, matplotlib_inline -> matplotlib-inline), and every run
-(passing ones first, runtime sets first).
+companions/<name>.toml (d2l, gluoncv): for each measured release, PyPI's
+wheel (url, sha256, size), Requires-Python, Requires-Dist (read from the
+wheel's own .dist-info/METADATA, the wheel checked against PyPI's sha256 and
+size), the non-stdlib imports that importing its module runs at module
+level (COMPANIONS' module: d2l/mxnet.py, gluoncv/__init__.py, and the
+package's own modules those import, read with `ast` from the same wheel;
+module names as PEP 503 distribution names: IPython -> ipython,
+matplotlib_inline -> matplotlib-inline, PIL -> pillow), and every run
+(passing ones first, runtime sets first; `diagnostic` runs left out).
 
 companions/pypi/<name>.toml: every package version of a passing run that
-no runtime profile holds (what a lock pins for a local target), plus the
-exact pins of each recorded d2l release (the evidence for overrides: which
-Pythons they have wheels for). Per release: the pure-Python wheel, or the
+no runtime profile holds (what a lock pins for a local target, and what a
+runtime run kept that its runtime lacks), plus the exact pins of each
+recorded companion release (the evidence for overrides: which Pythons they
+have wheels for). Per release: the pure-Python wheel, or the
 default-ABI manylinux x86_64 wheels for CPython 3.11 .. 3.13 (or an abi3 one
 for CPython 3.x <= 3.13); its
 Requires-Dist from the wheel's METADATA (gen_pypi_records.py's reader).
@@ -37,7 +40,24 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 import gen_pypi_records as g  # noqa: E402
 
 PYTHONS = ["cp311", "cp312", "cp313"]
-MODULE = {"d2l": "d2l.mxnet"}
+# Per companion: the module whose import is judged, and what its check
+# (scripts/companions/check_<name>.py) does and found.
+COMPANIONS = {
+    "d2l": {
+        "module": "d2l.mxnet",
+        "check": "the book's concise linear regression, 3 epochs, MPLBACKEND=Agg",
+        "result": lambda c: f"w error {c['w_error']}, b error {c['b_error']}",
+    },
+    "gluoncv": {
+        "module": "gluoncv",
+        "check": "presets.imagenet.transform_eval of a random image, model_zoo resnet18_v1b "
+                 "(pretrained=False) initialized and run forward, utils.bbox.bbox_iou",
+        "result": lambda c: (f"input {tuple(c['input_shape'])}, output {tuple(c['output_shape'])}, "
+                             f"IoU {c['iou']}"),
+    },
+}
+# Import names that are not their distribution's name.
+DISTRIBUTION = {"pil": "pillow", "cv2": "opencv-python", "yaml": "pyyaml", "sklearn": "scikit-learn"}
 
 
 def norm(n):
@@ -79,20 +99,76 @@ def metadata(body):
 
 
 def imports_of(body, module):
-    path = module.replace(".", "/") + ".py"
+    """The non-stdlib top-level names `import module` imports at module level,
+    in order: the statements at the top of module's file (and of the packages
+    above it), in a top-level `try` too, following the package's own modules
+    they import; an import another package is optional for (in a `try` that
+    catches ImportError) is left out. Imports inside functions are not
+    followed (GluonCV's cv2, matplotlib)."""
+    top = module.split(".")[0]
     with zipfile.ZipFile(io.BytesIO(body)) as z:
-        tree = ast.parse(z.read(path))
-    names = []
-    for node in tree.body:
-        if isinstance(node, ast.Import):
-            names += [a.name.split(".")[0] for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.append(node.module.split(".")[0])
-    seen = []
+        files = set(z.namelist())
+
+        def source(mod):
+            p = mod.replace(".", "/")
+            for f in (p + "/__init__.py", p + ".py"):
+                if f in files:
+                    return f, z.read(f)
+            return None, None
+
+        names, seen = [], set()
+
+        def visit(mod):
+            if mod in seen:
+                return
+            seen.add(mod)
+            if "." in mod:
+                visit(mod.rsplit(".", 1)[0])
+            path, text = source(mod)
+            if path is None:
+                return
+            package = mod if path.endswith("__init__.py") else mod.rsplit(".", 1)[0]
+            statements(ast.parse(text).body, package, False)
+
+        def statements(nodes, package, optional):
+            for node in nodes:
+                if isinstance(node, ast.Import):
+                    for a in node.names:
+                        found(a.name, optional)
+                elif isinstance(node, ast.ImportFrom):
+                    if node.level:
+                        base = package.split(".")
+                        base = ".".join(base[:len(base) - node.level + 1])
+                        mod = base + "." + node.module if node.module else base
+                    else:
+                        mod = node.module
+                    found(mod, optional)
+                    if mod.split(".")[0] == top:  # `from . import data`: a module
+                        for a in node.names:
+                            if source(mod + "." + a.name)[0]:
+                                visit(mod + "." + a.name)
+                elif isinstance(node, ast.Try):
+                    catches = any(h.type is None or any(
+                        isinstance(t, ast.Name) and t.id in ("ImportError", "ModuleNotFoundError", "Exception")
+                        for t in (h.type.elts if isinstance(h.type, ast.Tuple) else [h.type]))
+                        for h in node.handlers)
+                    statements(node.body, package, optional or catches)
+                    statements(node.orelse + node.finalbody, package, optional)
+
+        def found(name, optional):
+            first = name.split(".")[0]
+            if first == top:
+                visit(name)
+            elif not optional and first not in sys.stdlib_module_names and first != "__future__":
+                names.append(first)
+
+        visit(module)
+    out = []
     for n in names:
-        if n not in sys.stdlib_module_names and norm(n) not in seen:
-            seen.append(norm(n))
-    return seen
+        d = DISTRIBUTION.get(norm(n), norm(n))
+        if d not in out:
+            out.append(d)
+    return out
 
 
 def file_lines(py, abi, plat, f):
@@ -108,16 +184,34 @@ def toml_table(d):
     return "{ " + ", ".join(f"{g.q(k)} = {g.q(v)}" for k, v in sorted(d.items())) + " }"
 
 
+def runtime_has(runtime, asked):
+    """`, standing in for colab-2026.08's torch 2.11.0+cu128` (its profile's preinstalled)."""
+    import tomllib
+    path = os.path.join(HERE, "..", "..", "compat-db", "runtimes", f"{runtime}.toml")
+    with open(path, "rb") as f:
+        pre = tomllib.load(f).get("preinstalled", {})
+    got = [f"{n} {pre[n]}" for n in (norm(re.split(r"[<>=!~ ;\[]", a, 1)[0]) for a in asked) if n in pre]
+    return f", standing in for {runtime}'s {', '.join(got)}" if got else ""
+
+
 def run_lines(r, measured_on):
     stack = {k: v for k, v in r["stack"].items() if k not in ("mxnet", "numpy")}
     check = r.get("check")
+    name = norm(r["companion"].split("==")[0])
     how = (f"scripts/companions/measure.py case `{r['case']}`, CPython {r['python']} (pyenv) venv, "
-           f"{measured_on}: mxnet/numpy/requests/setuptools --no-deps as gpu-env locks them, "
-           f"{r['companion']} --no-deps, its imports by pip; then scripts/companions/check_d2l.py "
-           f"(the book's concise linear regression, 3 epochs, MPLBACKEND=Agg)")
+           f"{r.get('measured', measured_on)}: mxnet/numpy/requests/setuptools --no-deps as gpu-env locks them, "
+           f"{r['companion']} --no-deps, its imports by pip; then scripts/companions/check_{name.replace('-', '_')}.py "
+           f"({COMPANIONS[name]['check']})")
     if r.get("runtime"):
         how += f"; packages held at {r['runtime']}'s pip-freeze, those it lacks uninstalled ({', '.join(r.get('absent_on_runtime') or []) or 'none'})"
-    how += (f": w error {check['w_error']}, b error {check['b_error']}, {check['seconds']} s"
+        if r.get("kept_absent_on_runtime"):
+            how += (f"; {', '.join(r['kept_absent_on_runtime'])}, which it lacks, kept "
+                    f"({name} imports it: a lock pins it)")
+    if r.get("also_asked"):
+        has = runtime_has(r["runtime"], r["also_asked"]) if r.get("runtime") else ""
+        how += (f"; before the check, {', '.join(r['also_asked'])} by pip ({len(r.get('also') or {})} packages "
+                f"with its dependencies, the set held){has}")
+    how += (f": {COMPANIONS[name]['result'](check)}, {check['seconds']} s"
             if check else ": failed")
     out = ["", "[[release.run]]", f"python = {g.q(r['python'])}",
            f"mxnet = {g.q(r['stack']['mxnet'])}", f"numpy = {g.q(r['stack']['numpy'])}"]
@@ -147,7 +241,7 @@ def main():
     ap.add_argument("--db", default=os.path.join(HERE, "..", "..", "compat-db"))
     args = ap.parse_args()
     doc = json.load(open(args.runs))
-    runs = [r for r in doc["runs"] if "stack" in r]
+    runs = [r for r in doc["runs"] if "stack" in r and not r.get("diagnostic")]
     projects = {}
 
     def project(n):
@@ -163,13 +257,13 @@ def main():
         lines = [f"# Generated by scripts/companions/record.py from {g.API}/{name}/json, the wheels",
                  "# themselves (sha256 checked; METADATA and the module's imports read from them) and",
                  "# the runs of scripts/companions/measure.py (each run's `measured` says how). Do not edit by hand.",
-                 f"package = {g.q(name)}", f"module = {g.q(MODULE[name])}", "source = [",
+                 f"package = {g.q(name)}", f"module = {g.q(COMPANIONS[name]['module'])}", "source = [",
                  f"  {g.q(f'{g.API}/{name}/json')},", f"  {g.q(doc['colab_freeze'])},", "]"]
         for v in versions:
             [(py, abi, plat, f)] = files_for(name, v, project(name))
             body = wheel_bytes(f)
             rp, reqs = metadata(body)
-            imports = imports_of(body, MODULE[name])
+            imports = imports_of(body, COMPANIONS[name]["module"])
             lines += ["", "[[release]]", f"version = {g.q(v)}"]
             if rp:
                 lines.append(f"requires_python = {g.q(rp)}")
@@ -184,9 +278,10 @@ def main():
             mine_v.sort(key=lambda r: (not r["ok"], not r.get("runtime")))
             for r in mine_v:
                 lines += run_lines(r, doc["measured"])
-                if r["ok"] and not r.get("runtime"):
+                if r["ok"]:
+                    kept = r.get("kept_absent_on_runtime") or []
                     for p, pv in r["packages"].items():
-                        if p != name:
+                        if p != name and (not r.get("runtime") or p in kept):
                             wanted.setdefault(p, set()).add(pv)
         write(os.path.join(args.db, "companions", f"{name}.toml"), lines)
     for p in sorted(wanted):

@@ -132,14 +132,84 @@ fn a_target_without_a_measured_set_is_unsatisfiable_with_the_reason() {
         "{:?}",
         r.fixes
     );
-    let r = with(&db, "colab", Overrides::default(), &["gluoncv==0.10.5"]);
+    // GluonNLP 0.10.0 is an sdist only: never recorded.
+    let r = with(&db, "colab", Overrides::default(), &["gluonnlp==0.10.0"]);
     assert!(
-        r.fixes[0].contains("compat-db has no measurements of gluoncv"),
+        r.fixes[0].contains("compat-db has no measurements of gluonnlp"),
         "{:?}",
         r.fixes
     );
     let r = with(&db, "colab", Overrides::default(), &["d2l==9"]);
     assert!(r.fixes[0].contains("no release of d2l"), "{:?}", r.fixes);
+}
+
+#[test]
+fn gluoncv_locks_its_imports_locally_and_not_on_colab() {
+    let db = db();
+    for (py, scipy) in [
+        ("3.13.0", "1.18.1"),
+        ("3.12.1", "1.17.1"),
+        ("3.11.7", "1.15.3"),
+    ] {
+        let r = with(&db, "local", local(py), &["gluoncv==0.10.5.post0"]);
+        let c = r
+            .chosen
+            .as_ref()
+            .unwrap_or_else(|| panic!("{py}: {:?}", r.fixes));
+        let comp = &c.companions[0];
+        let mut names: Vec<&str> = comp.pins.iter().map(|p| p.name.as_str()).collect();
+        names.sort();
+        let want: &[&str] = if py == "3.11.7" {
+            // The 3.11 venv's own setuptools (the stack pins none there).
+            &[
+                "gluoncv",
+                "pillow",
+                "portalocker",
+                "scipy",
+                "setuptools",
+                "tqdm",
+            ]
+        } else {
+            &["gluoncv", "pillow", "portalocker", "scipy", "tqdm"]
+        };
+        assert_eq!(names, want, "{py}");
+        let sp = comp.pins.iter().find(|p| p.name == "scipy").unwrap();
+        assert_eq!(sp.version, scipy, "{py}");
+        // Requires-Dist it imports only inside functions: dropped, with why.
+        for name in [
+            "matplotlib",
+            "opencv-python",
+            "pandas",
+            "pyyaml",
+            "yacs",
+            "autocfg",
+        ] {
+            let o = comp
+                .overrides
+                .iter()
+                .find(|o| o.requirement == name)
+                .unwrap_or_else(|| panic!("{py}: no override of {name}: {:#?}", comp.overrides));
+            assert_eq!(o.locked, "dropped", "{py}");
+            assert!(
+                o.reason.contains(&format!("does not import {name}")),
+                "{}",
+                o.reason
+            );
+        }
+    }
+    // Colab's torch 2.11 makes `import gluoncv` raise: the Colab set failed.
+    let r = with(
+        &db,
+        "colab",
+        Overrides::default(),
+        &["gluoncv==0.10.5.post0"],
+    );
+    assert_eq!(r.status, Status::Unsatisfiable);
+    assert!(
+        r.fixes[0].contains("no measured set of gluoncv==0.10.5.post0 fits"),
+        "{:?}",
+        r.fixes
+    );
 }
 
 #[test]

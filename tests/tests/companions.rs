@@ -132,6 +132,12 @@ fn a_target_without_a_measured_set_is_unsatisfiable_with_the_reason() {
         "{:?}",
         r.fixes
     );
+    // The instruction works when followed: the script and the section exist.
+    let root = gpu_env_tests::workspace_root();
+    assert!(root.join("scripts/companions/measure.py").is_file());
+    let doc = std::fs::read_to_string(root.join("docs/companions.md")).unwrap();
+    assert!(r.fixes[0].contains("(docs/companions.md, \"Measuring another companion or target\")"));
+    assert!(doc.contains("\n## Measuring another companion or target\n"));
     // GluonNLP 0.10.0 is an sdist only: never recorded.
     let r = with(&db, "colab", Overrides::default(), &["gluonnlp==0.10.0"]);
     assert!(

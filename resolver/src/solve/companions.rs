@@ -227,7 +227,7 @@ pub fn choose(
         }
     }
     Err(format!(
-        "no measured set of {} fits {} (Python {python}, mxnet {}, numpy {}): {}; measure one with scripts/companions/measure.py (compat-db/companions/README.md)",
+        "no measured set of {} fits {} (Python {python}, mxnet {}, numpy {}): {}; measure one with scripts/companions/measure.py (docs/companions.md, \"Measuring another companion or target\")",
         spec.text,
         target.name,
         stack.mxnet,

@@ -12,7 +12,8 @@ use std::path::Path;
 
 /// 2: `gpu_env` version and per-target `override` entries. 3: GPUs as
 /// name and compute capability, companions. 4: `mxnet.sass`/`ptx` are the
-/// wheel's own kernels' code, the solver's `gpu_code` basis.
+/// wheel's own kernels' code, the solver's `gpu_code` basis; `gpu_code` per
+/// device as data (device, compute capability, SASS or PTX), not text.
 pub const FORMAT: u32 = 4;
 pub const HEADER: &str = "# gpu-env lock: written by `cargo xtask resolve`; do not edit by hand.\n";
 
@@ -157,8 +158,8 @@ pub struct LockedMxnet {
     pub sha256: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cuda: Option<String>,
-    /// Per device: `T4 (7.5): SASS sm_70`.
-    pub gpu_code: Vec<String>,
+    /// Per device of the target: the image it runs (SASS sm_70 or PTX).
+    pub gpu_code: Vec<crate::solve::DeviceCode>,
     /// The code MXNet's own kernels carry (format 4; the union of every
     /// fatbin module before): a device needs SASS or PTX from these.
     pub sass: Vec<u32>,
@@ -517,10 +518,11 @@ impl LockedTarget {
         {
             return Err(bad("driver".into(), &d.why, "dotted numbers, one line"));
         }
-        if m.gpu_code.iter().chain(m.cuda.iter()).any(|v| !is_line(v)) {
+        let devices = m.gpu_code.iter().map(|d| &d.device);
+        if let Some(v) = devices.chain(m.cuda.iter()).find(|v| !is_line(v)) {
             return Err(bad(
                 "mxnet gpu_code".into(),
-                &m.gpu_code.join(", "),
+                v,
                 "one line without control characters",
             ));
         }
@@ -562,7 +564,7 @@ pub enum LockError {
     Parse { path: String, message: String },
     #[error("{path}: lock format {found} is newer than this gpu-env understands ({FORMAT}); upgrade gpu-env instead of overwriting it")]
     Newer { path: String, found: u32 },
-    #[error("{path}: lock format {found} was written by an older gpu-env; this one reads format {FORMAT} (the GPU code of MXNet's own kernels, GPUs stored as name and compute capability): run `cargo xtask resolve` with the same targets to rewrite it")]
+    #[error("{path}: lock format {found} was written by an older gpu-env; this one reads format {FORMAT} (the GPU code of MXNet's own kernels, per-device code and GPUs stored as data): run `cargo xtask resolve` with the same targets to rewrite it")]
     Older { path: String, found: u32 },
     #[error("{path}: {message}; refusing to overwrite it (move it away or delete it, then resolve again)")]
     NotOverwritable { path: String, message: String },
@@ -738,33 +740,25 @@ impl Lock {
 /// The compat-db hash a lock records (defined with the database).
 pub use crate::db::db_hash;
 
-/// Turn a resolution into its locked form.
-pub fn lock_target(
-    spec: &str,
-    constraints: BTreeMap<String, String>,
-    r: &Resolution,
-) -> Result<LockedTarget, LockError> {
-    let c = match (&r.status, &r.chosen) {
-        (Status::Resolved, Some(c)) => c,
-        _ => return Err(LockError::Unsatisfiable(r.target.name.clone())),
-    };
-    let t = &r.target;
-    Ok(LockedTarget {
-        spec: spec.to_string(),
-        name: t.name.clone(),
-        kind: t.kind.clone(),
-        constraints,
-        r#override: Vec::new(),
-        fact: locked_facts(t),
-        gpu: t
-            .gpus
-            .iter()
-            .flat_map(|g| &g.value)
-            .map(|g| LockedGpu {
-                name: g.name.clone(),
-                compute_capability: g.compute_capability,
-            })
-            .collect(),
+/// What a resolution chose, as the lock stores it and `resolve --json`
+/// prints it: one view of a choice (report.rs serializes these fields).
+#[derive(Debug, Clone, Serialize)]
+pub struct LockedChoice {
+    pub mxnet: LockedMxnet,
+    pub driver: LockedDriver,
+    pub cudnn: Option<LockedCudnn>,
+    pub numpy: LockedNumpy,
+    pub package: Vec<LockedPackage>,
+    pub provider: Vec<LockedProvider>,
+    pub shim: Vec<LockedShim>,
+    pub need: Vec<LockedNeed>,
+    pub companion: Vec<LockedCompanion>,
+    pub env: Vec<LockedEnv>,
+}
+
+/// The locked form of the choice `c` made for target `t`.
+pub fn locked_choice(t: &crate::target::Target, c: &Choice) -> LockedChoice {
+    LockedChoice {
         mxnet: locked_mxnet(c),
         driver: LockedDriver {
             min: c.driver.min.as_ref().map(|v| v.to_string()),
@@ -811,6 +805,58 @@ pub fn lock_target(
                 why: e.why.clone(),
             })
             .collect(),
+    }
+}
+
+/// Turn a resolution into its locked form.
+pub fn lock_target(
+    spec: &str,
+    constraints: BTreeMap<String, String>,
+    r: &Resolution,
+) -> Result<LockedTarget, LockError> {
+    let c = match (&r.status, &r.chosen) {
+        (Status::Resolved, Some(c)) => c,
+        _ => return Err(LockError::Unsatisfiable(r.target.name.clone())),
+    };
+    let t = &r.target;
+    let LockedChoice {
+        mxnet,
+        driver,
+        cudnn,
+        numpy,
+        package,
+        provider,
+        shim,
+        need,
+        companion,
+        env,
+    } = locked_choice(t, c);
+    Ok(LockedTarget {
+        spec: spec.to_string(),
+        name: t.name.clone(),
+        kind: t.kind.clone(),
+        constraints,
+        r#override: Vec::new(),
+        fact: locked_facts(t),
+        gpu: t
+            .gpus
+            .iter()
+            .flat_map(|g| &g.value)
+            .map(|g| LockedGpu {
+                name: g.name.clone(),
+                compute_capability: g.compute_capability,
+            })
+            .collect(),
+        mxnet,
+        driver,
+        cudnn,
+        numpy,
+        package,
+        provider,
+        shim,
+        need,
+        companion,
+        env,
     })
 }
 
@@ -879,11 +925,7 @@ fn locked_mxnet(c: &Choice) -> LockedMxnet {
         filename: c.wheel.filename.clone(),
         sha256: c.wheel.sha256.clone(),
         cuda: c.wheel.cuda.map(|c| c.to_string()),
-        gpu_code: c
-            .gpu_code
-            .iter()
-            .map(|d| format!("{} ({}): {}", d.device, d.compute_capability, d.code))
-            .collect(),
+        gpu_code: c.gpu_code.clone(),
         sass: own_sass.to_vec(),
         ptx: own_ptx.to_vec(),
     }

@@ -278,7 +278,8 @@ fn with_flag_reaches_lock_cell_json_and_check() {
     let (code, out, err) = run(c);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let overrides = v["companions"][0]["overrides"].as_array().unwrap();
+    // The lock's own form (`[[target.companion.override]]`).
+    let overrides = v["companions"][0]["override"].as_array().unwrap();
     assert!(overrides
         .iter()
         .any(|o| o["requirement"] == "numpy (==1.23.5)"));

@@ -93,3 +93,42 @@ fn the_lock_judges_a_device_by_the_wheels_own_kernels() {
     let gtx1080 = "6.1".parse().unwrap();
     assert!(matches!(t.fit(gtx1080), DeviceFit::Runs(_)));
 }
+
+/// One view of a choice: what `resolve --json` prints for the chosen stack
+/// is what the lock stores, field for field.
+#[test]
+fn resolve_json_prints_the_stack_as_the_lock_stores_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let resolve = |extra: &[&str]| {
+        let mut c = xtask!();
+        c.current_dir(tmp.path())
+            .args(["resolve", "--target", "colab", "--offline"])
+            .args(extra);
+        let (code, out, err) = run(c);
+        assert_eq!(code, 0, "{out}{err}");
+        out
+    };
+    let json: serde_json::Value =
+        serde_json::from_str(&resolve(&["--dry-run", "--json", "--with", "d2l==1.0.3"])).unwrap();
+    resolve(&["--lock", "gpu-env.lock", "--with", "d2l==1.0.3"]);
+    let text = std::fs::read_to_string(tmp.path().join("gpu-env.lock")).unwrap();
+    let lock = Lock::parse("gpu-env.lock", &text).unwrap();
+    let t = &lock.target[0];
+    let v = |x: Result<serde_json::Value, serde_json::Error>| x.unwrap();
+    use serde_json::to_value as val;
+    for (key, locked) in [
+        ("mxnet", v(val(&t.mxnet))),
+        ("driver", v(val(&t.driver))),
+        ("cudnn", v(val(&t.cudnn))),
+        ("numpy", v(val(&t.numpy))),
+        ("providers", v(val(&t.provider))),
+        ("packages", v(val(&t.package))),
+        ("shims", v(val(&t.shim))),
+        ("needs", v(val(&t.need))),
+        ("env", v(val(&t.env))),
+        ("companions", v(val(&t.companion))),
+    ] {
+        assert_eq!(json[key], locked, "{key}");
+    }
+    assert_eq!(json["mxnet"]["gpu_code"][0]["code"]["kind"], "sass");
+}

@@ -5,9 +5,9 @@
 
 use crate::db::model::{ModuleCode, WheelFile};
 use crate::versions::ComputeCapability;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum GpuCode {
     /// Runs SASS built for `sm`.

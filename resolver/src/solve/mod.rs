@@ -23,10 +23,10 @@ use crate::db::model::{Breaker, WheelFile};
 use crate::db::Db;
 use crate::pep440::{self, Version, VersionSpecifiers};
 use crate::target::Target;
-use crate::versions::DriverVersion;
+use crate::versions::{ComputeCapability, DriverVersion};
 use gpu_code::GpuCode;
 use providers::Provider;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Limits from the user's config or flags.
@@ -143,10 +143,13 @@ pub struct CudnnChoice {
     pub provider: Provider,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The image a device runs from the chosen wheel; the lock stores these
+/// as they are (`[[target.mxnet.gpu_code]]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct DeviceCode {
     pub device: String,
-    pub compute_capability: String,
+    pub compute_capability: ComputeCapability,
     pub code: GpuCode,
 }
 

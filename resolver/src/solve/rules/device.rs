@@ -49,7 +49,7 @@ pub(crate) fn select(cx: &Ctx, w: &WheelFile) -> Result<Vec<DeviceCode>, String>
                 .map_err(|why| format!("no machine code for {} (sm_{}): {why}", g.name, cc.sm()))?;
             Ok(DeviceCode {
                 device: g.name.clone(),
-                compute_capability: cc.to_string(),
+                compute_capability: cc,
                 code,
             })
         })

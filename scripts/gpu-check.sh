@@ -33,6 +33,14 @@ echo "== verify --json ($LOCK)"
 timeout 300 $X verify --json --lock "$LOCK" --python "$PY" >"$OUT/verify.json"; echo "verify exit $?"
 echo "== verify (human)"
 timeout 300 $X verify --lock "$LOCK" --python "$PY" | tee "$OUT/verify.txt"
+# Lock format 4 judges a device by the wheel's own kernels, as the solver
+# does. mxnet-cu80 1.5.0 (locked for a GTX 1080): its own kernels carry SASS
+# sm_30..sm_61 and no PTX; the union of all fatbin modules has PTX compute_61
+# (a statically linked library's), which a format-3 lock called "PTX JIT".
+# Expected on a GPU of compute capability 7.0 or above: FAIL gpu_code.
+FIT=tests/fixtures/verify/cu80-gtx1080.lock
+echo "== verify, gpu_code layer only matters ($FIT)"
+timeout 300 $X verify --lock "$FIT" --python "$PY" | tee "$OUT/verify-cu80.txt" | grep -E "gpu_code|kernel image|own kernels|PTX" || true
 echo "== doctor --json"
 timeout 300 $X doctor --json --python "$PY" >"$OUT/doctor.json"; echo "doctor exit $?"
 timeout 300 $X doctor --python "$PY" | tee "$OUT/doctor.txt"

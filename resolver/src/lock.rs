@@ -245,6 +245,25 @@ pub enum DeviceFit {
 }
 
 impl LockedTarget {
+    /// How the target's system libraries (not pinned by the lock) are
+    /// provided: the toolkit and cuDNN the lock was resolved with.
+    pub fn system_library_advice(&self) -> String {
+        let fact = |name: &str| self.fact.iter().find(|f| f.name == name);
+        let mut what = Vec::new();
+        if let Some(f) = fact("cuda_toolkit") {
+            what.push(format!("the CUDA {} toolkit ({})", f.value, f.source));
+        }
+        if let Some(f) = fact("cudnn") {
+            what.push(format!("cuDNN {} ({})", f.value, f.source));
+        }
+        let what = if what.is_empty() {
+            "the system libraries the lock's target had".to_string()
+        } else {
+            what.join(" and ")
+        };
+        format!("install {what}, or add the directory that holds them to LD_LIBRARY_PATH")
+    }
+
     fn invalid(&self, what: String, value: &str, rule: &'static str) -> LockError {
         LockError::Invalid {
             target: escape(&self.name),
@@ -806,6 +825,34 @@ pub fn locked_choice(t: &crate::target::Target, c: &Choice) -> LockedChoice {
             })
             .collect(),
     }
+}
+
+/// How target `index` of `lock` gets into `py`'s environment (doctor and
+/// verify print it): the setup cell on a notebook runtime, else the
+/// `cargo xtask install` command that picks this very lock and target.
+/// `lock_path`: the lock as the user named it (None: the default lock).
+pub fn install_advice(lock: &Lock, index: usize, lock_path: Option<&Path>, py: &Path) -> String {
+    let t = &lock.target[index];
+    if crate::target::is_notebook_kind(&t.kind) {
+        return format!(
+            "run the setup cell (colab/setup_cell.py) first in a fresh runtime: it installs {}",
+            t.name
+        );
+    }
+    let mut cmd = String::from("cargo xtask install");
+    if let Some(p) = lock_path {
+        cmd += &format!(
+            " --lock {}",
+            crate::validate::shell_word(&p.display().to_string())
+        );
+    }
+    if lock.target.len() > 1 {
+        cmd += &format!(" --target {}", crate::validate::shell_word(&t.name));
+    }
+    cmd + &format!(
+        " --python {}",
+        crate::validate::shell_word(&py.display().to_string())
+    )
 }
 
 /// Turn a resolution into its locked form.

@@ -168,6 +168,18 @@ pub fn is_cudnn_version(s: &str) -> bool {
             .all(|p| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// `value` as one POSIX shell word, for commands gpu-env prints.
+pub fn shell_word(v: &str) -> String {
+    if !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-:@/+=,".contains(&b))
+    {
+        v.to_string()
+    } else {
+        format!("'{}'", v.replace('\'', "'\\''"))
+    }
+}
+
 /// `s` with every control character (C0, DEL, C1: ANSI escapes, newlines)
 /// written as an escape (`\u{1b}`), so a hostile target name or value
 /// printed on a terminal or into a log shows as text and never acts.

@@ -258,6 +258,53 @@ fn verify_runs_device_layers_with_a_device_and_exits_3_without() {
     }
 }
 
+/// A missing library's advice follows who the lock says provides it: the
+/// lock's own packages (the install command for this very lock), or the
+/// target's system libraries (the toolkit and cuDNN it was resolved with);
+/// never a requirements file that does not pin them.
+#[test]
+fn missing_libraries_advice_follows_the_locked_provider() {
+    let libraries = |fixture: &str| {
+        let mut c = xtask!();
+        c.current_dir(workspace_root())
+            .args(["verify", "--json", "--no-python", "--lock"])
+            .arg(format!("tests/fixtures/verify/{fixture}"));
+        let (_, out, err) = run(c);
+        let v: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+        let l = v["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == "libraries")
+            .unwrap()
+            .clone();
+        (
+            l["status"].as_str().unwrap().to_string(),
+            l["reason"].as_str().unwrap().to_string(),
+        )
+    };
+    // mxnet-cu80 1.5.0, locked with `--cuda-toolkit 8.0 --cudnn 7.0.5`: the
+    // CUDA 8.0 libraries are system libraries (no pip wheels exist).
+    let (status, reason) = libraries("cu80-gtx1080.lock");
+    assert_eq!(status, "FAIL", "{reason}");
+    assert!(reason.contains("libcudart.so.8.0"), "{reason}");
+    assert!(
+        reason.contains("install the CUDA 8.0 toolkit (override:--cuda-toolkit) and cuDNN 7.0.5 (override:--cudnn), or add the directory that holds them to LD_LIBRARY_PATH"),
+        "{reason}"
+    );
+    assert!(!reason.contains("requirements-gpu.txt"), "{reason}");
+    // mxnet-cu112 1.9.1 with pip CUDA 11 wheels: install this lock.
+    let (status, reason) = libraries("cu112-t4.lock");
+    if status == "FAIL" {
+        assert!(
+            reason.contains("install the locked packages: cargo xtask install --lock tests/fixtures/verify/cu112-t4.lock --python "),
+            "{reason}"
+        );
+        assert!(!reason.contains("CUDA 11"), "{reason}");
+    }
+}
+
 #[test]
 fn verify_input_errors_exit_2() {
     let mut c = xtask!();

@@ -8,6 +8,7 @@ use crate::config::Loaded;
 use crate::exit;
 use crate::job::{self, Request};
 use crate::lock::{Lock, LockError, LockedTarget};
+use crate::validate::shell_word;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -339,18 +340,6 @@ pub fn reproduce(lock: &Lock, loaded: &Loaded) -> String {
     words.push("cargo xtask resolve".into());
     words.extend(flags);
     words.join(" ")
-}
-
-/// `value` as one shell word.
-fn shell_word(v: &str) -> String {
-    if !v.is_empty()
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-:@/+=,".contains(&b))
-    {
-        v.to_string()
-    } else {
-        format!("'{}'", v.replace('\'', "'\\''"))
-    }
 }
 
 /// `local` targets are probed, not re-resolved here: every pinned file must

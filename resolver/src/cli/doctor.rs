@@ -91,6 +91,7 @@ pub fn run(args: &Args, db: Option<&std::path::Path>) -> ExitCode {
         python,
         no_import: args.no_import,
         lock,
+        lock_path: args.at.lock.clone(),
         ..Default::default()
     };
     match doctor::doctor(&db, &opts) {

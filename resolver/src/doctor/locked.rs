@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 /// The lock target an environment is judged against, and where its
 /// installers put the CUDA redistributables.
 pub(super) struct Locked<'a> {
+    lock: &'a crate::lock::Lock,
+    index: usize,
     pub(super) t: &'a crate::lock::LockedTarget,
     pub(super) redist: PathBuf,
     shown: String,
@@ -17,6 +19,8 @@ impl<'a> Locked<'a> {
         let (lock, i) = opts.lock.as_ref()?;
         let t = lock.target.get(*i)?;
         Some(Locked {
+            lock,
+            index: *i,
             t,
             redist: crate::verify::redist_dir(lock, None),
             shown: format!("the lock's target {}", t.name),
@@ -37,15 +41,8 @@ impl<'a> Locked<'a> {
     }
 
     /// How this lock's target is installed into `py`'s environment.
-    pub(super) fn install_advice(&self, py: &Path) -> String {
-        if crate::emit::is_notebook_kind(&self.t.kind) {
-            format!(
-                "run the setup cell (colab/setup_cell.py) first in a fresh runtime: it installs {}",
-                self.t.name
-            )
-        } else {
-            format!("cargo xtask install --python {}", py.display())
-        }
+    pub(super) fn install_advice(&self, py: &Path, lock_path: Option<&Path>) -> String {
+        crate::lock::install_advice(self.lock, self.index, lock_path, py)
     }
 
     /// A numpy breaker the lock's shims fix, with numpy at the locked version.

@@ -33,6 +33,9 @@ pub struct Options {
     /// Judge the environment against this lock's target (index): what it
     /// pins, where it puts redistributables, its shims and preloads.
     pub lock: Option<(crate::lock::Lock, usize)>,
+    /// The lock as the user named it (`--lock`), for the commands doctor
+    /// prints; None: the default lock.
+    pub lock_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -158,7 +161,7 @@ impl Doctor<'_> {
     fn fix_commands(&self) -> Vec<String> {
         let py = self.py.display();
         match &self.locked {
-            Some(l) => vec![l.install_advice(&self.py)],
+            Some(l) => vec![l.install_advice(&self.py, self.opts.lock_path.as_deref())],
             None => vec![
                 format!("cargo xtask resolve --target local --python {py}"),
                 format!("{py} -m pip install --no-deps --require-hashes -r requirements-gpu.txt"),

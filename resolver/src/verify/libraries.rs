@@ -23,6 +23,7 @@ pub(super) fn layer(cx: &Ctx, no_driver: bool) -> Layer {
     };
     let (sp, origin) = search_paths(cx, rec, &mut l);
     let mut missing = Vec::new();
+    let (mut missing_pinned, mut missing_system) = (false, false);
     let mut rows = Vec::new();
     let mut to_open = Vec::new();
     let mut cudnn_path = None;
@@ -41,7 +42,13 @@ pub(super) fn layer(cx: &Ctx, no_driver: bool) -> Layer {
                 format!("{soname}: not checked: no NVIDIA driver here [{prov}]")
             }
             (None, false) => {
-                missing.push(format!("{soname} (locked provider: {prov})"));
+                let pinned = t
+                    .provider
+                    .iter()
+                    .any(|p| &p.soname == soname && p.package.is_some());
+                missing_pinned |= pinned;
+                missing_system |= !pinned;
+                missing.push((soname.as_str(), prov.clone()));
                 format!("{soname}: MISSING [{prov}]")
             }
             (Some(p), _) => {
@@ -70,11 +77,33 @@ pub(super) fn layer(cx: &Ctx, no_driver: bool) -> Layer {
     }
     l.set("resolved", &rows);
     if !missing.is_empty() {
+        // Advice by who the lock says provides them: its pinned packages,
+        // or the target's system libraries (toolkit, cuDNN).
+        let py = cx
+            .python
+            .as_deref()
+            .unwrap_or(std::path::Path::new("python3"));
+        let advice: Vec<String> = [
+            missing_pinned.then(|| {
+                let cmd = crate::lock::install_advice(
+                    cx.lock,
+                    cx.index,
+                    cx.opts.lock_path.as_deref(),
+                    py,
+                );
+                format!("install the locked packages: {cmd}")
+            }),
+            missing_system.then(|| t.system_library_advice()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         return l.fail(format!(
-            "{} of {} needed sonames do not resolve: {}; install the locked packages (`pip install --no-deps --require-hashes -r requirements-gpu.txt`)",
+            "{} of {} needed sonames do not resolve: {}; {}",
             missing.len(),
             rec.needed.len(),
-            missing.join(", ")
+            by_provider(&missing),
+            advice.join("; ")
         ));
     }
     let errors = loader::dlopen_all(&to_open);
@@ -90,6 +119,23 @@ pub(super) fn layer(cx: &Ctx, no_driver: bool) -> Layer {
     }
     l.reason = format!("{} needed sonames resolve and load", rec.needed.len());
     l
+}
+
+/// `a, b (locked provider: P); c (locked provider: Q)`: missing sonames
+/// grouped by provider, in the order first met.
+fn by_provider(missing: &[(&str, String)]) -> String {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (soname, prov) in missing {
+        match groups.iter_mut().find(|(p, _)| p == prov) {
+            Some((_, list)) => list.push(soname),
+            None => groups.push((prov, vec![soname])),
+        }
+    }
+    groups
+        .iter()
+        .map(|(prov, list)| format!("{} (locked provider: {prov})", list.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The loader's search for the wheel (its RPATH/RUNPATH from the record,

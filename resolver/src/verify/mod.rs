@@ -130,6 +130,9 @@ pub struct Options {
     pub nvrtc_dirs: Vec<PathBuf>,
     /// Skip the python layer.
     pub no_python: bool,
+    /// The lock as the user named it (`--lock`), for the commands verify
+    /// prints; None: the default lock.
+    pub lock_path: Option<PathBuf>,
 }
 
 fn ms(t: Instant) -> f64 {
@@ -154,6 +157,7 @@ fn timed(name: &'static str, f: impl FnOnce() -> Layer) -> Layer {
 /// once for the kernel and gpu_code layers) and the limits.
 struct Ctx<'a> {
     lock: &'a Lock,
+    index: usize,
     t: &'a LockedTarget,
     db: &'a Db,
     opts: &'a Options,
@@ -190,6 +194,7 @@ impl<'a> Ctx<'a> {
         nvrtc_dirs.extend(nvrtc::search_dirs(&tk_dirs, &site));
         Ctx {
             lock,
+            index,
             t: &lock.target[index],
             db,
             opts,

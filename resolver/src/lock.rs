@@ -828,15 +828,24 @@ pub fn locked_choice(t: &crate::target::Target, c: &Choice) -> LockedChoice {
 }
 
 /// How target `index` of `lock` gets into `py`'s environment (doctor and
-/// verify print it): the setup cell on a notebook runtime, else the
-/// `cargo xtask install` command that picks this very lock and target.
-/// `lock_path`: the lock as the user named it (None: the default lock).
+/// verify print it): the setup cell on the notebook runtime it was locked
+/// for; a `local` target to resolve when this machine is not one (the cell
+/// refuses to run elsewhere); else the `cargo xtask install` command that
+/// picks this very lock and target. `lock_path`: the lock as the user
+/// named it (None: the default lock).
 pub fn install_advice(lock: &Lock, index: usize, lock_path: Option<&Path>, py: &Path) -> String {
     let t = &lock.target[index];
+    let py_word = crate::validate::shell_word(&py.display().to_string());
     if crate::target::is_notebook_kind(&t.kind) {
+        if crate::host::platform::notebook() == Some(t.kind.as_str()) {
+            return format!(
+                "run the setup cell (colab/setup_cell.py) first in a fresh runtime: it installs {}",
+                t.name
+            );
+        }
         return format!(
-            "run the setup cell (colab/setup_cell.py) first in a fresh runtime: it installs {}",
-            t.name
+            "the lock's target {} is for a {} runtime and this machine is not one: add \"local\" to `targets` under [workspace.metadata.gpu-env] in Cargo.toml, run `cargo xtask resolve`, then `cargo xtask install --target local --python {py_word}`",
+            t.name, t.kind
         );
     }
     let mut cmd = String::from("cargo xtask install");
@@ -849,10 +858,7 @@ pub fn install_advice(lock: &Lock, index: usize, lock_path: Option<&Path>, py: &
     if lock.target.len() > 1 {
         cmd += &format!(" --target {}", crate::validate::shell_word(&t.name));
     }
-    cmd + &format!(
-        " --python {}",
-        crate::validate::shell_word(&py.display().to_string())
-    )
+    cmd + &format!(" --python {py_word}")
 }
 
 /// Turn a resolution into its locked form.

@@ -121,3 +121,37 @@ fn cu112_without_redistributables_names_the_first_missing_soname_and_its_package
         .unwrap();
     assert_eq!(rpath_hit["via"], "rpath");
 }
+
+/// With the repo's Colab lock, doctor's fix depends on where it runs: on
+/// Colab the setup cell; elsewhere (the cell refuses to run there) a local
+/// target to resolve and install. Judged by the cell's own markers.
+#[test]
+fn a_notebook_lock_off_the_notebook_advises_a_local_target() {
+    let empty = tempfile::tempdir().unwrap();
+    let fix = |colab: bool| {
+        let mut c = xtask!();
+        c.current_dir(workspace_root())
+            .args(["doctor", "--json", "--no-import"])
+            .env("GPU_ENV_SYSROOT", empty.path())
+            .env_remove("KAGGLE_KERNEL_RUN_TYPE")
+            .env_remove("COLAB_RELEASE_TAG");
+        if colab {
+            c.env("COLAB_RELEASE_TAG", "release-colab_20260801-060000_RC00");
+        }
+        let (_, out, err) = run(c);
+        let v: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+        v["fix"].to_string()
+    };
+    let elsewhere = fix(false);
+    assert!(
+        elsewhere.contains("is for a colab runtime and this machine is not one"),
+        "{elsewhere}"
+    );
+    assert!(
+        elsewhere.contains("then `cargo xtask install --target local --python "),
+        "{elsewhere}"
+    );
+    let on_colab = fix(true);
+    assert!(on_colab.contains("run the setup cell"), "{on_colab}");
+}

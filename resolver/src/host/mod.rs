@@ -3,7 +3,8 @@
 //! ([`exec`]), the Python interpreter and its one introspection script
 //! ([`pyexe`], [`python`]), the CUDA driver API with one typed error
 //! ([`cuda`]), dlopen of CUDA libraries ([`libs`]), the dynamic loader's
-//! search ([`loader`]) and NVRTC ([`nvrtc`]). It depends on data types
+//! search ([`loader`]), NVRTC ([`nvrtc`]) and the notebook platform
+//! ([`platform`]). It depends on data types
 //! (versions, validation), never on the commands that use it.
 
 pub mod cuda;
@@ -11,6 +12,7 @@ pub mod exec;
 pub mod libs;
 pub mod loader;
 pub mod nvrtc;
+pub mod platform;
 pub mod pyexe;
 pub mod python;
 

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read, Write};
+use std::sync::mpsc;
 use std::time::Duration;
 
 pub const DEFAULT_BASE: &str = "https://pypi.org";
@@ -83,18 +84,24 @@ pub enum PypiError {
     },
     #[error("writing download of {url}: {source}")]
     Io { url: String, source: std::io::Error },
+    #[error("{url}: download stalled: no data for {secs} s after {got} bytes; retry, or check the network")]
+    Stalled { url: String, secs: u64, got: u64 },
 }
 
 /// How long one PyPI JSON request may take (connect, answer and body).
 pub const JSON_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest PyPI JSON answer read (mxnet's project page is ~2 MB).
 pub const MAX_JSON: u64 = 64 << 20;
+/// How long a download may go without receiving a byte: a stalled body
+/// is an error after this, not after the client's 30-minute limit.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub struct Client {
     http: reqwest::blocking::Client,
     base: String,
     retries: u32,
     json_timeout: Duration,
+    stall_timeout: Duration,
 }
 
 impl Client {
@@ -114,7 +121,14 @@ impl Client {
             base: base.trim_end_matches('/').to_string(),
             retries: 3,
             json_timeout: JSON_TIMEOUT,
+            stall_timeout: STALL_TIMEOUT,
         }
+    }
+
+    /// How long a download may receive nothing (default [`STALL_TIMEOUT`]).
+    pub fn with_stall_timeout(mut self, t: Duration) -> Self {
+        self.stall_timeout = t;
+        self
     }
 
     /// The time limit of each JSON request (default [`JSON_TIMEOUT`]).
@@ -217,23 +231,30 @@ impl Client {
             url: url.to_string(),
             source,
         };
-        let mut resp = self.get(url, None)?;
+        let chunks = body_chunks(self.get(url, None)?);
         let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
         let mut got = 0u64;
         let tty = std::io::stderr().is_terminal();
         let mut shown = 0u64;
         let start = std::time::Instant::now();
         let mut last_line = start;
         loop {
-            let n = match resp.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                // A body cut short surfaces as a read error; report it as truncation.
-                Err(_) => break,
+            let buf = match chunks.recv_timeout(self.stall_timeout) {
+                Ok(Some(b)) => b,
+                // The end, or a body cut short (a read error): the size
+                // check below reports truncation.
+                Ok(None) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(PypiError::Stalled {
+                        url: url.to_string(),
+                        secs: self.stall_timeout.as_secs(),
+                        got,
+                    })
+                }
             };
-            hasher.update(&buf[..n]);
-            dest.write_all(&buf[..n]).map_err(io)?;
+            let n = buf.len();
+            hasher.update(&buf);
+            dest.write_all(&buf).map_err(io)?;
             got += n as u64;
             if got > expected_size {
                 // More than the declared size is never the file: stop.
@@ -271,6 +292,29 @@ impl Client {
         dest.flush().map_err(io)?;
         Ok(())
     }
+}
+
+/// The response body read on a thread of its own, in chunks of up to 1 MiB
+/// (None at the end or on a read error), so the reader can stop waiting
+/// for a stalled connection; the thread ends with the connection.
+fn body_chunks(mut resp: reqwest::blocking::Response) -> mpsc::Receiver<Option<Vec<u8>>> {
+    let (tx, rx) = mpsc::sync_channel(4);
+    std::thread::spawn(move || loop {
+        let mut buf = vec![0u8; 1 << 20];
+        match resp.read(&mut buf) {
+            Ok(n) if n > 0 => {
+                buf.truncate(n);
+                if tx.send(Some(buf)).is_err() {
+                    return;
+                }
+            }
+            _ => {
+                let _ = tx.send(None);
+                return;
+            }
+        }
+    });
+    rx
 }
 
 impl Default for Client {

@@ -7,7 +7,7 @@
 //! per defect (D1-D23), mostly through the library; these extend it to
 //! the whole matrix.
 
-use gpu_env_tests::{python3_zipfile, run_with_timeout, xtask, Reply, Server};
+use gpu_env_tests::{hang_guard, python3_zipfile, run_with_timeout, xtask, Reply, Server};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -548,6 +548,42 @@ fn sysroot_fifo_and_dev_zero_are_errors_in_bounded_time_and_memory() {
 }
 
 // ---- network ----
+
+/// A download whose body stops arriving is an error after the stall limit
+/// (`pypi::STALL_TIMEOUT`, 120 s; 1 s here), not after the client's 30
+/// minutes: the server sends headers and 10 of 1000 bytes, then holds.
+#[test]
+fn a_stalled_download_ends_with_a_clear_error() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming() {
+            let mut s = s.unwrap();
+            let mut req = [0u8; 4096];
+            let _ = s.read(&mut req);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789");
+            let _ = s.flush();
+            held.push(s); // and nothing more
+        }
+    });
+    let url = format!("{base}/packages/x.whl");
+    let r = hang_guard("stalled download", Duration::from_secs(120), move || {
+        let client =
+            gpu_env::pypi::Client::with_base(base).with_stall_timeout(Duration::from_secs(1));
+        let mut f = tempfile::tempfile().unwrap();
+        client
+            .download(&url, &mut f, 1000, &"0".repeat(64))
+            .map_err(|e| e.to_string())
+    });
+    let e = r.unwrap_err();
+    assert!(
+        e.contains("download stalled: no data for 1 s after 10 bytes"),
+        "{e}"
+    );
+    assert!(e.contains("/packages/x.whl"), "{e}");
+}
 
 #[test]
 fn a_pypi_that_accepts_and_never_answers_ends_ingest_with_a_clear_error() {

@@ -27,6 +27,8 @@ pub enum JobError {
     Output { path: String, message: String },
     #[error("constraint: {0}")]
     Constraint(String),
+    #[error("constraint: {0}")]
+    Companion(#[from] crate::solve::companions::CompanionSpecError),
     #[error("target `{}`: {}", crate::validate::escape_control(.spec), crate::validate::escape_control(.message))]
     Spec { spec: String, message: String },
 }
@@ -75,8 +77,7 @@ pub fn constraints(c: &crate::config::ConfigConstraints) -> Result<Constraints, 
             .companions
             .iter()
             .map(|s| crate::solve::companions::CompanionSpec::parse(s))
-            .collect::<Result<_, _>>()
-            .map_err(JobError::Constraint)?,
+            .collect::<Result<_, _>>()?,
     })
 }
 

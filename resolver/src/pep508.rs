@@ -4,7 +4,77 @@
 //! Linux x86_64. `db check` validates records with it; the solver
 //! (`solve::needs`) evaluates them.
 
-use crate::pep440::{self, Version, VersionSpecifiers};
+use crate::pep440::{self, Pep440Error, Version, VersionSpecifiers};
+
+/// Why a Requires-Dist entry does not parse; each names the entry, so
+/// `db check` and the solver can print it as it is.
+#[derive(Debug, thiserror::Error)]
+pub enum RequirementError {
+    #[error("`{0}`: no valid project name at the start")]
+    NoName(String),
+    #[error("`{0}`: extras are not supported here")]
+    Extras(String),
+    #[error("`{0}`: URL requirements are not supported here")]
+    Url(String),
+    #[error("`{0}`: unbalanced parenthesis")]
+    Unbalanced(String),
+    #[error("`{requirement}`: {source}")]
+    Specifier {
+        requirement: String,
+        source: Pep440Error,
+    },
+    #[error(transparent)]
+    Marker(#[from] MarkerError),
+}
+
+/// A marker that does not parse: the marker's text and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("marker `{marker}`: {source}")]
+pub struct MarkerError {
+    pub marker: String,
+    pub source: MarkerErrorKind,
+}
+
+/// What is wrong in a marker. Tokens render as the parser's `{:?}` did.
+#[derive(Debug, thiserror::Error)]
+pub enum MarkerErrorKind {
+    #[error("unexpected `{0}`")]
+    Unexpected(char),
+    #[error("unterminated string")]
+    Unterminated,
+    #[error("missing `)`")]
+    MissingClose,
+    #[error("expected a comparison")]
+    NoComparison,
+    #[error("expected an operator, found {found}")]
+    NoOperator { found: String },
+    #[error("expected a value")]
+    NoValue,
+    #[error("compare a variable with a quoted string, not {left} and {right}")]
+    NotAComparison { left: String, right: String },
+    #[error("cannot evaluate `\"{value}\" {op} {var}`")]
+    VersionOnRight {
+        var: String,
+        op: String,
+        value: String,
+    },
+    #[error("cannot evaluate `{var} {op}` as a version")]
+    VersionMembership { var: String, op: String },
+    #[error(transparent)]
+    Version(#[from] Pep440Error),
+    #[error("cannot evaluate `{var} {op} \"{value}\"` (strings take ==, !=, in, not in)")]
+    StringOperator {
+        var: String,
+        op: String,
+        value: String,
+    },
+    #[error("`extra` markers are not recorded (records keep only requirements without extras)")]
+    Extra,
+    #[error("unknown marker variable `{0}`")]
+    UnknownVariable(String),
+    #[error("trailing text")]
+    TrailingText,
+}
 
 /// One Requires-Dist entry: `name`, `name spec`, `name (spec)`, each
 /// optionally followed by `; marker`. No extras, no URLs.
@@ -18,7 +88,7 @@ pub struct Requirement {
 }
 
 impl Requirement {
-    pub fn parse(s: &str) -> Result<Requirement, String> {
+    pub fn parse(s: &str) -> Result<Requirement, RequirementError> {
         let (req, marker) = match s.split_once(';') {
             Some((r, m)) => (r.trim(), Some(Marker::parse(m.trim())?)),
             None => (s.trim(), None),
@@ -28,26 +98,31 @@ impl Requirement {
             .unwrap_or(req.len());
         let (name, rest) = req.split_at(end);
         if !pep440::is_valid_name(name) {
-            return Err(format!("`{s}`: no valid project name at the start"));
+            return Err(RequirementError::NoName(s.to_string()));
         }
         let rest = rest.trim();
         if rest.starts_with('[') {
-            return Err(format!("`{s}`: extras are not supported here"));
+            return Err(RequirementError::Extras(s.to_string()));
         }
         if rest.starts_with('@') {
-            return Err(format!("`{s}`: URL requirements are not supported here"));
+            return Err(RequirementError::Url(s.to_string()));
         }
         let rest = match rest.strip_prefix('(') {
             Some(inner) => inner
                 .strip_suffix(')')
-                .ok_or_else(|| format!("`{s}`: unbalanced parenthesis"))?
+                .ok_or_else(|| RequirementError::Unbalanced(s.to_string()))?
                 .trim(),
             None => rest,
         };
         let spec = if rest.is_empty() {
             None
         } else {
-            Some(pep440::specifiers(rest).map_err(|e| format!("`{s}`: {e}"))?)
+            Some(
+                pep440::specifiers(rest).map_err(|source| RequirementError::Specifier {
+                    requirement: s.to_string(),
+                    source,
+                })?,
+            )
         };
         Ok(Requirement {
             name: pep440::normalize_name(name),
@@ -139,7 +214,7 @@ enum Tok {
     Op(String),
 }
 
-fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
+fn tokenize(s: &str) -> Result<Vec<Tok>, MarkerErrorKind> {
     let mut out = Vec::new();
     let b: Vec<char> = s.chars().collect();
     let mut i = 0;
@@ -157,7 +232,7 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
             let end = b[i + 1..]
                 .iter()
                 .position(|&x| x == c)
-                .ok_or("unterminated string")?;
+                .ok_or(MarkerErrorKind::Unterminated)?;
             out.push(Tok::Quoted(b[i + 1..i + 1 + end].iter().collect()));
             i += end + 2;
         } else if "<>=!~".contains(c) {
@@ -175,7 +250,7 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
             out.push(Tok::Word(b[i..j].iter().collect()));
             i = j;
         } else {
-            return Err(format!("unexpected `{c}`"));
+            return Err(MarkerErrorKind::Unexpected(c));
         }
     }
     Ok(out)
@@ -203,44 +278,49 @@ impl MarkerParser {
             false
         }
     }
-    fn or(&mut self) -> Result<Marker, String> {
+    fn or(&mut self) -> Result<Marker, MarkerErrorKind> {
         let mut m = self.and()?;
         while self.keyword("or") {
             m = Marker::Or(Box::new(m), Box::new(self.and()?));
         }
         Ok(m)
     }
-    fn and(&mut self) -> Result<Marker, String> {
+    fn and(&mut self) -> Result<Marker, MarkerErrorKind> {
         let mut m = self.atom()?;
         while self.keyword("and") {
             m = Marker::And(Box::new(m), Box::new(self.atom()?));
         }
         Ok(m)
     }
-    fn atom(&mut self) -> Result<Marker, String> {
+    fn atom(&mut self) -> Result<Marker, MarkerErrorKind> {
         if self.peek() == Some(&Tok::Open) {
             self.at += 1;
             let m = self.or()?;
             return match self.next() {
                 Some(Tok::Close) => Ok(m),
-                _ => Err("missing `)`".into()),
+                _ => Err(MarkerErrorKind::MissingClose),
             };
         }
-        let lhs = self.next().ok_or("expected a comparison")?;
+        let lhs = self.next().ok_or(MarkerErrorKind::NoComparison)?;
         let op = match self.next() {
             Some(Tok::Op(o)) => o,
             Some(Tok::Word(w)) if w == "in" => "in".into(),
             Some(Tok::Word(w)) if w == "not" && self.keyword("in") => "not in".into(),
-            other => return Err(format!("expected an operator, found {other:?}")),
+            other => {
+                return Err(MarkerErrorKind::NoOperator {
+                    found: format!("{other:?}"),
+                })
+            }
         };
-        let rhs = self.next().ok_or("expected a value")?;
+        let rhs = self.next().ok_or(MarkerErrorKind::NoValue)?;
         let (var, value, var_left) = match (lhs, rhs) {
             (Tok::Word(v), Tok::Quoted(q)) => (v, q, true),
             (Tok::Quoted(q), Tok::Word(v)) => (v, q, false),
             (l, r) => {
-                return Err(format!(
-                    "compare a variable with a quoted string, not {l:?} and {r:?}"
-                ))
+                return Err(MarkerErrorKind::NotAComparison {
+                    left: format!("{l:?}"),
+                    right: format!("{r:?}"),
+                })
             }
         };
         match var.as_str() {
@@ -255,14 +335,13 @@ impl MarkerParser {
                         "<=" => ">=".into(),
                         ">=" => "<=".into(),
                         "==" | "!=" => op,
-                        _ => return Err(format!("cannot evaluate `\"{value}\" {op} {var}`")),
+                        _ => return Err(MarkerErrorKind::VersionOnRight { var, op, value }),
                     }
                 };
                 if op == "in" || op == "not in" {
-                    return Err(format!("cannot evaluate `{var} {op}` as a version"));
+                    return Err(MarkerErrorKind::VersionMembership { var, op });
                 }
-                let spec =
-                    pep440::specifiers(&format!("{op}{value}")).map_err(|e| e.to_string())?;
+                let spec = pep440::specifiers(&format!("{op}{value}"))?;
                 Ok(Marker::Version {
                     full: var == "python_full_version",
                     spec,
@@ -276,28 +355,29 @@ impl MarkerParser {
                     ("not in", true) => StrOp::NotIn,
                     ("in", false) => StrOp::Contains,
                     ("not in", false) => StrOp::NotContains,
-                    _ => return Err(format!("cannot evaluate `{var} {op} \"{value}\"` (strings take ==, !=, in, not in)")),
+                    _ => return Err(MarkerErrorKind::StringOperator { var, op, value }),
                 };
                 Ok(Marker::Str { var, op, value })
             }
-            "extra" => Err(
-                "`extra` markers are not recorded (records keep only requirements without extras)"
-                    .into(),
-            ),
-            other => Err(format!("unknown marker variable `{other}`")),
+            "extra" => Err(MarkerErrorKind::Extra),
+            other => Err(MarkerErrorKind::UnknownVariable(other.to_string())),
         }
     }
 }
 
 impl Marker {
-    pub fn parse(s: &str) -> Result<Marker, String> {
+    pub fn parse(s: &str) -> Result<Marker, MarkerError> {
+        let error = |source| MarkerError {
+            marker: s.to_string(),
+            source,
+        };
         let mut p = MarkerParser {
-            toks: tokenize(s).map_err(|e| format!("marker `{s}`: {e}"))?,
+            toks: tokenize(s).map_err(error)?,
             at: 0,
         };
-        let m = p.or().map_err(|e| format!("marker `{s}`: {e}"))?;
+        let m = p.or().map_err(error)?;
         if p.at != p.toks.len() {
-            return Err(format!("marker `{s}`: trailing text"));
+            return Err(error(MarkerErrorKind::TrailingText));
         }
         Ok(m)
     }
@@ -367,5 +447,30 @@ mod tests {
         assert!(m.applies(&env("3.11.2")));
         assert!(Marker::parse("python_version in '3.8'").is_err());
         assert!(Marker::parse("python_version < '3.8' and").is_err());
+    }
+
+    /// The typed errors render the text `db check` and the solver printed
+    /// when these were strings.
+    #[test]
+    fn errors_render_their_input() {
+        let e = |s: &str| Requirement::parse(s).unwrap_err().to_string();
+        assert_eq!(e(">=1"), "`>=1`: no valid project name at the start");
+        assert_eq!(e("x (>=1"), "`x (>=1`: unbalanced parenthesis");
+        assert_eq!(
+            e("x; platform_release == '5'"),
+            "marker `platform_release == '5'`: unknown marker variable `platform_release`"
+        );
+        assert_eq!(
+            e("x; os_name < 'a'"),
+            "marker `os_name < 'a'`: cannot evaluate `os_name < \"a\"` (strings take ==, !=, in, not in)"
+        );
+        assert_eq!(
+            e("x; python_version 'a'"),
+            "marker `python_version 'a'`: expected an operator, found Some(Quoted(\"a\"))"
+        );
+        assert_eq!(
+            Marker::parse("os_name == 'a' )").unwrap_err().to_string(),
+            "marker `os_name == 'a' )`: trailing text"
+        );
     }
 }

@@ -275,7 +275,9 @@ impl<'a> Doctor<'a> {
         // read from the installed library.
         type Judge<'w> = Box<dyn Fn(ComputeCapability) -> Result<GpuCode, String> + 'w>;
         let judge: Judge = match (inst.rec, &inst.bytes) {
-            (Some(w), _) => Box::new(move |cc| gpu_code::for_wheel(w, cc)),
+            (Some(w), _) => {
+                Box::new(move |cc| gpu_code::for_wheel(w, cc).map_err(|e| e.to_string()))
+            }
             (None, Some(b)) => {
                 let g = crate::binary::fatbin::read_fatbins(b);
                 Box::new(move |cc| {

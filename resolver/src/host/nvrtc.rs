@@ -72,20 +72,34 @@ impl std::fmt::Debug for Nvrtc {
     }
 }
 
+/// Why a library is not a usable NVRTC; [`Nvrtc::find`] lists one per
+/// candidate.
+#[derive(Debug, thiserror::Error)]
+pub enum NvrtcOpenError {
+    /// dlopen failed (missing file, wrong architecture, missing deps).
+    #[error(transparent)]
+    Load(libloading::Error),
+    /// It loaded but has no `nvrtcVersion`: not NVRTC.
+    #[error(transparent)]
+    NoVersion(libloading::Error),
+    #[error("nvrtcVersion returned {0}")]
+    Version(c_int),
+}
+
 impl Nvrtc {
     /// dlopen `lib` (a path or a soname) and ask `nvrtcVersion`.
-    pub fn open(lib: &str) -> Result<Nvrtc, String> {
+    pub fn open(lib: &str) -> Result<Nvrtc, NvrtcOpenError> {
         // SAFETY: loading NVIDIA's NVRTC runs its initialisers, as any CUDA
         // program does; the symbol types are NVRTC's documented C API.
         unsafe {
-            let l = libloading::Library::new(lib).map_err(|e| e.to_string())?;
+            let l = libloading::Library::new(lib).map_err(NvrtcOpenError::Load)?;
             let v: FnVersion = *l
                 .get::<FnVersion>(b"nvrtcVersion\0")
-                .map_err(|e| e.to_string())?;
+                .map_err(NvrtcOpenError::NoVersion)?;
             let (mut a, mut b) = (0, 0);
             let r = v(&mut a, &mut b);
             if r != 0 {
-                return Err(format!("nvrtcVersion returned {r}"));
+                return Err(NvrtcOpenError::Version(r));
             }
             Ok(Nvrtc {
                 lib: l,

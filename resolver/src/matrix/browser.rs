@@ -12,6 +12,58 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 /// The window `screenshot` renders into (README's screenshot).
 pub const WINDOW: (u32, u32) = (1600, 1200);
 
+/// Why Chromium rendered nothing usable (`matrix` warns and goes on
+/// without a screenshot; tests fail with it).
+#[derive(Debug, thiserror::Error)]
+pub enum BrowserError {
+    /// Temporary directories, output files, the working directory.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("{}: {source}", .page.display())]
+    Page {
+        page: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", .chromium.display())]
+    Spawn {
+        chromium: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} did not finish within {secs}s", .chromium.display())]
+    Timeout { chromium: PathBuf, secs: u64 },
+    #[error("{} failed ({status}):\n{stderr}", .chromium.display())]
+    Failed {
+        chromium: PathBuf,
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
+    #[error("{} wrote no screenshot at {}", .chromium.display(), .png.display())]
+    NoScreenshot { chromium: PathBuf, png: PathBuf },
+}
+
+/// Why [`png_summary`] cannot read an image: not a PNG Chromium writes.
+#[derive(Debug, thiserror::Error)]
+pub enum PngError {
+    #[error("not a PNG (signature)")]
+    Signature,
+    #[error("truncated PNG chunk")]
+    TruncatedChunk,
+    #[error("PNG without IHDR")]
+    NoHeader,
+    #[error("short IHDR")]
+    ShortHeader,
+    #[error("PNG colour type {0} not supported")]
+    ColourType(u8),
+    #[error("PNG bit depth {depth}, interlace {interlace} not supported")]
+    Format { depth: u8, interlace: u8 },
+    #[error("PNG data: {0}")]
+    Data(#[source] std::io::Error),
+    #[error("PNG data shorter than the image")]
+    ShortData,
+    #[error("PNG filter {0}")]
+    Filter(u8),
+}
+
 /// `chromium` (Debian) or `chromium-browser` on PATH.
 pub fn chromium() -> Option<PathBuf> {
     ["chromium", "chromium-browser"]
@@ -19,20 +71,23 @@ pub fn chromium() -> Option<PathBuf> {
         .find_map(|n| which::which(n).ok())
 }
 
-fn file_url(page: &Path) -> Result<String, String> {
-    let abs = std::fs::canonicalize(page).map_err(|e| format!("{}: {e}", page.display()))?;
+fn file_url(page: &Path) -> Result<String, BrowserError> {
+    let abs = std::fs::canonicalize(page).map_err(|source| BrowserError::Page {
+        page: page.to_path_buf(),
+        source,
+    })?;
     Ok(format!("file://{}", abs.display()))
 }
 
 /// Run Chromium headless on `page` with `extra` flags and its own profile
 /// directory; no network, no first-run or background work. Returns stdout.
-fn run(chromium: &Path, page: &Path, extra: &[String]) -> Result<String, String> {
-    let profile = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let out_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+fn run(chromium: &Path, page: &Path, extra: &[String]) -> Result<String, BrowserError> {
+    let profile = tempfile::tempdir()?;
+    let out_dir = tempfile::tempdir()?;
     let stdout_path = out_dir.path().join("stdout");
     let stderr_path = out_dir.path().join("stderr");
-    let stdout = std::fs::File::create(&stdout_path).map_err(|e| e.to_string())?;
-    let stderr = std::fs::File::create(&stderr_path).map_err(|e| e.to_string())?;
+    let stdout = std::fs::File::create(&stdout_path)?;
+    let stderr = std::fs::File::create(&stderr_path)?;
     let mut cmd = Command::new(chromium);
     cmd.args([
         "--headless",
@@ -51,41 +106,42 @@ fn run(chromium: &Path, page: &Path, extra: &[String]) -> Result<String, String>
     .stdin(Stdio::null())
     .stdout(stdout)
     .stderr(stderr);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("{}: {e}", chromium.display()))?;
+    let mut child = cmd.spawn().map_err(|source| BrowserError::Spawn {
+        chromium: chromium.to_path_buf(),
+        source,
+    })?;
     let start = Instant::now();
     let status = loop {
-        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+        if let Some(s) = child.try_wait()? {
             break s;
         }
         if start.elapsed() > TIMEOUT {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!(
-                "{} did not finish within {}s",
-                chromium.display(),
-                TIMEOUT.as_secs()
-            ));
+            return Err(BrowserError::Timeout {
+                chromium: chromium.to_path_buf(),
+                secs: TIMEOUT.as_secs(),
+            });
         }
         std::thread::sleep(Duration::from_millis(50));
     };
     let out = std::fs::read_to_string(&stdout_path).unwrap_or_default();
     if !status.success() {
-        let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-        return Err(format!("{} failed ({status}):\n{err}", chromium.display()));
+        return Err(BrowserError::Failed {
+            chromium: chromium.to_path_buf(),
+            status,
+            stderr: std::fs::read_to_string(&stderr_path).unwrap_or_default(),
+        });
     }
     Ok(out)
 }
 
 /// Screenshot of `page` (the top `WINDOW`) into `png`.
-pub fn screenshot(chromium: &Path, page: &Path, png: &Path) -> Result<(), String> {
+pub fn screenshot(chromium: &Path, page: &Path, png: &Path) -> Result<(), BrowserError> {
     let png_abs = if png.is_absolute() {
         png.to_path_buf()
     } else {
-        std::env::current_dir()
-            .map_err(|e| e.to_string())?
-            .join(png)
+        std::env::current_dir()?.join(png)
     };
     let _ = std::fs::remove_file(&png_abs);
     run(
@@ -97,17 +153,16 @@ pub fn screenshot(chromium: &Path, page: &Path, png: &Path) -> Result<(), String
         ],
     )?;
     if !png_abs.is_file() {
-        return Err(format!(
-            "{} wrote no screenshot at {}",
-            chromium.display(),
-            png_abs.display()
-        ));
+        return Err(BrowserError::NoScreenshot {
+            chromium: chromium.to_path_buf(),
+            png: png_abs,
+        });
     }
     Ok(())
 }
 
 /// The DOM of `page` as Chromium serializes it after loading.
-pub fn dump_dom(chromium: &Path, page: &Path) -> Result<String, String> {
+pub fn dump_dom(chromium: &Path, page: &Path) -> Result<String, BrowserError> {
     run(chromium, page, &["--dump-dom".to_string()])
 }
 
@@ -124,17 +179,17 @@ pub struct PngSummary {
 
 /// Decode a non-interlaced 8-bit PNG (grey, grey+alpha, RGB, RGBA; what
 /// Chromium writes) and summarize its pixels.
-pub fn png_summary(bytes: &[u8]) -> Result<PngSummary, String> {
+pub fn png_summary(bytes: &[u8]) -> Result<PngSummary, PngError> {
     use std::io::Read;
     const SIG: &[u8] = b"\x89PNG\r\n\x1a\n";
-    let body = bytes.strip_prefix(SIG).ok_or("not a PNG (signature)")?;
+    let body = bytes.strip_prefix(SIG).ok_or(PngError::Signature)?;
     let (mut pos, mut ihdr, mut idat) = (0usize, None, Vec::new());
     while pos + 8 <= body.len() {
         let len = u32::from_be_bytes(body[pos..pos + 4].try_into().unwrap()) as usize;
         let kind = &body[pos + 4..pos + 8];
         let data = body
             .get(pos + 8..pos + 8 + len)
-            .ok_or("truncated PNG chunk")?;
+            .ok_or(PngError::TruncatedChunk)?;
         match kind {
             b"IHDR" => ihdr = Some(data.to_vec()),
             b"IDAT" => idat.extend_from_slice(data),
@@ -143,9 +198,9 @@ pub fn png_summary(bytes: &[u8]) -> Result<PngSummary, String> {
         }
         pos += 12 + len;
     }
-    let ihdr = ihdr.ok_or("PNG without IHDR")?;
+    let ihdr = ihdr.ok_or(PngError::NoHeader)?;
     if ihdr.len() < 13 {
-        return Err("short IHDR".into());
+        return Err(PngError::ShortHeader);
     }
     let width = u32::from_be_bytes(ihdr[0..4].try_into().unwrap());
     let height = u32::from_be_bytes(ihdr[4..8].try_into().unwrap());
@@ -155,20 +210,18 @@ pub fn png_summary(bytes: &[u8]) -> Result<PngSummary, String> {
         2 => 3,
         4 => 2,
         6 => 4,
-        _ => return Err(format!("PNG colour type {color} not supported")),
+        _ => return Err(PngError::ColourType(color)),
     };
     if depth != 8 || interlace != 0 {
-        return Err(format!(
-            "PNG bit depth {depth}, interlace {interlace} not supported"
-        ));
+        return Err(PngError::Format { depth, interlace });
     }
     let mut raw = Vec::new();
     flate2::read::ZlibDecoder::new(&idat[..])
         .read_to_end(&mut raw)
-        .map_err(|e| format!("PNG data: {e}"))?;
+        .map_err(PngError::Data)?;
     let stride = width as usize * channels;
     if raw.len() < (stride + 1) * height as usize {
-        return Err("PNG data shorter than the image".into());
+        return Err(PngError::ShortData);
     }
     let mut prev = vec![0u8; stride];
     let mut cur = vec![0u8; stride];
@@ -200,7 +253,7 @@ pub fn png_summary(bytes: &[u8]) -> Result<PngSummary, String> {
                         c
                     }
                 }
-                f => return Err(format!("PNG filter {f}")),
+                f => return Err(PngError::Filter(f)),
             };
             cur[i] = data[i].wrapping_add(pred);
         }

@@ -40,14 +40,23 @@ pub struct CompanionSpec {
     pub spec: Option<VersionSpecifiers>,
 }
 
+/// Why a requested companion is not a spec; the text says which request.
+#[derive(Debug, thiserror::Error)]
+pub enum CompanionSpecError {
+    #[error("companion `{0}`: markers are not supported")]
+    Marker(String),
+    #[error("companion {0}")]
+    Requirement(#[from] crate::pep508::RequirementError),
+}
+
 impl CompanionSpec {
     /// A project name with an optional PEP 440 specifier; no extras, URLs
     /// or markers.
-    pub fn parse(s: &str) -> Result<CompanionSpec, String> {
+    pub fn parse(s: &str) -> Result<CompanionSpec, CompanionSpecError> {
         if s.contains(';') {
-            return Err(format!("companion `{s}`: markers are not supported"));
+            return Err(CompanionSpecError::Marker(s.to_string()));
         }
-        let r = Requirement::parse(s).map_err(|e| format!("companion {e}"))?;
+        let r = Requirement::parse(s)?;
         Ok(CompanionSpec {
             text: s.trim().to_string(),
             name: r.name,

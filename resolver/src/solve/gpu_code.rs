@@ -81,23 +81,50 @@ fn own_group(w: &WheelFile) -> Option<&ModuleCode> {
 /// carries such modules in every Makefile-era wheel, measured), which the
 /// library dispatches by device, so they are not required. Records
 /// measured before modules were counted are judged by the union.
-pub fn for_wheel(w: &WheelFile, cc: ComputeCapability) -> Result<GpuCode, String> {
-    let list = |sass: &[u32], ptx: &[u32]| {
-        format!("SASS {}; PTX {}", list("sm", sass), list("compute", ptx))
-    };
-    let union = select(&w.sass, &w.ptx, cc).ok_or_else(|| list(&w.sass, &w.ptx))?;
+pub fn for_wheel(w: &WheelFile, cc: ComputeCapability) -> Result<GpuCode, GpuCodeError> {
+    let union = select(&w.sass, &w.ptx, cc).ok_or_else(|| GpuCodeError::NoImage {
+        sass: w.sass.clone(),
+        ptx: w.ptx.clone(),
+    })?;
     let Some(own) = own_group(w) else {
         return Ok(union);
     };
-    let total: u32 = w.module_code.iter().map(|m| m.modules).sum();
-    select(&own.sass, &own.ptx, cc).ok_or_else(|| {
-        format!(
-            "the library's own kernels ({} of {total} fatbin modules: {}) have none, only other modules do ({})",
-            own.modules,
-            list(&own.sass, &own.ptx),
-            list(&w.sass, &w.ptx)
-        )
+    select(&own.sass, &own.ptx, cc).ok_or_else(|| GpuCodeError::OnlyOtherModules {
+        own_modules: own.modules,
+        total_modules: w.module_code.iter().map(|m| m.modules).sum(),
+        own_sass: own.sass.clone(),
+        own_ptx: own.ptx.clone(),
+        sass: w.sass.clone(),
+        ptx: w.ptx.clone(),
     })
+}
+
+/// Why [`for_wheel`] finds no image for a device: the `gpu_code` rule's
+/// reason and doctor's, rendered from the wheel's measured code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GpuCodeError {
+    /// No module of the wheel has code for the device.
+    #[error("{}", code(.sass, .ptx))]
+    NoImage { sass: Vec<u32>, ptx: Vec<u32> },
+    /// Only statically linked libraries' modules have code for it.
+    #[error(
+        "the library's own kernels ({own_modules} of {total_modules} fatbin modules: {}) have none, only other modules do ({})",
+        code(.own_sass, .own_ptx),
+        code(.sass, .ptx)
+    )]
+    OnlyOtherModules {
+        own_modules: u32,
+        total_modules: u32,
+        own_sass: Vec<u32>,
+        own_ptx: Vec<u32>,
+        sass: Vec<u32>,
+        ptx: Vec<u32>,
+    },
+}
+
+/// `SASS sm_50, sm_60; PTX compute_60`.
+fn code(sass: &[u32], ptx: &[u32]) -> String {
+    format!("SASS {}; PTX {}", list("sm", sass), list("compute", ptx))
 }
 
 #[cfg(test)]
@@ -138,5 +165,26 @@ mod tests {
             select(&[37], &[], cc("3.7")),
             Some(GpuCode::Sass { sm: 37 })
         );
+    }
+    /// The rule's reason reads as it did when it was a string.
+    #[test]
+    fn no_code_reason() {
+        let e = GpuCodeError::OnlyOtherModules {
+            own_modules: 40,
+            total_modules: 42,
+            own_sass: vec![50, 60],
+            own_ptx: vec![],
+            sass: vec![50, 60, 61],
+            ptx: vec![61],
+        };
+        assert_eq!(
+            e.to_string(),
+            "the library's own kernels (40 of 42 fatbin modules: SASS sm_50, sm_60; PTX none) have none, only other modules do (SASS sm_50, sm_60, sm_61; PTX compute_61)"
+        );
+        let e = GpuCodeError::NoImage {
+            sass: vec![],
+            ptx: vec![30],
+        };
+        assert_eq!(e.to_string(), "SASS none; PTX compute_30");
     }
 }

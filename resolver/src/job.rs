@@ -186,9 +186,20 @@ pub fn run(db: &Db, db_hash: &str, req: &Request) -> Result<Outcome, JobError> {
     Ok(Outcome { results, lock })
 }
 
+/// Whether `lock_path` is another lock than the config's `output.lock`
+/// (an explicit `--lock`): the config's other outputs belong to its own
+/// lock, so only this lock is written (or checked) then.
+pub fn is_other_lock(loaded: &Loaded, lock_path: &Path) -> bool {
+    crate::fsutil::resolve_path(lock_path)
+        != crate::fsutil::resolve_path(&loaded.path(&loaded.config.output.lock))
+}
+
 /// Every file derived from a lock, as (path, contents). The lock itself
 /// first; requirements and pylock are for the first target; the Colab cell
-/// and notebook for every notebook (Colab, Kaggle) target.
+/// and notebook for every notebook (Colab, Kaggle) target. For another
+/// lock than the config's ([`is_other_lock`]) the lock alone: writing the
+/// config's requirements or cell from it would leave them disagreeing with
+/// the config's lock.
 pub fn rendered_outputs(
     db: &Db,
     loaded: &Loaded,
@@ -203,6 +214,10 @@ pub fn rendered_outputs(
     let text = lock.render();
     let hash = crate::fsutil::sha256_hex(text.as_bytes());
     let mut out = vec![(lock_path.to_path_buf(), text)];
+    if is_other_lock(loaded, lock_path) {
+        check_output_paths(loaded, lock_path, &out)?;
+        return Ok(out);
+    }
     let o = &loaded.config.output;
     if let Some(first) = lock.target.first() {
         // A notebook target's CUDA redistributables are installed by the
@@ -261,8 +276,7 @@ pub fn check_output_paths(
         }
     }
     let root = crate::fsutil::resolve_path(&loaded.root);
-    let explicit_lock = crate::fsutil::resolve_path(lock_path)
-        != crate::fsutil::resolve_path(&loaded.path(&o.lock));
+    let explicit_lock = is_other_lock(loaded, lock_path);
     let mut reserved = vec![(
         crate::fsutil::resolve_path(
             loaded

@@ -400,3 +400,45 @@ fn colab_cpu_runtime_is_named_and_checked() {
     let (code, out, err) = run(c);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+/// `resolve --lock other.lock` writes that lock alone: the repo's
+/// requirements, pylock and Colab files belong to the config's lock, and
+/// rewriting them from another lock left them disagreeing with it.
+#[test]
+fn another_lock_is_written_alone_and_the_repo_stays_current() {
+    let r = repo();
+    let files = [
+        "gpu-env.lock",
+        "requirements-gpu.txt",
+        "pylock.toml",
+        "colab/setup_cell.py",
+        "colab/gpu-env-setup.ipynb",
+    ];
+    let read = |f: &str| std::fs::read(r.root.join(f)).unwrap();
+    let before: Vec<Vec<u8>> = files.iter().map(|f| read(f)).collect();
+    let mut c = xtask!();
+    c.current_dir(&r.root).arg("--db").arg(&r.db).args([
+        "resolve",
+        "--target",
+        "colab",
+        "--driver",
+        "580.95.05",
+        "--lock",
+        "other.lock",
+    ]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("wrote other.lock\n"), "{out}");
+    assert!(
+        out.contains("(only the lock: the requirements, pylock and Colab files follow gpu-env.lock, the config's lock)"),
+        "{out}"
+    );
+    assert!(!out.contains("wrote requirements-gpu.txt"), "{out}");
+    let other = std::fs::read_to_string(r.root.join("other.lock")).unwrap();
+    assert!(other.contains("580.95.05"), "{other}");
+    for (f, b) in files.iter().zip(&before) {
+        assert_eq!(&read(f), b, "{f} changed");
+    }
+    let (code, out, err) = check(&r);
+    assert_eq!(code, 0, "{out}{err}");
+}

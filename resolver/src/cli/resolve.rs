@@ -156,6 +156,13 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         for (p, _) in &outputs {
             outln!("wrote {}", p.strip_prefix(&cwd).unwrap_or(p).display());
         }
+        if job::is_other_lock(&loaded, &lock_path) {
+            let own = loaded.path(&loaded.config.output.lock);
+            outln!(
+                "(only the lock: the requirements, pylock and Colab files follow {}, the config's lock)",
+                own.strip_prefix(&cwd).unwrap_or(&own).display()
+            );
+        }
         outln!("lock sha256 {}", lock.hash());
     }
     ExitCode::SUCCESS

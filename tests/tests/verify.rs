@@ -38,7 +38,11 @@ fn nvrtc_from_pypi_compiles_saxpy_to_ptx_and_cubin() {
     let e = n
         .compile("__global__ void k() { nope; }", "bad", Output::Ptx(75))
         .unwrap_err();
-    assert!(e.contains("nope"), "{e}");
+    assert!(
+        matches!(&e, nvrtc::NvrtcError::Compile { log, .. } if log.contains("nope")),
+        "{e}"
+    );
+    assert!(e.to_string().contains("nope"), "{e}");
     // The kernel layer's arch choice: CUBIN for a known device, PTX below an unknown one.
     assert_eq!(nvrtc::kernel_target(&archs, 90), Some(Output::Cubin(90)));
     let max = *archs.iter().max().unwrap();
@@ -55,6 +59,15 @@ fn nvrtc_search_finds_pip_dirs_and_reports_every_miss() {
         "{dirs:?}"
     );
     assert!(Nvrtc::open("/nonexistent/libnvrtc.so.13").is_err());
+    // Without dirs only the default sonames are tried, each listed.
+    if let Err(e) = Nvrtc::find(&[]) {
+        assert_eq!(
+            e.lines().len(),
+            nvrtc::DEFAULT_SONAMES.len(),
+            "{:?}",
+            e.lines()
+        );
+    }
 }
 
 fn stub(dir: &std::path::Path, soname: &str) -> PathBuf {

@@ -85,17 +85,27 @@ pub fn parse_ldconfig_p(text: &str) -> BTreeMap<String, PathBuf> {
     out
 }
 
+/// Why [`ld_cache`] has no answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LdCacheError {
+    /// No `ldconfig` in the sbin dirs or on PATH.
+    #[error("ldconfig not found")]
+    NotFound,
+    /// `ldconfig -p` did not run to a clean exit.
+    #[error(transparent)]
+    Exec(#[from] crate::host::exec::ExecError),
+}
+
 /// Run `ldconfig -p` (sbin paths first: it is often not on a user's PATH).
-pub fn ld_cache(timeout: Duration) -> Result<BTreeMap<String, PathBuf>, String> {
+pub fn ld_cache(timeout: Duration) -> Result<BTreeMap<String, PathBuf>, LdCacheError> {
     let exe = ["/sbin/ldconfig", "/usr/sbin/ldconfig", "/bin/ldconfig"]
         .iter()
         .map(PathBuf::from)
         .find(|p| p.exists())
         .or_else(|| crate::host::exec::which_in("ldconfig", std::env::var("PATH").ok().as_deref()))
-        .ok_or_else(|| "ldconfig not found".to_string())?;
-    crate::host::exec::run(&exe, &["-p"], &[], timeout)
-        .map(|o| parse_ldconfig_p(&o.stdout))
-        .map_err(|e| e.to_string())
+        .ok_or(LdCacheError::NotFound)?;
+    let o = crate::host::exec::run(&exe, &["-p"], &[], timeout)?;
+    Ok(parse_ldconfig_p(&o.stdout))
 }
 
 /// `LD_LIBRARY_PATH` split as ld.so does (empty entries mean the cwd; skipped).
@@ -148,7 +158,7 @@ fn file_in(dir: &Path, soname: &str) -> Option<PathBuf> {
 impl SearchPaths {
     /// This process's view: `LD_LIBRARY_PATH`, `ldconfig -p`, default dirs.
     /// `ldconfig` failing leaves the cache empty (reported by the caller).
-    pub fn system(timeout: Duration) -> (Self, Option<String>) {
+    pub fn system(timeout: Duration) -> (Self, Option<LdCacheError>) {
         let (cache, err) = match ld_cache(timeout) {
             Ok(c) => (c, None),
             Err(e) => (BTreeMap::new(), Some(e)),
@@ -267,5 +277,24 @@ pub fn dlopen_all(paths: &[PathBuf]) -> BTreeMap<PathBuf, String> {
             return errors;
         }
         pending = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::exec::ExecError;
+
+    #[test]
+    fn ld_cache_errors_render_the_old_texts() {
+        assert_eq!(LdCacheError::NotFound.to_string(), "ldconfig not found");
+        let e = LdCacheError::from(ExecError::Timeout {
+            program: "/sbin/ldconfig".into(),
+            secs: 5.0,
+        });
+        assert_eq!(
+            e.to_string(),
+            "/sbin/ldconfig: no answer within 5.0 s (killed)"
+        );
     }
 }

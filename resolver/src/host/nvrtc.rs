@@ -86,6 +86,53 @@ pub enum NvrtcOpenError {
     Version(c_int),
 }
 
+/// Every library [`Nvrtc::find`] tried, each with why it is not a usable
+/// NVRTC; Display is verify's kernel-layer failure.
+#[derive(Debug, thiserror::Error)]
+#[error("no NVRTC found (tried {} candidates: toolkit lib dirs, site-packages nvidia/cu13/lib and nvidia/cuda_nvrtc/lib, libnvrtc.so.13/.12/.11.2); install a CUDA toolkit or `pip install nvidia-cuda-nvrtc-cu12`", .tried.len())]
+pub struct NvrtcNotFound {
+    /// (path or soname, why it failed), in the order tried.
+    pub tried: Vec<(String, NvrtcOpenError)>,
+}
+
+impl NvrtcNotFound {
+    /// One `library: error` line per attempt.
+    pub fn lines(&self) -> Vec<String> {
+        self.tried
+            .iter()
+            .map(|(l, e)| format!("{l}: {e}"))
+            .collect()
+    }
+}
+
+/// Why [`Nvrtc::supported_archs`] or [`Nvrtc::compile`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NvrtcError {
+    /// A C API function is missing from the library.
+    #[error(transparent)]
+    Symbol(#[from] libloading::Error),
+    /// No `nvrtcGetCUBINSize` (NVRTC before 11.1: PTX only).
+    #[error("this NVRTC cannot write CUBIN: {0}")]
+    NoCubin(libloading::Error),
+    /// The source or the program name holds a NUL byte.
+    #[error(transparent)]
+    Nul(#[from] std::ffi::NulError),
+    /// `message` is `nvrtcGetErrorString(code)`, as in the variants below.
+    #[error("nvrtcCreateProgram: {message}")]
+    Create { code: c_int, message: String },
+    /// The compile failed; `log` is the program log.
+    #[error("nvrtcCompileProgram ({out}): {message}: {log}")]
+    Compile {
+        out: Output,
+        code: c_int,
+        message: String,
+        log: String,
+    },
+    /// Another NVRTC call returned `code`.
+    #[error("{message}")]
+    Call { code: c_int, message: String },
+}
+
 impl Nvrtc {
     /// dlopen `lib` (a path or a soname) and ask `nvrtcVersion`.
     pub fn open(lib: &str) -> Result<Nvrtc, NvrtcOpenError> {
@@ -112,31 +159,29 @@ impl Nvrtc {
     /// The first NVRTC that opens: `libnvrtc.so.*` files in `dirs` (in
     /// order, newest name first per dir), then [`DEFAULT_SONAMES`] through
     /// the system loader. Err lists every attempt.
-    pub fn find(dirs: &[PathBuf]) -> Result<Nvrtc, Vec<String>> {
+    pub fn find(dirs: &[PathBuf]) -> Result<Nvrtc, NvrtcNotFound> {
         let mut tried = Vec::new();
-        for f in crate::host::libs::files_in(dirs, "libnvrtc.so.") {
-            let s = f.display().to_string();
+        let files = crate::host::libs::files_in(dirs, "libnvrtc.so.");
+        let names = files.iter().map(|f| f.display().to_string());
+        for s in names.chain(DEFAULT_SONAMES.iter().map(|s| s.to_string())) {
             match Nvrtc::open(&s) {
                 Ok(n) => return Ok(n),
-                Err(e) => tried.push(format!("{s}: {e}")),
+                Err(e) => tried.push((s, e)),
             }
         }
-        for s in DEFAULT_SONAMES {
-            match Nvrtc::open(s) {
-                Ok(n) => return Ok(n),
-                Err(e) => tried.push(format!("{s}: {e}")),
-            }
-        }
-        Err(tried)
+        Err(NvrtcNotFound { tried })
     }
 
-    fn sym<T: Copy>(&self, name: &[u8]) -> Result<T, String> {
+    fn sym<T: Copy>(&self, name: &[u8]) -> Result<T, libloading::Error> {
         // SAFETY: T is the documented signature of `name`.
-        unsafe {
-            self.lib
-                .get::<T>(name)
-                .map(|s| *s)
-                .map_err(|e| e.to_string())
+        unsafe { self.lib.get::<T>(name).map(|s| *s) }
+    }
+
+    /// `code` from a call other than create and compile.
+    fn call_err(&self, code: c_int) -> NvrtcError {
+        NvrtcError::Call {
+            code,
+            message: self.err(code),
         }
     }
 
@@ -156,7 +201,7 @@ impl Nvrtc {
     }
 
     /// `nvrtcGetSupportedArchs` (NVRTC 11.2+): the `sm_XY` numbers it targets.
-    pub fn supported_archs(&self) -> Result<Vec<u32>, String> {
+    pub fn supported_archs(&self) -> Result<Vec<u32>, NvrtcError> {
         let num: FnNumArchs = self.sym(b"nvrtcGetNumSupportedArchs\0")?;
         let get: FnArchs = self.sym(b"nvrtcGetSupportedArchs\0")?;
         // SAFETY: the buffer holds exactly the count NVRTC reported.
@@ -164,19 +209,19 @@ impl Nvrtc {
             let mut n = 0;
             let r = num(&mut n);
             if r != 0 {
-                return Err(self.err(r));
+                return Err(self.call_err(r));
             }
             let mut v = vec![0 as c_int; n.max(0) as usize];
             let r = get(v.as_mut_ptr());
             if r != 0 {
-                return Err(self.err(r));
+                return Err(self.call_err(r));
             }
             Ok(v.into_iter().map(|a| a.max(0) as u32).collect())
         }
     }
 
     /// Compile `src` to `out`. Err carries NVRTC's message and the log.
-    pub fn compile(&self, src: &str, name: &str, out: Output) -> Result<Vec<u8>, String> {
+    pub fn compile(&self, src: &str, name: &str, out: Output) -> Result<Vec<u8>, NvrtcError> {
         let create: FnCreate = self.sym(b"nvrtcCreateProgram\0")?;
         let compile: FnCompile = self.sym(b"nvrtcCompileProgram\0")?;
         let destroy: FnDestroy = self.sym(b"nvrtcDestroyProgram\0")?;
@@ -186,7 +231,7 @@ impl Nvrtc {
             Output::Ptx(_) => (self.sym(b"nvrtcGetPTXSize\0")?, self.sym(b"nvrtcGetPTX\0")?),
             Output::Cubin(_) => (
                 self.sym(b"nvrtcGetCUBINSize\0")
-                    .map_err(|e| format!("this NVRTC cannot write CUBIN: {e}"))?,
+                    .map_err(NvrtcError::NoCubin)?,
                 self.sym(b"nvrtcGetCUBIN\0")?,
             ),
         };
@@ -194,8 +239,8 @@ impl Nvrtc {
             Output::Ptx(a) => format!("--gpu-architecture=compute_{a}"),
             Output::Cubin(a) => format!("--gpu-architecture=sm_{a}"),
         };
-        let csrc = CString::new(src).map_err(|e| e.to_string())?;
-        let cname = CString::new(format!("{name}.cu")).map_err(|e| e.to_string())?;
+        let csrc = CString::new(src)?;
+        let cname = CString::new(format!("{name}.cu"))?;
         let opts = [CString::new(arch).expect("no NUL")];
         let opt_ptrs: Vec<*const c_char> = opts.iter().map(|o| o.as_ptr()).collect();
         // SAFETY: every pointer is valid for the call; the program is
@@ -211,7 +256,10 @@ impl Nvrtc {
                 std::ptr::null(),
             );
             if r != 0 {
-                return Err(format!("nvrtcCreateProgram: {}", self.err(r)));
+                return Err(NvrtcError::Create {
+                    code: r,
+                    message: self.err(r),
+                });
             }
             let result = (|| {
                 let r = compile(prog, opt_ptrs.len() as c_int, opt_ptrs.as_ptr());
@@ -224,20 +272,22 @@ impl Nvrtc {
                             log = String::from_utf8_lossy(&buf[..n - 1]).trim().to_string();
                         }
                     }
-                    return Err(format!(
-                        "nvrtcCompileProgram ({out}): {}: {log}",
-                        self.err(r)
-                    ));
+                    return Err(NvrtcError::Compile {
+                        out,
+                        code: r,
+                        message: self.err(r),
+                        log,
+                    });
                 }
                 let mut n = 0usize;
                 let r = size(prog, &mut n);
                 if r != 0 {
-                    return Err(self.err(r));
+                    return Err(self.call_err(r));
                 }
                 let mut buf = vec![0u8; n];
                 let r = get(prog, buf.as_mut_ptr() as *mut c_char);
                 if r != 0 {
-                    return Err(self.err(r));
+                    return Err(self.call_err(r));
                 }
                 Ok(buf)
             })();
@@ -297,4 +347,36 @@ pub fn ptx_target(ptx: &[u8]) -> Option<String> {
 /// Does `path` exist as a directory?
 pub fn existing(dirs: impl IntoIterator<Item = PathBuf>) -> Vec<PathBuf> {
     dirs.into_iter().filter(|d| Path::new(d).is_dir()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_render_the_old_texts() {
+        let e = NvrtcNotFound {
+            tried: vec![("libnvrtc.so.13".into(), NvrtcOpenError::Version(7))],
+        };
+        assert_eq!(e.lines(), ["libnvrtc.so.13: nvrtcVersion returned 7"]);
+        assert_eq!(
+            e.to_string(),
+            "no NVRTC found (tried 1 candidates: toolkit lib dirs, site-packages nvidia/cu13/lib and nvidia/cuda_nvrtc/lib, libnvrtc.so.13/.12/.11.2); install a CUDA toolkit or `pip install nvidia-cuda-nvrtc-cu12`"
+        );
+        let e = NvrtcError::Compile {
+            out: Output::Cubin(90),
+            code: 6,
+            message: "NVRTC_ERROR_COMPILATION".into(),
+            log: "bad.cu(1): error: identifier \"nope\" is undefined".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "nvrtcCompileProgram (CUBIN sm_90): NVRTC_ERROR_COMPILATION: bad.cu(1): error: identifier \"nope\" is undefined"
+        );
+        let e = NvrtcError::from(CString::new("a\0b").unwrap_err());
+        assert_eq!(
+            e.to_string(),
+            "nul byte found in provided data at position: 1"
+        );
+    }
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 pub(super) fn nvrtc_or_fail<'a>(
     l: &mut Layer,
-    n: &'a Result<nvrtc::Nvrtc, Vec<String>>,
+    n: &'a Result<nvrtc::Nvrtc, nvrtc::NvrtcNotFound>,
 ) -> Result<&'a nvrtc::Nvrtc, String> {
     match n {
         Ok(n) => {
@@ -21,12 +21,9 @@ pub(super) fn nvrtc_or_fail<'a>(
             l.set("nvrtc", serde_json::json!({"path": n.path, "version": format!("{}.{}", n.version.0, n.version.1)}));
             Ok(n)
         }
-        Err(tried) => {
-            l.details.extend(tried.iter().cloned());
-            Err(format!(
-                "no NVRTC found (tried {} candidates: toolkit lib dirs, site-packages nvidia/cu13/lib and nvidia/cuda_nvrtc/lib, libnvrtc.so.13/.12/.11.2); install a CUDA toolkit or `pip install nvidia-cuda-nvrtc-cu12`",
-                tried.len()
-            ))
+        Err(e) => {
+            l.details.extend(e.lines());
+            Err(e.to_string())
         }
     }
 }
@@ -60,7 +57,7 @@ pub(super) fn layer(cx: &Ctx, devices: &[Device]) -> Layer {
         let t0 = Instant::now();
         let image = match n.compile(nvrtc::SAXPY, nvrtc::SAXPY_NAME, target) {
             Ok(i) => nul_terminated(i),
-            Err(e) => return l.fail(e),
+            Err(e) => return l.fail(e.to_string()),
         };
         let compile_ms = ms(t0);
         let t1 = Instant::now();

@@ -167,7 +167,7 @@ struct Ctx<'a> {
     short_timeout: Duration,
     py_timeout: Duration,
     nvrtc_dirs: Vec<PathBuf>,
-    nvrtc: OnceCell<Result<nvrtc::Nvrtc, Vec<String>>>,
+    nvrtc: OnceCell<Result<nvrtc::Nvrtc, nvrtc::NvrtcNotFound>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -207,7 +207,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn nvrtc(&self) -> &Result<nvrtc::Nvrtc, Vec<String>> {
+    fn nvrtc(&self) -> &Result<nvrtc::Nvrtc, nvrtc::NvrtcNotFound> {
         self.nvrtc
             .get_or_init(|| nvrtc::Nvrtc::find(&self.nvrtc_dirs))
     }

@@ -4,6 +4,7 @@
 use crate::binary::{cudnn, elf, fatbin, upx, zip};
 use crate::db::model::{ModuleCode, WheelFile, WheelProvenance};
 use crate::pep440::Specifiers;
+use crate::pep508::Dependency;
 use crate::versions::CudaVersion;
 use crate::wheelname::WheelName;
 use std::path::Path;
@@ -28,6 +29,13 @@ pub enum MeasureError {
         path: String,
         source: crate::pep440::Pep440Error,
     },
+    /// So is each Requires-Dist entry (`pep508::Dependency`); boxed, it
+    /// is large.
+    #[error("{path}: METADATA Requires-Dist: {source}")]
+    RequiresDist {
+        path: String,
+        source: Box<crate::pep508::RequirementError>,
+    },
 }
 
 /// Facts about one wheel, before PyPI provenance is attached.
@@ -36,7 +44,7 @@ pub struct Measured {
     pub filename: String,
     pub name: WheelName,
     pub requires_python: Option<Specifiers>,
-    pub requires_dist: Vec<String>,
+    pub requires_dist: Vec<Dependency>,
     pub placeholder: bool,
     pub needed: Vec<String>,
     pub rpath: Vec<String>,
@@ -91,6 +99,14 @@ pub fn measure_wheel(path: &Path, filename: &str) -> Result<Measured, MeasureErr
         .map_err(|source| MeasureError::RequiresPython {
             path: shown.clone(),
             source,
+        })?;
+    let requires_dist = requires_dist
+        .iter()
+        .map(|r| Dependency::parse(r))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| MeasureError::RequiresDist {
+            path: shown.clone(),
+            source: Box::new(source),
         })?;
     let placeholder = !archive
         .entries()

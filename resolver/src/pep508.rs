@@ -1,10 +1,13 @@
 //! The subset of PEP 508 that compat-db's Requires-Dist records use: a
 //! requirement (`name`, `name spec`, `name (spec)`, optionally `; marker`;
 //! no extras, no URLs) and environment markers evaluated for CPython on
-//! Linux x86_64. `db check` validates records with it; the solver
-//! (`solve::needs`) evaluates them.
+//! Linux x86_64. compat-db records load their entries as [`Dependency`]
+//! (a bad one is a load error); the solver evaluates the parsed form.
 
 use crate::pep440::{self, Pep440Error, Version, VersionSpecifiers};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
 
 /// Why a Requires-Dist entry does not parse; each names the entry, so
 /// `db check` and the solver can print it as it is.
@@ -134,6 +137,104 @@ impl Requirement {
     /// Whether the requirement applies on `env` (no marker: always).
     pub fn applies(&self, env: &MarkerEnv) -> bool {
         self.marker.as_ref().is_none_or(|m| m.eval(env))
+    }
+
+    /// Whether it applies on Linux x86_64 for some CPython 3.6 .. 3.14:
+    /// one that never does (`; sys_platform == "win32"`) can be ignored
+    /// where the target's Python is not known.
+    pub fn applies_on_some_linux(&self) -> bool {
+        (6..=14).any(|minor| {
+            MarkerEnv::new(&format!("3.{minor}.0")).is_some_and(|env| self.applies(&env))
+        })
+    }
+}
+
+/// A Requires-Dist entry of a compat-db record, parsed once where it is
+/// read, so no caller re-parses text or skips an entry that does not
+/// parse. Keeps the text as published: records, the lock's overrides and
+/// db hashes are byte-identical to it.
+#[derive(Debug, Clone)]
+pub struct Dependency {
+    text: String,
+    parsed: Requirement,
+}
+
+/// What `db check` tells the author of a bad Requires-Dist entry to write.
+pub const REQUIREMENT_HINT: &str = "write `name`, `name spec` or `name (spec)`, optionally \
+     `; marker`, without extras or URLs (see compat-db/README.md)";
+
+impl Dependency {
+    pub fn parse(text: &str) -> Result<Self, RequirementError> {
+        Ok(Self {
+            parsed: Requirement::parse(text)?,
+            text: text.to_string(),
+        })
+    }
+
+    pub fn requirement(&self) -> &Requirement {
+        &self.parsed
+    }
+
+    /// PEP 503 normalized.
+    pub fn name(&self) -> &str {
+        &self.parsed.name
+    }
+
+    /// The entry as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl RequirementError {
+    /// The error of entry `text` on one line (no caret diagram under a
+    /// specifier), naming the whole entry: a `db check` diagnostic.
+    pub fn one_line(&self, text: &str) -> String {
+        let shown = self.to_string();
+        let first = shown.lines().next().unwrap_or("");
+        let first = first.trim_end().trim_end_matches(':');
+        match self {
+            // A marker error names the marker only.
+            Self::Marker(_) => format!("requirement `{text}`: {first}"),
+            _ => format!("requirement {first}"),
+        }
+    }
+}
+
+impl FromStr for Dependency {
+    type Err = RequirementError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+/// Equal when written the same (the text is what records and hashes hold).
+impl PartialEq for Dependency {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Dependency {}
+
+impl fmt::Display for Dependency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Serialize for Dependency {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Dependency {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(|e| {
+            serde::de::Error::custom(format!("{}; {REQUIREMENT_HINT}", e.one_line(&s)))
+        })
     }
 }
 
@@ -472,5 +573,42 @@ mod tests {
             Marker::parse("os_name == 'a' )").unwrap_err().to_string(),
             "marker `os_name == 'a' )`: trailing text"
         );
+    }
+
+    #[test]
+    fn dependencies_keep_their_text() {
+        let d: Dependency = serde_json::from_str(r#""numpy (<2.0.0,>1.16.0)""#).unwrap();
+        assert_eq!(d.name(), "numpy");
+        assert!(d.requirement().spec.is_some());
+        assert_eq!(d.to_string(), "numpy (<2.0.0,>1.16.0)");
+        assert_eq!(
+            serde_json::to_string(&d).unwrap(),
+            r#""numpy (<2.0.0,>1.16.0)""#
+        );
+        let e = |s: &str| {
+            serde_json::from_str::<Dependency>(s)
+                .unwrap_err()
+                .to_string()
+        };
+        let bad = e(r#""numpy (>=1.x)""#);
+        assert!(
+            bad.starts_with("requirement `numpy (>=1.x)`: invalid PEP 440 specifier `>=1.x`"),
+            "{bad}"
+        );
+        assert!(bad.contains("write `name`"), "{bad}");
+        assert!(!bad.contains('\n'), "{bad}");
+        let bad = e(r#""x; extra == 'y'""#);
+        assert!(
+            bad.starts_with("requirement `x; extra == 'y'`: marker `extra == 'y'`: `extra`"),
+            "{bad}"
+        );
+        let w = |s: &str| {
+            Dependency::parse(s)
+                .unwrap()
+                .requirement()
+                .applies_on_some_linux()
+        };
+        assert!(w("x; python_version < '3.7'") && w("x"));
+        assert!(!w("x; sys_platform == 'win32'"));
     }
 }

@@ -475,6 +475,57 @@ fn bad_specifier() {
     );
 }
 
+fn with_requires_dist(entries: &str) -> Vec<SourceFile> {
+    with(
+        "wheels/mxnet/mxnet-cu112-1.9.1.toml",
+        "platform_tag = \"manylinux2014_x86_64\"\n",
+        &format!("platform_tag = \"manylinux2014_x86_64\"\nrequires_dist = [{entries}]\n"),
+    )
+}
+
+/// Requires-Dist entries are parsed at load (one that did not parse was
+/// skipped by the solver): the error names the entry, its position and
+/// what to write.
+#[test]
+fn bad_requirement() {
+    assert_eq!(
+        errors(with_requires_dist(
+            r#""numpy (<2.0.0,>1.16.0)", "contextvars ; python_version < \"3.7\"""#
+        )),
+        Vec::<String>::new()
+    );
+    for (entry, msg) in [
+        ("numpy (<2.0.0,>1.16.0", "unbalanced parenthesis"),
+        ("numpy[extra]", "extras are not supported"),
+        ("numpy (>=1.x)", "invalid PEP 440 specifier `>=1.x`"),
+        (
+            "requests; extra == 'socks'",
+            "`extra` markers are not recorded",
+        ),
+        ("(>=1)", "no valid project name"),
+    ] {
+        let files = with_requires_dist(&format!(r#""graphviz", "{entry}""#));
+        assert_one(
+            files.clone(),
+            // toml reports the array's position; the message names the entry.
+            "wheels/mxnet/mxnet-cu112-1.9.1.toml:13:17:",
+            &format!("requirement `{entry}`: "),
+        );
+        let e = &errors(files)[0];
+        assert!(e.contains(msg), "{e}");
+        assert!(
+            e.contains("write `name`, `name spec` or `name (spec)`"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "one line: {e}");
+    }
+    assert_one(
+        with_redist("requires_dist = [\"nvidia-cublas-cu11 (>=11\"]\n"),
+        "redist/nvidia-cuda-runtime-cu11.toml:14:17:",
+        "requirement `nvidia-cublas-cu11 (>=11`: unbalanced parenthesis",
+    );
+}
+
 #[test]
 fn stray_file() {
     let mut files = base();

@@ -548,7 +548,7 @@ fn local_python_3_12_pins_requests_its_deps_and_setuptools() {
         requests.requires_dist
     );
     for req in &requests.requires_dist {
-        let q = gpu_env::solve::needs::Requirement::parse(req).unwrap();
+        let q = req.requirement();
         if let Some(spec) = &q.spec {
             assert!(spec.contains(&version(&q.name)), "{req}");
         }
@@ -658,7 +658,7 @@ fn unmet_requirement_falls_back_to_an_older_release_or_stays_listed() {
             .cmp(&gpu_env::pep440::version(&a.version).unwrap())
     });
     let newest = requests.release[0].version.clone();
-    requests.release[0].requires_dist = vec!["idna>=99".into()];
+    requests.release[0].requires_dist = vec!["idna>=99".parse().unwrap()];
     let c = chosen(&resolve(&db, "local", local_cpu("3.12.3"))).clone();
     let pinned = need_pins(&c)
         .into_iter()

@@ -6,6 +6,7 @@ use super::load::SourceFile;
 use super::model::{RedistPackage, Runtime, WheelFile, WheelRelease};
 use super::Db;
 use crate::pep440;
+use crate::pep508::Dependency;
 use crate::validate::{
     is_cudnn_version, is_https_url, is_plain_text, is_sha256, is_soname, is_token, is_version,
     is_wheel_filename, parse_shim,
@@ -48,13 +49,6 @@ fn check_sources(r: &mut Reporter, file: &str, path: Vec<Seg>, sources: &[String
             r.error(file, p, format!("source `{s}` is not a URL"));
         }
     }
-}
-
-/// Whether a requirement applies on Linux x86_64 for some CPython 3.6 .. 3.14.
-fn on_linux(q: &crate::pep508::Requirement) -> bool {
-    (6..=14).any(|minor| {
-        crate::pep508::MarkerEnv::new(&format!("3.{minor}.0")).is_some_and(|env| q.applies(&env))
-    })
 }
 
 /// A version that reaches the lock: PEP 440 (the parser's message when it
@@ -686,37 +680,35 @@ fn check_pypi(r: &mut Reporter, db: &Db) {
     }
 }
 
-/// requires_dist of pypi release `i`: `name`, `name spec` or `name (spec)`
-/// with a PEP 440 specifier, optionally `; marker` in the subset the solver
-/// evaluates (pep508::Marker); no extras, no URLs; and the name must
-/// have its own record (unless its marker holds for no CPython 3.6 .. 3.14
-/// on Linux), or the solver cannot pin it.
+/// requires_dist of pypi release `i`: each name must have its own record
+/// (unless its marker holds for no CPython 3.6 .. 3.14 on Linux), or the
+/// solver cannot pin it. The entries were parsed at load
+/// (pep508::Dependency): one that does not parse is an error there.
 fn check_requires_dist(
     r: &mut Reporter,
     file: &str,
     i: usize,
-    requires: &[String],
+    requires: &[Dependency],
     pypi_names: &BTreeSet<String>,
 ) {
     for (j, req) in requires.iter().enumerate() {
+        if pypi_names.contains(req.name()) || !req.requirement().applies_on_some_linux() {
+            continue;
+        }
         let at = vec![
             key("release"),
             Seg::Index(i),
             key("requires_dist"),
             Seg::Index(j),
         ];
-        match crate::pep508::Requirement::parse(req) {
-            Err(e) => r.error(file, at, format!("requirement {e}")),
-            Ok(q) if !pypi_names.contains(&q.name) && on_linux(&q) => r.error(
-                file,
-                at,
-                format!(
-                    "requirement `{req}`: {} has no record in compat-db/pypi",
-                    q.name
-                ),
+        r.error(
+            file,
+            at,
+            format!(
+                "requirement `{req}`: {} has no record in compat-db/pypi",
+                req.name()
             ),
-            Ok(_) => {}
-        }
+        );
     }
 }
 

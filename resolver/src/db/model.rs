@@ -2,6 +2,7 @@
 //! Unknown keys are collected (not silently dropped) by the loader.
 
 use crate::pep440::{Specifiers, SPECIFIER_HINT};
+use crate::pep508::Dependency;
 use crate::versions::{ComputeCapability, CudaVersion, DriverVersion, SmTarget};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
@@ -190,7 +191,7 @@ pub struct RedistRelease {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requires_python: Option<Specifiers>,
     #[serde(default)]
-    pub requires_dist: Vec<String>,
+    pub requires_dist: Vec<Dependency>,
     pub libraries: Vec<RedistLibrary>,
     pub measured: String,
     /// PyPI marks this file yanked (the `yanked` field of its JSON API).
@@ -230,7 +231,7 @@ pub struct WheelFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requires_python: Option<Specifiers>,
     #[serde(default)]
-    pub requires_dist: Vec<String>,
+    pub requires_dist: Vec<Dependency>,
     /// No `mxnet` package inside: a name-reserving placeholder.
     #[serde(default)]
     pub placeholder: bool,
@@ -358,9 +359,9 @@ pub struct PypiRelease {
     pub requires_python: Option<Specifiers>,
     /// PEP 508 requirements of this release (PyPI's Requires-Dist without
     /// the `extra ==` entries): `name spec` or `name (spec)`, optionally
-    /// `; marker` (see `solve::needs::Requirement`).
+    /// `; marker`, parsed at load (`pep508::Dependency`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub requires_dist: Vec<String>,
+    pub requires_dist: Vec<Dependency>,
     pub file: Vec<PypiFile>,
 }
 
@@ -394,7 +395,7 @@ pub struct CompanionRelease {
     pub requires_python: Option<Specifiers>,
     /// Requires-Dist as published (without `extra ==` entries).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub requires_dist: Vec<String>,
+    pub requires_dist: Vec<Dependency>,
     /// Top-level imports of `module` that are not the standard library
     /// (distribution names), read from its source.
     pub imports: Vec<String>,

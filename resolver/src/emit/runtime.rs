@@ -108,11 +108,7 @@ pub(super) fn requires_overrides(db: &Db, t: &LockedTarget) -> Py {
     let preinstalled = profile(db, t).map(|r| &r.preinstalled);
     let mut out = Vec::new();
     for req in &w.requires_dist {
-        let name: String = req
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            .collect();
-        let name = crate::pep440::normalize_name(&name);
+        let name = req.name();
         let pinned = t
             .package
             .iter()
@@ -127,7 +123,7 @@ pub(super) fn requires_overrides(db: &Db, t: &LockedTarget) -> Py {
                     && crate::pep440::version(&t.mxnet.version)
                         .is_ok_and(|m| b.versions.contains(&m))
             });
-        let on_runtime = preinstalled.is_some_and(|p| p.contains_key(&name));
+        let on_runtime = preinstalled.is_some_and(|p| p.contains_key(name));
         let entry = if name == "numpy" {
             (!t.numpy.meets_requires_dist).then(|| {
                 (

@@ -332,10 +332,8 @@ fn overrides(
         return vec![];
     };
     let mut out = Vec::new();
-    for text in &rel.requires_dist {
-        let Ok(r) = Requirement::parse(text) else {
-            continue;
-        };
+    for dep in &rel.requires_dist {
+        let r = dep.requirement();
         if !r.applies(&env) {
             continue;
         }
@@ -357,7 +355,7 @@ fn overrides(
         };
         let Some(have) = have else {
             out.push(Override {
-                requirement: text.clone(),
+                requirement: dep.to_string(),
                 locked: "dropped".into(),
                 reason: format!(
                     "{} does not import {} (its imports: {}), and the measured set ran without it",
@@ -374,9 +372,9 @@ fn overrides(
             continue;
         }
         out.push(Override {
-            requirement: text.clone(),
+            requirement: dep.to_string(),
             locked: format!("{} {have} ({how})", r.name),
-            reason: pin_reason(db, target, comp, rel, &r, &have, how, python),
+            reason: pin_reason(db, target, comp, rel, r, &have, how, python),
         });
     }
     out

@@ -274,7 +274,7 @@ impl<'a> Ctx<'a> {
         &self,
         python: &str,
         needs: Vec<Need>,
-        requires_dist: &[String],
+        requires_dist: &[crate::pep508::Dependency],
         by: &str,
     ) -> NeedPins {
         let key = (
@@ -283,7 +283,7 @@ impl<'a> Ctx<'a> {
                 .map(|n| n.package.clone())
                 .chain([by.to_string()])
                 .collect(),
-            requires_dist.to_vec(),
+            requires_dist.iter().map(|r| r.to_string()).collect(),
         );
         if let Some(hit) = self.need_memo.borrow().get(&key) {
             return hit.clone();

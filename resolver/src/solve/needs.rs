@@ -17,7 +17,7 @@ use super::{Need, Pin};
 use crate::db::model::{PypiFile, PypiRelease};
 use crate::db::Db;
 use crate::pep440::{self, Version, VersionSpecifiers};
-pub use crate::pep508::{Marker, MarkerEnv, Requirement, StrOp};
+pub use crate::pep508::{Dependency, Marker, MarkerEnv, Requirement, StrOp};
 use std::collections::{BTreeMap, VecDeque};
 
 /// The release's pure-Python wheel (`py3-none-any`, `py2.py3-none-any`).
@@ -139,27 +139,18 @@ impl<'a> NeedCx<'a> {
         for p in fits {
             let by = format!("{} {}", req.name, p.version);
             let mut next = queue.clone();
-            let mut bad = None;
-            for r in &p.rel.requires_dist {
-                match Requirement::parse(r) {
-                    Ok(r) if r.applies(&self.env) => next.push_back(Req {
-                        name: r.name,
-                        spec: r.spec,
+            for r in p.rel.requires_dist.iter().map(Dependency::requirement) {
+                if r.applies(&self.env) {
+                    next.push_back(Req {
+                        name: r.name.clone(),
+                        spec: r.spec.clone(),
                         by: by.clone(),
-                    }),
-                    Ok(_) => {}
-                    Err(e) => bad = Some(format!("{by}: cannot read its requirement {e}")),
+                    });
                 }
             }
-            let attempt = match bad {
-                Some(e) => Err(e),
-                None => {
-                    let mut pins = pins.clone();
-                    pins.insert(req.name.clone(), p.clone());
-                    self.solve(next, pins)
-                }
-            };
-            match attempt {
+            let mut pins = pins.clone();
+            pins.insert(req.name.clone(), p.clone());
+            match self.solve(next, pins) {
                 Ok(done) => return Ok(done),
                 Err(e) => {
                     first_error.get_or_insert(e);
@@ -179,7 +170,7 @@ pub fn pin(
     python: &str,
     preinstalled: &BTreeMap<String, String>,
     needs: Vec<Need>,
-    mxnet_requires_dist: &[String],
+    mxnet_requires_dist: &[Dependency],
     by: &str,
 ) -> (Vec<Pin>, Vec<Need>) {
     let Some(env) = MarkerEnv::new(python) else {
@@ -201,9 +192,9 @@ pub fn pin(
         python_text: python.to_string(),
         preinstalled,
     };
-    let mxnet_reqs: Vec<Requirement> = mxnet_requires_dist
+    let mxnet_reqs: Vec<&Requirement> = mxnet_requires_dist
         .iter()
-        .filter_map(|r| Requirement::parse(r).ok())
+        .map(Dependency::requirement)
         .filter(|r| r.applies(&cx.env))
         .collect();
     let mut pins: BTreeMap<String, Picked> = BTreeMap::new();

@@ -4,7 +4,8 @@
 
 use crate::db::model::{Breaker, PypiFile, PypiRelease};
 use crate::db::Db;
-use crate::pep440::{self, Version};
+use crate::pep440::{self, Version, VersionSpecifiers};
+use crate::pep508::{Dependency, MarkerEnv};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -18,19 +19,18 @@ pub struct NumpyChoice {
     pub meets_requires_dist: bool,
 }
 
-/// `numpy (<2.0.0,>1.16.0)` or `numpy<2.0.0,>1.16.0` -> the specifier text.
-pub fn numpy_spec(requires_dist: &[String]) -> Option<String> {
-    requires_dist.iter().find_map(|r| {
-        let r = r.split(';').next()?.trim();
-        let rest = r.strip_prefix("numpy")?;
-        let rest = rest
-            .trim()
-            .trim_start_matches('(')
-            .trim_end_matches(')')
-            .trim();
-        (!rest.is_empty() && !rest.starts_with(|c: char| c.is_ascii_alphanumeric()))
-            .then(|| rest.to_string())
-    })
+/// The specifier of the first Requires-Dist entry on numpy that has one
+/// and applies on `env` (`numpy (<2.0.0,>1.16.0)` -> `<2.0.0,>1.16.0`);
+/// `env` None (the Python version does not read): every entry applies.
+pub fn numpy_spec<'a>(
+    requires_dist: &'a [Dependency],
+    env: Option<&MarkerEnv>,
+) -> Option<&'a VersionSpecifiers> {
+    requires_dist
+        .iter()
+        .map(Dependency::requirement)
+        .filter(|r| r.name == "numpy" && env.is_none_or(|e| r.applies(e)))
+        .find_map(|r| r.spec.as_ref())
 }
 
 /// `cp312` for Python 3.12.x.
@@ -83,14 +83,14 @@ fn breakers_for<'a>(db: &'a Db, mxnet_version: &Version, numpy: &Version) -> Vec
 pub fn choose(
     db: &Db,
     mxnet_version: &str,
-    requires_dist: &[String],
+    requires_dist: &[Dependency],
     python: &str,
     glibc: Option<&str>,
     installed: Option<&str>,
 ) -> Result<NumpyChoice, String> {
     let mx = pep440::version(mxnet_version).map_err(|e| e.to_string())?;
     let tag = cpython_tag(python).ok_or_else(|| format!("cannot read Python version {python}"))?;
-    let spec = numpy_spec(requires_dist).and_then(|s| pep440::specifiers(&s).ok());
+    let spec = numpy_spec(requires_dist, MarkerEnv::new(python).as_ref());
     let glibc = glibc.and_then(glibc_tuple);
     let releases: Vec<&PypiRelease> = db
         .pypi
@@ -127,7 +127,7 @@ pub fn choose(
         if !shimmable {
             continue;
         }
-        let meets = spec.as_ref().is_none_or(|s| s.contains(&v));
+        let meets = spec.is_none_or(|s| s.contains(&v));
         let class = match (meets, breakers.is_empty()) {
             (true, true) => 0,
             (true, false) => 1,
@@ -163,15 +163,23 @@ mod tests {
     use super::*;
     #[test]
     fn specs_and_tags() {
-        assert_eq!(
-            numpy_spec(&["numpy (<2.0.0,>1.16.0)".into()]).as_deref(),
-            Some("<2.0.0,>1.16.0")
+        let spec = |reqs: &[&str], py: &str| {
+            let reqs: Vec<Dependency> = reqs.iter().map(|r| r.parse().unwrap()).collect();
+            numpy_spec(&reqs, MarkerEnv::new(py).as_ref()).map(|s| s.to_string())
+        };
+        let is = |reqs: &[&str], want: &str| {
+            assert_eq!(
+                spec(reqs, "3.12.3"),
+                Some(pep440::specifiers(want).unwrap().to_string())
+            )
+        };
+        is(&["numpy (<2.0.0,>1.16.0)"], "<2.0.0,>1.16.0");
+        is(
+            &["graphviz", "numpy", "Numpy<1.17.0,>=1.8.2"],
+            "<1.17.0,>=1.8.2",
         );
-        assert_eq!(
-            numpy_spec(&["numpy<1.17.0,>=1.8.2".into()]).as_deref(),
-            Some("<1.17.0,>=1.8.2")
-        );
-        assert_eq!(numpy_spec(&["numpydoc".into()]), None);
+        is(&["numpy<1.17; python_version < '3.10'", "numpy>=2"], ">=2");
+        assert_eq!(spec(&["numpydoc (>=1)"], "3.12.3"), None);
         assert_eq!(cpython_tag("3.12.13").as_deref(), Some("cp312"));
         assert_eq!(
             manylinux_glibc("manylinux_2_17_x86_64.manylinux2014_x86_64"),

@@ -3,6 +3,7 @@
 
 use crate::db::model::{RedistPackage, RedistRelease};
 use crate::db::Db;
+use crate::pep508::Dependency;
 use serde::Serialize;
 
 /// Sonames the NVIDIA driver installs (never from pip).
@@ -127,24 +128,13 @@ pub fn newest_release<'a>(
 }
 
 /// Requirement names in Requires-Dist entries (`nvidia-cublas-cu11 (>=1)` ->
-/// `nvidia-cublas-cu11`), skipping ones with environment markers that do not
-/// apply to Linux.
-pub fn requirement_names(requires_dist: &[String]) -> Vec<String> {
+/// `nvidia-cublas-cu11`), skipping ones whose marker holds on Linux for no
+/// CPython (`; sys_platform == "win32"`).
+pub fn requirement_names(requires_dist: &[Dependency]) -> Vec<String> {
     requires_dist
         .iter()
-        .filter(|r| {
-            let marker = r.split_once(';').map(|(_, m)| m).unwrap_or("");
-            !(marker.contains("sys_platform == \"win32\"")
-                || marker.contains("platform_system == \"Windows\"")
-                || marker.contains("extra =="))
-        })
-        .map(|r| {
-            let end = r
-                .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-                .unwrap_or(r.len());
-            crate::pep440::normalize_name(&r[..end])
-        })
-        .filter(|n| !n.is_empty())
+        .filter(|r| r.requirement().applies_on_some_linux())
+        .map(|r| r.name().to_string())
         .collect()
 }
 
@@ -152,13 +142,17 @@ pub fn requirement_names(requires_dist: &[String]) -> Vec<String> {
 mod tests {
     #[test]
     fn requirement_names_parse() {
-        let names = super::requirement_names(&[
-            "nvidia-cublas-cu11 (>=11.10)".into(),
-            "setuptools".into(),
-            "nvidia_nvtx_cu11; sys_platform == \"win32\"".into(),
-            "pytest ; extra == \"test\"".into(),
-            "numpy>=1.20".into(),
-        ]);
+        let reqs: Vec<super::Dependency> = [
+            "nvidia-cublas-cu11 (>=11.10)",
+            "setuptools",
+            "nvidia_nvtx_cu11; sys_platform == \"win32\"",
+            "colorama; platform_system == \"Windows\"",
+            "numpy>=1.20",
+        ]
+        .iter()
+        .map(|r| r.parse().unwrap())
+        .collect();
+        let names = super::requirement_names(&reqs);
         assert_eq!(names, vec!["nvidia-cublas-cu11", "setuptools", "numpy"]);
     }
 }

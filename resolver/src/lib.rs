@@ -6,6 +6,7 @@ pub mod binary;
 pub mod db;
 pub mod pep440;
 pub mod pep508;
+pub mod textual;
 pub mod versions;
 
 pub fn version() -> &'static str {

@@ -1,8 +1,7 @@
 //! PEP 440 helpers over `pep440_rs` with errors that name the input.
 
+use crate::textual::{FromText, Textual};
 pub use pep440_rs::{Version, VersionSpecifiers};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::fmt;
 use std::str::FromStr;
 
 #[derive(Debug, thiserror::Error)]
@@ -41,70 +40,26 @@ pub fn specifiers(s: &str) -> Result<VersionSpecifiers, Pep440Error> {
 
 /// A PEP 440 specifier set parsed once, where it is read (compat-db
 /// records), so no rule re-parses text and a bad specifier cannot quietly
-/// make a rule not apply. Keeps the original text: serialized records and
-/// output built from them stay byte-identical (the parser's `Display`
-/// respells, e.g. `>=1.24,<2.0` as `>=1.24, <2.0`).
-#[derive(Debug, Clone)]
-pub struct Specifiers {
-    text: String,
-    parsed: VersionSpecifiers,
-}
+/// make a rule not apply; keeps the original text ([`Textual`]).
+pub type Specifiers = Textual<VersionSpecifiers>;
 
 /// What `db check` tells the author of a bad specifier to write instead.
 pub const SPECIFIER_HINT: &str =
     "write a PEP 440 specifier such as `>=3.7` or `>=1.24,<2` (see compat-db/README.md)";
 
-impl Specifiers {
-    pub fn parse(text: &str) -> Result<Self, Pep440Error> {
-        Ok(Self {
-            parsed: specifiers(text)?,
-            text: text.to_string(),
-        })
-    }
-
-    pub fn contains(&self, v: &Version) -> bool {
-        self.parsed.contains(v)
-    }
-
-    /// The text as written.
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-}
-
-impl FromStr for Specifiers {
+impl FromText for VersionSpecifiers {
     type Err = Pep440Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
+    fn from_text(text: &str) -> Result<Self, Pep440Error> {
+        specifiers(text)
+    }
+    fn load_error(_text: &str, e: &Pep440Error) -> String {
+        format!("{}; {SPECIFIER_HINT}", e.one_line())
     }
 }
 
-/// Equal when written the same (the text is what records and hashes hold).
-impl PartialEq for Specifiers {
-    fn eq(&self, other: &Self) -> bool {
-        self.text == other.text
-    }
-}
-
-impl Eq for Specifiers {}
-
-impl fmt::Display for Specifiers {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-impl Serialize for Specifiers {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text)
-    }
-}
-
-impl<'de> Deserialize<'de> for Specifiers {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s)
-            .map_err(|e| serde::de::Error::custom(format!("{}; {SPECIFIER_HINT}", e.one_line())))
+impl Specifiers {
+    pub fn contains(&self, v: &Version) -> bool {
+        self.parsed().contains(v)
     }
 }
 

@@ -5,9 +5,7 @@
 //! (a bad one is a load error); the solver evaluates the parsed form.
 
 use crate::pep440::{self, Pep440Error, Version, VersionSpecifiers};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::fmt;
-use std::str::FromStr;
+use crate::textual::{FromText, Textual};
 
 /// Why a Requires-Dist entry does not parse; each names the entry, so
 /// `db check` and the solver can print it as it is.
@@ -151,38 +149,32 @@ impl Requirement {
 
 /// A Requires-Dist entry of a compat-db record, parsed once where it is
 /// read, so no caller re-parses text or skips an entry that does not
-/// parse. Keeps the text as published: records, the lock's overrides and
-/// db hashes are byte-identical to it.
-#[derive(Debug, Clone)]
-pub struct Dependency {
-    text: String,
-    parsed: Requirement,
-}
+/// parse; keeps the text as published ([`Textual`]): records, the lock's
+/// overrides and db hashes are byte-identical to it.
+pub type Dependency = Textual<Requirement>;
 
 /// What `db check` tells the author of a bad Requires-Dist entry to write.
 pub const REQUIREMENT_HINT: &str = "write `name`, `name spec` or `name (spec)`, optionally \
      `; marker`, without extras or URLs (see compat-db/README.md)";
 
-impl Dependency {
-    pub fn parse(text: &str) -> Result<Self, RequirementError> {
-        Ok(Self {
-            parsed: Requirement::parse(text)?,
-            text: text.to_string(),
-        })
+impl FromText for Requirement {
+    type Err = RequirementError;
+    fn from_text(text: &str) -> Result<Self, RequirementError> {
+        Requirement::parse(text)
     }
+    fn load_error(text: &str, e: &RequirementError) -> String {
+        format!("{}; {REQUIREMENT_HINT}", e.one_line(text))
+    }
+}
 
+impl Dependency {
     pub fn requirement(&self) -> &Requirement {
-        &self.parsed
+        self.parsed()
     }
 
     /// PEP 503 normalized.
     pub fn name(&self) -> &str {
-        &self.parsed.name
-    }
-
-    /// The entry as written.
-    pub fn as_str(&self) -> &str {
-        &self.text
+        &self.parsed().name
     }
 }
 
@@ -198,43 +190,6 @@ impl RequirementError {
             Self::Marker(_) => format!("requirement `{text}`: {first}"),
             _ => format!("requirement {first}"),
         }
-    }
-}
-
-impl FromStr for Dependency {
-    type Err = RequirementError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-/// Equal when written the same (the text is what records and hashes hold).
-impl PartialEq for Dependency {
-    fn eq(&self, other: &Self) -> bool {
-        self.text == other.text
-    }
-}
-
-impl Eq for Dependency {}
-
-impl fmt::Display for Dependency {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-impl Serialize for Dependency {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text)
-    }
-}
-
-impl<'de> Deserialize<'de> for Dependency {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(|e| {
-            serde::de::Error::custom(format!("{}; {REQUIREMENT_HINT}", e.one_line(&s)))
-        })
     }
 }
 

@@ -441,4 +441,32 @@ fn another_lock_is_written_alone_and_the_repo_stays_current() {
     }
     let (code, out, err) = check(&r);
     assert_eq!(code, 0, "{out}{err}");
+    // check --lock other.lock re-resolves it from its own request (not the
+    // config's targets), and the command it prints remakes that very lock.
+    let check_other = || {
+        let mut c = xtask!();
+        c.current_dir(&r.root)
+            .arg("--db")
+            .arg(&r.db)
+            .args(["check", "--lock", "other.lock"]);
+        run(c)
+    };
+    let (code, out, err) = check_other();
+    assert_eq!(code, 0, "{out}{err}");
+    let text = std::fs::read_to_string(r.root.join("other.lock")).unwrap();
+    let db_line = text.lines().find(|l| l.starts_with("db = ")).unwrap();
+    std::fs::write(
+        r.root.join("other.lock"),
+        text.replacen(db_line, &format!("db = \"{}\"", "0".repeat(64)), 1),
+    )
+    .unwrap();
+    let (code, out, err) = check_other();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(!err.contains("config changed"), "{err}");
+    assert!(
+        err.contains(
+            "run `cargo xtask resolve --target colab --driver 580.95.05 --lock other.lock`"
+        ),
+        "{err}"
+    );
 }

@@ -79,6 +79,12 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         // Written by an older gpu-env: stale, not corrupted; resolve rewrites it.
         Err(e @ LockError::Older { .. }) => {
             eprintln!("check: stale: {e}");
+            if crate::job::is_other_lock(&loaded, &lock_path) {
+                eprintln!(
+                    "check: this is not the config's lock: add `--lock {}` to that command",
+                    shell_word(&shown)
+                );
+            }
             return ExitCode::from(exit::NO);
         }
         Err(e) => {
@@ -88,7 +94,10 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         }
     };
     let mut problems = Vec::new();
-    let drifted = drift(&db, &db_hash, &loaded, &lock, &shown);
+    // Another lock than the config's records its own request: it is
+    // re-resolved from that, not compared with the config's targets.
+    let other = crate::job::is_other_lock(&loaded, &lock_path);
+    let drifted = drift(&db, &db_hash, &loaded, &lock, &shown, other);
     let changes_stack = drifted.iter().any(|p| p.starts_with("drift:"));
     let config_changed = drifted.iter().any(|p| p.starts_with("config changed:"));
     problems.extend(drifted);
@@ -109,12 +118,14 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         let cmd = if config_changed {
             "cargo xtask resolve".to_string()
         } else {
-            reproduce(&lock, &loaded)
+            reproduce(&lock, &loaded, other.then_some(shown.as_str()))
         };
         let effect = if config_changed {
             "it locks what the config now says, as the `config changed` lines above show"
         } else if changes_stack {
             "it changes the stack as the drift lines above show"
+        } else if other {
+            "the resolution stays the same: it rewrites the lock's recorded hashes"
         } else {
             "the resolution stays the same: it rewrites the lock's recorded hashes and the generated files"
         };
@@ -134,6 +145,7 @@ fn drift(
     loaded: &Loaded,
     lock: &Lock,
     shown: &str,
+    other_lock: bool,
 ) -> Vec<String> {
     let mut out = Vec::new();
     if lock.db != db_hash {
@@ -143,7 +155,9 @@ fn drift(
             short(db_hash)
         ));
     }
-    out.extend(config_changes(loaded, lock, shown));
+    if !other_lock {
+        out.extend(config_changes(loaded, lock, shown));
+    }
     for locked in &lock.target {
         if locked.spec == "local" {
             out.extend(local_drift(db, locked));
@@ -300,8 +314,9 @@ fn target_drift(
 
 /// The resolve command that remakes `lock` from what it records: the
 /// config's targets need no flags; targets and facts given by flags or
-/// `GPU_ENV_OVERRIDE_*` variables are repeated.
-pub fn reproduce(lock: &Lock, loaded: &Loaded) -> String {
+/// `GPU_ENV_OVERRIDE_*` variables are repeated. `other_lock`: the lock as
+/// shown when it is not the config's (its targets and `--lock` repeated).
+pub fn reproduce(lock: &Lock, loaded: &Loaded, other_lock: Option<&str>) -> String {
     let mut env = Vec::new();
     let mut flags = Vec::new();
     let configured: Vec<String> = loaded
@@ -311,7 +326,7 @@ pub fn reproduce(lock: &Lock, loaded: &Loaded) -> String {
         .map(|(s, _)| s)
         .collect();
     let specs: Vec<String> = lock.target.iter().map(|t| t.spec.clone()).collect();
-    if specs != configured {
+    if specs != configured || other_lock.is_some() {
         for s in &specs {
             flags.push(format!("--target {}", shell_word(s)));
         }
@@ -335,6 +350,9 @@ pub fn reproduce(lock: &Lock, loaded: &Loaded) -> String {
         } else {
             flags.push(format!("{src} {}", shell_word(&o.value)));
         }
+    }
+    if let Some(l) = other_lock {
+        flags.push(format!("--lock {}", shell_word(l)));
     }
     let mut words = env;
     words.push("cargo xtask resolve".into());
@@ -550,12 +568,12 @@ mod tests {
         let (db, hash, lock) = lock_of(Overrides::default());
         let l = loaded(&["colab"]);
         assert_eq!(
-            drift(&db, &hash, &l, &lock, "gpu-env.lock"),
+            drift(&db, &hash, &l, &lock, "gpu-env.lock", false),
             Vec::<String>::new()
         );
         let mut edited = lock.clone();
         edited.target[0].mxnet.version = "1.8.0".into();
-        let lines = drift(&db, &hash, &l, &edited, "gpu-env.lock");
+        let lines = drift(&db, &hash, &l, &edited, "gpu-env.lock", false);
         assert!(
             lines[0].starts_with(
                 "drift: target `colab` resolves differently now (1 change(s), lock -> now):"
@@ -569,7 +587,7 @@ mod tests {
         );
         let mut old_db = lock.clone();
         old_db.db = "0123456789abcdef0123".into();
-        let lines = drift(&db, &hash, &l, &old_db, "gpu-env.lock");
+        let lines = drift(&db, &hash, &l, &old_db, "gpu-env.lock", false);
         assert!(lines[0].starts_with("compat-db changed: gpu-env.lock was resolved against compat-db 0123456789abcdef and"), "{lines:?}");
     }
 
@@ -586,9 +604,12 @@ mod tests {
     #[test]
     fn reproduce_repeats_flags_and_variables_only() {
         let (_, _, lock) = lock_of(Overrides::default());
-        assert_eq!(reproduce(&lock, &loaded(&["colab"])), "cargo xtask resolve");
         assert_eq!(
-            reproduce(&lock, &loaded(&[])),
+            reproduce(&lock, &loaded(&["colab"]), None),
+            "cargo xtask resolve"
+        );
+        assert_eq!(
+            reproduce(&lock, &loaded(&[]), None),
             "cargo xtask resolve --target colab"
         );
         let (_, _, lock) = lock_of(Overrides {
@@ -600,7 +621,7 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(
-            reproduce(&lock, &loaded(&["colab"])),
+            reproduce(&lock, &loaded(&["colab"]), None),
             "GPU_ENV_OVERRIDE_PYTHON=3.12 cargo xtask resolve --driver 550.54.15"
         );
         assert_eq!(shell_word("a b'c"), "'a b'\\''c'");

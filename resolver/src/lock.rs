@@ -246,20 +246,13 @@ pub enum DeviceFit {
 
 impl LockedTarget {
     /// How the target's system libraries (not pinned by the lock) are
-    /// provided: the toolkit and cuDNN the lock was resolved with.
-    pub fn system_library_advice(&self) -> String {
-        let fact = |name: &str| self.fact.iter().find(|f| f.name == name);
-        let mut what = Vec::new();
-        if let Some(f) = fact("cuda_toolkit") {
-            what.push(format!("the CUDA {} toolkit ({})", f.value, f.source));
-        }
-        if let Some(f) = fact("cudnn") {
-            what.push(format!("cuDNN {} ({})", f.value, f.source));
-        }
-        let what = if what.is_empty() {
-            "the system libraries the lock's target had".to_string()
-        } else {
-            what.join(" and ")
+    /// provided: the toolkit (`fact` = `cuda_toolkit`) or cuDNN (`cudnn`)
+    /// the lock was resolved with, as its facts record them.
+    pub fn system_library_advice(&self, fact: &str) -> String {
+        let what = match self.fact.iter().find(|f| f.name == fact) {
+            Some(f) if fact == "cudnn" => format!("cuDNN {} ({})", f.value, f.source),
+            Some(f) => format!("the CUDA {} toolkit ({})", f.value, f.source),
+            None => "the system libraries the lock's target had".into(),
         };
         format!("install {what}, or add the directory that holds them to LD_LIBRARY_PATH")
     }
@@ -828,15 +821,17 @@ pub fn locked_choice(t: &crate::target::Target, c: &Choice) -> LockedChoice {
 }
 
 /// How target `index` of `lock` gets into `py`'s environment (doctor and
-/// verify print it): the setup cell on the notebook runtime it was locked
-/// for; a `local` target to resolve when this machine is not one (the cell
-/// refuses to run elsewhere); else the `cargo xtask install` command that
+/// verify print it). A notebook target of the config's lock (`lock_path`
+/// None): the setup cell, which is generated from that lock, on the
+/// platform it was resolved for; elsewhere a `local` target to resolve, as
+/// the notebook target's facts (Python, driver, preinstalled packages) are
+/// not this machine's. Otherwise the `cargo xtask install` command that
 /// picks this very lock and target. `lock_path`: the lock as the user
 /// named it (None: the default lock).
 pub fn install_advice(lock: &Lock, index: usize, lock_path: Option<&Path>, py: &Path) -> String {
     let t = &lock.target[index];
     let py_word = crate::validate::shell_word(&py.display().to_string());
-    if crate::target::is_notebook_kind(&t.kind) {
+    if crate::target::is_notebook_kind(&t.kind) && lock_path.is_none() {
         if crate::host::platform::notebook() == Some(t.kind.as_str()) {
             return format!(
                 "run the setup cell (colab/setup_cell.py) first in a fresh runtime: it installs {}",
@@ -844,7 +839,7 @@ pub fn install_advice(lock: &Lock, index: usize, lock_path: Option<&Path>, py: &
             );
         }
         return format!(
-            "the lock's target {} is for a {} runtime and this machine is not one: add \"local\" to `targets` under [workspace.metadata.gpu-env] in Cargo.toml, run `cargo xtask resolve`, then `cargo xtask install --target local --python {py_word}`",
+            "the lock's target {} was resolved for a {} runtime (its Python, driver and preinstalled packages), and this machine is not one: add \"local\" to `targets` under [workspace.metadata.gpu-env] in Cargo.toml, run `cargo xtask resolve`, then `cargo xtask install --target local --python {py_word}`",
             t.name, t.kind
         );
     }

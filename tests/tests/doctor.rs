@@ -123,7 +123,8 @@ fn cu112_without_redistributables_names_the_first_missing_soname_and_its_package
 }
 
 /// With the repo's Colab lock, doctor's fix depends on where it runs: on
-/// Colab the setup cell; elsewhere (the cell refuses to run there) a local
+/// Colab the setup cell; elsewhere (the Colab target's Python, driver and
+/// preinstalled packages are not this machine's) a local
 /// target to resolve and install. Judged by the cell's own markers.
 #[test]
 fn a_notebook_lock_off_the_notebook_advises_a_local_target() {
@@ -145,7 +146,7 @@ fn a_notebook_lock_off_the_notebook_advises_a_local_target() {
     };
     let elsewhere = fix(false);
     assert!(
-        elsewhere.contains("is for a colab runtime and this machine is not one"),
+        elsewhere.contains("was resolved for a colab runtime (its Python, driver and preinstalled packages), and this machine is not one"),
         "{elsewhere}"
     );
     assert!(

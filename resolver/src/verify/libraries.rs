@@ -23,7 +23,7 @@ pub(super) fn layer(cx: &Ctx, no_driver: bool) -> Layer {
     };
     let (sp, origin) = search_paths(cx, rec, &mut l);
     let mut missing = Vec::new();
-    let (mut missing_pinned, mut missing_system) = (false, false);
+    let mut kinds = std::collections::BTreeSet::new();
     let mut rows = Vec::new();
     let mut to_open = Vec::new();
     let mut cudnn_path = None;
@@ -42,12 +42,7 @@ pub(super) fn layer(cx: &Ctx, no_driver: bool) -> Layer {
                 format!("{soname}: not checked: no NVIDIA driver here [{prov}]")
             }
             (None, false) => {
-                let pinned = t
-                    .provider
-                    .iter()
-                    .any(|p| &p.soname == soname && p.package.is_some());
-                missing_pinned |= pinned;
-                missing_system |= !pinned;
+                kinds.insert(missing_kind(t, rec, soname));
                 missing.push((soname.as_str(), prov.clone()));
                 format!("{soname}: MISSING [{prov}]")
             }
@@ -77,27 +72,7 @@ pub(super) fn layer(cx: &Ctx, no_driver: bool) -> Layer {
     }
     l.set("resolved", &rows);
     if !missing.is_empty() {
-        // Advice by who the lock says provides them: its pinned packages,
-        // or the target's system libraries (toolkit, cuDNN).
-        let py = cx
-            .python
-            .as_deref()
-            .unwrap_or(std::path::Path::new("python3"));
-        let advice: Vec<String> = [
-            missing_pinned.then(|| {
-                let cmd = crate::lock::install_advice(
-                    cx.lock,
-                    cx.index,
-                    cx.opts.lock_path.as_deref(),
-                    py,
-                );
-                format!("install the locked packages: {cmd}")
-            }),
-            missing_system.then(|| t.system_library_advice()),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+        let advice: Vec<String> = kinds.iter().map(|k| advice(cx, *k)).collect();
         return l.fail(format!(
             "{} of {} needed sonames do not resolve: {}; {}",
             missing.len(),
@@ -119,6 +94,59 @@ pub(super) fn layer(cx: &Ctx, no_driver: bool) -> Layer {
     }
     l.reason = format!("{} needed sonames resolve and load", rec.needed.len());
     l
+}
+
+/// Who provides a missing soname, from the lock and the wheel's record
+/// (structured data, not the provider's text), for the advice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum MissingKind {
+    /// A package the lock pins, or a library bundled in the MXNet wheel.
+    Locked,
+    Driver,
+    BaseSystem,
+    Cudnn,
+    Toolkit,
+}
+
+fn missing_kind(t: &LockedTarget, rec: &WheelFile, soname: &str) -> MissingKind {
+    use crate::solve::providers::{BASE_SYSTEM_SONAMES, DRIVER_SONAMES};
+    let pinned = t
+        .provider
+        .iter()
+        .any(|p| p.soname == soname && p.package.is_some());
+    if pinned || rec.bundled.iter().any(|b| b == soname) {
+        MissingKind::Locked
+    } else if DRIVER_SONAMES.contains(&soname) {
+        MissingKind::Driver
+    } else if BASE_SYSTEM_SONAMES.contains(&soname) {
+        MissingKind::BaseSystem
+    } else if t.cudnn.as_ref().is_some_and(|c| c.soname == soname) {
+        MissingKind::Cudnn
+    } else {
+        MissingKind::Toolkit
+    }
+}
+
+/// What to do about missing sonames of one kind.
+fn advice(cx: &Ctx, kind: MissingKind) -> String {
+    let t = cx.t;
+    match kind {
+        MissingKind::Locked => {
+            let py = cx
+                .python
+                .as_deref()
+                .unwrap_or(std::path::Path::new("python3"));
+            let lock = cx.opts.lock_path.as_deref();
+            let cmd = crate::lock::install_advice(cx.lock, cx.index, lock, py);
+            format!("install the locked packages: {cmd}")
+        }
+        MissingKind::Driver => "install the NVIDIA driver (it ships libcuda.so.1)".into(),
+        MissingKind::BaseSystem => {
+            "install the system's C and C++ runtime libraries with its package manager".into()
+        }
+        MissingKind::Cudnn => t.system_library_advice("cudnn"),
+        MissingKind::Toolkit => t.system_library_advice("cuda_toolkit"),
+    }
 }
 
 /// `a, b (locked provider: P); c (locked provider: Q)`: missing sonames

@@ -103,6 +103,7 @@ pub fn measure_wheel(path: &Path, filename: &str) -> Result<Measured, MeasureErr
     let requires_dist = requires_dist
         .iter()
         .map(|r| Dependency::parse(r))
+        .filter(|r| !r.as_ref().is_err_and(|e| e.is_extra_only()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|source| MeasureError::RequiresDist {
             path: shown.clone(),

@@ -77,6 +77,21 @@ pub enum MarkerErrorKind {
     TrailingText,
 }
 
+impl RequirementError {
+    /// The entry is for an extra (`; extra == "test"`): not installed by
+    /// default, so records leave it out (as scripts/gen_pypi_records.py
+    /// does) instead of refusing the whole file.
+    pub fn is_extra_only(&self) -> bool {
+        matches!(
+            self,
+            RequirementError::Marker(MarkerError {
+                source: MarkerErrorKind::Extra,
+                ..
+            })
+        )
+    }
+}
+
 /// One Requires-Dist entry: `name`, `name spec`, `name (spec)`, each
 /// optionally followed by `; marker`. No extras, no URLs.
 #[derive(Debug, Clone, PartialEq)]

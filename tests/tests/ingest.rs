@@ -32,7 +32,7 @@ fn wheel(dir: &Path, zip64: bool) -> Vec<u8> {
             ("mxnet/__init__.py", b"".to_vec()),
             ("mxnet/libmxnet.so", std::fs::read(so).unwrap()),
             ("mxnet/libopenblas.so.0", b"not really".to_vec()),
-            ("mxnet_cu112-9.9.9.dist-info/METADATA", b"Metadata-Version: 2.1\nName: mxnet-cu112\nVersion: 9.9.9\nRequires-Dist: numpy (<2.0.0,>1.16.0)\n\nbody\n".to_vec()),
+            ("mxnet_cu112-9.9.9.dist-info/METADATA", b"Metadata-Version: 2.1\nName: mxnet-cu112\nVersion: 9.9.9\nRequires-Dist: numpy (<2.0.0,>1.16.0)\nRequires-Dist: pytest ; extra == \"test\"\n\nbody\n".to_vec()),
         ],
         zip64,
     );
@@ -136,6 +136,7 @@ fn good_wheel_is_measured_and_written() {
         .starts_with(&["libcudart.so.11.0".into(), "libcudnn.so.8".into()]));
     assert_eq!(w.rpath, vec!["$ORIGIN"]);
     assert_eq!(w.bundled, vec!["libopenblas.so.0"]);
+    // The `extra == "test"` entry is left out, not a refusal of the wheel.
     assert_eq!(
         w.requires_dist
             .iter()

@@ -245,11 +245,14 @@ impl Client {
                 // check below reports truncation.
                 Ok(None) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if tty {
+                        eprintln!(); // end the progress bar's line
+                    }
                     return Err(PypiError::Stalled {
                         url: url.to_string(),
                         secs: self.stall_timeout.as_secs(),
                         got,
-                    })
+                    });
                 }
             };
             let n = buf.len();
@@ -299,18 +302,20 @@ impl Client {
 /// for a stalled connection; the thread ends with the connection.
 fn body_chunks(mut resp: reqwest::blocking::Response) -> mpsc::Receiver<Option<Vec<u8>>> {
     let (tx, rx) = mpsc::sync_channel(4);
-    std::thread::spawn(move || loop {
+    std::thread::spawn(move || {
+        // One buffer, reused: a read returns what arrived (often KiB).
         let mut buf = vec![0u8; 1 << 20];
-        match resp.read(&mut buf) {
-            Ok(n) if n > 0 => {
-                buf.truncate(n);
-                if tx.send(Some(buf)).is_err() {
+        loop {
+            match resp.read(&mut buf) {
+                Ok(n) if n > 0 => {
+                    if tx.send(Some(buf[..n].to_vec())).is_err() {
+                        return;
+                    }
+                }
+                _ => {
+                    let _ = tx.send(None);
                     return;
                 }
-            }
-            _ => {
-                let _ = tx.send(None);
-                return;
             }
         }
     });

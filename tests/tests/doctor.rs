@@ -156,3 +156,34 @@ fn a_notebook_lock_off_the_notebook_advises_a_local_target() {
     let on_colab = fix(true);
     assert!(on_colab.contains("run the setup cell"), "{on_colab}");
 }
+
+/// The install command doctor prints names the lock `--manifest-path` led
+/// to, so it runs on that lock from the same directory.
+#[test]
+fn the_install_advice_keeps_the_lock_a_manifest_path_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(repo.join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
+    std::fs::copy(
+        fixtures().join("verify/cu112-t4.lock"),
+        repo.join("gpu-env.lock"),
+    )
+    .unwrap();
+    let mut c = xtask!();
+    c.current_dir(tmp.path()).args([
+        "doctor",
+        "--json",
+        "--no-import",
+        "--manifest-path",
+        "repo/Cargo.toml",
+    ]);
+    let (_, out, err) = run(c);
+    let v: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+    let fix = v["fix"].to_string();
+    assert!(
+        fix.contains("cargo xtask install --lock repo/gpu-env.lock --python "),
+        "{fix}"
+    );
+}

@@ -91,7 +91,9 @@ pub fn run(args: &Args, db: Option<&std::path::Path>) -> ExitCode {
         python,
         no_import: args.no_import,
         lock,
-        lock_path: args.at.lock.clone(),
+        lock_path: args
+            .at
+            .named_lock(&std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))),
         ..Default::default()
     };
     match doctor::doctor(&db, &opts) {

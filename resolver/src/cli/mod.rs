@@ -232,6 +232,23 @@ impl LockArgs {
         crate::config::locate_lock(self.lock.as_deref(), self.manifest_path.as_deref(), cwd)
     }
 
+    /// The lock to name in a printed command (`cargo xtask install --lock
+    /// ...`) so that it runs on this very lock from `cwd`: the `--lock`
+    /// given, or the lock `--manifest-path` led to; None when a bare command
+    /// finds it (the config's lock, discovered from `cwd`).
+    pub fn named_lock(&self, cwd: &std::path::Path) -> Option<std::path::PathBuf> {
+        if self.lock.is_some() {
+            return self.lock.clone();
+        }
+        self.manifest_path.as_ref()?;
+        let path = self.path(cwd).ok()?;
+        Some(
+            path.strip_prefix(cwd)
+                .map(|p| p.to_path_buf())
+                .unwrap_or(path),
+        )
+    }
+
     /// The lock these arguments name, read, and its path as shown to the
     /// user (relative to `cwd`). A missing lock says how to make one.
     pub fn read(&self, cwd: &std::path::Path) -> Result<(crate::lock::Lock, String), String> {

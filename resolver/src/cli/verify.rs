@@ -80,7 +80,7 @@ pub fn run(args: &Args, db: Option<&Path>) -> ExitCode {
             redist_dir: args.redist_dir.clone(),
             nvrtc_dirs: args.nvrtc_dir.clone(),
             no_python: args.no_python,
-            lock_path: args.at.lock.clone(),
+            lock_path: args.at.named_lock(&cwd),
             ..Default::default()
         },
     );

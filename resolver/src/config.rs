@@ -132,7 +132,7 @@ impl Default for Outputs {
             lock: "gpu-env.lock".into(),
             requirements: "requirements-gpu.txt".into(),
             pylock: "pylock.toml".into(),
-            colab_cell: "colab/setup_cell.py".into(),
+            colab_cell: DEFAULT_COLAB_CELL.into(),
             notebook: "colab/gpu-env-setup.ipynb".into(),
             allow_outside_repo: false,
         }
@@ -356,6 +356,9 @@ pub fn load(manifest: Option<&Path>, cwd: &Path) -> Result<Loaded, ConfigError> 
         None => discover(cwd),
     }
 }
+
+/// Where the setup cell is written unless `output.colab_cell` says otherwise.
+pub const DEFAULT_COLAB_CELL: &str = "colab/setup_cell.py";
 
 /// Where the lock is, for every command that reads one: `lock` (against
 /// `cwd`), else the config's `output.lock` (the config from `manifest`, else

@@ -828,13 +828,22 @@ pub fn locked_choice(t: &crate::target::Target, c: &Choice) -> LockedChoice {
 /// not this machine's. Otherwise the `cargo xtask install` command that
 /// picks this very lock and target. `lock_path`: the lock as the user
 /// named it (None: the default lock).
-pub fn install_advice(lock: &Lock, index: usize, lock_path: Option<&Path>, py: &Path) -> String {
+/// `cell`: the config's setup cell as shown (None: the default path).
+pub fn install_advice(
+    lock: &Lock,
+    index: usize,
+    lock_path: Option<&Path>,
+    cell: Option<&Path>,
+    py: &Path,
+) -> String {
     let t = &lock.target[index];
     let py_word = crate::validate::shell_word(&py.display().to_string());
     if crate::target::is_notebook_kind(&t.kind) && lock_path.is_none() {
         if crate::host::platform::notebook() == Some(t.kind.as_str()) {
             return format!(
-                "run the setup cell (colab/setup_cell.py) first in a fresh runtime: it installs {}",
+                "run the setup cell ({}) first in a fresh runtime: it installs {}",
+                cell.unwrap_or(Path::new(crate::config::DEFAULT_COLAB_CELL))
+                    .display(),
                 t.name
             );
         }

@@ -154,7 +154,10 @@ fn a_notebook_lock_off_the_notebook_advises_a_local_target() {
         "{elsewhere}"
     );
     let on_colab = fix(true);
-    assert!(on_colab.contains("run the setup cell"), "{on_colab}");
+    assert!(
+        on_colab.contains("run the setup cell (colab/setup_cell.py) first"),
+        "{on_colab}"
+    );
 }
 
 /// The install command doctor prints names the lock `--manifest-path` led
@@ -184,6 +187,35 @@ fn the_install_advice_keeps_the_lock_a_manifest_path_found() {
     let fix = v["fix"].to_string();
     assert!(
         fix.contains("cargo xtask install --lock repo/gpu-env.lock --python "),
+        "{fix}"
+    );
+}
+
+/// On the notebook, the setup cell doctor names is the config's
+/// `output.colab_cell`, where resolve writes it.
+#[test]
+fn the_setup_cell_advice_names_the_configured_cell() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("Cargo.toml"),
+        "[workspace]\nmembers = []\n[workspace.metadata.gpu-env.output]\ncolab_cell = \"nb/first_cell.py\"\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        workspace_root().join("gpu-env.lock"),
+        tmp.path().join("gpu-env.lock"),
+    )
+    .unwrap();
+    let mut c = xtask!();
+    c.current_dir(tmp.path())
+        .args(["doctor", "--json", "--no-import"])
+        .env("COLAB_RELEASE_TAG", "release-colab_20260801-060000_RC00");
+    let (_, out, err) = run(c);
+    let v: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+    let fix = v["fix"].to_string();
+    assert!(
+        fix.contains("run the setup cell (nb/first_cell.py) first"),
         "{fix}"
     );
 }

@@ -319,6 +319,7 @@ fn missing_libraries_advice_follows_the_locked_provider() {
             &lock,
             0,
             Some(named),
+            None,
             std::path::Path::new("/usr/bin/python3")
         ),
         "cargo xtask install --lock tests/fixtures/verify/cu112-t4.lock --python /usr/bin/python3"

@@ -87,13 +87,13 @@ pub fn run(args: &Args, db: Option<&std::path::Path>) -> ExitCode {
             return ExitCode::from(exit::ERROR);
         }
     };
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let opts = Options {
         python,
         no_import: args.no_import,
         lock,
-        lock_path: args
-            .at
-            .named_lock(&std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))),
+        lock_path: args.at.named_lock(&cwd),
+        cell: args.at.cell(&cwd),
         ..Default::default()
     };
     match doctor::doctor(&db, &opts) {

@@ -55,9 +55,13 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
     );
     if crate::emit::is_notebook_kind(&t.kind) {
         outln!(
-            "note: {} is a {} target: its installer is the notebook cell (colab/setup_cell.py); installing it into {} anyway",
+            "note: {} is a {} target: its installer is the notebook cell ({}); installing it into {} anyway",
             t.name,
             t.kind,
+            args.at
+                .cell(&cwd)
+                .unwrap_or_else(|| crate::config::DEFAULT_COLAB_CELL.into())
+                .display(),
             python.display()
         );
     }

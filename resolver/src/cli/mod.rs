@@ -249,6 +249,14 @@ impl LockArgs {
         )
     }
 
+    /// The config's setup cell relative to `cwd`, for printed advice (None
+    /// when no config is found: the default path is shown).
+    pub fn cell(&self, cwd: &std::path::Path) -> Option<std::path::PathBuf> {
+        let loaded = crate::config::load(self.manifest_path.as_deref(), cwd).ok()?;
+        let p = loaded.path(&loaded.config.output.colab_cell);
+        Some(p.strip_prefix(cwd).map(|p| p.to_path_buf()).unwrap_or(p))
+    }
+
     /// The lock these arguments name, read, and its path as shown to the
     /// user (relative to `cwd`). A missing lock says how to make one.
     pub fn read(&self, cwd: &std::path::Path) -> Result<(crate::lock::Lock, String), String> {

@@ -81,6 +81,7 @@ pub fn run(args: &Args, db: Option<&Path>) -> ExitCode {
             nvrtc_dirs: args.nvrtc_dir.clone(),
             no_python: args.no_python,
             lock_path: args.at.named_lock(&cwd),
+            cell: args.at.cell(&cwd),
             ..Default::default()
         },
     );

@@ -41,8 +41,13 @@ impl<'a> Locked<'a> {
     }
 
     /// How this lock's target is installed into `py`'s environment.
-    pub(super) fn install_advice(&self, py: &Path, lock_path: Option<&Path>) -> String {
-        crate::lock::install_advice(self.lock, self.index, lock_path, py)
+    pub(super) fn install_advice(
+        &self,
+        py: &Path,
+        lock_path: Option<&Path>,
+        cell: Option<&Path>,
+    ) -> String {
+        crate::lock::install_advice(self.lock, self.index, lock_path, cell, py)
     }
 
     /// A numpy breaker the lock's shims fix, with numpy at the locked version.

@@ -36,6 +36,8 @@ pub struct Options {
     /// The lock as the user named it (`--lock`), for the commands doctor
     /// prints; None: the default lock.
     pub lock_path: Option<PathBuf>,
+    /// The config's setup cell as shown, for the advice (None: default).
+    pub cell: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -161,7 +163,11 @@ impl Doctor<'_> {
     fn fix_commands(&self) -> Vec<String> {
         let py = self.py.display();
         match &self.locked {
-            Some(l) => vec![l.install_advice(&self.py, self.opts.lock_path.as_deref())],
+            Some(l) => vec![l.install_advice(
+                &self.py,
+                self.opts.lock_path.as_deref(),
+                self.opts.cell.as_deref(),
+            )],
             None => vec![
                 format!("cargo xtask resolve --target local --python {py}"),
                 format!("{py} -m pip install --no-deps --require-hashes -r requirements-gpu.txt"),

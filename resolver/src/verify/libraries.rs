@@ -137,7 +137,8 @@ fn advice(cx: &Ctx, kind: MissingKind) -> String {
                 .as_deref()
                 .unwrap_or(std::path::Path::new("python3"));
             let lock = cx.opts.lock_path.as_deref();
-            let cmd = crate::lock::install_advice(cx.lock, cx.index, lock, py);
+            let cell = cx.opts.cell.as_deref();
+            let cmd = crate::lock::install_advice(cx.lock, cx.index, lock, cell, py);
             format!("install the locked packages: {cmd}")
         }
         MissingKind::Driver => "install the NVIDIA driver (it ships libcuda.so.1)".into(),

@@ -133,6 +133,8 @@ pub struct Options {
     /// The lock as the user named it (`--lock`), for the commands verify
     /// prints; None: the default lock.
     pub lock_path: Option<PathBuf>,
+    /// The config's setup cell as shown, for the advice (None: default).
+    pub cell: Option<PathBuf>,
 }
 
 fn ms(t: Instant) -> f64 {

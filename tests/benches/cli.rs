@@ -53,22 +53,8 @@ fn mean_secs(n: u32, make: impl Fn() -> Command) -> f64 {
 /// `cargo xtask check` in a repo resolved for colab (tests/fixtures/emit/db)
 /// against the process floor (`xtask --version`), 30 runs each.
 fn check_vs_process_floor() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("repo");
-    let db = tmp.path().join("db");
-    std::fs::create_dir_all(&root).unwrap();
-    std::fs::write(
-        root.join("Cargo.toml"),
-        "[workspace]\n\n[workspace.metadata.gpu-env]\ntargets = [\"colab\"]\n",
-    )
-    .unwrap();
-    copy_dir(&fixtures().join("emit/db"), &db);
-    let mut c = xtask!();
-    c.current_dir(&root)
-        .arg("--db")
-        .arg(&db)
-        .args(["resolve", "--target", "colab"]);
-    ok(c);
+    let repo = colab_repo(xtask!());
+    let (root, db) = (&repo.root, &repo.db);
     let n = 30;
     let floor = mean_secs(n, || {
         let mut c = xtask!();
@@ -77,7 +63,7 @@ fn check_vs_process_floor() {
     });
     let check = mean_secs(n, || {
         let mut c = xtask!();
-        c.current_dir(&root).arg("--db").arg(&db).arg("check");
+        c.current_dir(root).arg("--db").arg(db).arg("check");
         c
     });
     println!(

@@ -206,6 +206,50 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A temporary repo whose outputs `cargo xtask resolve --target colab`
+/// wrote, against a copy of the test compat-db (tests/fixtures/emit/db).
+pub struct ColabRepo {
+    _tmp: tempfile::TempDir,
+    pub root: PathBuf,
+    pub db: PathBuf,
+}
+
+/// The config of a [`ColabRepo`].
+pub const COLAB_MANIFEST: &str =
+    "[workspace]\n\n[workspace.metadata.gpu-env]\ntargets = [\"colab\"]\n";
+
+/// Make a [`ColabRepo`] with `xtask` (the binary's command, `xtask!()`):
+/// the resolve must succeed and write the lock and its four outputs.
+pub fn colab_repo(mut xtask: Command) -> ColabRepo {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("repo");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("Cargo.toml"), COLAB_MANIFEST).unwrap();
+    let db = tmp.path().join("db");
+    copy_dir(&fixtures().join("emit/db"), &db);
+    xtask
+        .current_dir(&root)
+        .arg("--db")
+        .arg(&db)
+        .args(["resolve", "--target", "colab"]);
+    let (code, out, err) = run(xtask);
+    assert_eq!(code, 0, "resolve failed:\n{out}\n{err}");
+    for f in [
+        "gpu-env.lock",
+        "requirements-gpu.txt",
+        "pylock.toml",
+        "colab/setup_cell.py",
+        "colab/gpu-env-setup.ipynb",
+    ] {
+        assert!(root.join(f).exists(), "resolve did not write {f}");
+    }
+    ColabRepo {
+        _tmp: tmp,
+        root,
+        db,
+    }
+}
+
 /// Run a command, returning (exit code, stdout, stderr).
 pub fn run(mut c: Command) -> (i32, String, String) {
     let out = c.output().unwrap();

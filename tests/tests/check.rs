@@ -4,45 +4,13 @@
 //! cell, a changed constraint and a changed compat-db each fail with what
 //! changed; a corrupted lock fails with exit 2 and is left untouched.
 
-use gpu_env_tests::{copy_dir, fixtures, run, xtask};
-use std::path::{Path, PathBuf};
+use gpu_env_tests::{colab_repo, run, xtask, ColabRepo, COLAB_MANIFEST};
+use std::path::Path;
 
-struct Repo {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
-    db: PathBuf,
-}
-
-const MANIFEST: &str = "[workspace]\n\n[workspace.metadata.gpu-env]\ntargets = [\"colab\"]\n";
+type Repo = ColabRepo;
 
 fn repo() -> Repo {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("repo");
-    std::fs::create_dir_all(&root).unwrap();
-    std::fs::write(root.join("Cargo.toml"), MANIFEST).unwrap();
-    let db = tmp.path().join("db");
-    copy_dir(&fixtures().join("emit/db"), &db);
-    let mut c = xtask!();
-    c.current_dir(&root)
-        .arg("--db")
-        .arg(&db)
-        .args(["resolve", "--target", "colab"]);
-    let (code, out, err) = run(c);
-    assert_eq!(code, 0, "resolve failed:\n{out}\n{err}");
-    for f in [
-        "gpu-env.lock",
-        "requirements-gpu.txt",
-        "pylock.toml",
-        "colab/setup_cell.py",
-        "colab/gpu-env-setup.ipynb",
-    ] {
-        assert!(root.join(f).exists(), "resolve did not write {f}");
-    }
-    Repo {
-        _tmp: tmp,
-        root,
-        db,
-    }
+    colab_repo(xtask!())
 }
 
 fn check(r: &Repo) -> (i32, String, String) {
@@ -158,7 +126,7 @@ fn changed_config_constraint_fails() {
     let r = repo();
     std::fs::write(
         r.root.join("Cargo.toml"),
-        format!("{MANIFEST}constraints = {{ mxnet = \">=1.9\" }}\n"),
+        format!("{COLAB_MANIFEST}constraints = {{ mxnet = \">=1.9\" }}\n"),
     )
     .unwrap();
     let (code, out, err) = check(&r);
@@ -170,7 +138,7 @@ fn changed_config_constraint_fails() {
     // A constraint nothing satisfies.
     std::fs::write(
         r.root.join("Cargo.toml"),
-        format!("{MANIFEST}constraints = {{ mxnet = \"<1.9\" }}\n"),
+        format!("{COLAB_MANIFEST}constraints = {{ mxnet = \"<1.9\" }}\n"),
     )
     .unwrap();
     let (code, _, err) = check(&r);
@@ -182,7 +150,7 @@ fn changed_config_constraint_fails() {
     // Targets changed in the config.
     std::fs::write(
         r.root.join("Cargo.toml"),
-        MANIFEST.replace("[\"colab\"]", "[\"colab\", \"colab:T4\"]"),
+        COLAB_MANIFEST.replace("[\"colab\"]", "[\"colab\", \"colab:T4\"]"),
     )
     .unwrap();
     let (code, _, err) = check(&r);

@@ -362,22 +362,23 @@ pub const DEFAULT_COLAB_CELL: &str = "colab/setup_cell.py";
 
 /// Where the lock is, for every command that reads one: `lock` (against
 /// `cwd`), else the config's `output.lock` (the config from `manifest`, else
-/// discovered upwards from `cwd`). The config is read only when it decides
-/// something: an explicit `lock` without `manifest` is used even in a repo
-/// whose config is broken.
+/// discovered upwards from `cwd`), and the config when there is one. An
+/// explicit `lock` without `manifest` is used even in a repo whose config
+/// is broken (the config is then None).
 pub fn locate_lock(
     lock: Option<&Path>,
     manifest: Option<&Path>,
     cwd: &Path,
-) -> Result<PathBuf, ConfigError> {
+) -> Result<(PathBuf, Option<Loaded>), ConfigError> {
     if let (Some(l), None) = (lock, manifest) {
-        return Ok(cwd.join(l));
+        return Ok((cwd.join(l), load(None, cwd).ok()));
     }
     let loaded = load(manifest, cwd)?;
-    Ok(match lock {
+    let path = match lock {
         Some(l) => cwd.join(l),
         None => loaded.path(&loaded.config.output.lock),
-    })
+    };
+    Ok((path, Some(loaded)))
 }
 
 /// Constraints as recorded in a lock (stable key order).

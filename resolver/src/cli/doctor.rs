@@ -30,18 +30,21 @@ pub struct Args {
     pub no_lock: bool,
 }
 
-/// The lock doctor judges against: found like resolve writes it; none
-/// when `--no-lock`, or when no lock was named and none exists.
-fn lock(args: &Args) -> Result<Option<(crate::lock::Lock, usize)>, String> {
+/// The lock doctor judges against, and where it was found: found like
+/// resolve writes it; none when `--no-lock`, or when no lock was named and
+/// none exists.
+type Judged = (crate::lock::Lock, usize, super::Located);
+
+fn lock(args: &Args, cwd: &std::path::Path) -> Result<Option<Judged>, String> {
     if args.no_lock {
         return Ok(None);
     }
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let path = args.at.path(&cwd).map_err(|e| e.to_string())?;
+    let at = args.at.locate(cwd).map_err(|e| e.to_string())?;
+    let path = &at.path;
     if args.at.lock.is_none() && !path.exists() {
         return Ok(None);
     }
-    let lock = crate::lock::Lock::read(&path).map_err(|e| e.to_string())?;
+    let lock = crate::lock::Lock::read(path).map_err(|e| e.to_string())?;
     let index = match args.target_index {
         Some(i) if i < lock.target.len() => i,
         Some(i) => {
@@ -57,7 +60,7 @@ fn lock(args: &Args) -> Result<Option<(crate::lock::Lock, usize)>, String> {
             .position(|t| t.kind == "local")
             .unwrap_or(0),
     };
-    Ok(Some((lock, index)))
+    Ok(Some((lock, index, at)))
 }
 
 pub fn run(args: &Args, db: Option<&std::path::Path>) -> ExitCode {
@@ -80,20 +83,21 @@ pub fn run(args: &Args, db: Option<&std::path::Path>) -> ExitCode {
             return ExitCode::from(exit::ERROR);
         }
     };
-    let lock = match lock(args) {
-        Ok(l) => l,
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let (lock, at) = match lock(args, &cwd) {
+        Ok(Some((l, i, at))) => (Some((l, i)), Some(at)),
+        Ok(None) => (None, None),
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(exit::ERROR);
         }
     };
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let opts = Options {
         python,
         no_import: args.no_import,
         lock,
-        lock_path: args.at.named_lock(&cwd),
-        cell: args.at.cell(&cwd),
+        lock_path: at.as_ref().and_then(|a| a.named.clone()),
+        cell: at.and_then(|a| a.cell),
         ..Default::default()
     };
     match doctor::doctor(&db, &opts) {

@@ -39,10 +39,11 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         Err(e) => return error(e),
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let (lock, shown) = match args.at.read(&cwd) {
+    let (lock, at) = match args.at.read(&cwd) {
         Ok(x) => x,
         Err(e) => return error(e),
     };
+    let shown = &at.shown;
     let t = match install::pick_target(&lock, args.target.as_deref()) {
         Ok(t) => t,
         Err(e) => return error(e),
@@ -58,9 +59,9 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
             "note: {} is a {} target: its installer is the notebook cell ({}); installing it into {} anyway",
             t.name,
             t.kind,
-            args.at
-                .cell(&cwd)
-                .unwrap_or_else(|| crate::config::DEFAULT_COLAB_CELL.into())
+            at.cell
+                .as_deref()
+                .unwrap_or(std::path::Path::new(crate::config::DEFAULT_COLAB_CELL))
                 .display(),
             python.display()
         );

@@ -213,7 +213,8 @@ fn db(cmd: DbCommand, dir: Option<&Path>) -> ExitCode {
 }
 
 /// Where a command that reads a lock finds it: `--lock` (against the current
-/// directory), else the config's `output.lock` (`config::locate_lock`).
+/// directory), else the config's `output.lock` (`config::locate_lock`);
+/// [`LockArgs::locate`].
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct LockArgs {
     /// The lock (default: config output.lock, else gpu-env.lock).
@@ -224,48 +225,47 @@ pub struct LockArgs {
     pub manifest_path: Option<std::path::PathBuf>,
 }
 
-impl LockArgs {
-    pub fn path(
-        &self,
-        cwd: &std::path::Path,
-    ) -> Result<std::path::PathBuf, crate::config::ConfigError> {
-        crate::config::locate_lock(self.lock.as_deref(), self.manifest_path.as_deref(), cwd)
-    }
-
+/// Where [`LockArgs`] lead, found with one read of the config: the lock,
+/// and what commands printed for it must name.
+#[derive(Debug, Clone)]
+pub struct Located {
+    pub path: std::path::PathBuf,
+    /// The lock as shown to the user (relative to the current directory).
+    pub shown: String,
     /// The lock to name in a printed command (`cargo xtask install --lock
-    /// ...`) so that it runs on this very lock from `cwd`: the `--lock`
-    /// given, or the lock `--manifest-path` led to; None when a bare command
-    /// finds it (the config's lock, discovered from `cwd`).
-    pub fn named_lock(&self, cwd: &std::path::Path) -> Option<std::path::PathBuf> {
-        if self.lock.is_some() {
-            return self.lock.clone();
-        }
-        self.manifest_path.as_ref()?;
-        let path = self.path(cwd).ok()?;
-        Some(
-            path.strip_prefix(cwd)
-                .map(|p| p.to_path_buf())
-                .unwrap_or(path),
-        )
-    }
-
-    /// The config's setup cell relative to `cwd`, for printed advice (None
+    /// ...`) so that it runs on this very lock from the same directory:
+    /// the `--lock` given, or the lock `--manifest-path` led to; None when
+    /// a bare command finds it (the config's lock, discovered).
+    pub named: Option<std::path::PathBuf>,
+    /// The config's setup cell, relative to the current directory (None
     /// when no config is found: the default path is shown).
-    pub fn cell(&self, cwd: &std::path::Path) -> Option<std::path::PathBuf> {
-        let loaded = crate::config::load(self.manifest_path.as_deref(), cwd).ok()?;
-        let p = loaded.path(&loaded.config.output.colab_cell);
-        Some(p.strip_prefix(cwd).map(|p| p.to_path_buf()).unwrap_or(p))
+    pub cell: Option<std::path::PathBuf>,
+}
+
+impl LockArgs {
+    pub fn locate(&self, cwd: &std::path::Path) -> Result<Located, crate::config::ConfigError> {
+        let (path, loaded) =
+            crate::config::locate_lock(self.lock.as_deref(), self.manifest_path.as_deref(), cwd)?;
+        let rel = |p: &std::path::Path| p.strip_prefix(cwd).unwrap_or(p).to_path_buf();
+        let named = match (&self.lock, &self.manifest_path) {
+            (Some(l), _) => Some(l.clone()),
+            (None, Some(_)) => Some(rel(&path)),
+            (None, None) => None,
+        };
+        let cell = loaded.map(|l| rel(&l.path(&l.config.output.colab_cell)));
+        Ok(Located {
+            shown: rel(&path).display().to_string(),
+            path,
+            named,
+            cell,
+        })
     }
 
     /// The lock these arguments name, read, and its path as shown to the
     /// user (relative to `cwd`). A missing lock says how to make one.
-    pub fn read(&self, cwd: &std::path::Path) -> Result<(crate::lock::Lock, String), String> {
-        let path = self.path(cwd).map_err(|e| e.to_string())?;
-        let shown = path
-            .strip_prefix(cwd)
-            .unwrap_or(&path)
-            .display()
-            .to_string();
+    pub fn read(&self, cwd: &std::path::Path) -> Result<(crate::lock::Lock, Located), String> {
+        let at = self.locate(cwd).map_err(|e| e.to_string())?;
+        let (path, shown) = (&at.path, &at.shown);
         if !path.exists() {
             let which = if self.lock.is_none() {
                 " (the config's output.lock, default gpu-env.lock)"
@@ -276,8 +276,8 @@ impl LockArgs {
                 "{shown}: no such lock{which}; run `cargo xtask resolve` first, or pass --lock PATH"
             ));
         }
-        let lock = crate::lock::Lock::read(&path).map_err(|e| e.to_string())?;
-        Ok((lock, shown))
+        let lock = crate::lock::Lock::read(path).map_err(|e| e.to_string())?;
+        Ok((lock, at))
     }
 }
 

@@ -55,10 +55,11 @@ pub fn run(args: &Args, db: Option<&Path>) -> ExitCode {
         Err(e) => return error(e),
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let (lock, shown) = match args.at.read(&cwd) {
+    let (lock, at) = match args.at.read(&cwd) {
         Ok(x) => x,
         Err(e) => return error(e),
     };
+    let shown = &at.shown;
     if args.target_index >= lock.target.len() {
         return error(format!(
             "--target-index {}: {shown} has {} target(s)",
@@ -72,7 +73,7 @@ pub fn run(args: &Args, db: Option<&Path>) -> ExitCode {
     };
     let report = verify::verify(
         &lock,
-        &shown,
+        shown,
         args.target_index,
         &db,
         &Options {
@@ -80,8 +81,8 @@ pub fn run(args: &Args, db: Option<&Path>) -> ExitCode {
             redist_dir: args.redist_dir.clone(),
             nvrtc_dirs: args.nvrtc_dir.clone(),
             no_python: args.no_python,
-            lock_path: args.at.named_lock(&cwd),
-            cell: args.at.cell(&cwd),
+            lock_path: at.named.clone(),
+            cell: at.cell.clone(),
             ..Default::default()
         },
     );

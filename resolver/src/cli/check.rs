@@ -70,6 +70,9 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         );
         return ExitCode::from(exit::NO);
     }
+    // Another lock than the config's records its own request: it is
+    // re-resolved from that, not compared with the config's targets.
+    let other = crate::job::is_other_lock(&loaded, &lock_path);
     let lock = match Lock::read(&lock_path) {
         Ok(l) => l,
         Err(e @ LockError::Newer { .. }) => {
@@ -79,7 +82,7 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         // Written by an older gpu-env: stale, not corrupted; resolve rewrites it.
         Err(e @ LockError::Older { .. }) => {
             eprintln!("check: stale: {e}");
-            if crate::job::is_other_lock(&loaded, &lock_path) {
+            if other {
                 eprintln!(
                     "check: this is not the config's lock: add `--lock {}` to that command",
                     shell_word(&shown)
@@ -94,9 +97,6 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         }
     };
     let mut problems = Vec::new();
-    // Another lock than the config's records its own request: it is
-    // re-resolved from that, not compared with the config's targets.
-    let other = crate::job::is_other_lock(&loaded, &lock_path);
     let drifted = drift(&db, &db_hash, &loaded, &lock, &shown, other);
     let changes_stack = drifted.iter().any(|p| p.starts_with("drift:"));
     let config_changed = drifted.iter().any(|p| p.starts_with("config changed:"));

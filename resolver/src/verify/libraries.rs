@@ -28,10 +28,9 @@ pub(super) fn layer(cx: &Ctx, no_driver: bool) -> Layer {
     let mut to_open = Vec::new();
     let mut cudnn_path = None;
     for soname in &rec.needed {
-        let prov = t
-            .provider
-            .iter()
-            .find(|p| &p.soname == soname)
+        let locked = t.provider.iter().find(|p| &p.soname == soname);
+        let pinned = locked.is_some_and(|p| p.package.is_some());
+        let prov = locked
             .map(|p| p.provider.clone())
             .unwrap_or_else(|| "no locked provider".into());
         let r = sp.resolve(soname);
@@ -42,7 +41,7 @@ pub(super) fn layer(cx: &Ctx, no_driver: bool) -> Layer {
                 format!("{soname}: not checked: no NVIDIA driver here [{prov}]")
             }
             (None, false) => {
-                kinds.insert(missing_kind(t, rec, soname));
+                kinds.insert(missing_kind(t, rec, soname, pinned));
                 missing.push((soname.as_str(), prov.clone()));
                 format!("{soname}: MISSING [{prov}]")
             }
@@ -108,12 +107,9 @@ enum MissingKind {
     Toolkit,
 }
 
-fn missing_kind(t: &LockedTarget, rec: &WheelFile, soname: &str) -> MissingKind {
+/// `pinned`: the lock names a package that ships `soname`.
+fn missing_kind(t: &LockedTarget, rec: &WheelFile, soname: &str, pinned: bool) -> MissingKind {
     use crate::solve::providers::{BASE_SYSTEM_SONAMES, DRIVER_SONAMES};
-    let pinned = t
-        .provider
-        .iter()
-        .any(|p| p.soname == soname && p.package.is_some());
     if pinned || rec.bundled.iter().any(|b| b == soname) {
         MissingKind::Locked
     } else if DRIVER_SONAMES.contains(&soname) {

@@ -3,28 +3,26 @@
 
 use gpu_env_tests::*;
 
-/// `resolve --target local --gpu <gpu>` with every other fact overridden, so
-/// the answer does not depend on this machine.
-fn resolve_json(gpu: &str) -> serde_json::Value {
+/// `resolve --target local --gpu <gpu> --dry-run` with every other fact
+/// overridden, so the answer does not depend on this machine.
+fn resolve(gpu: &str) -> std::process::Command {
     let mut c = xtask!();
+    c.args(["resolve", "--target", "local", "--gpu", gpu]);
     c.args([
-        "resolve",
-        "--target",
-        "local",
-        "--gpu",
-        gpu,
         "--driver",
         "535.104.05",
         "--cuda-toolkit",
         "12.2",
         "--cudnn",
         "8.9.7",
-        "--python-version",
-        "3.10.12",
-        "--offline",
-        "--dry-run",
-        "--json",
     ]);
+    c.args(["--python-version", "3.10.12", "--offline", "--dry-run"]);
+    c
+}
+
+fn resolve_json(gpu: &str) -> serde_json::Value {
+    let mut c = resolve(gpu);
+    c.arg("--json");
     let (code, out, err) = run(c);
     assert_eq!(code, 0, "{gpu}: {out}{err}");
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{gpu}: {e}: {out}"))
@@ -43,25 +41,7 @@ fn rtx_a6000_resolves_by_alias_with_compute_capability_8_6() {
 
 #[test]
 fn the_text_report_names_the_gpu_and_its_compute_capability() {
-    let mut c = xtask!();
-    c.args([
-        "resolve",
-        "--target",
-        "local",
-        "--gpu",
-        "a16",
-        "--driver",
-        "535.104.05",
-        "--cuda-toolkit",
-        "12.2",
-        "--cudnn",
-        "8.9.7",
-        "--python-version",
-        "3.10.12",
-        "--offline",
-        "--dry-run",
-    ]);
-    let (code, out, err) = run(c);
+    let (code, out, err) = run(resolve("a16"));
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("NVIDIA A16 (8.6)"), "{out}");
 }

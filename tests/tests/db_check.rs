@@ -283,21 +283,7 @@ fn redist_soname_unknown_to_cuda_table() {
     let mut files = base();
     files.push(SourceFile {
         path: "redist/nvidia-cuda-runtime-cu11.toml".into(),
-        text: r#"package = "nvidia-cuda-runtime-cu11"
-component = "cudart"
-cuda_major = 11
-source = ["https://pypi.org/pypi/nvidia-cuda-runtime-cu11/json"]
-
-[[release]]
-version = "11.8.89"
-filename = "f.whl"
-url = "https://x/f.whl"
-sha256 = "70137a60eef49241b1137231bbd6bdeedbb0eca83e136f864ead36998814bfe5"
-size = 1
-libraries = [{ path = "nvidia/cuda_runtime/lib/libcudart.so.11.1", soname = "libcudart.so.11.1" }]
-measured = "test"
-"#
-        .into(),
+        text: REDIST_CUDART.replace("libcudart.so.11.0", "libcudart.so.11.1"),
     });
     assert_one(
         files,

@@ -47,3 +47,40 @@ fn readme_quotes_what_the_main_job_prints() {
         "README quotes another lock hash than the committed gpu-env.lock's ({want})"
     );
 }
+
+/// README and docs/solver.md quote the K80 fixes of an unsatisfiable
+/// target (`$ cargo xtask resolve --target colab-2023.11 --gpu 3.7 ...`);
+/// each quoted line is one the command prints today.
+#[test]
+fn quoted_k80_fixes_are_what_resolve_prints() {
+    const CMD: &str =
+        "$ cargo xtask resolve --target colab-2023.11 --gpu 3.7 --offline --dry-run\n";
+    let root = workspace_root();
+    let mut c = xtask!();
+    c.current_dir(&root).args([
+        "resolve",
+        "--target",
+        "colab-2023.11",
+        "--gpu",
+        "3.7",
+        "--offline",
+        "--dry-run",
+    ]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 1, "unsatisfiable exits 1: {out}\n{err}");
+    let printed: Vec<&str> = out.lines().chain(err.lines()).collect();
+    for doc in ["README.md", "docs/solver.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap();
+        let block = text
+            .split(CMD)
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .unwrap_or_else(|| panic!("{doc} no longer quotes {CMD}"));
+        for line in block.lines() {
+            assert!(
+                printed.contains(&line),
+                "{doc} quotes `{line}`, which the command no longer prints:\n{out}{err}"
+            );
+        }
+    }
+}

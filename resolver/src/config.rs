@@ -30,6 +30,10 @@ pub struct Config {
     pub companions: Vec<String>,
     #[serde(default)]
     pub output: Outputs,
+    /// The table it was read from ([`WORKSPACE_TABLE`] or
+    /// [`PACKAGE_TABLE`]); empty for the default config.
+    #[serde(skip)]
+    pub table: &'static str,
 }
 
 /// One configured target and the facts it overrides, as the resolve flags
@@ -148,6 +152,13 @@ pub enum ConfigError {
         table: &'static str,
         message: String,
     },
+    #[error("{}:{line}: [{table}]: {message}", manifest.display())]
+    At {
+        manifest: PathBuf,
+        line: usize,
+        table: &'static str,
+        message: String,
+    },
     #[error("{manifest}: cannot read: {message}")]
     Read { manifest: PathBuf, message: String },
 }
@@ -164,6 +175,46 @@ impl Loaded {
     pub fn path(&self, p: &Path) -> PathBuf {
         self.root.join(p)
     }
+
+    /// The table that holds (or would hold) the config.
+    pub fn table(&self) -> &'static str {
+        match self.config.table {
+            "" => WORKSPACE_TABLE,
+            t => t,
+        }
+    }
+}
+
+/// The 1-based line of `key = ...` inside `[table]` of a manifest's text
+/// (the first one after the table's header), for errors that point at it.
+fn key_line(text: &str, table: &str, key: &str) -> Option<usize> {
+    let header = format!("[{table}]");
+    let mut inside = false;
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            inside = l == header;
+        } else if inside {
+            let k = l.split('=').next().unwrap_or("").trim();
+            if l.contains('=') && k == key {
+                return Some(i + 1);
+            }
+        }
+    }
+    None
+}
+
+/// `targets = []` with no `[[target]]` table asks for nothing; resolving
+/// `local` instead would lock what nobody asked for.
+fn check_not_empty(c: &Config, v: &toml::Value) -> Result<(), String> {
+    if c.targets.is_empty() && c.target.is_empty() && v.get("targets").is_some() {
+        return Err(format!(
+            "targets is empty: name at least one (`targets = [\"colab\"]`, `[\"local\"]`), \
+             or remove the key to lock `{}`",
+            crate::request::DEFAULT_TARGET
+        ));
+    }
+    Ok(())
 }
 
 /// The table of a workspace (`[workspace.metadata.gpu-env]`).
@@ -220,6 +271,24 @@ fn from_value(
         })?;
     }
     c.constraints.companions = c.companions.clone();
+    c.table = table;
+    check_not_empty(&c, v).map_err(|message| {
+        // The manifest was read bounded just before; the line is a pointer.
+        let text = read_manifest(manifest).ok().flatten().unwrap_or_default();
+        match key_line(&text, table, "targets") {
+            Some(line) => ConfigError::At {
+                manifest: manifest.to_path_buf(),
+                line,
+                table,
+                message,
+            },
+            None => ConfigError::Invalid {
+                manifest: manifest.to_path_buf(),
+                table,
+                message,
+            },
+        }
+    })?;
     Ok(c)
 }
 

@@ -34,6 +34,7 @@ pub mod profile;
 #[cfg(feature = "net")]
 pub mod pypi;
 pub mod report;
+pub mod request;
 pub mod solve;
 pub mod target;
 pub mod validate;

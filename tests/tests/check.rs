@@ -157,7 +157,7 @@ fn changed_config_constraint_fails() {
     assert_eq!(code, 1);
     assert!(
         err.contains(
-            "config changed: gpu-env.lock locks targets [colab] but the config lists [colab, colab:T4]"
+            "config changed: gpu-env.lock locks targets [colab] but the config asks for [colab, colab:T4]"
         ),
         "{err}"
     );
@@ -275,11 +275,38 @@ fn overrides_are_recorded_and_checked() {
     ] {
         assert!(lock.contains(needle), "lock lacks {needle}:\n{lock}");
     }
-    // The environment variable is gone now: check still uses the recorded value.
+    // The config asks for none of this: check names both and the config
+    // lines that record them.
+    let (code, out, err) = check(&r);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("was made with `GPU_ENV_OVERRIDE_DRIVER=535.104.05 --python-version 3.11.4`"),
+        "{err}"
+    );
+    // Recorded in the config, a plain resolve gives a lock check passes,
+    // with the facts sourced from the config.
+    std::fs::write(
+        r.root.join("Cargo.toml"),
+        "[workspace]\n\n[[workspace.metadata.gpu-env.target]]\nspec = \"colab\"\n\
+         driver = \"535.104.05\"\npython-version = \"3.11.4\"\n",
+    )
+    .unwrap();
+    let mut c = xtask!();
+    c.current_dir(&r.root)
+        .arg("--db")
+        .arg(&r.db)
+        .args(["resolve", "--offline"]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{out}{err}");
+    let lock = std::fs::read_to_string(r.root.join("gpu-env.lock")).unwrap();
+    assert!(
+        lock.contains("value = \"535.104.05\"\nsource = \"config:target[0].driver\""),
+        "{lock}"
+    );
     let (code, out, err) = check(&r);
     assert_eq!(code, 0, "{out}{err}");
     // compat-db changes without changing the resolution: named, with the
-    // command that remakes this very lock.
+    // command that remakes the lock.
     let gpus = r.db.join("gpus.toml");
     let text = std::fs::read_to_string(&gpus).unwrap();
     std::fs::write(&gpus, format!("{text}\n# a comment\n")).unwrap();
@@ -291,7 +318,9 @@ fn overrides_are_recorded_and_checked() {
     );
     assert!(!err.contains("drift:"), "{err}");
     assert!(
-        err.contains("run `GPU_ENV_OVERRIDE_DRIVER=535.104.05 cargo xtask resolve --python-version 3.11.4` and commit the result (the resolution stays the same"),
+        err.contains(
+            "run `cargo xtask resolve` and commit the result (the resolution stays the same"
+        ),
         "{err}"
     );
 }
@@ -363,6 +392,21 @@ fn colab_cpu_runtime_is_named_and_checked() {
     let nb = std::fs::read_to_string(root.join("colab/gpu-env-setup.ipynb")).unwrap();
     assert!(nb.contains("\"accelerator\": \"None\""), "{nb}");
     assert!(!nb.contains("gpuType"), "{nb}");
+    // Not what the config asks (it names no target: `local`) until recorded.
+    let mut c = xtask!();
+    c.current_dir(root).arg("check");
+    let (code, out, err) = run(c);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("`--target colab --no-gpu`"), "{err}");
+    std::fs::write(
+        root.join("Cargo.toml"),
+        "[workspace]\nmembers = []\n\n[[workspace.metadata.gpu-env.target]]\nspec = \"colab\"\nno-gpu = true\n",
+    )
+    .unwrap();
+    let mut c = xtask!();
+    c.current_dir(root).args(["resolve", "--offline"]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{out}{err}");
     let mut c = xtask!();
     c.current_dir(root).arg("check");
     let (code, out, err) = run(c);

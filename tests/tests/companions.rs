@@ -261,6 +261,24 @@ fn with_flag_reaches_lock_cell_json_and_check() {
     assert!(cell.contains("companion d2l 1.0.3 (d2l.mxnet)"));
     let req = std::fs::read_to_string(root.join("requirements-gpu.txt")).unwrap();
     assert!(req.contains("d2l==1.0.3"), "{req}");
+    // The config (none) asks for neither the target nor the companion:
+    // check names both and the lines that record them; recorded, it passes.
+    let mut c = xtask!();
+    c.current_dir(root).args(["check"]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 1, "check: {out}{err}");
+    assert!(err.contains("`--target colab --with d2l==1.0.3`"), "{err}");
+    let lines = "[workspace.metadata.gpu-env]\ntargets = [\"colab\"]\ncompanions = [\"d2l==1.0.3\"]\n";
+    assert!(err.contains(&lines.trim_end().replace('\n', "\n    ")), "{err}");
+    std::fs::write(
+        root.join("Cargo.toml"),
+        format!("[workspace]\nmembers = []\n{lines}"),
+    )
+    .unwrap();
+    let mut c = xtask!();
+    c.current_dir(root).args(["resolve"]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{out}{err}");
     let mut c = xtask!();
     c.current_dir(root).args(["check"]);
     let (code, out, err) = run(c);

@@ -150,7 +150,7 @@ fn init_refuses_files_it_cannot_merge_and_prints_the_lines() {
     let (code, out, err) = init(d);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(out.contains("  unchanged Cargo.toml: "), "{out}");
-    assert!(out.contains("  refused   .cargo/config.toml: [alias] xtask is already `\"run -p tools --\"`:\nxtask = \"run --quiet --package xtask --\"\n"), "{out}");
+    assert!(out.contains("  refused   .cargo/config.toml: [alias] xtask is already `\"run -p tools --\"`:\nxtask = \"run --package xtask --\"\n"), "{out}");
     assert!(out.contains("  refused   xtask/Cargo.toml: it exists and does not depend on gpu-env; add under [dependencies]:\nclap = { version = \"4\", features = [\"derive\"] }\ngpu-env = { git = \"https://example.org/gpu-env\", tag = \"v0.1.0\", features = [\"cli\"] }\n"), "{out}");
     assert!(out.contains("  refused   xtask/src/main.rs: "), "{out}");
     assert!(

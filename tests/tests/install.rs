@@ -6,7 +6,7 @@
 //! as https (`emit::target_json`, the same rule the setup cell and the hook
 //! data use), so an `http://` lock is refused before pip runs. The test
 //! serves the wheels with Python's `http.server` behind TLS, with a
-//! self-signed certificate for IP 127.0.0.1 made by `openssl`, which pip
+//! self-signed certificate for IP 127.0.0.1 (`tests/fixtures/tls/`), which pip
 //! trusts through `PIP_CERT` (and `REQUESTS_CA_BUNDLE`): the lock keeps real `name @ https://...
 //! --hash=sha256:...` lines, exactly what install hands pip for PyPI.
 
@@ -102,28 +102,14 @@ print(srv.server_address[1], flush=True)
 srv.serve_forever()
 "#;
 
-fn serve_https(root: &Path, tmp: &Path) -> Option<Https> {
-    let (cert, key) = (tmp.join("cert.pem"), tmp.join("key.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args([
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !made.is_ok_and(|s| s.success()) {
-        return None;
-    }
+/// The committed test certificate for IP 127.0.0.1 (tests/fixtures/tls/).
+fn tls_fixture() -> (PathBuf, PathBuf) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tls");
+    (dir.join("cert.pem"), dir.join("key.pem"))
+}
+
+fn serve_https(root: &Path) -> Https {
+    let (cert, key) = tls_fixture();
     let mut child = Command::new("python3")
         .arg("-c")
         .arg(SERVE_PY)
@@ -138,11 +124,11 @@ fn serve_https(root: &Path, tmp: &Path) -> Option<Https> {
         .read_line(&mut line)
         .unwrap();
     let port: u16 = line.trim().parse().expect("server port");
-    Some(Https {
+    Https {
         child,
         base: format!("https://127.0.0.1:{port}"),
         cert,
-    })
+    }
 }
 
 /// The served wheels and a lock pointing at them.
@@ -174,10 +160,7 @@ fn fixture() -> Fixture {
         "11.8.89",
         &[("nvidia/x/lib/README", "a CUDA redistributable stand-in\n")],
     );
-    // A test that cannot run fails with the reason; it never counts as passed.
-    let Some(server) = serve_https(&root, tmp.path()) else {
-        panic!("openssl cannot make a certificate here: install Debian's openssl (.ci/run does)");
-    };
+    let server = serve_https(&root);
     Fixture {
         tmp,
         server,

@@ -96,12 +96,36 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
             return ExitCode::from(exit::ERROR);
         }
     };
+    verdict(&db, &db_hash, &loaded, &lock_path, &lock, other)
+}
+
+/// Every problem of the lock and its files, then the one way out that fits.
+fn verdict(
+    db: &crate::db::Db,
+    db_hash: &str,
+    loaded: &Loaded,
+    lock_path: &Path,
+    lock: &Lock,
+    other: bool,
+) -> ExitCode {
+    let shown = rel(lock_path, &loaded.root);
     let mut problems = Vec::new();
-    let drifted = drift(&db, &db_hash, &loaded, &lock, &shown, other);
+    let beyond = match other {
+        true => Default::default(),
+        false => crate::request::beyond_config(&loaded.config, lock),
+    };
+    let drifted = drift(
+        db,
+        db_hash,
+        loaded,
+        lock,
+        &shown,
+        (!other).then_some(&beyond),
+    );
     let changes_stack = drifted.iter().any(|p| p.starts_with("drift:"));
     let config_changed = drifted.iter().any(|p| p.starts_with("config changed:"));
     problems.extend(drifted);
-    problems.extend(stale(&db, &loaded, &lock_path, &lock));
+    problems.extend(stale(db, loaded, lock_path, lock));
     if problems.is_empty() {
         outln!(
             "check: OK: compat-db valid; {shown} current ({} target(s), sha256 {}); generated files up to date",
@@ -113,12 +137,17 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         for p in &problems {
             eprintln!("{p}");
         }
+        if !beyond.is_empty() {
+            let text = beyond_config_text(&beyond, lock, loaded, &shown);
+            eprintln!("check: {} problem(s); {text}", problems.len());
+            return ExitCode::from(exit::NO);
+        }
         // The command that remakes this lock from what it records, and what
         // running it would change.
         let cmd = if config_changed {
             "cargo xtask resolve".to_string()
         } else {
-            reproduce(&lock, &loaded, other.then_some(shown.as_str()))
+            reproduce(lock, loaded, other.then_some(shown.as_str()))
         };
         let effect = if config_changed {
             "it locks what the config now says, as the `config changed` lines above show"
@@ -145,7 +174,8 @@ fn drift(
     loaded: &Loaded,
     lock: &Lock,
     shown: &str,
-    other_lock: bool,
+    // None for another lock than the config's: it is not compared with the config.
+    beyond: Option<&crate::request::BeyondConfig>,
 ) -> Vec<String> {
     let mut out = Vec::new();
     if lock.db != db_hash {
@@ -155,8 +185,8 @@ fn drift(
             short(db_hash)
         ));
     }
-    if !other_lock {
-        out.extend(config_changes(loaded, lock, shown));
+    if let Some(beyond) = beyond {
+        out.extend(config_changes(loaded, lock, beyond, shown));
     }
     for locked in &lock.target {
         if locked.spec == "local" {
@@ -172,57 +202,35 @@ fn short(h: &str) -> &str {
     h.get(..16).unwrap_or(h)
 }
 
-/// The configured targets (specs and their `[[target]]` facts) and
-/// constraints against what the lock recorded from the config. Targets
-/// and facts given by flags are the lock's own and not compared.
-fn config_changes(loaded: &Loaded, lock: &Lock, shown: &str) -> Vec<String> {
+/// The lock against the config, the request: targets and facts given by
+/// flags or variables, a target list that differs, constraints that moved.
+fn config_changes(
+    loaded: &Loaded,
+    lock: &Lock,
+    beyond: &crate::request::BeyondConfig,
+    shown: &str,
+) -> Vec<String> {
     let mut out = Vec::new();
-    let from_config = |t: &LockedTarget| {
-        t.r#override
+    for t in &lock.target {
+        let typed: Vec<String> = beyond
+            .flags
             .iter()
-            .filter(|o| o.source.starts_with("config:"))
-            .map(|o| (o.name.clone(), o.value.clone()))
-            .collect::<Vec<_>>()
-    };
-    let by_flags = lock.target.iter().any(|t| {
-        t.r#override
-            .iter()
-            .any(|o| o.source.starts_with("override:"))
-    });
-    let want: Vec<(String, Vec<(String, String)>)> = loaded
-        .config
-        .target_requests()
-        .into_iter()
-        .map(|(spec, o)| {
-            let facts = o.entries().into_iter().map(|(n, v, _)| (n, v)).collect();
-            (spec, facts)
-        })
-        .collect();
-    let have: Vec<(String, Vec<(String, String)>)> = lock
-        .target
-        .iter()
-        .map(|t| (t.spec.clone(), from_config(t)))
-        .collect();
-    if !want.is_empty() && !by_flags && want != have {
-        let list = |v: &[(String, Vec<(String, String)>)]| {
-            v.iter()
-                .map(|(s, f)| match f.is_empty() {
-                    true => s.clone(),
-                    false => format!(
-                        "{s} ({})",
-                        f.iter()
-                            .map(|(n, v)| format!("{n}={v}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+            .filter(|f| f.target == t.spec)
+            .map(|f| f.as_typed())
+            .collect();
+        if !typed.is_empty() {
+            out.push(format!(
+                "not in config: {shown}: target `{}` was locked with `{}`, which the config does not give",
+                t.spec,
+                typed.join(" ")
+            ));
+        }
+    }
+    if let Some((have, want)) = &beyond.targets {
         out.push(format!(
-            "config changed: {shown} locks targets [{}] but the config lists [{}]",
-            list(&have),
-            list(&want)
+            "config changed: {shown} locks targets [{}] but the config asks for [{}]",
+            have.join(", "),
+            want.join(", ")
         ));
     }
     for t in &lock.target {
@@ -235,6 +243,54 @@ fn config_changes(loaded: &Loaded, lock: &Lock, shown: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The two ways out of a lock that asked beyond the config: the config
+/// lines that record its request, or the plain `resolve` that drops it.
+pub fn beyond_config_text(
+    beyond: &crate::request::BeyondConfig,
+    lock: &Lock,
+    loaded: &Loaded,
+    shown: &str,
+) -> String {
+    let table = loaded.table();
+    let manifest = loaded
+        .manifest
+        .as_deref()
+        .map(|m| rel(m, &loaded.root))
+        .unwrap_or_else(|| "Cargo.toml".into());
+    // As typed: the targets when they are not the config's, then the flags.
+    let mut typed: Vec<String> = Vec::new();
+    if beyond.targets.is_some() {
+        typed.extend(
+            lock.target
+                .iter()
+                .map(|t| format!("--target {}", shell_word(&t.spec))),
+        );
+    }
+    typed.extend(beyond.flags.iter().map(|f| f.as_typed()));
+    let what = match (&beyond.targets, beyond.flags.is_empty()) {
+        (Some((have, want)), true) => format!(
+            "locks [{}] and {manifest} asks for [{}] (the config changed, or the lock was made with `{}`)",
+            have.join(", "),
+            want.join(", "),
+            typed.join(" ")
+        ),
+        _ => format!(
+            "was made with `{}`, which {manifest} does not ask for",
+            typed.join(" ")
+        ),
+    };
+    let lines: String = crate::request::config_lines(lock, table)
+        .lines()
+        .map(|l| format!("    {l}\n"))
+        .collect();
+    format!(
+        "{shown} {what}; `cargo xtask check` fails until they agree. \
+         Either record it in {manifest} (these lines replace its `targets` and \
+         `[[{table}.target]]` tables), then run `cargo xtask resolve`:\n{lines}\
+         or drop it: run `cargo xtask resolve` with no flags and commit the result"
+    )
 }
 
 /// The constraints a re-resolve of `t` uses: the config's, with the ones
@@ -567,13 +623,14 @@ mod tests {
     fn current_lock_has_no_drift_and_an_edited_one_shows_fields() {
         let (db, hash, lock) = lock_of(Overrides::default());
         let l = loaded(&["colab"]);
+        let none = crate::request::BeyondConfig::default();
         assert_eq!(
-            drift(&db, &hash, &l, &lock, "gpu-env.lock", false),
+            drift(&db, &hash, &l, &lock, "gpu-env.lock", Some(&none)),
             Vec::<String>::new()
         );
         let mut edited = lock.clone();
         edited.target[0].mxnet.version = "1.8.0".into();
-        let lines = drift(&db, &hash, &l, &edited, "gpu-env.lock", false);
+        let lines = drift(&db, &hash, &l, &edited, "gpu-env.lock", Some(&none));
         assert!(
             lines[0].starts_with(
                 "drift: target `colab` resolves differently now (1 change(s), lock -> now):"
@@ -587,17 +644,21 @@ mod tests {
         );
         let mut old_db = lock.clone();
         old_db.db = "0123456789abcdef0123".into();
-        let lines = drift(&db, &hash, &l, &old_db, "gpu-env.lock", false);
+        let lines = drift(&db, &hash, &l, &old_db, "gpu-env.lock", Some(&none));
         assert!(lines[0].starts_with("compat-db changed: gpu-env.lock was resolved against compat-db 0123456789abcdef and"), "{lines:?}");
     }
 
     #[test]
     fn config_changes_name_both_target_lists() {
         let (_, _, lock) = lock_of(Overrides::default());
-        assert!(config_changes(&loaded(&["colab"]), &lock, "l").is_empty());
+        let changes = |l: &Loaded| {
+            let beyond = crate::request::beyond_config(&l.config, &lock);
+            config_changes(l, &lock, &beyond, "l")
+        };
+        assert!(changes(&loaded(&["colab"])).is_empty());
         assert_eq!(
-            config_changes(&loaded(&["colab", "kaggle"]), &lock, "l"),
-            ["config changed: l locks targets [colab] but the config lists [colab, kaggle]"]
+            changes(&loaded(&["colab", "kaggle"])),
+            ["config changed: l locks targets [colab] but the config asks for [colab, kaggle]"]
         );
     }
 

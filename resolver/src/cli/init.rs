@@ -69,7 +69,7 @@ fn main() -> ExitCode {
 "#;
 
 /// The alias every gpu-env repo uses.
-pub const ALIAS: &str = "run --quiet --package xtask --";
+pub const ALIAS: &str = "run --package xtask --";
 
 /// The pre-commit hook, as one item of `repos:` at indentation 0.
 pub const HOOK: &str = "- repo: local
@@ -601,7 +601,9 @@ mod tests {
         assert_eq!(t, format!("[alias]\nb = \"build\"\nxtask = \"{ALIAS}\"\n"));
         assert!(matches!(cargo_config(Some(&t)), Outcome::Unchanged(_)));
         assert!(matches!(
-            cargo_config(Some("[alias]\nxtask = \"run --package xtask --\"\n")),
+            cargo_config(Some(
+                "[alias]\nxtask = \"run --quiet --package xtask --\"\n"
+            )),
             Outcome::Unchanged(_)
         ));
         match cargo_config(Some("[alias]\nxtask = \"run -p tools --\"\n")) {

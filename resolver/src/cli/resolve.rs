@@ -84,13 +84,12 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
     }
     // Targets from the command line, else the config's (plain and
     // `[[target]]` tables with their own overrides), else `local`.
-    let configured = loaded.config.target_requests();
     let (targets, per_target) = if !args.targets.is_empty() {
         (args.targets.clone(), Vec::new())
-    } else if !configured.is_empty() {
-        configured.into_iter().unzip()
     } else {
-        (vec!["local".to_string()], Vec::new())
+        crate::request::configured_targets(&loaded.config)
+            .into_iter()
+            .unzip()
     };
     let overrides = match args.overrides.to_overrides() {
         Ok(o) => o,
@@ -152,20 +151,51 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         return fail(e);
     }
     if !args.json {
-        outln!();
-        for (p, _) in &outputs {
-            outln!("wrote {}", p.strip_prefix(&cwd).unwrap_or(p).display());
-        }
-        if job::is_other_lock(&loaded, &lock_path) {
-            let own = loaded.path(&loaded.config.output.lock);
-            outln!(
-                "(only the lock: the requirements, pylock and Colab files follow {}, the config's lock)",
-                own.strip_prefix(&cwd).unwrap_or(&own).display()
-            );
-        }
-        outln!("lock sha256 {}", lock.hash());
+        print_written(&loaded, &lock, &lock_path, &outputs, &cwd);
     }
+    note_beyond_config(&loaded, &lock, &lock_path, &cwd);
     ExitCode::SUCCESS
+}
+
+fn print_written(
+    loaded: &crate::config::Loaded,
+    lock: &crate::lock::Lock,
+    lock_path: &Path,
+    outputs: &[(PathBuf, String)],
+    cwd: &Path,
+) {
+    outln!();
+    for (p, _) in outputs {
+        outln!("wrote {}", p.strip_prefix(cwd).unwrap_or(p).display());
+    }
+    if job::is_other_lock(loaded, lock_path) {
+        let own = loaded.path(&loaded.config.output.lock);
+        outln!(
+            "(only the lock: the requirements, pylock and Colab files follow {}, the config's lock)",
+            own.strip_prefix(cwd).unwrap_or(&own).display()
+        );
+    }
+    outln!("lock sha256 {}", lock.hash());
+}
+
+/// The config's lock made with a flag the config lacks: the words `check`
+/// will print, said when the lock is written.
+fn note_beyond_config(
+    loaded: &crate::config::Loaded,
+    lock: &crate::lock::Lock,
+    lock_path: &Path,
+    cwd: &Path,
+) {
+    if job::is_other_lock(loaded, lock_path) {
+        return;
+    }
+    let beyond = crate::request::beyond_config(&loaded.config, lock);
+    if !beyond.is_empty() {
+        let shown = lock_path.strip_prefix(cwd).unwrap_or(lock_path);
+        let shown = shown.display().to_string();
+        let text = super::check::beyond_config_text(&beyond, lock, loaded, &shown);
+        eprintln!("note: {text}");
+    }
 }
 
 fn print_human(spec: &str, r: &Resolution, explain: bool) {

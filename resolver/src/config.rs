@@ -211,11 +211,14 @@ fn check_not_empty(c: &Config, v: &toml::Value) -> Result<(), String> {
         return Err(format!(
             "targets is empty: name at least one (`targets = [\"colab\"]`, `[\"local\"]`), \
              or remove the key to lock `{}`",
-            crate::request::DEFAULT_TARGET
+            DEFAULT_TARGET
         ));
     }
     Ok(())
 }
+
+/// The target a config that names none resolves.
+pub const DEFAULT_TARGET: &str = "local";
 
 /// The table of a workspace (`[workspace.metadata.gpu-env]`).
 pub const WORKSPACE_TABLE: &str = "workspace.metadata.gpu-env";

@@ -66,6 +66,9 @@ pub enum InstallError {
     NoTargets,
     #[error("the lock has no target `{want}`; it has: {}", .have.join(", "))]
     NoSuchTarget { want: String, have: Vec<String> },
+    /// The interpreter is not one the target's wheels install and import on.
+    #[error("{0}")]
+    PythonMismatch(String),
     #[error("{0}")]
     Invalid(#[from] EmitError),
     #[error("{python}: cannot ask the interpreter about its environment: {source}")]
@@ -111,14 +114,17 @@ fn redist_left(partial: &Option<String>) -> String {
 
 /// The target to install: `want` matched against each target's spec
 /// (`local`, `colab`) or name (`colab-2026.08:T4`); by default the first
-/// `local` target, else the first.
+/// `local` target `fits` (the interpreter's Python), else the first `local`
+/// one, else the first.
 pub fn pick_target<'a>(
     lock: &'a Lock,
     want: Option<&str>,
+    fits: impl Fn(&LockedTarget) -> bool,
 ) -> Result<&'a LockedTarget, InstallError> {
     if lock.target.is_empty() {
         return Err(InstallError::NoTargets);
     }
+    let local = |t: &&LockedTarget| t.spec == "local" || t.kind == "local";
     match want {
         Some(w) => lock
             .target
@@ -136,8 +142,28 @@ pub fn pick_target<'a>(
         None => Ok(lock
             .target
             .iter()
-            .find(|t| t.spec == "local" || t.kind == "local")
+            .filter(local)
+            .find(|t| fits(t))
+            .or_else(|| lock.target.iter().find(local))
             .unwrap_or(&lock.target[0])),
+    }
+}
+
+/// Target `t` against interpreter `python` of CPython `version`
+/// ([`Lock::python_mismatch`]): an error before anything is changed.
+pub fn check_python(
+    db: &Db,
+    lock: &Lock,
+    t: &LockedTarget,
+    python: &Path,
+    version: &str,
+) -> Result<(), InstallError> {
+    match lock.python_mismatch(t, &db.python, python, version) {
+        None => Ok(()),
+        Some(m) => Err(InstallError::PythonMismatch(format!(
+            "{} Nothing was installed. {} and install again",
+            m.what, m.fix
+        ))),
     }
 }
 
@@ -420,6 +446,7 @@ impl<'a> InstallRun<'a> {
         crate::emit::target_json(db, t)?;
         let names: Vec<&str> = t.package.iter().map(|p| p.name.as_str()).collect();
         let env = probe_env(&opts.python, &names, opts.limits.probe)?;
+        check_python(db, lock, t, &opts.python, &env.version)?;
         say(&format!(
             "python {} ({}), environment {}",
             env.executable, env.version, env.prefix
@@ -1001,19 +1028,34 @@ mod tests {
         colab.kind = "colab".into();
         let mut l = lock(colab);
         l.target.push(target("x"));
-        assert_eq!(pick_target(&l, None).unwrap().spec, "local");
-        assert_eq!(pick_target(&l, Some("colab")).unwrap().spec, "colab");
+        assert_eq!(pick_target(&l, None, |_| true).unwrap().spec, "local");
         assert_eq!(
-            pick_target(&l, Some("colab-2026.08:T4")).unwrap().spec,
+            pick_target(&l, Some("colab"), |_| true).unwrap().spec,
             "colab"
         );
-        let e = pick_target(&l, Some("kaggle")).unwrap_err().to_string();
+        assert_eq!(
+            pick_target(&l, Some("colab-2026.08:T4"), |_| true)
+                .unwrap()
+                .spec,
+            "colab"
+        );
+        // Two local targets (two interpreters): the one the interpreter fits.
+        let mut other = target("x");
+        other.name = "local-3.13".into();
+        l.target.push(other);
+        let fits = |t: &LockedTarget| t.name == "local-3.13";
+        assert_eq!(pick_target(&l, None, fits).unwrap().name, "local-3.13");
+        assert_eq!(pick_target(&l, None, |_| false).unwrap().name, "local");
+        l.target.pop();
+        let e = pick_target(&l, Some("kaggle"), |_| true)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("colab (colab-2026.08:T4), local (local)"), "{e}");
         l.target.remove(1);
-        assert_eq!(pick_target(&l, None).unwrap().spec, "colab");
+        assert_eq!(pick_target(&l, None, |_| true).unwrap().spec, "colab");
         l.target.clear();
         assert!(matches!(
-            pick_target(&l, None),
+            pick_target(&l, None, |_| true),
             Err(InstallError::NoTargets)
         ));
     }

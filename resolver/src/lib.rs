@@ -36,6 +36,7 @@ pub mod pypi;
 pub mod report;
 pub mod request;
 pub mod solve;
+pub mod tags;
 pub mod target;
 pub mod validate;
 pub mod verify;

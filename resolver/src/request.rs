@@ -9,15 +9,15 @@ use crate::config::Config;
 use crate::lock::{Lock, LockedOverride, LockedTarget};
 use crate::target::Overrides;
 
-/// The target a config with no targets resolves.
-pub const DEFAULT_TARGET: &str = "local";
-
 /// The targets the config asks for, each with its own facts: `targets`,
 /// then `[[target]]` tables; `local` when it names none.
 pub fn configured_targets(config: &Config) -> Vec<(String, Overrides)> {
     let asked = config.target_requests();
     if asked.is_empty() {
-        vec![(DEFAULT_TARGET.to_string(), Overrides::default())]
+        vec![(
+            crate::config::DEFAULT_TARGET.to_string(),
+            Overrides::default(),
+        )]
     } else {
         asked
     }

@@ -311,6 +311,14 @@ pub fn parse_gpu(db: &crate::db::Db, s: &str) -> Option<TargetGpu> {
 }
 
 impl Target {
+    /// The target's CPython as wheel tags see it: its version and glibc
+    /// (None when the Python version is unknown).
+    pub fn interpreter(&self) -> Option<crate::tags::Interpreter> {
+        let python = self.python.as_ref()?;
+        let glibc = self.glibc.as_ref().map(|g| g.value.as_str());
+        crate::tags::Interpreter::cpython(&python.value, glibc)
+    }
+
     /// Apply overrides on top of probed or profile facts.
     pub fn apply(&mut self, db: &crate::db::Db, o: &Overrides) -> Result<(), OverrideError> {
         if let Some(src) = &o.no_gpu {

@@ -32,12 +32,14 @@ impl WheelName {
         })
     }
 
+    /// Its tags (`crate::tags`, where every tag question is answered).
+    pub fn tags(&self) -> crate::tags::WheelTags {
+        crate::tags::WheelTags::new(&self.python_tag, &self.abi_tag, &self.platform_tag)
+    }
+
     /// Linux x86_64 (manylinux/linux) or pure-Python `any`.
     pub fn is_linux_x86_64_or_any(&self) -> bool {
-        self.platform_tag == "any"
-            || self.platform_tag.split('.').any(|p| {
-                (p.starts_with("manylinux") || p.starts_with("linux")) && p.ends_with("x86_64")
-            })
+        self.tags().is_linux_x86_64_or_any()
     }
 }
 

@@ -392,3 +392,63 @@ fn input_errors_exit_2_before_anything_changes() {
     assert_eq!(code, 2);
     assert!(err.contains("no such lock"), "{err}");
 }
+
+/// Python first: a lock whose wheels need CPython 3.13, installed into a
+/// 3.11 venv, fails before anything is downloaded or changed, naming both
+/// Pythons and the config lines that lock for this interpreter.
+#[test]
+fn a_lock_for_another_python_fails_before_any_download() {
+    let fx = fixture();
+    let venv = venv_copy(fx.tmp.path());
+    let (_, mut lock) = fx.lock(None);
+    let t = &mut lock.target[0];
+    let mut numpy = t.package[0].clone();
+    numpy.name = "numpy".into();
+    numpy.version = "2.1.3".into();
+    numpy.filename =
+        "numpy-2.1.3-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl".into();
+    numpy.url = format!("{}/{}", fx.server.base, numpy.filename);
+    t.package.push(numpy);
+    t.fact[0].value = "3.13.1".into();
+    let path = fx.tmp.path().join("gpu-env-py313.lock");
+    std::fs::write(&path, lock.render()).unwrap();
+    let (code, out, err) = fx.install(&venv, &path, &[]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(err.contains("is Python 3.11."), "{err}");
+    assert!(
+        err.contains("takes Python 3.13 (it was made for Python 3.13.1). Nothing was installed."),
+        "{err}"
+    );
+    assert!(err.contains("python-version = \"3.11\""), "{err}");
+    assert!(!out.contains("[1/3]"), "install went on: {out}");
+    assert!(!fx.tmp.path().join("pip-cache").exists(), "pip ran");
+    assert!(!site_packages(&venv).join("gpu_env.pth").exists());
+    // doctor asks the same question first, and says only that.
+    let mut c = xtask!();
+    c.arg("doctor")
+        .arg("--python")
+        .arg(python(&venv))
+        .arg("--lock")
+        .arg(&path)
+        .arg("--json");
+    let (code, out, err) = run(c);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{out}");
+    assert_eq!(findings[0]["check"], "python");
+    assert!(
+        findings[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("is Python 3.11."),
+        "{out}"
+    );
+    assert!(
+        v["fix"][0]
+            .as_str()
+            .unwrap()
+            .contains("python-version = \"3.11\""),
+        "{out}"
+    );
+}

@@ -136,3 +136,24 @@ fn empty_targets_is_an_error_at_its_line() {
     );
     assert!(!r.path().join("gpu-env.lock").exists());
 }
+
+/// Two local interpreters in one repo: a `[[target]]` table per Python
+/// version; both lock, and the lock is the config's answer.
+#[test]
+fn two_local_interpreters_lock_and_check() {
+    let r = repo(
+        "[[workspace.metadata.gpu-env.target]]\nspec = \"local\"\npython-version = \"3.11\"\n\n\
+         [[workspace.metadata.gpu-env.target]]\nspec = \"local\"\npython-version = \"3.13\"\n",
+    );
+    let (code, out, err) = cmd(r.path(), &["resolve", "--offline"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let lock = gpu_env::lock::Lock::read(&r.path().join("gpu-env.lock")).unwrap();
+    let pythons: Vec<&str> = lock
+        .target
+        .iter()
+        .filter_map(|t| t.fact_value("python"))
+        .collect();
+    assert_eq!(pythons, ["3.11", "3.13"]);
+    let (code, out, err) = cmd(r.path(), &["check"]);
+    assert_eq!(code, 0, "{out}{err}");
+}

@@ -38,16 +38,33 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         Ok(p) => p,
         Err(e) => return error(e),
     };
+    // Python first: which interpreter this acts on, before the lock is
+    // matched and anything is downloaded or changed.
+    let limits = Limits::default();
+    let version = match install::probe_env(&python, &[], limits.probe) {
+        Ok(env) => env.version,
+        Err(e) => return error(e),
+    };
+    let db = match crate::db::Db::open(db_dir) {
+        Ok(d) => d,
+        Err(e) => return error(e),
+    };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let (lock, at) = match args.at.read(&cwd) {
         Ok(x) => x,
         Err(e) => return error(e),
     };
     let shown = &at.shown;
-    let t = match install::pick_target(&lock, args.target.as_deref()) {
+    let fits = |t: &crate::lock::LockedTarget| t.accepts_python(&db.python, &version);
+    let t = match install::pick_target(&lock, args.target.as_deref(), fits) {
         Ok(t) => t,
         Err(e) => return error(e),
     };
+    if !args.uninstall {
+        if let Err(e) = install::check_python(&db, &lock, t, &python, &version) {
+            return error(e);
+        }
+    }
     outln!(
         "gpu-env install: {shown} (sha256 {}), target {} [{}]",
         &lock.hash()[..16],
@@ -66,10 +83,7 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
             python.display()
         );
     }
-    let opts = Options {
-        python,
-        limits: Limits::default(),
-    };
+    let opts = Options { python, limits };
     let mut say = |l: &str| outln!("{l}");
     if args.uninstall {
         return match install::uninstall(&lock, t, &opts, &mut say) {
@@ -80,10 +94,6 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
             Err(e) => error(e),
         };
     }
-    let db = match crate::db::Db::open(db_dir) {
-        Ok(d) => d,
-        Err(e) => return error(e),
-    };
     match install::install(&db, &lock, t, &opts, &mut say) {
         Ok(r) => {
             outln!("{}", r.summary());

@@ -140,6 +140,7 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
     check_cudnn(&mut r, &refs);
     check_arch_support(&mut r, db);
     check_breakers(&mut r, db);
+    check_python(&mut r, db);
     for (file, p) in &db.redist {
         check_redist(&mut r, &refs, file, p);
     }
@@ -312,6 +313,29 @@ fn check_breakers(r: &mut Reporter, db: &Db) {
             "breakers.toml",
             vec![key("breaker"), Seg::Index(i)],
             &b.source,
+        );
+    }
+}
+
+/// python.toml: a project gpu-env knows, and sources.
+fn check_python(r: &mut Reporter, db: &Db) {
+    for (i, d) in db.python.iter().enumerate() {
+        let at = |k: &str| vec![key("support"), Seg::Index(i), key(k)];
+        if d.project != "mxnet" {
+            r.error(
+                "python.toml",
+                at("project"),
+                format!(
+                    "project `{}` is not one gpu-env resolves (`mxnet`)",
+                    d.project.escape_debug()
+                ),
+            );
+        }
+        check_sources(
+            r,
+            "python.toml",
+            vec![key("support"), Seg::Index(i)],
+            &d.source,
         );
     }
 }

@@ -137,6 +137,11 @@ pub fn load_files(files: &[SourceFile]) -> Result<Db, Vec<Diagnostic>> {
                     db.breakers = x.breaker;
                 }
             }
+            "python.toml" => {
+                if let Some(x) = parse_file::<PythonSupportFile>(f, &mut diags) {
+                    db.python = x.support;
+                }
+            }
             _ if p.starts_with("redist/") => {
                 if let Some(x) = parse_file::<RedistPackage>(f, &mut diags) {
                     db.redist.push((p.to_string(), x));
@@ -251,6 +256,7 @@ pub(crate) fn load_embedded_json(
             "gpus.toml" => db.gpus = parse::<GpuFile>(json)?.gpu,
             "cudnn.toml" => db.cudnn = parse::<CudnnFile>(json)?.cudnn,
             "breakers.toml" => db.breakers = parse::<BreakerFile>(json)?.breaker,
+            "python.toml" => db.python = parse::<PythonSupportFile>(json)?.support,
             _ if p.starts_with("redist/") => db.redist.push((p.to_string(), parse(json)?)),
             _ if p.starts_with("wheels/mxnet/") => db.wheels.push((p.to_string(), parse(json)?)),
             _ if p.starts_with("runtimes/") => db.runtimes.push((p.to_string(), parse(json)?)),

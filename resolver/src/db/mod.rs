@@ -20,6 +20,8 @@ pub struct Db {
     pub gpus: Vec<Gpu>,
     pub cudnn: Vec<CudnnRelease>,
     pub breakers: Vec<Breaker>,
+    /// python.toml: declared Python support.
+    pub python: Vec<PythonSupport>,
     /// (file, record) pairs, sorted by file.
     pub redist: Vec<(String, RedistPackage)>,
     pub wheels: Vec<(String, WheelRelease)>,
@@ -166,6 +168,7 @@ impl Db {
             "gpus": self.gpus,
             "cudnn": self.cudnn,
             "breakers": self.breakers,
+            "python": self.python,
             "redist": self.redist.iter().map(|(_, r)| r).collect::<Vec<_>>(),
             "wheels": wheels,
             "runtimes": self.runtimes.iter().map(|(_, r)| r).collect::<Vec<_>>(),

@@ -106,6 +106,30 @@ pub struct BreakerFile {
     pub breaker: Vec<Breaker>,
 }
 
+/// python.toml: the Python versions a project declares its releases
+/// support, where the wheel tags say more (`py2.py3` on a release that
+/// dropped Python 2).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PythonSupportFile {
+    pub support: Vec<PythonSupport>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PythonSupport {
+    /// The project: `mxnet` covers every MXNet distribution (`mxnet`,
+    /// `mxnet-cu112`, `mxnet-mkl`, ...), as they are builds of one release.
+    pub project: String,
+    /// The releases it applies to.
+    pub releases: Specifiers,
+    /// The Python versions those releases support.
+    pub python: Specifiers,
+    /// The project's words, for the rejection reason.
+    pub why: String,
+    pub source: Vec<String>,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Breaker {
     pub id: String,

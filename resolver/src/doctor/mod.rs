@@ -214,6 +214,20 @@ pub fn doctor(db: &Db, opts: &Options) -> Result<Report, DoctorError> {
         locked: Locked::new(opts),
         r,
     };
+    // Python first: a lock made for another interpreter is the one finding
+    // (every other check would judge wheels this Python cannot use).
+    if let Some((lock, i)) = &opts.lock {
+        if let Some(m) = lock
+            .target
+            .get(*i)
+            .and_then(|t| lock.python_mismatch(t, &db.python, &d.py, &d.info.version))
+        {
+            d.find("error", "python", m.what);
+            d.r.fix = vec![m.fix];
+            d.r.exit_code = exit::NO;
+            return Ok(d.r);
+        }
+    }
     if d.info.dists.is_empty() {
         d.find(
             "error",

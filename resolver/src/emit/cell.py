@@ -97,11 +97,12 @@ def _gpu_env_problems(T, rt):
     """Why target T does not fit this runtime ([] when it fits)."""
     import sys
     why = []
-    tag = "cp%d%d" % sys.version_info[:2]
-    bad = [t for t in T["wheel_tags"] if not (t.startswith("py3") or t == "py2.py3" or t == tag)]
-    if bad:
-        why.append("Python %s cannot install wheels tagged %s (lock made for Python %s)"
-                   % (sys.version.split()[0], ", ".join(bad), T["expect"].get("python", "?")))
+    here = tuple(sys.version_info[:2])
+    if not any(lo <= here and (hi is None or here <= hi) for lo, hi, _ in T["pythons"]):
+        why.append("Python %s cannot install or import this lock's wheels (they take Python %s;"
+                   " lock made for Python %s)"
+                   % (sys.version.split()[0], ", ".join(w for _, _, w in T["pythons"]) or "none",
+                      T["expect"].get("python", "?")))
     if T["numpy_runtime"]:
         have = _gpu_env_dist_version("numpy")
         if have != T["numpy_runtime"]:

@@ -392,7 +392,7 @@ fn gpu_fields(db: &Db, t: &LockedTarget) -> Vec<(String, Py)> {
             },
         ),
         ("offered".into(), runtime::offered(db, t)),
-        ("wheel_tags".into(), runtime::wheel_tags(t)),
+        ("pythons".into(), runtime::pythons(db, t)),
     ]
 }
 

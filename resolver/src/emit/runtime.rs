@@ -77,21 +77,23 @@ pub(super) fn offered(db: &Db, t: &LockedTarget) -> Py {
     Py::List(out)
 }
 
-/// Python tags of the pinned wheels (`py3`, `cp311`): the interpreter the
-/// cell runs on must install each of them.
-pub(super) fn wheel_tags(t: &LockedTarget) -> Py {
-    let mut tags: Vec<String> = t
-        .package
-        .iter()
-        .filter_map(|p| {
-            let stem = p.filename.strip_suffix(".whl")?;
-            let parts: Vec<&str> = stem.rsplitn(4, '-').collect();
-            parts.get(2).map(|s| s.to_string())
-        })
-        .collect();
-    tags.sort();
-    tags.dedup();
-    Py::List(tags.into_iter().map(Py::s).collect())
+/// The Python versions the cell's interpreter may be, as ranges
+/// `((3, 0), None, "3.0 or later")` (None: open-ended): each one installs
+/// every pinned wheel (its tags, on the target's glibc) and is one MXNet
+/// declares it supports (`tags::accepting_pythons`). The cell checks its
+/// interpreter against these, never a tag rule of its own.
+pub(super) fn pythons(db: &Db, t: &LockedTarget) -> Py {
+    let ranges = t.accepted_pythons(&db.python);
+    let pair = |(a, b): (u32, u32)| Py::Tuple(vec![Py::Int(a.into()), Py::Int(b.into())]);
+    Py::List(
+        ranges
+            .into_iter()
+            .map(|r| {
+                let to = r.to.map_or(Py::None, pair);
+                Py::Tuple(vec![pair(r.from), to, Py::s(r.to_string())])
+            })
+            .collect(),
+    )
 }
 
 /// How the cell records, in the installed MXNet's metadata, each

@@ -154,10 +154,11 @@ pub fn parse(stdout: &str) -> Result<PythonInfo, PythonParseError> {
     let mut info: PythonInfo =
         serde_json::from_str(line).map_err(|e| PythonParseError(e.to_string()))?;
     if let Some(g) = info.glibc.as_deref() {
-        if glibc_minor(g).is_none() {
+        if crate::tags::parse_glibc(g).is_none() {
             return Err(PythonParseError(format!(
-                "glibc `{}` is not a glibc version (2.N with N at most {MAX_GLIBC_MINOR})",
-                crate::validate::escape_control(&g.chars().take(40).collect::<String>())
+                "glibc `{}` is not a glibc version (2.N with N at most {})",
+                crate::validate::escape_control(&g.chars().take(40).collect::<String>()),
+                crate::tags::MAX_GLIBC_MINOR
             )));
         }
     }
@@ -165,45 +166,15 @@ pub fn parse(stdout: &str) -> Result<PythonInfo, PythonParseError> {
     Ok(info)
 }
 
-/// The largest glibc minor believed: manylinux tags are made for every
-/// minor from it down, so an absurd one (2.4294967295) must not be.
-pub const MAX_GLIBC_MINOR: u32 = 99;
-
-/// `2.35` -> 35; None unless `2.N` (optionally `2.N.P`) with N at most
-/// [`MAX_GLIBC_MINOR`].
-fn glibc_minor(g: &str) -> Option<u32> {
-    let mut it = g.trim().split('.');
-    let major = it.next()?;
-    let minor = it.next()?;
-    let digits = |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());
-    if major != "2" || !digits(minor) || !it.all(digits) {
-        return None;
-    }
-    minor.parse().ok().filter(|m| *m <= MAX_GLIBC_MINOR)
-}
-
-/// `manylinux_2_X_<arch>` for X from the glibc minor down to 17, then the
-/// legacy aliases (PEP 600), then `linux_<arch>`.
+/// The platform tags of the interpreter's machine and glibc, best first
+/// (`tags::linux_platforms`).
 pub fn platform_tags(machine: &str, glibc: Option<&str>) -> Vec<String> {
     let arch = if machine.is_empty() {
-        "x86_64"
+        crate::tags::ARCH
     } else {
         machine
     };
-    let mut tags = Vec::new();
-    if let Some(minor) = glibc.and_then(glibc_minor) {
-        for m in (5..=minor).rev() {
-            tags.push(format!("manylinux_2_{m}_{arch}"));
-            match m {
-                17 => tags.push(format!("manylinux2014_{arch}")),
-                12 => tags.push(format!("manylinux2010_{arch}")),
-                5 => tags.push(format!("manylinux1_{arch}")),
-                _ => {}
-            }
-        }
-    }
-    tags.push(format!("linux_{arch}"));
-    tags
+    crate::tags::linux_platforms(arch, glibc.and_then(crate::tags::parse_glibc))
 }
 
 #[cfg(test)]

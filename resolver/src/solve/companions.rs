@@ -21,8 +21,8 @@
 //! preinstalled version, a measured failure of the pinned version, or a
 //! package the companion's module does not import (dropped).
 
-use super::needs::{universal_wheel, MarkerEnv, Requirement};
-use super::numpy::{cpython_tag, glibc_tuple, manylinux_glibc};
+use super::needs::{MarkerEnv, Requirement};
+use super::numpy::pypi_tags;
 use super::Pin;
 use crate::db::model::{Companion, CompanionRelease, CompanionRun, PypiFile, PypiRelease};
 use crate::db::Db;
@@ -106,34 +106,14 @@ fn mm(v: &str) -> String {
     v.split('.').take(2).collect::<Vec<_>>().join(".")
 }
 
-/// The wheel of `rel` that installs on CPython `python` (glibc `glibc`):
-/// pure Python, or the default-ABI manylinux x86_64 build.
+/// The wheel of `rel` pip installs on CPython `python` (glibc `glibc`).
 pub fn wheel_for<'a>(
     rel: &'a PypiRelease,
     python: &str,
     glibc: Option<&str>,
 ) -> Option<&'a PypiFile> {
-    if let Some(f) = universal_wheel(rel) {
-        return Some(f);
-    }
-    let tag = cpython_tag(python)?;
-    let have = glibc.and_then(glibc_tuple);
-    rel.file
-        .iter()
-        .filter(|f| (f.python_tag == tag && f.abi_tag == tag) || stable_abi(f, &tag))
-        .filter(|f| f.platform_tag.contains("x86_64"))
-        .filter(|f| match (have, manylinux_glibc(&f.platform_tag)) {
-            (Some(have), Some(need)) => need <= have,
-            (_, need) => need.is_some(),
-        })
-        .min_by(|a, b| a.filename.cmp(&b.filename))
-}
-
-/// A stable-ABI wheel (`cp37-abi3`) installs on that CPython and later.
-fn stable_abi(f: &PypiFile, tag: &str) -> bool {
-    let minor = |t: &str| t.strip_prefix("cp3").and_then(|m| m.parse::<u32>().ok());
-    f.abi_tag == "abi3"
-        && matches!((minor(&f.python_tag), minor(tag)), (Some(a), Some(b)) if a <= b)
+    let ranks = crate::tags::Interpreter::cpython(python, glibc)?.ranks();
+    ranks.best(&rel.file, pypi_tags, |f| &f.filename)
 }
 
 fn pin(name: &str, version: &str, f: &PypiFile, role: &str) -> Pin {

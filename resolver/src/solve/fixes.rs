@@ -97,34 +97,29 @@ fn software(db: &Db, t: &Target) -> Vec<Change> {
 
 /// Pythons numpy has wheels for (compat-db/pypi/numpy.toml), nearest first.
 fn pythons(db: &Db, t: &Target) -> Vec<Change> {
-    let have = t.python.as_ref().and_then(|p| {
-        let mut it = p.value.split('.');
-        Some((
-            it.next()?.parse::<u64>().ok()?,
-            it.next()?.parse::<u64>().ok()?,
-        ))
-    });
-    let mut minors = std::collections::BTreeSet::new();
-    for (_, p) in db.pypi.iter().filter(|(_, p)| p.package == "numpy") {
-        for f in p.release.iter().flat_map(|r| &r.file) {
-            if let Some(m) = f
-                .python_tag
-                .strip_prefix("cp3")
-                .and_then(|m| m.parse::<u64>().ok())
-            {
-                minors.insert(m);
-            }
-        }
-    }
-    minors
+    let have = t.interpreter().map(|i| (i.major, i.minor));
+    let versions: std::collections::BTreeSet<(u32, u32)> = db
+        .pypi
+        .iter()
+        .filter(|(_, p)| p.package == "numpy")
+        .flat_map(|(_, p)| p.release.iter().flat_map(|r| &r.file))
+        .flat_map(|f| f.python_tag.split('.'))
+        .filter_map(crate::tags::cpython_version)
+        .collect();
+    let distance = |v: (u32, u32)| match have {
+        Some(h) if h.0 == v.0 => u64::from(h.1.abs_diff(v.1)),
+        Some(_) => 100,
+        None => 0,
+    };
+    versions
         .into_iter()
-        .filter(|m| have != Some((3, *m)))
-        .map(|m| Change {
+        .filter(|v| have != Some(*v))
+        .map(|v| Change {
             cost: 3,
-            distance: have.map_or(0, |h| h.1.abs_diff(m)),
-            words: format!("use Python 3.{m}"),
+            distance: distance(v),
+            words: format!("use Python {}.{}", v.0, v.1),
             overrides: Overrides {
-                python: ov(format!("3.{m}")),
+                python: ov(format!("{}.{}", v.0, v.1)),
                 ..Default::default()
             },
         })

@@ -225,6 +225,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) db: &'a Db,
     pub(crate) target: &'a Target,
     pub(crate) python: Option<Version>,
+    /// The target's Python as wheel tags see it (None: version unknown).
+    pub(crate) tags: Option<crate::tags::Ranks>,
     /// pip_provider answers for (soname, CUDA major): the same few sonames
     /// are asked for by every candidate wheel.
     pip_memo: std::cell::RefCell<std::collections::HashMap<(String, Option<u32>), PipChoice<'a>>>,
@@ -244,6 +246,7 @@ impl<'a> Ctx<'a> {
                 .python
                 .as_ref()
                 .and_then(|p| pep440::version(&p.value).ok()),
+            tags: target.interpreter().map(|i| i.ranks()),
             pip_memo: Default::default(),
             need_memo: Default::default(),
         }

@@ -20,18 +20,6 @@ use crate::pep440::{self, Version, VersionSpecifiers};
 pub use crate::pep508::{Dependency, Marker, MarkerEnv, Requirement, StrOp};
 use std::collections::{BTreeMap, VecDeque};
 
-/// The release's pure-Python wheel (`py3-none-any`, `py2.py3-none-any`).
-pub fn universal_wheel(rel: &PypiRelease) -> Option<&PypiFile> {
-    rel.file
-        .iter()
-        .filter(|f| {
-            f.python_tag.split('.').any(|t| t == "py3")
-                && f.abi_tag == "none"
-                && f.platform_tag == "any"
-        })
-        .min_by(|a, b| a.filename.cmp(&b.filename))
-}
-
 /// A requirement on the way: what asks for it and with which specifier.
 #[derive(Debug, Clone)]
 struct Req {
@@ -51,6 +39,9 @@ struct NeedCx<'a> {
     db: &'a Db,
     env: MarkerEnv,
     python_text: String,
+    /// The target's Python as wheel tags see it; the needs are pure Python,
+    /// so the glibc does not matter.
+    ranks: crate::tags::Ranks,
     /// Installed on the target (name -> version): a requirement it meets is not pinned.
     preinstalled: &'a BTreeMap<String, String>,
 }
@@ -84,13 +75,15 @@ impl<'a> NeedCx<'a> {
                 {
                     return None;
                 }
-                let file = universal_wheel(rel)?;
+                let file = self
+                    .ranks
+                    .best(&rel.file, super::numpy::pypi_tags, |f| &f.filename)?;
                 Some(Picked { version, rel, file })
             })
             .collect();
         if out.is_empty() {
             return Err(format!(
-                "no release of {name} in compat-db has a py3-none-any wheel for Python {}",
+                "no release of {name} in compat-db has a wheel that installs on Python {}",
                 self.python_text
             ));
         }
@@ -173,7 +166,8 @@ pub fn pin(
     mxnet_requires_dist: &[Dependency],
     by: &str,
 ) -> (Vec<Pin>, Vec<Need>) {
-    let Some(env) = MarkerEnv::new(python) else {
+    let interpreter = crate::tags::Interpreter::cpython(python, None);
+    let (Some(env), Some(interpreter)) = (MarkerEnv::new(python), interpreter) else {
         let left = needs
             .into_iter()
             .map(|n| Need {
@@ -190,6 +184,7 @@ pub fn pin(
         db,
         env,
         python_text: python.to_string(),
+        ranks: interpreter.ranks(),
         preinstalled,
     };
     let mxnet_reqs: Vec<&Requirement> = mxnet_requires_dist

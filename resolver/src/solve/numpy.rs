@@ -33,37 +33,9 @@ pub fn numpy_spec<'a>(
         .find_map(|r| r.spec.as_ref())
 }
 
-/// `cp312` for Python 3.12.x.
-pub fn cpython_tag(python: &str) -> Option<String> {
-    let mut it = python.split('.');
-    Some(format!("cp{}{}", it.next()?, it.next()?))
-}
-
-/// glibc level a manylinux platform tag needs: manylinux1 2.5,
-/// manylinux2010 2.12, manylinux2014 2.17, manylinux_X_Y X.Y.
-pub fn manylinux_glibc(platform_tag: &str) -> Option<(u32, u32)> {
-    platform_tag
-        .split('.')
-        .filter_map(|t| {
-            if t.starts_with("manylinux1_") {
-                Some((2, 5))
-            } else if t.starts_with("manylinux2010_") {
-                Some((2, 12))
-            } else if t.starts_with("manylinux2014_") {
-                Some((2, 17))
-            } else if let Some(rest) = t.strip_prefix("manylinux_") {
-                let mut p = rest.split('_');
-                Some((p.next()?.parse().ok()?, p.next()?.parse().ok()?))
-            } else {
-                None
-            }
-        })
-        .min()
-}
-
-pub fn glibc_tuple(s: &str) -> Option<(u32, u32)> {
-    let (a, b) = s.split_once('.')?;
-    Some((a.parse().ok()?, b.parse().ok()?))
+/// The tags of a PyPI file, for [`crate::tags::Ranks::best`].
+pub(crate) fn pypi_tags(f: &PypiFile) -> (&str, &str, &str) {
+    (&f.python_tag, &f.abi_tag, &f.platform_tag)
 }
 
 fn breakers_for<'a>(db: &'a Db, mxnet_version: &Version, numpy: &Version) -> Vec<&'a Breaker> {
@@ -89,9 +61,11 @@ pub fn choose(
     installed: Option<&str>,
 ) -> Result<NumpyChoice, String> {
     let mx = pep440::version(mxnet_version).map_err(|e| e.to_string())?;
-    let tag = cpython_tag(python).ok_or_else(|| format!("cannot read Python version {python}"))?;
+    let ranks = crate::tags::Interpreter::cpython(python, glibc)
+        .ok_or_else(|| format!("cannot read Python version {python}"))?
+        .ranks();
+    let tag = ranks.interpreter().python_tag();
     let spec = numpy_spec(requires_dist, MarkerEnv::new(python).as_ref());
-    let glibc = glibc.and_then(glibc_tuple);
     let releases: Vec<&PypiRelease> = db
         .pypi
         .iter()
@@ -106,21 +80,7 @@ pub fn choose(
         let Ok(v) = pep440::version(&rel.version) else {
             continue;
         };
-        let file = rel
-            .file
-            .iter()
-            // The default ABI (cp312, or cp37m with pymalloc), not a
-            // free-threaded build (cp313t).
-            .filter(|f| {
-                f.python_tag == tag
-                    && (f.abi_tag == tag || f.abi_tag == format!("{tag}m"))
-                    && f.platform_tag.contains("x86_64")
-            })
-            .filter(|f| match (glibc, manylinux_glibc(&f.platform_tag)) {
-                (Some(have), Some(need)) => need <= have,
-                _ => true,
-            })
-            .min_by_key(|f| manylinux_glibc(&f.platform_tag));
+        let file = ranks.best(&rel.file, pypi_tags, |f| &f.filename);
         let Some(file) = file else { continue };
         let breakers = breakers_for(db, &mx, &v);
         let shimmable = breakers.iter().all(|b| !b.shim.is_empty());
@@ -180,12 +140,5 @@ mod tests {
         );
         is(&["numpy<1.17; python_version < '3.10'", "numpy>=2"], ">=2");
         assert_eq!(spec(&["numpydoc (>=1)"], "3.12.3"), None);
-        assert_eq!(cpython_tag("3.12.13").as_deref(), Some("cp312"));
-        assert_eq!(
-            manylinux_glibc("manylinux_2_17_x86_64.manylinux2014_x86_64"),
-            Some((2, 17))
-        );
-        assert_eq!(manylinux_glibc("manylinux1_x86_64"), Some((2, 5)));
-        assert_eq!(manylinux_glibc("manylinux_2_28_x86_64"), Some((2, 28)));
     }
 }

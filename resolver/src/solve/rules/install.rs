@@ -4,8 +4,8 @@
 use super::Breaks;
 use crate::db::model::{WheelFile, WheelRelease};
 use crate::pep440::{self, Version};
-use crate::solve::numpy::{glibc_tuple, manylinux_glibc};
 use crate::solve::{Constraints, Ctx, Rule};
+use crate::tags::{parse_glibc, platform_mismatch, undeclared, Mismatch, WheelTags};
 
 /// Rule `constraint`: the MXNet version specifier and package list. The
 /// wheel's version, None when it is not PEP 440 (then broken too).
@@ -37,55 +37,48 @@ pub(crate) fn constraint(rel: &WheelRelease, c: &Constraints, b: &mut Breaks) ->
     Some(version)
 }
 
-/// Rule `platform`: Linux x86_64, and a manylinux level the target's glibc meets.
+/// Rule `platform`: Linux x86_64, and a manylinux level the target's glibc
+/// meets (`tags::platform_mismatch`).
 pub(crate) fn platform(cx: &Ctx, w: &WheelFile, b: &mut Breaks) {
-    match crate::wheelname::WheelName::parse(&w.filename) {
-        Err(e) => return b.push(Rule::Platform, e.to_string()),
-        Ok(name) if !name.is_linux_x86_64_or_any() => {
-            return b.push(
-                Rule::Platform,
-                format!("platform {} is not Linux x86_64", w.platform_tag),
-            )
-        }
-        Ok(_) => {}
-    }
-    let have = cx.target.glibc.as_ref().and_then(|g| glibc_tuple(&g.value));
-    if let (Some(need), Some(have)) = (manylinux_glibc(&w.platform_tag), have) {
-        if need > have {
-            b.push(
-                Rule::Platform,
-                format!(
-                    "{} needs glibc {}.{}; the target has {}.{}",
-                    w.platform_tag, need.0, need.1, have.0, have.1
-                ),
-            );
-        }
+    let glibc = cx.target.glibc.as_ref().and_then(|g| parse_glibc(&g.value));
+    if let Some(m) = platform_mismatch(&wheel_tags(w), glibc) {
+        b.push(Rule::Platform, m.to_string());
     }
 }
 
-/// Rule `python`: a known Python 3 the wheel's Requires-Python admits.
-pub(crate) fn python(cx: &Ctx, w: &WheelFile, b: &mut Breaks) {
-    if !w
-        .python_tag
-        .split('.')
-        .any(|t| t == "py3" || t.starts_with("cp3"))
-    {
-        b.push(
-            Rule::Python,
-            format!("python tag {} is not for Python 3", w.python_tag),
-        );
-    }
-    let Some(py) = &cx.python else {
+fn wheel_tags(w: &WheelFile) -> WheelTags {
+    WheelTags::new(&w.python_tag, &w.abi_tag, &w.platform_tag)
+}
+
+/// Rule `python`: the target's Python installs the wheel's tags (pip's
+/// rule, `tags::Ranks`), its Requires-Python admits it, and the project
+/// supports it (compat-db/python.toml).
+pub(crate) fn python(cx: &Ctx, rel: &WheelRelease, w: &WheelFile, b: &mut Breaks) {
+    let (Some(py), Some(ranks)) = (&cx.python, &cx.tags) else {
         return b.push(
             Rule::Python,
             "the target's Python version is unknown (pass --python-version)",
         );
     };
+    if let Err(m @ Mismatch::Python { .. }) = ranks.rank(&wheel_tags(w)) {
+        b.push(Rule::Python, m.to_string());
+    }
     if let Some(spec) = &w.requires_python {
         if !spec.contains(py) {
             b.push(
                 Rule::Python,
                 format!("requires Python {spec}; the target has {py}"),
+            );
+        }
+    }
+    if let Ok(release) = pep440::version(&rel.version) {
+        if let Some(d) = undeclared(&cx.db.python, "mxnet", &release, py) {
+            b.push(
+                Rule::Python,
+                format!(
+                    "MXNet {} supports Python {}, not {py}: {}",
+                    rel.version, d.python, d.why
+                ),
             );
         }
     }

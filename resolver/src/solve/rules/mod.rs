@@ -65,7 +65,7 @@ pub(crate) fn evaluate(
         return Err(rejection(rel, w, b));
     };
     install::platform(cx, w, &mut b);
-    install::python(cx, w, &mut b);
+    install::python(cx, rel, w, &mut b);
     let numpy = pins::numpy(cx, rel, w, &mut b);
     device::device(cx, w, &mut b);
     let code = device::select(cx, w);

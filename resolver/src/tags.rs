@@ -1,0 +1,595 @@
+//! Wheel compatibility tags (PEP 425, PEP 427, PEP 600) with pip's
+//! semantics (`packaging.tags.sys_tags`): the one place gpu-env reads a
+//! python, ABI or platform tag. It answers "does this wheel install on this
+//! interpreter" (and how pip ranks it), and, with compat-db's declared
+//! support, "can this Python import this release". Every rule, the fixes,
+//! `host`, install and the generated cell ask here; the cell gets the
+//! answers as data ([`accepting_pythons`]).
+//!
+//! gpu-env serves CPython on Linux x86_64 (Colab, Kaggle and local Linux),
+//! so an [`Interpreter`] is a CPython version and the glibc it runs on.
+
+use crate::db::model::PythonSupport;
+use crate::pep440::{self, Version};
+use std::collections::HashMap;
+
+/// The one architecture gpu-env serves.
+pub const ARCH: &str = "x86_64";
+
+/// The largest glibc minor believed: manylinux tags are made for every
+/// minor from it down, so an absurd one (2.4294967295) must not be.
+pub const MAX_GLIBC_MINOR: u32 = 99;
+
+/// One tag triple.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tag {
+    pub interpreter: String,
+    pub abi: String,
+    pub platform: String,
+}
+
+/// A wheel's tags as its file name gives them; each part may be a
+/// compressed set (`py2.py3`, `manylinux_2_17_x86_64.manylinux2014_x86_64`),
+/// and the wheel carries every combination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WheelTags {
+    pub python: Vec<String>,
+    pub abi: Vec<String>,
+    pub platform: Vec<String>,
+}
+
+impl WheelTags {
+    pub fn new(python: &str, abi: &str, platform: &str) -> WheelTags {
+        let split = |s: &str| s.split('.').map(str::to_string).collect();
+        WheelTags {
+            python: split(python),
+            abi: split(abi),
+            platform: split(platform),
+        }
+    }
+
+    /// Every tag triple the wheel carries.
+    pub fn tags(&self) -> impl Iterator<Item = Tag> + '_ {
+        self.python.iter().flat_map(move |p| {
+            self.abi.iter().flat_map(move |a| {
+                self.platform.iter().map(move |pl| Tag {
+                    interpreter: p.clone(),
+                    abi: a.clone(),
+                    platform: pl.clone(),
+                })
+            })
+        })
+    }
+
+    /// Built for Linux x86_64 (manylinux or linux) or pure (`any`).
+    pub fn is_linux_x86_64_or_any(&self) -> bool {
+        self.platform.iter().any(|p| {
+            p == "any"
+                || ((p.starts_with("manylinux") || p.starts_with("linux"))
+                    && p.ends_with(&format!("_{ARCH}")))
+        })
+    }
+
+    /// A pure Python 3 wheel (`py3-none-any`, `py2.py3-none-any`).
+    pub fn is_pure_py3(&self) -> bool {
+        self.python.iter().any(|t| t == "py3")
+            && self.abi.iter().any(|t| t == "none")
+            && self.platform.iter().any(|t| t == "any")
+    }
+
+    /// The lowest glibc among its manylinux platform tags (None: no
+    /// manylinux tag).
+    pub fn glibc_floor(&self) -> Option<(u32, u32)> {
+        self.platform
+            .iter()
+            .filter_map(|p| manylinux_glibc(p))
+            .min()
+    }
+}
+
+/// The CPython version of a `cpXY` python tag: `cp311` -> (3, 11),
+/// `cp27` -> (2, 7); None for other tags (`py3`, `pp39`).
+pub fn cpython_version(python_tag: &str) -> Option<(u32, u32)> {
+    let digits = python_tag.strip_prefix("cp")?;
+    if digits.len() < 2 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (major, minor) = digits.split_at(1);
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// glibc level a manylinux platform tag needs: manylinux1 2.5,
+/// manylinux2010 2.12, manylinux2014 2.17, manylinux_X_Y X.Y.
+pub fn manylinux_glibc(platform: &str) -> Option<(u32, u32)> {
+    if platform.starts_with("manylinux1_") {
+        Some((2, 5))
+    } else if platform.starts_with("manylinux2010_") {
+        Some((2, 12))
+    } else if platform.starts_with("manylinux2014_") {
+        Some((2, 17))
+    } else {
+        let mut p = platform.strip_prefix("manylinux_")?.split('_');
+        Some((p.next()?.parse().ok()?, p.next()?.parse().ok()?))
+    }
+}
+
+/// `2.35` (or `2.35.1`) -> (2, 35); None unless glibc 2 with a minor of
+/// at most [`MAX_GLIBC_MINOR`] (at most three digits each part).
+pub fn parse_glibc(g: &str) -> Option<(u32, u32)> {
+    let mut it = g.trim().split('.');
+    let major = it.next()?;
+    let minor = it.next()?;
+    let digits = |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());
+    if major != "2" || !digits(minor) || !it.all(digits) {
+        return None;
+    }
+    let minor: u32 = minor.parse().ok().filter(|m| *m <= MAX_GLIBC_MINOR)?;
+    Some((2, minor))
+}
+
+/// The platform tags of Linux `arch` with glibc `(2, minor)`, best first, as
+/// `packaging.tags` orders them: `manylinux_2_<m>_<arch>` from the glibc
+/// down to 2.5, each legacy alias (manylinux2014 = 2.17, manylinux2010 =
+/// 2.12, manylinux1 = 2.5) right after its PEP 600 name, then
+/// `linux_<arch>`. Without a glibc, `linux_<arch>` only.
+pub fn linux_platforms(arch: &str, glibc: Option<(u32, u32)>) -> Vec<String> {
+    let mut tags = Vec::new();
+    if let Some((2, minor)) = glibc {
+        for m in (5..=minor.min(MAX_GLIBC_MINOR)).rev() {
+            tags.push(format!("manylinux_2_{m}_{arch}"));
+            match m {
+                17 => tags.push(format!("manylinux2014_{arch}")),
+                12 => tags.push(format!("manylinux2010_{arch}")),
+                5 => tags.push(format!("manylinux1_{arch}")),
+                _ => {}
+            }
+        }
+    }
+    tags.push(format!("linux_{arch}"));
+    tags
+}
+
+/// Why `w`'s platform tags do not install on Linux x86_64 with `glibc`
+/// (None when unknown: every manylinux level passes), whatever the Python.
+pub fn platform_mismatch(w: &WheelTags, glibc: Option<(u32, u32)>) -> Option<Mismatch> {
+    if !w.is_linux_x86_64_or_any() {
+        return Some(Mismatch::Platform(w.platform.join(".")));
+    }
+    let plain = w.platform.iter().any(|p| p == "any" || p == "linux_x86_64");
+    match (w.glibc_floor(), glibc) {
+        (Some(need), Some(have)) if need > have && !plain => Some(Mismatch::Glibc {
+            platform: w.platform.join("."),
+            need,
+            have,
+        }),
+        _ => None,
+    }
+}
+
+/// A CPython on Linux x86_64.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interpreter {
+    pub major: u32,
+    pub minor: u32,
+    /// None when unknown: then every manylinux level is taken to install
+    /// (the platform rule cannot judge it).
+    pub glibc: Option<(u32, u32)>,
+}
+
+/// Why a wheel does not install on an interpreter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Mismatch {
+    #[error("platform {0} is not Linux x86_64")]
+    Platform(String),
+    #[error("{platform} needs glibc {}.{}; the target has {}.{}", need.0, need.1, have.0, have.1)]
+    Glibc {
+        platform: String,
+        need: (u32, u32),
+        have: (u32, u32),
+    },
+    #[error("tags {tags} do not install on CPython {python} (it takes {wants})")]
+    Python {
+        tags: String,
+        python: String,
+        wants: String,
+    },
+}
+
+impl Interpreter {
+    /// CPython `python` (`3.11`, `3.11.4`, `2.7.18`) on a glibc (`2.35`).
+    pub fn cpython(python: &str, glibc: Option<&str>) -> Option<Interpreter> {
+        let mut it = python.trim().split('.');
+        let major = it.next()?.parse().ok()?;
+        let minor = it.next()?.parse().ok()?;
+        if !(2..=3).contains(&major) || minor > 99 {
+            return None;
+        }
+        Some(Interpreter {
+            major,
+            minor,
+            glibc: glibc.and_then(parse_glibc),
+        })
+    }
+
+    /// `3.11`.
+    pub fn version(&self) -> String {
+        format!("{}.{}", self.major, self.minor)
+    }
+
+    /// `cp311`.
+    pub fn python_tag(&self) -> String {
+        format!("cp{}{}", self.major, self.minor)
+    }
+
+    /// The ABI of a default (release, GIL) build: `cp311`; `cp37m` before
+    /// 3.8 (pymalloc); `cp27mu` for Python 2 (pymalloc, UCS-4 as Linux
+    /// distributions build it).
+    pub fn abi_tag(&self) -> String {
+        let flags = match (self.major, self.minor) {
+            (2, _) => "mu",
+            (3, m) if m < 8 => "m",
+            _ => "",
+        };
+        format!("{}{flags}", self.python_tag())
+    }
+
+    /// Its python-abi pairs in words: `cp311-cp311, cp3*-abi3, cp311-none,
+    /// py3*-none`.
+    fn wants(&self) -> String {
+        let cp = self.python_tag();
+        let abi3 = match (self.major, self.minor) >= (3, 2) {
+            true => format!("cp{}*-abi3, ", self.major),
+            false => String::new(),
+        };
+        format!(
+            "{cp}-{}, {abi3}{cp}-none, py{}*-none",
+            self.abi_tag(),
+            self.major
+        )
+    }
+
+    /// The platform tags it installs, best first.
+    pub fn platforms(&self) -> Vec<String> {
+        let glibc = Some(self.glibc.unwrap_or((2, MAX_GLIBC_MINOR)));
+        linux_platforms(ARCH, glibc)
+    }
+
+    /// Every tag it installs, best first: `packaging.tags.sys_tags()` for
+    /// CPython (`cpython_tags`, then `compatible_tags`).
+    pub fn supported(&self) -> Vec<Tag> {
+        let platforms = self.platforms();
+        let cp = self.python_tag();
+        let mut out = Vec::new();
+        let mut push = |interpreter: &str, abi: &str, platform: &str| {
+            out.push(Tag {
+                interpreter: interpreter.to_string(),
+                abi: abi.to_string(),
+                platform: platform.to_string(),
+            })
+        };
+        let abi3 = (self.major, self.minor) >= (3, 2);
+        let mut abis = vec![self.abi_tag()];
+        if abi3 {
+            abis.push("abi3".into());
+        }
+        abis.push("none".into());
+        for abi in &abis {
+            for p in &platforms {
+                push(&cp, abi, p);
+            }
+        }
+        if abi3 {
+            for minor in (2..self.minor).rev() {
+                for p in &platforms {
+                    push(&format!("cp{}{minor}", self.major), "abi3", p);
+                }
+            }
+        }
+        let py_range = self.py_range();
+        for py in &py_range {
+            for p in &platforms {
+                push(py, "none", p);
+            }
+        }
+        push(&cp, "none", "any");
+        for py in &py_range {
+            push(py, "none", "any");
+        }
+        out
+    }
+
+    /// `py311`, `py3`, `py310` ... `py30` (`_py_interpreter_range`).
+    fn py_range(&self) -> Vec<String> {
+        let mut v = vec![
+            format!("py{}{}", self.major, self.minor),
+            format!("py{}", self.major),
+        ];
+        v.extend(
+            (0..self.minor)
+                .rev()
+                .map(|m| format!("py{}{m}", self.major)),
+        );
+        v
+    }
+
+    /// The index of every tag it installs (lower is preferred).
+    pub fn ranks(&self) -> Ranks {
+        Ranks {
+            interpreter: *self,
+            order: self
+                .supported()
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| (t, i))
+                .collect(),
+        }
+    }
+}
+
+/// An interpreter's supported tags with pip's preference, computed once.
+#[derive(Debug, Clone)]
+pub struct Ranks {
+    interpreter: Interpreter,
+    order: HashMap<Tag, usize>,
+}
+
+impl Ranks {
+    pub fn interpreter(&self) -> &Interpreter {
+        &self.interpreter
+    }
+
+    /// The rank of the best tag of `w` it installs (lower is better), or
+    /// why it installs none.
+    pub fn rank(&self, w: &WheelTags) -> Result<usize, Mismatch> {
+        if let Some(best) = w.tags().filter_map(|t| self.order.get(&t).copied()).min() {
+            return Ok(best);
+        }
+        if let Some(m) = platform_mismatch(w, self.interpreter.glibc) {
+            return Err(m);
+        }
+        let i = &self.interpreter;
+        Err(Mismatch::Python {
+            tags: format!("{}-{}", w.python.join("."), w.abi.join(".")),
+            python: i.version(),
+            wants: i.wants(),
+        })
+    }
+
+    pub fn installs(&self, w: &WheelTags) -> bool {
+        self.rank(w).is_ok()
+    }
+
+    /// The file pip picks among `files` (one release's wheels): the best
+    /// ranked that installs, ties broken by file name; None when none does.
+    pub fn best<'a, F>(
+        &self,
+        files: impl IntoIterator<Item = &'a F>,
+        tags_of: impl Fn(&F) -> (&str, &str, &str),
+        filename: impl Fn(&F) -> &str,
+    ) -> Option<&'a F>
+    where
+        F: 'a,
+    {
+        files
+            .into_iter()
+            .filter_map(|f| {
+                let (py, abi, plat) = tags_of(f);
+                let rank = self.rank(&WheelTags::new(py, abi, plat)).ok()?;
+                Some((rank, f))
+            })
+            .min_by(|a, b| (a.0, filename(a.1)).cmp(&(b.0, filename(b.1))))
+            .map(|(_, f)| f)
+    }
+}
+
+/// Why a Python cannot import a release the project declared it does not
+/// support (compat-db/python.toml), or None.
+pub fn undeclared<'a>(
+    declared: &'a [PythonSupport],
+    project: &str,
+    release: &Version,
+    python: &Version,
+) -> Option<&'a PythonSupport> {
+    declared.iter().find(|d| {
+        pep440::normalize_name(&d.project) == pep440::normalize_name(project)
+            && d.releases.contains(release)
+            && !d.python.contains(python)
+    })
+}
+
+/// The highest Python 3 minor [`accepting_pythons`] tries: a bound on the
+/// search, not a fact (a range reaching it is open-ended).
+const TOP_MINOR: u32 = 30;
+
+/// A run of accepted Python versions: from `from` up to `to` (None: open
+/// ended, every later minor of that major too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PythonRange {
+    pub from: (u32, u32),
+    pub to: Option<(u32, u32)>,
+}
+
+impl PythonRange {
+    /// Whether Python `(major, minor)` is in the range.
+    pub fn contains(&self, v: (u32, u32)) -> bool {
+        self.from <= v
+            && self.to.is_none_or(|to| v <= to)
+            && (self.to.is_some() || v.0 == self.from.0)
+    }
+}
+
+impl std::fmt::Display for PythonRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (a, b) = self.from;
+        match self.to {
+            None => write!(f, "{a}.{b} or later"),
+            Some(to) if to == self.from => write!(f, "{a}.{b}"),
+            Some((c, d)) => write!(f, "{a}.{b} to {c}.{d}"),
+        }
+    }
+}
+
+/// The Python versions that install every one of `wheels` on a glibc and
+/// import `project` `release` as declared, as ranges: the answer the
+/// generated cell checks its interpreter against. Tried: 2.7 and 3.0 to
+/// 3.[`TOP_MINOR`].
+pub fn accepting_pythons(
+    wheels: &[WheelTags],
+    glibc: Option<&str>,
+    declared: &[PythonSupport],
+    project: &str,
+    release: &str,
+) -> Vec<PythonRange> {
+    let release = pep440::version(release).ok();
+    let accepts = |(major, minor): (u32, u32)| {
+        let Some(i) = Interpreter::cpython(&format!("{major}.{minor}"), glibc) else {
+            return false;
+        };
+        let ranks = i.ranks();
+        let declared_ok = match (&release, pep440::version(&i.version())) {
+            (Some(r), Ok(py)) => undeclared(declared, project, r, &py).is_none(),
+            _ => true,
+        };
+        declared_ok && wheels.iter().all(|w| ranks.installs(w))
+    };
+    let mut out: Vec<PythonRange> = Vec::new();
+    let candidates = std::iter::once((2, 7)).chain((0..=TOP_MINOR).map(|m| (3, m)));
+    for v in candidates.filter(|v| accepts(*v)) {
+        match out.last_mut() {
+            Some(r) if r.to.is_some_and(|t| t.0 == v.0 && t.1 + 1 == v.1) => r.to = Some(v),
+            _ => out.push(PythonRange {
+                from: v,
+                to: Some(v),
+            }),
+        }
+    }
+    for r in &mut out {
+        if r.to == Some((3, TOP_MINOR)) {
+            r.to = None;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tags of a wheel file name (the last three `-` parts).
+    fn of(filename: &str) -> WheelTags {
+        let stem = filename.strip_suffix(".whl").unwrap();
+        let p: Vec<&str> = stem.rsplitn(4, '-').collect();
+        WheelTags::new(p[2], p[1], p[0])
+    }
+
+    fn tag(s: &str) -> Tag {
+        let mut p = s.splitn(3, '-');
+        Tag {
+            interpreter: p.next().unwrap().into(),
+            abi: p.next().unwrap().into(),
+            platform: p.next().unwrap().into(),
+        }
+    }
+
+    #[test]
+    fn cpython_311_order_starts_and_ends_as_pip() {
+        let i = Interpreter::cpython("3.11.7", Some("2.35")).unwrap();
+        let s = i.supported();
+        assert_eq!(s[0], tag("cp311-cp311-manylinux_2_35_x86_64"));
+        assert_eq!(s.last().unwrap(), &tag("py30-none-any"));
+        let at = |t: &str| s.iter().position(|x| *x == tag(t)).unwrap();
+        assert_eq!(
+            at("cp311-cp311-manylinux2014_x86_64"),
+            at("cp311-cp311-manylinux_2_17_x86_64") + 1
+        );
+        assert!(at("cp311-abi3-linux_x86_64") < at("cp311-none-manylinux_2_35_x86_64"));
+        assert!(at("cp37-abi3-manylinux1_x86_64") < at("py311-none-manylinux_2_35_x86_64"));
+        assert!(at("cp311-none-any") < at("py311-none-any"));
+    }
+
+    #[test]
+    fn python_2_takes_cp27mu_and_py2_only() {
+        let r = Interpreter::cpython("2.7.18", Some("2.17"))
+            .unwrap()
+            .ranks();
+        let w = of;
+        assert!(r.installs(&w("mxnet_cu80-0.12.1-cp27-cp27mu-manylinux1_x86_64.whl")));
+        assert!(r.installs(&w(
+            "mxnet_cu100-1.7.0-py2.py3-none-manylinux2014_x86_64.whl"
+        )));
+        assert!(!r.installs(&w("mxnet-1.9.1-py3-none-manylinux2014_x86_64.whl")));
+        assert!(!r.installs(&w("x-1-cp27-cp27m-manylinux1_x86_64.whl")));
+        assert!(!r.installs(&w("x-1-cp36-abi3-manylinux1_x86_64.whl")));
+        assert!(matches!(
+            r.rank(&w("mxnet-1.9.1-py3-none-manylinux2014_x86_64.whl")),
+            Err(Mismatch::Python { .. })
+        ));
+    }
+
+    #[test]
+    fn mismatches_name_the_platform_and_the_glibc() {
+        let r = Interpreter::cpython("3.12", Some("2.17")).unwrap().ranks();
+        let w = of;
+        assert_eq!(
+            r.rank(&w("x-1-py3-none-win_amd64.whl"))
+                .unwrap_err()
+                .to_string(),
+            "platform win_amd64 is not Linux x86_64"
+        );
+        assert_eq!(
+            r.rank(&w("x-1-cp312-cp312-manylinux_2_28_x86_64.whl"))
+                .unwrap_err()
+                .to_string(),
+            "manylinux_2_28_x86_64 needs glibc 2.28; the target has 2.17"
+        );
+        // abi3 from an older CPython installs; a newer one does not.
+        assert!(r.installs(&w("x-1-cp38-abi3-manylinux2014_x86_64.whl")));
+        assert!(!r.installs(&w("x-1-cp313-abi3-manylinux2014_x86_64.whl")));
+        // A wheel's best tag decides its rank.
+        let two = w("x-1-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl");
+        assert_eq!(
+            r.rank(&two).unwrap(),
+            r.rank(&w("x-1-cp312-cp312-manylinux_2_17_x86_64.whl"))
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn cpython_tags_read_back_as_versions() {
+        assert_eq!(cpython_version("cp311"), Some((3, 11)));
+        assert_eq!(cpython_version("cp27"), Some((2, 7)));
+        for t in ["py3", "pp39", "cp3", "cpx1", "abi3"] {
+            assert_eq!(cpython_version(t), None, "{t}");
+        }
+    }
+
+    #[test]
+    fn accepted_pythons_are_ranges() {
+        let mxnet_py3 = of("mxnet_cu112-1.9.1-py3-none-manylinux2014_x86_64.whl");
+        let numpy = of("numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl");
+        let got = |w: &[WheelTags]| -> Vec<String> {
+            accepting_pythons(w, Some("2.35"), &[], "mxnet", "1.9.1")
+                .iter()
+                .map(|r| r.to_string())
+                .collect()
+        };
+        assert_eq!(got(std::slice::from_ref(&mxnet_py3)), ["3.0 or later"]);
+        assert_eq!(got(&[mxnet_py3, numpy]), ["3.11"]);
+        let both = of("mxnet_cu100-1.5.1-py2.py3-none-manylinux1_x86_64.whl");
+        assert_eq!(got(&[both]), ["2.7", "3.0 or later"]);
+    }
+
+    #[test]
+    fn glibc_parsing_is_bounded() {
+        assert_eq!(parse_glibc("2.35"), Some((2, 35)));
+        assert_eq!(parse_glibc("2.31.1"), Some((2, 31)));
+        for g in ["2.4294967295", "2.100", "3.1", "", "2."] {
+            assert_eq!(parse_glibc(g), None, "{g}");
+        }
+        assert_eq!(linux_platforms(ARCH, None), ["linux_x86_64"]);
+        assert_eq!(
+            linux_platforms(ARCH, Some((2, 99))).len(),
+            99 - 5 + 1 + 3 + 1
+        );
+    }
+}

@@ -296,14 +296,36 @@ pub fn resolve_path(path: &Path) -> PathBuf {
     }
 }
 
-/// Read at most `max` bytes of a regular file, on a helper thread that is
-/// abandoned after `timeout`: a FIFO, a device (/dev/zero), a huge file or
-/// a hung file system is an error, never a hang or an unbounded read.
+/// How long gpu-env waits for one local file (a lock, compat-db, a
+/// generated file, the manifest) before giving up on it: a hung network
+/// file system is an error, never a hung pre-commit hook.
+pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The largest generated file (requirements, pylock, setup cell, notebook,
+/// compatibility page) or compat-db file gpu-env reads.
+pub const MAX_TEXT_FILE: u64 = 16 << 20;
+
+/// Read a regular file of at most `max` bytes as UTF-8 text, within
+/// `timeout` ([`read_bounded_bytes`]).
 pub fn read_bounded(
     path: &Path,
     max: u64,
     timeout: std::time::Duration,
 ) -> std::io::Result<String> {
+    String::from_utf8(read_bounded_bytes(path, max, timeout)?)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"))
+}
+
+/// Read at most `max` bytes of a regular file, on a helper thread that is
+/// abandoned after `timeout`: a FIFO, a device (/dev/zero, also through a
+/// symlink), a file over `max` bytes or a hung file system is an error,
+/// never a hang or an unbounded read. Every file gpu-env reads goes
+/// through here.
+pub fn read_bounded_bytes(
+    path: &Path,
+    max: u64,
+    timeout: std::time::Duration,
+) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let meta = std::fs::metadata(path)?;
     if !meta.is_file() {
@@ -311,6 +333,15 @@ pub fn read_bounded(
             std::io::ErrorKind::InvalidInput,
             "not a regular file (a FIFO, device or directory is not read)",
         ));
+    }
+    let too_large = move || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {max} bytes; not read"),
+        )
+    };
+    if meta.len() > max {
+        return Err(too_large());
     }
     let p = path.to_path_buf();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -328,13 +359,9 @@ pub fn read_bounded(
                 let mut buf = Vec::new();
                 f.take(max + 1).read_to_end(&mut buf)?;
                 if buf.len() as u64 > max {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!("larger than {max} bytes; not read"),
-                    ));
+                    return Err(too_large());
                 }
-                String::from_utf8(buf)
-                    .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"))
+                Ok(buf)
             })();
             let _ = tx.send(r);
         })?;
@@ -345,6 +372,16 @@ pub fn read_bounded(
             format!("no data within {:.1} s", timeout.as_secs_f64()),
         )),
     }
+}
+
+/// [`read_bounded`] with the limits of a generated or compat-db file.
+pub fn read_text(path: &Path) -> std::io::Result<String> {
+    read_bounded(path, MAX_TEXT_FILE, READ_TIMEOUT)
+}
+
+/// [`read_bounded_bytes`] with the limits of a generated or compat-db file.
+pub fn read_text_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+    read_bounded_bytes(path, MAX_TEXT_FILE, READ_TIMEOUT)
 }
 
 #[cfg(test)]

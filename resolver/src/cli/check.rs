@@ -545,7 +545,7 @@ fn stale(db: &crate::db::Db, loaded: &Loaded, lock_path: &Path, lock: &Lock) -> 
     };
     for (i, (path, text)) in outputs.iter().enumerate() {
         let shown = rel(path, &loaded.root);
-        match std::fs::read(path) {
+        match crate::fsutil::read_text_bytes(path) {
             Ok(bytes) if bytes == text.as_bytes() => {}
             Ok(_) if i == 0 => out.push(format!(
                 "stale: {shown} is not as `cargo xtask resolve` writes it (edited by hand?)"
@@ -554,13 +554,21 @@ fn stale(db: &crate::db::Db, loaded: &Loaded, lock_path: &Path, lock: &Lock) -> 
                 "stale: {shown} does not match the lock (sha256 {})",
                 &lock.hash()[..16]
             )),
-            Err(_) => out.push(format!("stale: {shown} is missing")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                out.push(format!("stale: {shown} is missing"))
+            }
+            Err(e) => out.push(format!(
+                "stale: {shown} cannot be read ({e}); move it away and run `cargo xtask resolve`"
+            )),
         }
     }
-    // The compatibility page, in repos that keep one (this one).
+    // The compatibility page, in repos that keep one (this one); a page
+    // of the repo's own at that path is not gpu-env's.
     let page = loaded.root.join(crate::matrix::DEFAULT_OUT);
-    if page.is_file()
-        && std::fs::read(&page).ok().as_deref() != Some(crate::matrix::render(db).as_bytes())
+    let found = crate::fsutil::read_text_bytes(&page).ok();
+    if found.as_deref().is_some_and(|b| {
+        crate::generated::may_replace(crate::generated::Kind::Matrix, b) && !b.is_empty()
+    }) && found.as_deref() != Some(crate::matrix::render(db).as_bytes())
     {
         out.push(format!(
             "stale: {} is not as `cargo xtask matrix` writes it",

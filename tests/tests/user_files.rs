@@ -321,3 +321,38 @@ fn matrix_replaces_only_its_own_page_and_never_writes_through_a_link() {
         .unwrap()
         .ends_with("<!-- kept -->\n"));
 }
+
+#[test]
+fn escapes_and_binary_from_the_machine_never_reach_the_terminal_raw() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("bin");
+    // A GPU name with an OSC title sequence, a screen clear and a bidi
+    // override; a python3 that prints 400 KB of binary and fails.
+    gpu_env_tests::script(
+        &bin.join("nvidia-smi"),
+        "case \"$*\" in *query*) printf 'Tesla T4\\033]0;pwned\\007\\033[2J\\342\\200\\256gnp.exe, 535.104.05, 15360 MiB, 7.5\\n';; \
+         *) printf 'Driver Version: 535.104.05   CUDA Version: 12.2\\n';; esac\n",
+    );
+    gpu_env_tests::script(
+        &bin.join("python3"),
+        "head -c 400000 /dev/urandom >&2; exit 1\n",
+    );
+    let mut c = xtask!();
+    c.arg("probe")
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("GPU_ENV_SYSROOT", tmp.path().join("root"))
+        .env_remove("CUDA_HOME")
+        .env_remove("CUDA_PATH")
+        .env_remove("LD_LIBRARY_PATH");
+    let out = hang_guard("probe", HANG, move || c.output().unwrap());
+    let all = [&out.stdout[..], &out.stderr[..]].concat();
+    let text = String::from_utf8_lossy(&all);
+    assert!(text.contains("Tesla T4"), "{text}");
+    assert!(
+        !all.contains(&0x1b),
+        "a raw ESC reached the terminal: {text}"
+    );
+    assert!(!text.contains('\u{202e}'), "a raw bidi override: {text}");
+    assert!(text.contains("\\u202e"), "{text}");
+    assert!(all.len() < 64 << 10, "{} bytes printed", all.len());
+}

@@ -36,13 +36,13 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         Ok(x) => x,
         Err(crate::db::DbError::Invalid(diags)) => {
             for d in &diags {
-                eprintln!("{d}");
+                errln!("{d}");
             }
-            eprintln!("check: compat-db: {} error(s)", diags.len());
+            errln!("check: compat-db: {} error(s)", diags.len());
             return ExitCode::from(exit::NO);
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return ExitCode::from(exit::ERROR);
         }
     };
@@ -50,7 +50,7 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
     let loaded = match crate::config::load(args.manifest_path.as_deref(), &cwd) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return ExitCode::from(exit::ERROR);
         }
     };
@@ -65,9 +65,7 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
             outln!("check: compat-db OK; no lock ({shown}) and no targets configured: nothing else to check");
             return ExitCode::SUCCESS;
         }
-        eprintln!(
-            "check: {shown} is missing but [workspace.metadata.gpu-env] lists targets; {FIX}"
-        );
+        errln!("check: {shown} is missing but [workspace.metadata.gpu-env] lists targets; {FIX}");
         return ExitCode::from(exit::NO);
     }
     // Another lock than the config's records its own request: it is
@@ -76,14 +74,14 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
     let lock = match Lock::read(&lock_path) {
         Ok(l) => l,
         Err(e @ LockError::Newer { .. }) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return ExitCode::from(exit::ERROR);
         }
         // Written by an older gpu-env: stale, not corrupted; resolve rewrites it.
         Err(e @ LockError::Older { .. }) => {
-            eprintln!("check: stale: {e}");
+            errln!("check: stale: {e}");
             if other {
-                eprintln!(
+                errln!(
                     "check: this is not the config's lock: add `--lock {}` to that command",
                     shell_word(&shown)
                 );
@@ -91,8 +89,8 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
             return ExitCode::from(exit::NO);
         }
         Err(e) => {
-            eprintln!("error: {e}");
-            eprintln!("check: the lock is corrupted and was left untouched; restore it from version control or {FIX}");
+            errln!("error: {e}");
+            errln!("check: the lock is corrupted and was left untouched; restore it from version control or {FIX}");
             return ExitCode::from(exit::ERROR);
         }
     };
@@ -135,7 +133,7 @@ fn verdict(
         ExitCode::SUCCESS
     } else {
         for p in &problems {
-            eprintln!("{p}");
+            errln!("{p}");
         }
         if !beyond.is_empty() {
             let text = beyond_config_text(&beyond, lock, loaded, &shown);
@@ -158,7 +156,7 @@ fn verdict(
         } else {
             "the resolution stays the same: it rewrites the lock's recorded hashes and the generated files"
         };
-        eprintln!(
+        errln!(
             "check: {} problem(s); run `{cmd}` and commit the result ({effect})",
             problems.len()
         );

@@ -49,7 +49,7 @@ pub struct Args {
 }
 
 fn fail(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {e}");
+    errln!("error: {e}");
     ExitCode::from(exit::ERROR)
 }
 
@@ -128,7 +128,7 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         }
     }
     let Some(mut lock) = outcome.lock else {
-        eprintln!("unsatisfiable: nothing written");
+        errln!("unsatisfiable: nothing written");
         return ExitCode::from(exit::NO);
     };
     if args.verify_pypi {

@@ -150,7 +150,7 @@ pub fn parse(stdout: &str) -> Result<PythonInfo, PythonParseError> {
         .lines()
         .rev()
         .find(|l| l.trim_start().starts_with('{'))
-        .ok_or_else(|| PythonParseError(stdout.chars().take(120).collect()))?;
+        .ok_or_else(|| PythonParseError(crate::validate::shown(stdout, 120)))?;
     let mut info: PythonInfo =
         serde_json::from_str(line).map_err(|e| PythonParseError(e.to_string()))?;
     if let Some(g) = info.glibc.as_deref() {

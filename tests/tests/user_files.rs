@@ -356,3 +356,23 @@ fn escapes_and_binary_from_the_machine_never_reach_the_terminal_raw() {
     assert!(text.contains("\\u202e"), "{text}");
     assert!(all.len() < 64 << 10, "{} bytes printed", all.len());
 }
+
+#[test]
+fn a_misspelled_config_table_is_an_error_not_the_default_target() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("Cargo.toml"),
+        "[workspace]\n\n[workspace.metadata.gpu_env]\ntargets = [\"colab\"]\n",
+    )
+    .unwrap();
+    let mut c = xtask!();
+    c.current_dir(tmp.path()).args(["resolve", "--offline"]);
+    let (code, out, err) = run(c);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("[workspace.metadata.gpu_env]")
+            && err.contains("did you mean [workspace.metadata.gpu-env]"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("gpu-env.lock").exists());
+}

@@ -31,7 +31,21 @@ pub enum JobError {
     Companion(#[from] crate::solve::companions::CompanionSpecError),
     #[error("target `{}`: {}", crate::validate::escape_control(.spec), crate::validate::escape_control(.message))]
     Spec { spec: String, message: String },
+    #[error("{count} distinct {what} requested; one resolve takes at most {max} (each is resolved and locked on its own): split them over several locks (`--lock PATH`)")]
+    TooMany {
+        what: &'static str,
+        count: usize,
+        max: usize,
+    },
 }
+
+/// The most distinct targets one request resolves: each resolution is
+/// kept until the lock is written, so memory grows with their number.
+/// Repeated targets (the same spec with the same overrides) count once.
+pub const MAX_TARGETS: usize = 64;
+
+/// The most distinct companion specs one request takes.
+pub const MAX_COMPANIONS: usize = 64;
 
 #[derive(Debug, Clone, Default)]
 pub struct Request {
@@ -65,6 +79,19 @@ pub struct Outcome {
 }
 
 pub fn constraints(c: &crate::config::ConfigConstraints) -> Result<Constraints, JobError> {
+    let mut companions: Vec<&String> = Vec::new();
+    for s in &c.companions {
+        if !companions.contains(&s) {
+            if companions.len() == MAX_COMPANIONS {
+                return Err(JobError::TooMany {
+                    what: "companions",
+                    count: distinct_count(&c.companions),
+                    max: MAX_COMPANIONS,
+                });
+            }
+            companions.push(s);
+        }
+    }
     Ok(Constraints {
         mxnet: c
             .mxnet
@@ -73,8 +100,7 @@ pub fn constraints(c: &crate::config::ConfigConstraints) -> Result<Constraints, 
             .transpose()
             .map_err(|e| JobError::Constraint(e.to_string()))?,
         packages: c.packages.clone(),
-        companions: c
-            .companions
+        companions: companions
             .iter()
             .map(|s| crate::solve::companions::CompanionSpec::parse(s))
             .collect::<Result<_, _>>()?,
@@ -143,13 +169,44 @@ fn profile_gpu(spec: &str, parsed: TargetSpec, o: &Overrides) -> Result<TargetSp
     Ok(TargetSpec::Profile { runtime, gpu, kind })
 }
 
+fn distinct_count<T: Ord>(items: &[T]) -> usize {
+    items
+        .iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+}
+
+/// The request's targets with their overrides, each distinct one once, in
+/// order; more than [`MAX_TARGETS`] is an error before any is resolved.
+fn distinct_targets(req: &Request) -> Result<Vec<(&String, Overrides)>, JobError> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, spec) in req.targets.iter().enumerate() {
+        let o = req.overrides_for(i);
+        if !seen.insert((spec, o.entries())) {
+            continue;
+        }
+        if out.len() == MAX_TARGETS {
+            let all: Vec<_> = (0..req.targets.len())
+                .map(|j| (&req.targets[j], req.overrides_for(j).entries()))
+                .collect();
+            return Err(JobError::TooMany {
+                what: "targets",
+                count: distinct_count(&all),
+                max: MAX_TARGETS,
+            });
+        }
+        out.push((spec, o));
+    }
+    Ok(out)
+}
+
 pub fn run(db: &Db, db_hash: &str, req: &Request) -> Result<Outcome, JobError> {
     let cons = constraints(&req.constraints)?;
     let cmap = crate::config::constraint_map(&req.constraints);
     let mut results = Vec::new();
     let mut recorded = Vec::new();
-    for (i, spec) in req.targets.iter().enumerate() {
-        let o = req.overrides_for(i);
+    for (spec, o) in distinct_targets(req)? {
         let t = target(db, spec, &o, &req.probe)?;
         results.push((spec.clone(), solve::resolve(db, &t, &cons)));
         let mut entries = o.entries();

@@ -713,3 +713,61 @@ fn an_honest_one_gib_member_is_read_or_refused_under_the_memory_limit() {
         out.lines().find(|l| l.contains("error")).unwrap_or(&out)
     );
 }
+
+/// `resolve` in `dir` with `args`, under RLIMIT_AS: (exit code, output).
+fn resolve_limited(dir: &Path, args: &[String]) -> (i32, String) {
+    let mut c = xtask!();
+    c.current_dir(dir).arg("resolve").args(args);
+    limited(&mut c, RLIMIT_AS, AS_LIMIT);
+    run_with_timeout(c, HANG_GUARD)
+}
+
+#[test]
+fn memory_stays_bounded_with_the_number_of_targets_and_companions() {
+    // 5,000 distinct targets in the config: refused before any resolves.
+    let r = repo();
+    let tables: String = (0..5000)
+        .map(|i| {
+            format!(
+                "[[workspace.metadata.gpu-env.target]]\nspec = \"colab\"\ndriver = \"{}.1\"\n",
+                450 + i
+            )
+        })
+        .collect();
+    std::fs::write(
+        r.path().join("Cargo.toml"),
+        format!("[workspace]\n\n{tables}"),
+    )
+    .unwrap();
+    let (code, out) = resolve_limited(r.path(), &["--offline".into()]);
+    assert_ne!(code, 0, "{}", &out[..out.len().min(2000)]);
+    assert!(
+        out.contains("5000 distinct targets requested"),
+        "{}",
+        &out[..out.len().min(2000)]
+    );
+    assert!(!r.path().join("gpu-env.lock").exists());
+    // 3,000 `--target colab` flags: one target, resolved once.
+    let r = repo();
+    let mut args: Vec<String> = vec!["--offline".into()];
+    for _ in 0..3000 {
+        args.extend(["--target".into(), "colab".into()]);
+    }
+    let (code, out) = resolve_limited(r.path(), &args);
+    assert_eq!(code, 0, "{}", &out[..out.len().min(2000)]);
+    let lock = std::fs::read_to_string(r.path().join("gpu-env.lock")).unwrap();
+    assert_eq!(lock.matches("\n[[target]]\n").count(), 1, "{lock}");
+    // 20,000 companions: refused at once.
+    let r = repo();
+    let mut args: Vec<String> = vec!["--offline".into(), "--target".into(), "colab".into()];
+    for i in 0..20000 {
+        args.extend(["--with".into(), format!("d2l==1.0.{i}")]);
+    }
+    let (code, out) = resolve_limited(r.path(), &args);
+    assert_ne!(code, 0, "{}", &out[..out.len().min(2000)]);
+    assert!(
+        out.contains("20000 distinct companions requested"),
+        "{}",
+        &out[..out.len().min(2000)]
+    );
+}

@@ -448,6 +448,31 @@ fn common_dir(paths: &[PathBuf]) -> PathBuf {
 /// ([`crate::fsutil::write_unit`]). Modes follow the replaced file, or the
 /// umask for a new one.
 pub fn write_outputs(outputs: &[(PathBuf, String)]) -> Result<(), JobError> {
+    write_outputs_under(outputs, None)
+}
+
+/// The directory whose advisory lock guards a lock and the files derived
+/// from it: the deepest one holding every output path the config names
+/// (only the lock for another lock than the config's). `resolve` writes
+/// under it and `check` reads under it, so a check never sees half of a
+/// concurrent resolve's set.
+pub fn guard_dir(loaded: &Loaded, lock_path: &Path) -> PathBuf {
+    let o = &loaded.config.output;
+    let mut paths = vec![crate::fsutil::resolve_path(lock_path)];
+    if !is_other_lock(loaded, lock_path) {
+        for p in [&o.requirements, &o.pylock, &o.colab_cell, &o.notebook] {
+            paths.push(crate::fsutil::resolve_path(&loaded.path(p)));
+        }
+    }
+    common_dir(&paths)
+}
+
+/// [`write_outputs`] under the advisory lock of `guard` (default: the
+/// outputs' deepest common directory).
+pub fn write_outputs_under(
+    outputs: &[(PathBuf, String)],
+    guard: Option<&Path>,
+) -> Result<(), JobError> {
     let resolved: Vec<PathBuf> = outputs
         .iter()
         .map(|(p, _)| crate::fsutil::resolve_path(p))
@@ -488,7 +513,12 @@ pub fn write_outputs(outputs: &[(PathBuf, String)]) -> Result<(), JobError> {
             source,
         })?;
     }
-    let _guard = crate::fsutil::DirLock::acquire(&common_dir(&resolved), WRITE_LOCK_TIMEOUT)?;
+    let guard = guard.map_or_else(|| common_dir(&resolved), Path::to_path_buf);
+    std::fs::create_dir_all(&guard).map_err(|source| crate::fsutil::WriteError {
+        path: guard.clone(),
+        source,
+    })?;
+    let _guard = crate::fsutil::DirLock::acquire(&guard, WRITE_LOCK_TIMEOUT)?;
     for d in &dirs {
         crate::fsutil::remove_stale_temps(d);
     }

@@ -771,3 +771,28 @@ fn memory_stays_bounded_with_the_number_of_targets_and_companions() {
         &out[..out.len().min(2000)]
     );
 }
+
+#[test]
+fn check_during_concurrent_resolves_never_sees_a_mixed_set() {
+    let r = repo();
+    ok(resolve(r.path(), OLD));
+    let dir = r.path().to_path_buf();
+    let writer = std::thread::spawn(move || {
+        for i in 0..8 {
+            ok(resolve(&dir, if i % 2 == 0 { NEW } else { OLD }));
+        }
+    });
+    let mut seen = Vec::new();
+    while !writer.is_finished() {
+        let mut c = xtask!();
+        c.current_dir(r.path()).arg("check");
+        let (_, out) = run_with_timeout(c, HANG_GUARD);
+        assert!(
+            !out.contains("edited by hand") && !out.contains("does not match the lock"),
+            "check saw a resolve half-written:\n{out}"
+        );
+        seen.push(out);
+    }
+    writer.join().unwrap();
+    assert!(!seen.is_empty());
+}

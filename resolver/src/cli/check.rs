@@ -71,6 +71,16 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
     // Another lock than the config's records its own request: it is
     // re-resolved from that, not compared with the config's targets.
     let other = crate::job::is_other_lock(&loaded, &lock_path);
+    // Read under the writers' advisory lock: a resolve writing now
+    // finishes its whole set first.
+    let guard_dir = crate::job::guard_dir(&loaded, &lock_path);
+    let _guard = match crate::fsutil::DirLock::acquire(&guard_dir, crate::job::WRITE_LOCK_TIMEOUT) {
+        Ok(g) => g,
+        Err(e) => {
+            errln!("error: {e}; another gpu-env run is writing these files: run check again when it is done");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
     let lock = match Lock::read(&lock_path) {
         Ok(l) => l,
         Err(e @ LockError::Newer { .. }) => {

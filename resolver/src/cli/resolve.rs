@@ -147,7 +147,8 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         Ok(o) => o,
         Err(e) => return fail(e),
     };
-    if let Err(e) = job::write_outputs(&outputs) {
+    let guard = job::guard_dir(&loaded, &lock_path);
+    if let Err(e) = job::write_outputs_under(&outputs, Some(&guard)) {
         return fail(e);
     }
     if !args.json {

@@ -53,7 +53,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            probe: Duration::from_secs(120),
+            probe: crate::host::python::ASK_TIMEOUT,
             pip: Duration::from_secs(30 * 60),
             pip_uninstall: Duration::from_secs(10 * 60),
         }

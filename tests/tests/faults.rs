@@ -796,3 +796,32 @@ fn check_during_concurrent_resolves_never_sees_a_mixed_set() {
     writer.join().unwrap();
     assert!(!seen.is_empty());
 }
+
+#[test]
+fn install_and_doctor_give_a_hung_interpreter_one_deadline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let py = tmp.path().join("python");
+    gpu_env_tests::script(&py, "exec sleep 600\n");
+    let lock = gpu_env_tests::fixtures().join("emit/colab-cu112.lock");
+    let want = format!(
+        "no answer within {:.1} s",
+        gpu_env::host::python::ASK_TIMEOUT.as_secs_f64()
+    );
+    for args in [
+        vec![
+            "install".into(),
+            "--lock".into(),
+            lock.display().to_string(),
+        ],
+        vec!["doctor".into()],
+    ] {
+        let mut c = xtask!();
+        c.current_dir(tmp.path())
+            .args(&args)
+            .arg("--python")
+            .arg(&py);
+        let (code, out) = run_with_timeout(c, HANG_GUARD);
+        assert_ne!(code, 0, "{args:?}: {out}");
+        assert!(out.contains(&want), "{args:?}: wanted {want:?}: {out}");
+    }
+}

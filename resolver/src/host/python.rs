@@ -112,6 +112,11 @@ pub struct PythonInfo {
     pub colab: bool,
 }
 
+/// How long gpu-env waits for an interpreter to describe itself (doctor,
+/// install and verify alike): a Python that starts in seconds answers in
+/// well under it; a hung one is killed then.
+pub const ASK_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Run [`SCRIPT`] in `exe` (with `env` added) and parse its answer.
 pub fn introspect(
     exe: &Path,

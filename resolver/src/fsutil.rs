@@ -168,10 +168,76 @@ pub fn write_unit(files: &[(PathBuf, Vec<u8>)]) -> Result<(), WriteError> {
     write_unit_inner(files, None)
 }
 
-fn write_unit_inner(
-    files: &[(PathBuf, Vec<u8>)],
-    fail_rename_at: Option<usize>,
-) -> Result<(), WriteError> {
+/// The journal of a unit write in progress, beside its first file: the
+/// (temporary, target) renames still to do. Written whole before the first
+/// rename and removed after the last, so a run killed between two renames
+/// leaves it, and the next write or `check` there finishes the renames
+/// ([`finish_interrupted`]): the set is the old one or the new one, never
+/// a mix that lasts.
+pub const JOURNAL: &str = ".gpu-env-journal";
+
+/// An injected fault, for the tests of [`write_unit`].
+#[derive(Clone, Copy)]
+enum Fault {
+    /// Rename `i` fails.
+    FailRename(usize),
+    /// The process "dies" after rename `i`: nothing after it runs.
+    DieAfterRename(usize),
+}
+
+/// Finish the renames a killed unit write left in `dir`'s journal (call it
+/// holding the [`DirLock`], before [`remove_stale_temps`]). Only gpu-env
+/// temporaries are renamed, each over a file of its own directory. Returns
+/// how many files were completed.
+pub fn finish_interrupted(dir: &Path) -> usize {
+    let journal = dir.join(JOURNAL);
+    let Ok(text) = read_text(&journal) else {
+        return 0;
+    };
+    let Ok(renames) = serde_json::from_str::<Vec<(PathBuf, PathBuf)>>(&text) else {
+        return 0;
+    };
+    let mut n = 0;
+    for (tmp, target) in renames {
+        let ours = tmp
+            .file_name()
+            .and_then(|f| f.to_str())
+            .is_some_and(is_temp_name)
+            && tmp.parent() == target.parent()
+            && std::fs::symlink_metadata(&tmp).is_ok_and(|m| m.is_file());
+        if ours && std::fs::rename(&tmp, &target).is_ok() {
+            n += 1;
+        }
+    }
+    let _ = std::fs::remove_file(&journal);
+    sync_dir(dir);
+    n
+}
+
+/// Write the journal of `renames` beside the first target, whole (a
+/// temporary renamed into place); nothing for one file (its rename is
+/// atomic) or when a path is not UTF-8.
+fn write_journal(renames: &[(PathBuf, PathBuf)]) -> std::io::Result<Option<PathBuf>> {
+    let [(_, first), _, ..] = renames else {
+        return Ok(None);
+    };
+    if renames
+        .iter()
+        .any(|(a, b)| a.to_str().is_none() || b.to_str().is_none())
+    {
+        return Ok(None);
+    }
+    let journal = parent_dir(first).join(JOURNAL);
+    let text = serde_json::to_string(renames).map_err(std::io::Error::other)?;
+    let tmp = write_temp(&journal, text.as_bytes())?;
+    std::fs::rename(&tmp, &journal).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })?;
+    sync_dir(parent_dir(first));
+    Ok(Some(journal))
+}
+
+fn write_unit_inner(files: &[(PathBuf, Vec<u8>)], fault: Option<Fault>) -> Result<(), WriteError> {
     // 1. Directories, then every temporary file.
     let mut temps: Vec<PathBuf> = Vec::new();
     let cleanup = |paths: &[PathBuf]| {
@@ -214,9 +280,26 @@ fn write_unit_inner(
         };
         backups.push(b);
     }
-    // 3. Rename each; on a failure put the replaced ones back.
+    // 3. The journal, then each rename; on a failure put the replaced
+    // ones back.
+    let absolute: Vec<(PathBuf, PathBuf)> = files
+        .iter()
+        .zip(&temps)
+        .map(|((p, _), t)| (resolve_path(t), resolve_path(p)))
+        .collect();
+    let journal = match write_journal(&absolute) {
+        Ok(j) => j,
+        Err(e) => {
+            cleanup(&temps);
+            cleanup(&backups.iter().flatten().cloned().collect::<Vec<_>>());
+            return Err(WriteError {
+                path: files[0].0.clone(),
+                source: e,
+            });
+        }
+    };
     for (i, ((path, _), tmp)) in files.iter().zip(&temps).enumerate() {
-        let r = if fail_rename_at == Some(i) {
+        let r = if matches!(fault, Some(Fault::FailRename(at)) if at == i) {
             Err(std::io::Error::other("injected rename failure"))
         } else {
             std::fs::rename(tmp, path)
@@ -234,12 +317,17 @@ fn write_unit_inner(
             }
             cleanup(&temps[i..]);
             cleanup(&backups.iter().flatten().cloned().collect::<Vec<_>>());
+            cleanup(journal.as_slice());
             return Err(WriteError {
                 path: path.clone(),
                 source: e,
             });
         }
+        if matches!(fault, Some(Fault::DieAfterRename(at)) if at == i) {
+            return Ok(());
+        }
     }
+    cleanup(journal.as_slice());
     for b in backups.iter().flatten() {
         let _ = std::fs::remove_file(b);
     }
@@ -403,7 +491,7 @@ mod tests {
             (c.clone(), b"new c".to_vec()),
             (b.clone(), b"new b".to_vec()),
         ];
-        assert!(write_unit_inner(&files, Some(2)).is_err());
+        assert!(write_unit_inner(&files, Some(Fault::FailRename(2))).is_err());
         assert_eq!(std::fs::read_to_string(&a).unwrap(), "old a");
         assert_eq!(std::fs::read_to_string(&b).unwrap(), "old b");
         assert!(!c.exists());
@@ -415,5 +503,36 @@ mod tests {
         assert_eq!(left.len(), 2, "{left:?}");
         write_unit(&files).unwrap();
         assert_eq!(std::fs::read_to_string(&b).unwrap(), "new b");
+        assert!(!dir.path().join(JOURNAL).exists());
+    }
+
+    #[test]
+    fn a_run_killed_between_renames_is_finished_by_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("sub/b"));
+        write_unit(&[
+            (a.clone(), b"old a".to_vec()),
+            (b.clone(), b"old b".to_vec()),
+        ])
+        .unwrap();
+        let files = vec![
+            (a.clone(), b"new a".to_vec()),
+            (b.clone(), b"new b".to_vec()),
+        ];
+        write_unit_inner(&files, Some(Fault::DieAfterRename(0))).unwrap();
+        // The mix a kill -9 leaves: a new, b old, the journal there.
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "new a");
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "old b");
+        assert!(dir.path().join(JOURNAL).exists());
+        assert_eq!(finish_interrupted(dir.path()), 1);
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "new b");
+        assert!(!dir.path().join(JOURNAL).exists());
+        // A journal naming a file that is not a gpu-env temporary renames nothing.
+        let victim = dir.path().join("mine.txt");
+        std::fs::write(&victim, "mine").unwrap();
+        let j = serde_json::to_string(&[(victim.clone(), a.clone())]).unwrap();
+        std::fs::write(dir.path().join(JOURNAL), j).unwrap();
+        assert_eq!(finish_interrupted(dir.path()), 0);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "mine");
     }
 }

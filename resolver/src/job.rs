@@ -520,6 +520,8 @@ pub fn write_outputs_under(
     })?;
     let _guard = crate::fsutil::DirLock::acquire(&guard, WRITE_LOCK_TIMEOUT)?;
     for d in &dirs {
+        // A run killed between its renames: its set is finished first.
+        crate::fsutil::finish_interrupted(d);
         crate::fsutil::remove_stale_temps(d);
     }
     for ((path, _), kind) in outputs.iter().zip(kinds) {

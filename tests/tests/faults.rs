@@ -143,6 +143,16 @@ fn kill_9_during_resolve_leaves_whole_files_and_the_next_resolve_cleans_up() {
         killed += usize::from(status.code().is_none());
         leftovers += temps(r.path()).len();
         assert_each_whole(r.path(), &old, &new, &format!("kill {i} ({status})"));
+        // After the next reader (check finishes an interrupted set), the
+        // set is one run's: all old or all new.
+        let mut c = xtask!();
+        c.current_dir(r.path()).arg("check");
+        let _ = run_with_timeout(c, HANG_GUARD);
+        let now = snapshot(r.path());
+        assert!(
+            now == old || now == new,
+            "kill {i} ({status}): a mixed set after check"
+        );
     }
     eprintln!(
         "{killed} of 40 runs killed before they ended; {leftovers} temp files seen after kills"

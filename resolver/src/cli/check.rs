@@ -81,6 +81,14 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
             return ExitCode::from(exit::ERROR);
         }
     };
+    // A resolve killed between its renames left a mix of two sets: its
+    // journal finishes the newer one, as the next resolve would.
+    if let Some(dir) = lock_path.parent() {
+        let n = crate::fsutil::finish_interrupted(dir);
+        if n > 0 {
+            outln!("check: finished the writes of an interrupted resolve ({n} file(s))");
+        }
+    }
     let lock = match Lock::read(&lock_path) {
         Ok(l) => l,
         Err(e @ LockError::Newer { .. }) => {

@@ -178,6 +178,7 @@ pub const JOURNAL: &str = ".gpu-env-journal";
 
 /// An injected fault, for the tests of [`write_unit`].
 #[derive(Clone, Copy)]
+#[cfg_attr(not(test), allow(dead_code))]
 enum Fault {
     /// Rename `i` fails.
     FailRename(usize),

@@ -211,7 +211,7 @@ mod tests {
         assert_eq!(kind_of(nb.as_bytes()), Some(Kind::Notebook));
         // Damaged after the marker: still gpu-env's, still replaceable.
         assert_eq!(
-            kind_of(nb[..nb.len() - 12].as_bytes()),
+            kind_of(&nb.as_bytes()[..nb.len() - 12]),
             Some(Kind::Notebook)
         );
         assert_eq!(kind_of(b"{\"metadata\": {}}"), None);

@@ -71,46 +71,9 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
     // Another lock than the config's records its own request: it is
     // re-resolved from that, not compared with the config's targets.
     let other = crate::job::is_other_lock(&loaded, &lock_path);
-    // Read under the writers' advisory lock: a resolve writing now
-    // finishes its whole set first.
-    let guard_dir = crate::job::guard_dir(&loaded, &lock_path);
-    let _guard = match crate::fsutil::DirLock::acquire(&guard_dir, crate::job::WRITE_LOCK_TIMEOUT) {
-        Ok(g) => g,
-        Err(e) => {
-            errln!("error: {e}; another gpu-env run is writing these files: run check again when it is done");
-            return ExitCode::from(exit::ERROR);
-        }
-    };
-    // A resolve killed between its renames left a mix of two sets: its
-    // journal finishes the newer one, as the next resolve would.
-    if let Some(dir) = lock_path.parent() {
-        let n = crate::fsutil::finish_interrupted(dir);
-        if n > 0 {
-            outln!("check: finished the writes of an interrupted resolve ({n} file(s))");
-        }
-    }
-    let lock = match Lock::read(&lock_path) {
-        Ok(l) => l,
-        Err(e @ LockError::Newer { .. }) => {
-            errln!("error: {e}");
-            return ExitCode::from(exit::ERROR);
-        }
-        // Written by an older gpu-env: stale, not corrupted; resolve rewrites it.
-        Err(e @ LockError::Older { .. }) => {
-            errln!("check: stale: {e}");
-            if other {
-                errln!(
-                    "check: this is not the config's lock: add `--lock {}` to that command",
-                    shell_word(&shown)
-                );
-            }
-            return ExitCode::from(exit::NO);
-        }
-        Err(e) => {
-            errln!("error: {e}");
-            errln!("check: the lock is corrupted and was left untouched; restore it from version control or {FIX}");
-            return ExitCode::from(exit::ERROR);
-        }
+    let (_guard, lock) = match read_lock(&loaded, &lock_path, &shown, other) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     verdict(&db, &db_hash, &loaded, &lock_path, &lock, other)
 }
@@ -180,6 +143,59 @@ fn verdict(
         );
         ExitCode::from(exit::NO)
     }
+}
+
+/// The lock, read under the writers' advisory lock (held while the guard
+/// lives), after finishing an interrupted resolve's renames; Err: the exit
+/// status, the reason printed.
+fn read_lock(
+    loaded: &Loaded,
+    lock_path: &Path,
+    shown: &str,
+    other: bool,
+) -> Result<(crate::fsutil::DirLock, Lock), ExitCode> {
+    // Read under the writers' advisory lock: a resolve writing now
+    // finishes its whole set first.
+    let guard_dir = crate::job::guard_dir(loaded, lock_path);
+    let guard = match crate::fsutil::DirLock::acquire(&guard_dir, crate::job::WRITE_LOCK_TIMEOUT) {
+        Ok(g) => g,
+        Err(e) => {
+            errln!("error: {e}; another gpu-env run is writing these files: run check again when it is done");
+            return Err(ExitCode::from(exit::ERROR));
+        }
+    };
+    // A resolve killed between its renames left a mix of two sets: its
+    // journal finishes the newer one, as the next resolve would.
+    if let Some(dir) = lock_path.parent() {
+        let n = crate::fsutil::finish_interrupted(dir);
+        if n > 0 {
+            outln!("check: finished the writes of an interrupted resolve ({n} file(s))");
+        }
+    }
+    let lock = match Lock::read(lock_path) {
+        Ok(l) => l,
+        Err(e @ LockError::Newer { .. }) => {
+            errln!("error: {e}");
+            return Err(ExitCode::from(exit::ERROR));
+        }
+        // Written by an older gpu-env: stale, not corrupted; resolve rewrites it.
+        Err(e @ LockError::Older { .. }) => {
+            errln!("check: stale: {e}");
+            if other {
+                errln!(
+                    "check: this is not the config's lock: add `--lock {}` to that command",
+                    shell_word(shown)
+                );
+            }
+            return Err(ExitCode::from(exit::NO));
+        }
+        Err(e) => {
+            errln!("error: {e}");
+            errln!("check: the lock is corrupted and was left untouched; restore it from version control or {FIX}");
+            return Err(ExitCode::from(exit::ERROR));
+        }
+    };
+    Ok((guard, lock))
 }
 
 /// The lock against the config and the current compat-db, each cause

@@ -89,7 +89,7 @@ impl TargetTable {
 
 impl Config {
     /// Every configured target with its own overrides: `targets` (none),
-    /// then each `[[target]]` table.
+    /// then each `[[target]]` table; a repeat once ([`crate::target::distinct`]).
     pub fn target_requests(&self) -> Vec<(String, crate::target::Overrides)> {
         let plain = self
             .targets
@@ -100,7 +100,7 @@ impl Config {
             .iter()
             .enumerate()
             .map(|(i, t)| (t.spec.clone(), t.overrides(i)));
-        plain.chain(tables).collect()
+        crate::target::distinct(plain.chain(tables).collect())
     }
 }
 
@@ -211,11 +211,14 @@ fn check_not_empty(c: &Config, v: &toml::Value) -> Result<(), String> {
         return Err(format!(
             "targets is empty: name at least one (`targets = [\"colab\"]`, `[\"local\"]`), \
              or remove the key to lock `{}`",
-            crate::request::DEFAULT_TARGET
+            DEFAULT_TARGET
         ));
     }
     Ok(())
 }
+
+/// The target a config with no targets resolves.
+pub const DEFAULT_TARGET: &str = "local";
 
 /// The table of a workspace (`[workspace.metadata.gpu-env]`).
 pub const WORKSPACE_TABLE: &str = "workspace.metadata.gpu-env";

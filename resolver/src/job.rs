@@ -176,27 +176,23 @@ fn distinct_count<T: Ord>(items: &[T]) -> usize {
         .len()
 }
 
-/// The request's targets with their overrides, each distinct one once, in
-/// order; more than [`MAX_TARGETS`] is an error before any is resolved.
-fn distinct_targets(req: &Request) -> Result<Vec<(&String, Overrides)>, JobError> {
-    let mut seen = std::collections::BTreeSet::new();
-    let mut out = Vec::new();
-    for (i, spec) in req.targets.iter().enumerate() {
-        let o = req.overrides_for(i);
-        if !seen.insert((spec, o.entries())) {
-            continue;
-        }
-        if out.len() == MAX_TARGETS {
-            let all: Vec<_> = (0..req.targets.len())
-                .map(|j| (&req.targets[j], req.overrides_for(j).entries()))
-                .collect();
-            return Err(JobError::TooMany {
-                what: "targets",
-                count: distinct_count(&all),
-                max: MAX_TARGETS,
-            });
-        }
-        out.push((spec, o));
+/// The request's targets with their overrides, each distinct one once
+/// ([`crate::target::distinct`]), in order; more than [`MAX_TARGETS`] is
+/// an error before any is resolved.
+fn distinct_targets(req: &Request) -> Result<Vec<(String, Overrides)>, JobError> {
+    let all = req
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| (spec.clone(), req.overrides_for(i)))
+        .collect();
+    let out = crate::target::distinct(all);
+    if out.len() > MAX_TARGETS {
+        return Err(JobError::TooMany {
+            what: "targets",
+            count: out.len(),
+            max: MAX_TARGETS,
+        });
     }
     Ok(out)
 }
@@ -207,8 +203,8 @@ pub fn run(db: &Db, db_hash: &str, req: &Request) -> Result<Outcome, JobError> {
     let mut results = Vec::new();
     let mut recorded = Vec::new();
     for (spec, o) in distinct_targets(req)? {
-        let t = target(db, spec, &o, &req.probe)?;
-        results.push((spec.clone(), solve::resolve(db, &t, &cons)));
+        let t = target(db, &spec, &o, &req.probe)?;
+        results.push((spec, solve::resolve(db, &t, &cons)));
         let mut entries = o.entries();
         entries.extend(
             req.constraint_sources

@@ -9,8 +9,7 @@ use crate::config::Config;
 use crate::lock::{Lock, LockedOverride, LockedTarget};
 use crate::target::Overrides;
 
-/// The target a config with no targets resolves.
-pub const DEFAULT_TARGET: &str = "local";
+pub use crate::config::DEFAULT_TARGET;
 
 /// The targets the config asks for, each with its own facts: `targets`,
 /// then `[[target]]` tables; `local` when it names none.

@@ -268,8 +268,12 @@ fn with_flag_reaches_lock_cell_json_and_check() {
     let (code, out, err) = run(c);
     assert_eq!(code, 1, "check: {out}{err}");
     assert!(err.contains("`--target colab --with d2l==1.0.3`"), "{err}");
-    let lines = "[workspace.metadata.gpu-env]\ntargets = [\"colab\"]\ncompanions = [\"d2l==1.0.3\"]\n";
-    assert!(err.contains(&lines.trim_end().replace('\n', "\n    ")), "{err}");
+    let lines =
+        "[workspace.metadata.gpu-env]\ntargets = [\"colab\"]\ncompanions = [\"d2l==1.0.3\"]\n";
+    assert!(
+        err.contains(&lines.trim_end().replace('\n', "\n    ")),
+        "{err}"
+    );
     std::fs::write(
         root.join("Cargo.toml"),
         format!("[workspace]\nmembers = []\n{lines}"),

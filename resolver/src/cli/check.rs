@@ -118,7 +118,7 @@ fn verdict(
         }
         if !beyond.is_empty() {
             let text = beyond_config_text(&beyond, lock, loaded, &shown);
-            eprintln!("check: {} problem(s); {text}", problems.len());
+            errln!("check: {} problem(s); {text}", problems.len());
             return ExitCode::from(exit::NO);
         }
         // The command that remakes this lock from what it records, and what

@@ -195,7 +195,7 @@ fn note_beyond_config(
         let shown = lock_path.strip_prefix(cwd).unwrap_or(lock_path);
         let shown = shown.display().to_string();
         let text = super::check::beyond_config_text(&beyond, lock, loaded, &shown);
-        eprintln!("note: {text}");
+        errln!("note: {text}");
     }
 }
 

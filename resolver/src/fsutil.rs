@@ -283,10 +283,16 @@ fn write_unit_inner(files: &[(PathBuf, Vec<u8>)], fault: Option<Fault>) -> Resul
     }
     // 3. The journal, then each rename; on a failure put the replaced
     // ones back.
+    // Absolute, the directory resolved and the name kept: a target that is
+    // a symbolic link is replaced itself, never written through.
+    let absolute_of = |p: &Path| match p.file_name() {
+        Some(name) => resolve_path(parent_dir(p)).join(name),
+        None => resolve_path(p),
+    };
     let absolute: Vec<(PathBuf, PathBuf)> = files
         .iter()
         .zip(&temps)
-        .map(|((p, _), t)| (resolve_path(t), resolve_path(p)))
+        .map(|((p, _), t)| (absolute_of(t), absolute_of(p)))
         .collect();
     let journal = match write_journal(&absolute) {
         Ok(j) => j,

@@ -11,6 +11,7 @@
 
 pub mod mutate;
 pub mod targets;
+mod targets_files;
 mod targets_spec;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

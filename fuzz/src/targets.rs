@@ -13,6 +13,7 @@ pub fn all() -> Vec<Target> {
     let mut v = binary_targets();
     v.extend(probe_targets());
     v.extend(data_targets());
+    v.extend(crate::targets_files::all());
     v
 }
 
@@ -141,11 +142,13 @@ fn scratch_file(input: &[u8]) -> &'static Path {
 
 static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
 
-/// Remove this process's scratch file, if a zip target made one.
+/// Remove this process's scratch file, if a zip target made one, and the
+/// file targets' scratch directory.
 pub fn remove_scratch_file() {
     if let Some(p) = SCRATCH.get() {
         let _ = std::fs::remove_file(p);
     }
+    crate::targets_files::remove_scratch_dir();
 }
 
 fn run_zip(input: &[u8]) -> Result<String, String> {

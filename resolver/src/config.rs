@@ -89,7 +89,7 @@ impl TargetTable {
 
 impl Config {
     /// Every configured target with its own overrides: `targets` (none),
-    /// then each `[[target]]` table.
+    /// then each `[[target]]` table; a repeat once ([`crate::target::distinct`]).
     pub fn target_requests(&self) -> Vec<(String, crate::target::Overrides)> {
         let plain = self
             .targets
@@ -100,7 +100,7 @@ impl Config {
             .iter()
             .enumerate()
             .map(|(i, t)| (t.spec.clone(), t.overrides(i)));
-        plain.chain(tables).collect()
+        crate::target::distinct(plain.chain(tables).collect())
     }
 }
 
@@ -314,6 +314,19 @@ pub fn parse_manifest(manifest: &Path, text: &str) -> Result<Option<Config>, Con
         .get("package")
         .and_then(|p| p.get("metadata"))
         .and_then(|m| m.get("gpu-env"));
+    for (table, metadata) in [
+        (WORKSPACE_TABLE, ws.and_then(|w| w.get("metadata"))),
+        (
+            PACKAGE_TABLE,
+            doc.get("package").and_then(|p| p.get("metadata")),
+        ),
+    ] {
+        let keys = metadata
+            .and_then(|m| m.as_table())
+            .into_iter()
+            .flat_map(|t| t.keys());
+        refuse_misspelled(manifest, table, keys.map(String::as_str))?;
+    }
     match (ws, ws_config, package_config) {
         (_, Some(_), Some(_)) => Err(ConfigError::Invalid {
             manifest: manifest.to_path_buf(),
@@ -324,6 +337,36 @@ pub fn parse_manifest(manifest: &Path, text: &str) -> Result<Option<Config>, Con
         (Some(_), w, None) => from_value(manifest, WORKSPACE_TABLE, w).map(Some),
         (None, _, None) => Ok(None),
     }
+}
+
+/// A metadata table spelled almost as gpu-env's (`gpu_env`, `GPU-env`) is
+/// an error: ignored, it would resolve the default `local` target without
+/// the repo's config.
+fn refuse_misspelled<'a>(
+    manifest: &Path,
+    table: &'static str,
+    keys: impl Iterator<Item = &'a str>,
+) -> Result<(), ConfigError> {
+    let squash = |k: &str| -> String {
+        k.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    for k in keys {
+        if k != "gpu-env" && squash(k) == "gpuenv" {
+            let parent = table.trim_end_matches("gpu-env");
+            return Err(ConfigError::Invalid {
+                manifest: manifest.to_path_buf(),
+                table,
+                message: format!(
+                    "found [{parent}{}], which gpu-env does not read: did you mean [{table}]?",
+                    crate::validate::shown(k, 40)
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The largest manifest read (a Cargo.toml is kilobytes).
@@ -389,6 +432,23 @@ pub fn from_cargo_metadata(manifest_path: &Path) -> Result<Loaded, ConfigError> 
         .root_package()
         .and_then(|p| p.metadata.get("gpu-env"))
         .filter(|v| !v.is_null());
+    let keys = |v: &'_ serde_json::Value| -> Vec<String> {
+        v.as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    refuse_misspelled(
+        &manifest,
+        WORKSPACE_TABLE,
+        keys(&md.workspace_metadata).iter().map(String::as_str),
+    )?;
+    if let Some(p) = md.root_package() {
+        refuse_misspelled(
+            &manifest,
+            PACKAGE_TABLE,
+            keys(&p.metadata).iter().map(String::as_str),
+        )?;
+    }
     let (table, value) = match (md.workspace_metadata.get("gpu-env"), package) {
         (Some(_), Some(_)) => {
             return Err(ConfigError::Invalid {

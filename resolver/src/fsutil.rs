@@ -168,10 +168,77 @@ pub fn write_unit(files: &[(PathBuf, Vec<u8>)]) -> Result<(), WriteError> {
     write_unit_inner(files, None)
 }
 
-fn write_unit_inner(
-    files: &[(PathBuf, Vec<u8>)],
-    fail_rename_at: Option<usize>,
-) -> Result<(), WriteError> {
+/// The journal of a unit write in progress, beside its first file: the
+/// (temporary, target) renames still to do. Written whole before the first
+/// rename and removed after the last, so a run killed between two renames
+/// leaves it, and the next write or `check` there finishes the renames
+/// ([`finish_interrupted`]): the set is the old one or the new one, never
+/// a mix that lasts.
+pub const JOURNAL: &str = ".gpu-env-journal";
+
+/// An injected fault, for the tests of [`write_unit`].
+#[derive(Clone, Copy)]
+#[cfg_attr(not(test), allow(dead_code))]
+enum Fault {
+    /// Rename `i` fails.
+    FailRename(usize),
+    /// The process "dies" after rename `i`: nothing after it runs.
+    DieAfterRename(usize),
+}
+
+/// Finish the renames a killed unit write left in `dir`'s journal (call it
+/// holding the [`DirLock`], before [`remove_stale_temps`]). Only gpu-env
+/// temporaries are renamed, each over a file of its own directory. Returns
+/// how many files were completed.
+pub fn finish_interrupted(dir: &Path) -> usize {
+    let journal = dir.join(JOURNAL);
+    let Ok(text) = read_text(&journal) else {
+        return 0;
+    };
+    let Ok(renames) = serde_json::from_str::<Vec<(PathBuf, PathBuf)>>(&text) else {
+        return 0;
+    };
+    let mut n = 0;
+    for (tmp, target) in renames {
+        let ours = tmp
+            .file_name()
+            .and_then(|f| f.to_str())
+            .is_some_and(is_temp_name)
+            && tmp.parent() == target.parent()
+            && std::fs::symlink_metadata(&tmp).is_ok_and(|m| m.is_file());
+        if ours && std::fs::rename(&tmp, &target).is_ok() {
+            n += 1;
+        }
+    }
+    let _ = std::fs::remove_file(&journal);
+    sync_dir(dir);
+    n
+}
+
+/// Write the journal of `renames` beside the first target, whole (a
+/// temporary renamed into place); nothing for one file (its rename is
+/// atomic) or when a path is not UTF-8.
+fn write_journal(renames: &[(PathBuf, PathBuf)]) -> std::io::Result<Option<PathBuf>> {
+    let [(_, first), _, ..] = renames else {
+        return Ok(None);
+    };
+    if renames
+        .iter()
+        .any(|(a, b)| a.to_str().is_none() || b.to_str().is_none())
+    {
+        return Ok(None);
+    }
+    let journal = parent_dir(first).join(JOURNAL);
+    let text = serde_json::to_string(renames).map_err(std::io::Error::other)?;
+    let tmp = write_temp(&journal, text.as_bytes())?;
+    std::fs::rename(&tmp, &journal).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })?;
+    sync_dir(parent_dir(first));
+    Ok(Some(journal))
+}
+
+fn write_unit_inner(files: &[(PathBuf, Vec<u8>)], fault: Option<Fault>) -> Result<(), WriteError> {
     // 1. Directories, then every temporary file.
     let mut temps: Vec<PathBuf> = Vec::new();
     let cleanup = |paths: &[PathBuf]| {
@@ -214,9 +281,32 @@ fn write_unit_inner(
         };
         backups.push(b);
     }
-    // 3. Rename each; on a failure put the replaced ones back.
+    // 3. The journal, then each rename; on a failure put the replaced
+    // ones back.
+    // Absolute, the directory resolved and the name kept: a target that is
+    // a symbolic link is replaced itself, never written through.
+    let absolute_of = |p: &Path| match p.file_name() {
+        Some(name) => resolve_path(parent_dir(p)).join(name),
+        None => resolve_path(p),
+    };
+    let absolute: Vec<(PathBuf, PathBuf)> = files
+        .iter()
+        .zip(&temps)
+        .map(|((p, _), t)| (absolute_of(t), absolute_of(p)))
+        .collect();
+    let journal = match write_journal(&absolute) {
+        Ok(j) => j,
+        Err(e) => {
+            cleanup(&temps);
+            cleanup(&backups.iter().flatten().cloned().collect::<Vec<_>>());
+            return Err(WriteError {
+                path: files[0].0.clone(),
+                source: e,
+            });
+        }
+    };
     for (i, ((path, _), tmp)) in files.iter().zip(&temps).enumerate() {
-        let r = if fail_rename_at == Some(i) {
+        let r = if matches!(fault, Some(Fault::FailRename(at)) if at == i) {
             Err(std::io::Error::other("injected rename failure"))
         } else {
             std::fs::rename(tmp, path)
@@ -234,12 +324,17 @@ fn write_unit_inner(
             }
             cleanup(&temps[i..]);
             cleanup(&backups.iter().flatten().cloned().collect::<Vec<_>>());
+            cleanup(journal.as_slice());
             return Err(WriteError {
                 path: path.clone(),
                 source: e,
             });
         }
+        if matches!(fault, Some(Fault::DieAfterRename(at)) if at == i) {
+            return Ok(());
+        }
     }
+    cleanup(journal.as_slice());
     for b in backups.iter().flatten() {
         let _ = std::fs::remove_file(b);
     }
@@ -296,14 +391,36 @@ pub fn resolve_path(path: &Path) -> PathBuf {
     }
 }
 
-/// Read at most `max` bytes of a regular file, on a helper thread that is
-/// abandoned after `timeout`: a FIFO, a device (/dev/zero), a huge file or
-/// a hung file system is an error, never a hang or an unbounded read.
+/// How long gpu-env waits for one local file (a lock, compat-db, a
+/// generated file, the manifest) before giving up on it: a hung network
+/// file system is an error, never a hung pre-commit hook.
+pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The largest generated file (requirements, pylock, setup cell, notebook,
+/// compatibility page) or compat-db file gpu-env reads.
+pub const MAX_TEXT_FILE: u64 = 16 << 20;
+
+/// Read a regular file of at most `max` bytes as UTF-8 text, within
+/// `timeout` ([`read_bounded_bytes`]).
 pub fn read_bounded(
     path: &Path,
     max: u64,
     timeout: std::time::Duration,
 ) -> std::io::Result<String> {
+    String::from_utf8(read_bounded_bytes(path, max, timeout)?)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"))
+}
+
+/// Read at most `max` bytes of a regular file, on a helper thread that is
+/// abandoned after `timeout`: a FIFO, a device (/dev/zero, also through a
+/// symlink), a file over `max` bytes or a hung file system is an error,
+/// never a hang or an unbounded read. Every file gpu-env reads goes
+/// through here.
+pub fn read_bounded_bytes(
+    path: &Path,
+    max: u64,
+    timeout: std::time::Duration,
+) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let meta = std::fs::metadata(path)?;
     if !meta.is_file() {
@@ -311,6 +428,15 @@ pub fn read_bounded(
             std::io::ErrorKind::InvalidInput,
             "not a regular file (a FIFO, device or directory is not read)",
         ));
+    }
+    let too_large = move || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {max} bytes; not read"),
+        )
+    };
+    if meta.len() > max {
+        return Err(too_large());
     }
     let p = path.to_path_buf();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -328,13 +454,9 @@ pub fn read_bounded(
                 let mut buf = Vec::new();
                 f.take(max + 1).read_to_end(&mut buf)?;
                 if buf.len() as u64 > max {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!("larger than {max} bytes; not read"),
-                    ));
+                    return Err(too_large());
                 }
-                String::from_utf8(buf)
-                    .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"))
+                Ok(buf)
             })();
             let _ = tx.send(r);
         })?;
@@ -345,6 +467,16 @@ pub fn read_bounded(
             format!("no data within {:.1} s", timeout.as_secs_f64()),
         )),
     }
+}
+
+/// [`read_bounded`] with the limits of a generated or compat-db file.
+pub fn read_text(path: &Path) -> std::io::Result<String> {
+    read_bounded(path, MAX_TEXT_FILE, READ_TIMEOUT)
+}
+
+/// [`read_bounded_bytes`] with the limits of a generated or compat-db file.
+pub fn read_text_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+    read_bounded_bytes(path, MAX_TEXT_FILE, READ_TIMEOUT)
 }
 
 #[cfg(test)]
@@ -366,7 +498,7 @@ mod tests {
             (c.clone(), b"new c".to_vec()),
             (b.clone(), b"new b".to_vec()),
         ];
-        assert!(write_unit_inner(&files, Some(2)).is_err());
+        assert!(write_unit_inner(&files, Some(Fault::FailRename(2))).is_err());
         assert_eq!(std::fs::read_to_string(&a).unwrap(), "old a");
         assert_eq!(std::fs::read_to_string(&b).unwrap(), "old b");
         assert!(!c.exists());
@@ -378,5 +510,36 @@ mod tests {
         assert_eq!(left.len(), 2, "{left:?}");
         write_unit(&files).unwrap();
         assert_eq!(std::fs::read_to_string(&b).unwrap(), "new b");
+        assert!(!dir.path().join(JOURNAL).exists());
+    }
+
+    #[test]
+    fn a_run_killed_between_renames_is_finished_by_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("sub/b"));
+        write_unit(&[
+            (a.clone(), b"old a".to_vec()),
+            (b.clone(), b"old b".to_vec()),
+        ])
+        .unwrap();
+        let files = vec![
+            (a.clone(), b"new a".to_vec()),
+            (b.clone(), b"new b".to_vec()),
+        ];
+        write_unit_inner(&files, Some(Fault::DieAfterRename(0))).unwrap();
+        // The mix a kill -9 leaves: a new, b old, the journal there.
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "new a");
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "old b");
+        assert!(dir.path().join(JOURNAL).exists());
+        assert_eq!(finish_interrupted(dir.path()), 1);
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "new b");
+        assert!(!dir.path().join(JOURNAL).exists());
+        // A journal naming a file that is not a gpu-env temporary renames nothing.
+        let victim = dir.path().join("mine.txt");
+        std::fs::write(&victim, "mine").unwrap();
+        let j = serde_json::to_string(&[(victim.clone(), a.clone())]).unwrap();
+        std::fs::write(dir.path().join(JOURNAL), j).unwrap();
+        assert_eq!(finish_interrupted(dir.path()), 0);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "mine");
     }
 }

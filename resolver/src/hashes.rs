@@ -53,7 +53,7 @@ fn cached_project(
         .join("pypi")
         .join(format!("{}.json", crate::pep440::normalize_name(package)));
     if offline {
-        let text = std::fs::read_to_string(&file).map_err(|_| HashError::NotCached {
+        let text = crate::fsutil::read_text(&file).map_err(|_| HashError::NotCached {
             package: package.into(),
             filename: String::new(),
             cache: file.clone(),

@@ -106,7 +106,7 @@ pub fn record_path(db_dir: &Path, package: &str, version: &str) -> PathBuf {
 }
 
 fn existing(record: &Path) -> Result<Option<WheelRelease>, IngestError> {
-    match std::fs::read_to_string(record) {
+    match crate::fsutil::read_text(record) {
         Ok(text) => toml::from_str(&text)
             .map(Some)
             .map_err(|e| IngestError::BadRecord {

@@ -53,7 +53,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            probe: Duration::from_secs(120),
+            probe: crate::host::python::ASK_TIMEOUT,
             pip: Duration::from_secs(30 * 60),
             pip_uninstall: Duration::from_secs(10 * 60),
         }
@@ -372,7 +372,7 @@ fn site_versions_match(env: &PyEnv, site: &[&LockedPackage]) -> bool {
 }
 
 fn read_marker(path: &Path) -> Option<Marker> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    serde_json::from_str(&crate::fsutil::read_text(path).ok()?).ok()
 }
 
 /// What changed in site-packages between two probes, in words.
@@ -489,7 +489,7 @@ impl<'a> InstallRun<'a> {
     /// Rewrite the hook files unless they are exactly what this lock
     /// writes; true when they were rewritten.
     fn refresh_hook(&self) -> Result<bool, InstallError> {
-        let read = |p: &Path| std::fs::read_to_string(p).ok();
+        let read = |p: &Path| crate::fsutil::read_text(p).ok();
         let current = read(&self.paths.hook).as_deref() == Some(self.hook.as_str())
             && read(&self.paths.pth).as_deref() == Some(PTH_TEXT);
         if !current {
@@ -821,7 +821,7 @@ impl Removal {
     /// and the hook's cached bytecode.
     fn remove_hook(&mut self, paths: &Paths, purelib: &str) -> Result<(), InstallError> {
         // The .pth first: from then on no interpreter start imports the hook.
-        match std::fs::read_to_string(&paths.pth) {
+        match crate::fsutil::read_text(&paths.pth) {
             Ok(text) if text == PTH_TEXT => self.rm_file(&paths.pth)?,
             Ok(_) => self.kept.push(format!(
                 "{} (not as gpu-env writes it)",
@@ -829,7 +829,7 @@ impl Removal {
             )),
             Err(_) => {}
         }
-        match std::fs::read_to_string(&paths.hook) {
+        match crate::fsutil::read_text(&paths.hook) {
             Ok(text) if text.starts_with(HOOK_HEAD) => self.rm_file(&paths.hook)?,
             Ok(_) => self
                 .kept

@@ -31,7 +31,21 @@ pub enum JobError {
     Companion(#[from] crate::solve::companions::CompanionSpecError),
     #[error("target `{}`: {}", crate::validate::escape_control(.spec), crate::validate::escape_control(.message))]
     Spec { spec: String, message: String },
+    #[error("{count} distinct {what} requested; one resolve takes at most {max} (each is resolved and locked on its own): split them over several locks (`--lock PATH`)")]
+    TooMany {
+        what: &'static str,
+        count: usize,
+        max: usize,
+    },
 }
+
+/// The most distinct targets one request resolves: each resolution is
+/// kept until the lock is written, so memory grows with their number.
+/// Repeated targets (the same spec with the same overrides) count once.
+pub const MAX_TARGETS: usize = 64;
+
+/// The most distinct companion specs one request takes.
+pub const MAX_COMPANIONS: usize = 64;
 
 #[derive(Debug, Clone, Default)]
 pub struct Request {
@@ -65,6 +79,19 @@ pub struct Outcome {
 }
 
 pub fn constraints(c: &crate::config::ConfigConstraints) -> Result<Constraints, JobError> {
+    let mut companions: Vec<&String> = Vec::new();
+    for s in &c.companions {
+        if !companions.contains(&s) {
+            if companions.len() == MAX_COMPANIONS {
+                return Err(JobError::TooMany {
+                    what: "companions",
+                    count: distinct_count(&c.companions),
+                    max: MAX_COMPANIONS,
+                });
+            }
+            companions.push(s);
+        }
+    }
     Ok(Constraints {
         mxnet: c
             .mxnet
@@ -73,8 +100,7 @@ pub fn constraints(c: &crate::config::ConfigConstraints) -> Result<Constraints, 
             .transpose()
             .map_err(|e| JobError::Constraint(e.to_string()))?,
         packages: c.packages.clone(),
-        companions: c
-            .companions
+        companions: companions
             .iter()
             .map(|s| crate::solve::companions::CompanionSpec::parse(s))
             .collect::<Result<_, _>>()?,
@@ -143,15 +169,42 @@ fn profile_gpu(spec: &str, parsed: TargetSpec, o: &Overrides) -> Result<TargetSp
     Ok(TargetSpec::Profile { runtime, gpu, kind })
 }
 
+fn distinct_count<T: Ord>(items: &[T]) -> usize {
+    items
+        .iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+}
+
+/// The request's targets with their overrides, each distinct one once
+/// ([`crate::target::distinct`]), in order; more than [`MAX_TARGETS`] is
+/// an error before any is resolved.
+fn distinct_targets(req: &Request) -> Result<Vec<(String, Overrides)>, JobError> {
+    let all = req
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| (spec.clone(), req.overrides_for(i)))
+        .collect();
+    let out = crate::target::distinct(all);
+    if out.len() > MAX_TARGETS {
+        return Err(JobError::TooMany {
+            what: "targets",
+            count: out.len(),
+            max: MAX_TARGETS,
+        });
+    }
+    Ok(out)
+}
+
 pub fn run(db: &Db, db_hash: &str, req: &Request) -> Result<Outcome, JobError> {
     let cons = constraints(&req.constraints)?;
     let cmap = crate::config::constraint_map(&req.constraints);
     let mut results = Vec::new();
     let mut recorded = Vec::new();
-    for (i, spec) in req.targets.iter().enumerate() {
-        let o = req.overrides_for(i);
-        let t = target(db, spec, &o, &req.probe)?;
-        results.push((spec.clone(), solve::resolve(db, &t, &cons)));
+    for (spec, o) in distinct_targets(req)? {
+        let t = target(db, &spec, &o, &req.probe)?;
+        results.push((spec, solve::resolve(db, &t, &cons)));
         let mut entries = o.entries();
         entries.extend(
             req.constraint_sources
@@ -277,17 +330,6 @@ pub fn check_output_paths(
     }
     let root = crate::fsutil::resolve_path(&loaded.root);
     let explicit_lock = is_other_lock(loaded, lock_path);
-    let mut reserved = vec![(
-        crate::fsutil::resolve_path(
-            loaded
-                .manifest
-                .as_deref()
-                .unwrap_or(&loaded.root.join("Cargo.toml")),
-        ),
-        "the manifest",
-    )];
-    reserved.push((root.join("Cargo.toml"), "the manifest"));
-    reserved.push((root.join("Cargo.lock"), "Cargo.lock"));
     let names = [
         "the lock",
         "the requirements file",
@@ -306,9 +348,7 @@ pub fn check_output_paths(
         if r.is_dir() {
             return Err(refuse(format!("{what} would replace a directory")));
         }
-        if let Some((_, other)) = reserved.iter().find(|(p, _)| *p == r) {
-            return Err(refuse(format!("{what} would replace {other}")));
-        }
+        refuse_reserved(path)?;
         if let Some((_, other)) = seen.iter().find(|(p, _)| *p == r) {
             return Err(refuse(format!("{what} and {other} name the same file")));
         }
@@ -327,45 +367,54 @@ pub fn check_output_paths(
 /// How long a write waits for another gpu-env run writing the same place.
 pub const WRITE_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// Whether an existing output other than the lock may be replaced: absent,
-/// empty, or a file gpu-env generated (its first KiB says so).
-fn check_generated(path: &Path) -> Result<(), JobError> {
-    use std::io::Read;
+/// Refuse an output path that names one of the repo's own files
+/// ([`crate::generated::reserved`]), as given or after resolving links.
+fn refuse_reserved(path: &Path) -> Result<(), JobError> {
+    let r = crate::fsutil::resolve_path(path);
+    match crate::generated::reserved(path).or_else(|| crate::generated::reserved(&r)) {
+        Some(what) => Err(JobError::Output {
+            path: path.display().to_string(),
+            message: format!("an output would replace {what}, a file of the repo's own that is never a gpu-env output; name another file in [workspace.metadata.gpu-env.output]"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Whether an existing file may be replaced by an output of `kind`:
+/// absent, or a regular file (or a link to one: the rename replaces the
+/// link, its target untouched) that is empty or carries that kind's marker
+/// ([`crate::generated::may_replace`]). The lock has its own rule
+/// ([`Lock::check_overwritable`]).
+fn check_generated(path: &Path, kind: crate::generated::Kind) -> Result<(), JobError> {
+    if kind == crate::generated::Kind::Lock {
+        return Ok(Lock::check_overwritable(path)?);
+    }
     let refuse = |message: String| JobError::Output {
         path: path.display().to_string(),
         message: format!("{message}; refusing to overwrite it (move it away or delete it)"),
     };
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(refuse(format!("cannot inspect it: {e}"))),
-    };
-    if meta.file_type().is_symlink() {
-        // Replaced by the rename, the link's target untouched: judge the target.
-        return match std::fs::metadata(path) {
-            Ok(m) if m.is_file() => check_generated_file(path, &refuse),
-            Ok(_) => Err(refuse("it is a link to something other than a file".into())),
-            Err(_) => Ok(()),
-        };
     }
-    if !meta.is_file() {
-        return Err(refuse("it is not a regular file".into()));
+    match std::fs::metadata(path) {
+        // A dangling link: the rename replaces the link alone.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Ok(m) if !m.is_file() => return Err(refuse("it is not a regular file".into())),
+        _ => {}
     }
-    fn check_generated_file(
-        path: &Path,
-        refuse: &dyn Fn(String) -> JobError,
-    ) -> Result<(), JobError> {
-        let mut head = Vec::new();
-        std::fs::File::open(path)
-            .and_then(|f| f.take(1024).read_to_end(&mut head))
-            .map_err(|e| refuse(format!("cannot read it: {e}")))?;
-        if head.is_empty() || String::from_utf8_lossy(&head).contains("gpu-env") {
-            Ok(())
-        } else {
-            Err(refuse("it was not generated by gpu-env".into()))
-        }
+    let bytes =
+        crate::fsutil::read_text_bytes(path).map_err(|e| refuse(format!("cannot read it: {e}")))?;
+    if crate::generated::may_replace(kind, &bytes) {
+        Ok(())
+    } else {
+        Err(refuse(format!(
+            "it was not generated by gpu-env as {} (its first line has no `{}` marker)",
+            kind.describe(),
+            kind.tag()
+        )))
     }
-    check_generated_file(path, &refuse)
 }
 
 /// The deepest directory holding every path (all absolute).
@@ -385,20 +434,56 @@ fn common_dir(paths: &[PathBuf]) -> PathBuf {
     common
 }
 
-/// Write every output of one resolve as one unit (the first is the lock):
-/// paths checked first (no two the same; the lock replaces only a whole
-/// gpu-env lock of this format or an older one, the others only files
-/// gpu-env generated), under an advisory lock on their common directory
+/// Write outputs as one unit (a resolve's lock and the files derived from
+/// it, or the compatibility page): paths checked first (no two the same,
+/// none of the repo's own files; each replaces only a file carrying the
+/// marker of its kind, the lock only a whole gpu-env lock of this format
+/// or an older one), under an advisory lock on their common directory
 /// (concurrent resolves take turns, so the set is one run's), stale
 /// temporaries of killed runs removed, then all written or none
 /// ([`crate::fsutil::write_unit`]). Modes follow the replaced file, or the
 /// umask for a new one.
 pub fn write_outputs(outputs: &[(PathBuf, String)]) -> Result<(), JobError> {
+    write_outputs_under(outputs, None)
+}
+
+/// The directory whose advisory lock guards a lock and the files derived
+/// from it: the deepest one holding every output path the config names
+/// (only the lock for another lock than the config's). `resolve` writes
+/// under it and `check` reads under it, so a check never sees half of a
+/// concurrent resolve's set.
+pub fn guard_dir(loaded: &Loaded, lock_path: &Path) -> PathBuf {
+    let o = &loaded.config.output;
+    let mut paths = vec![crate::fsutil::resolve_path(lock_path)];
+    if !is_other_lock(loaded, lock_path) {
+        for p in [&o.requirements, &o.pylock, &o.colab_cell, &o.notebook] {
+            paths.push(crate::fsutil::resolve_path(&loaded.path(p)));
+        }
+    }
+    common_dir(&paths)
+}
+
+/// [`write_outputs`] under the advisory lock of `guard` (default: the
+/// outputs' deepest common directory).
+pub fn write_outputs_under(
+    outputs: &[(PathBuf, String)],
+    guard: Option<&Path>,
+) -> Result<(), JobError> {
     let resolved: Vec<PathBuf> = outputs
         .iter()
         .map(|(p, _)| crate::fsutil::resolve_path(p))
         .collect();
+    let mut kinds = Vec::new();
     for (i, r) in resolved.iter().enumerate() {
+        refuse_reserved(&outputs[i].0)?;
+        // Every renderer writes its marker; an output without one is a bug.
+        let kind =
+            crate::generated::kind_of(outputs[i].1.as_bytes()).ok_or_else(|| JobError::Output {
+                path: outputs[i].0.display().to_string(),
+                message: "the text to write carries no gpu-env marker (a bug: please report it)"
+                    .into(),
+            })?;
+        kinds.push(kind);
         if r.file_name().is_none() || r.is_dir() {
             return Err(JobError::Output {
                 path: outputs[i].0.display().to_string(),
@@ -424,16 +509,19 @@ pub fn write_outputs(outputs: &[(PathBuf, String)]) -> Result<(), JobError> {
             source,
         })?;
     }
-    let _guard = crate::fsutil::DirLock::acquire(&common_dir(&resolved), WRITE_LOCK_TIMEOUT)?;
+    let guard = guard.map_or_else(|| common_dir(&resolved), Path::to_path_buf);
+    std::fs::create_dir_all(&guard).map_err(|source| crate::fsutil::WriteError {
+        path: guard.clone(),
+        source,
+    })?;
+    let _guard = crate::fsutil::DirLock::acquire(&guard, WRITE_LOCK_TIMEOUT)?;
     for d in &dirs {
+        // A run killed between its renames: its set is finished first.
+        crate::fsutil::finish_interrupted(d);
         crate::fsutil::remove_stale_temps(d);
     }
-    for (i, (path, _)) in outputs.iter().enumerate() {
-        if i == 0 {
-            Lock::check_overwritable(path)?;
-        } else {
-            check_generated(path)?;
-        }
+    for ((path, _), kind) in outputs.iter().zip(kinds) {
+        check_generated(path, kind)?;
     }
     let files: Vec<(PathBuf, Vec<u8>)> = outputs
         .iter()

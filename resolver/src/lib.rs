@@ -19,6 +19,7 @@ pub mod doctor;
 pub mod emit;
 pub mod exit;
 pub mod fsutil;
+pub mod generated;
 #[cfg(feature = "net")]
 pub mod hashes;
 pub mod host;

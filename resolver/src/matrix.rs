@@ -364,6 +364,8 @@ pub fn render(db: &Db) -> String {
     let mut h = String::with_capacity(256 * 1024);
     h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    h.push_str(crate::generated::MATRIX_MARKER);
+    h.push('\n');
     h.push_str("<title>gpu-env: which MXNet GPU wheel runs where</title>\n<style>");
     h.push_str(STYLE);
     h.push_str("</style>\n</head>\n<body>\n");

@@ -61,6 +61,19 @@ pub struct Target {
     pub preinstalled: Sourced<BTreeMap<String, String>>,
 }
 
+/// Each distinct target once, in order: a spec with the same overrides
+/// (names, values and sources) as an earlier one is a repeat. Used for the
+/// config's targets and for every request, so a repeated target is
+/// resolved and locked once and the config that repeats it still matches
+/// its lock.
+pub fn distinct(targets: Vec<(String, Overrides)>) -> Vec<(String, Overrides)> {
+    let mut seen = std::collections::BTreeSet::new();
+    targets
+        .into_iter()
+        .filter(|(spec, o)| seen.insert((spec.clone(), o.entries())))
+        .collect()
+}
+
 /// Overrides, as conda's `CONDA_OVERRIDE_CUDA`: each replaces one fact.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {

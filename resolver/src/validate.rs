@@ -180,22 +180,65 @@ pub fn shell_word(v: &str) -> String {
     }
 }
 
-/// `s` with every control character (C0, DEL, C1: ANSI escapes, newlines)
-/// written as an escape (`\u{1b}`), so a hostile target name or value
-/// printed on a terminal or into a log shows as text and never acts.
-pub fn escape_control(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
+/// Whether `c` is an invisible format character that reorders or hides
+/// text on a terminal: bidi embeddings, overrides and isolates (U+202E
+/// shows `exe.txt` as `txt.exe`), zero-width characters, the BOM.
+fn is_hidden_format(c: char) -> bool {
+    matches!(c, '\u{61c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// One character as text that cannot act on a terminal: a control
+/// character as Rust writes it (`\u{1b}`, `\n`), a hidden format character
+/// as `\u202e` (also a valid JSON escape, so JSON output stays JSON); None
+/// for a character shown as itself.
+fn escaped(c: char) -> Option<String> {
+    if c.is_control() {
+        Some(c.escape_default().to_string())
+    } else if is_hidden_format(c) {
+        Some(format!("\\u{:04x}", c as u32))
+    } else {
+        None
+    }
+}
+
+fn escape_where(s: &str, keep: impl Fn(char) -> bool) -> String {
+    if !s.chars().any(|c| !keep(c) && escaped(c).is_some()) {
         return s.to_string();
     }
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match escaped(c).filter(|_| !keep(c)) {
+            Some(e) => out.push_str(&e),
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// `s` with every control character (C0, DEL, C1: ANSI escapes, newlines)
+/// and hidden format character (bidi overrides, zero-width) written as an
+/// escape, so a hostile target name or value printed on a terminal or
+/// into a log shows as text and never acts.
+pub fn escape_control(s: &str) -> String {
+    escape_where(s, |_| false)
+}
+
+/// Text for a terminal: as [`escape_control`], newlines and tabs kept.
+/// Every line gpu-env prints passes through this (`cli::out`, `cli::err`).
+pub fn terminal_text(s: &str) -> String {
+    escape_where(s, |c| c == '\n' || c == '\t')
+}
+
+/// A string from outside (a command's output, a device name) as a message
+/// shows it: escaped ([`escape_control`]) and cut to `max` characters,
+/// saying how much was left out.
+pub fn shown(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        return escape_control(s);
+    }
+    let head: String = s.chars().take(max).collect();
+    format!("{}... ({} more characters)", escape_control(&head), n - max)
 }
 
 #[cfg(test)]
@@ -207,6 +250,13 @@ mod tests {
         assert!(is_cudnn_version("8.9.6") && is_cudnn_version("9"));
         assert!(!is_cudnn_version("8.garbage.x") && !is_cudnn_version("8..1"));
         assert_eq!(escape_control("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\n");
+        assert_eq!(escape_control("a\u{202e}txt.exe"), "a\\u202etxt.exe");
+        assert_eq!(
+            terminal_text("a\u{1b}]0;x\u{7}\n\tb"),
+            "a\\u{1b}]0;x\\u{7}\n\tb"
+        );
+        assert_eq!(shown("abcdef", 3), "abc... (3 more characters)");
+        assert_eq!(shown("ab\u{1b}", 3), "ab\\u{1b}");
         assert!(is_plain_text("colab-2026.08:T4") && !is_plain_text("x\ny"));
         assert!(is_token("colab") && !is_token("colab!") && !is_token("a b"));
         assert!(is_wheel_filename("x-1!2.0-py3-none-any.whl"));

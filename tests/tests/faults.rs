@@ -143,6 +143,16 @@ fn kill_9_during_resolve_leaves_whole_files_and_the_next_resolve_cleans_up() {
         killed += usize::from(status.code().is_none());
         leftovers += temps(r.path()).len();
         assert_each_whole(r.path(), &old, &new, &format!("kill {i} ({status})"));
+        // After the next reader (check finishes an interrupted set), the
+        // set is one run's: all old or all new.
+        let mut c = xtask!();
+        c.current_dir(r.path()).arg("check");
+        let _ = run_with_timeout(c, HANG_GUARD);
+        let now = snapshot(r.path());
+        assert!(
+            now == old || now == new,
+            "kill {i} ({status}): a mixed set after check"
+        );
     }
     eprintln!(
         "{killed} of 40 runs killed before they ended; {leftovers} temp files seen after kills"
@@ -712,4 +722,116 @@ fn an_honest_one_gib_member_is_read_or_refused_under_the_memory_limit() {
         "{}",
         out.lines().find(|l| l.contains("error")).unwrap_or(&out)
     );
+}
+
+/// `resolve` in `dir` with `args`, under RLIMIT_AS: (exit code, output).
+fn resolve_limited(dir: &Path, args: &[String]) -> (i32, String) {
+    let mut c = xtask!();
+    c.current_dir(dir).arg("resolve").args(args);
+    limited(&mut c, RLIMIT_AS, AS_LIMIT);
+    run_with_timeout(c, HANG_GUARD)
+}
+
+#[test]
+fn memory_stays_bounded_with_the_number_of_targets_and_companions() {
+    // 5,000 distinct targets in the config: refused before any resolves.
+    let r = repo();
+    let tables: String = (0..5000)
+        .map(|i| {
+            format!(
+                "[[workspace.metadata.gpu-env.target]]\nspec = \"colab\"\ndriver = \"{}.1\"\n",
+                450 + i
+            )
+        })
+        .collect();
+    std::fs::write(
+        r.path().join("Cargo.toml"),
+        format!("[workspace]\n\n{tables}"),
+    )
+    .unwrap();
+    let (code, out) = resolve_limited(r.path(), &["--offline".into()]);
+    assert_ne!(code, 0, "{}", &out[..out.len().min(2000)]);
+    assert!(
+        out.contains("5000 distinct targets requested"),
+        "{}",
+        &out[..out.len().min(2000)]
+    );
+    assert!(!r.path().join("gpu-env.lock").exists());
+    // 3,000 `--target colab` flags: one target, resolved once.
+    let r = repo();
+    let mut args: Vec<String> = vec!["--offline".into()];
+    for _ in 0..3000 {
+        args.extend(["--target".into(), "colab".into()]);
+    }
+    let (code, out) = resolve_limited(r.path(), &args);
+    assert_eq!(code, 0, "{}", &out[..out.len().min(2000)]);
+    let lock = std::fs::read_to_string(r.path().join("gpu-env.lock")).unwrap();
+    assert_eq!(lock.matches("\n[[target]]\n").count(), 1, "{lock}");
+    // 20,000 companions: refused at once.
+    let r = repo();
+    let mut args: Vec<String> = vec!["--offline".into(), "--target".into(), "colab".into()];
+    for i in 0..20000 {
+        args.extend(["--with".into(), format!("d2l==1.0.{i}")]);
+    }
+    let (code, out) = resolve_limited(r.path(), &args);
+    assert_ne!(code, 0, "{}", &out[..out.len().min(2000)]);
+    assert!(
+        out.contains("20000 distinct companions requested"),
+        "{}",
+        &out[..out.len().min(2000)]
+    );
+}
+
+#[test]
+fn check_during_concurrent_resolves_never_sees_a_mixed_set() {
+    let r = repo();
+    ok(resolve(r.path(), OLD));
+    let dir = r.path().to_path_buf();
+    let writer = std::thread::spawn(move || {
+        for i in 0..8 {
+            ok(resolve(&dir, if i % 2 == 0 { NEW } else { OLD }));
+        }
+    });
+    let mut seen = Vec::new();
+    while !writer.is_finished() {
+        let mut c = xtask!();
+        c.current_dir(r.path()).arg("check");
+        let (_, out) = run_with_timeout(c, HANG_GUARD);
+        assert!(
+            !out.contains("edited by hand") && !out.contains("does not match the lock"),
+            "check saw a resolve half-written:\n{out}"
+        );
+        seen.push(out);
+    }
+    writer.join().unwrap();
+    assert!(!seen.is_empty());
+}
+
+#[test]
+fn install_and_doctor_give_a_hung_interpreter_one_deadline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let py = tmp.path().join("python");
+    gpu_env_tests::script(&py, "exec sleep 600\n");
+    let lock = gpu_env_tests::fixtures().join("emit/colab-cu112.lock");
+    let want = format!(
+        "no answer within {:.1} s",
+        gpu_env::host::python::ASK_TIMEOUT.as_secs_f64()
+    );
+    for args in [
+        vec![
+            "install".into(),
+            "--lock".into(),
+            lock.display().to_string(),
+        ],
+        vec!["doctor".into()],
+    ] {
+        let mut c = xtask!();
+        c.current_dir(tmp.path())
+            .args(&args)
+            .arg("--python")
+            .arg(&py);
+        let (code, out) = run_with_timeout(c, HANG_GUARD);
+        assert_ne!(code, 0, "{args:?}: {out}");
+        assert!(out.contains(&want), "{args:?}: wanted {want:?}: {out}");
+    }
 }

@@ -68,7 +68,10 @@ fn d6_output_may_not_name_the_manifest_another_output_or_leave_the_repo() {
         job::rendered_outputs(&db, &l, &lock_path, &lock).map(|_| ())
     };
     let e = try_with(&|o| o.pylock = "Cargo.toml".into()).unwrap_err();
-    assert!(e.to_string().contains("would replace the manifest"), "{e}");
+    assert!(
+        e.to_string().contains("would replace a Cargo manifest"),
+        "{e}"
+    );
     let e = try_with(&|o| o.requirements = "gpu-env.lock".into()).unwrap_err();
     assert!(e.to_string().contains("name the same file"), "{e}");
     let e = try_with(&|o| o.requirements = "./sub/../gpu-env.lock".into()).unwrap_err();
@@ -95,7 +98,7 @@ fn d6_config_pylock_cargo_toml_through_the_cli_leaves_the_manifest() {
         .args(["resolve", "--target", "colab", "--offline"]);
     let (code, out, err) = run(c);
     assert_ne!(code, 0, "{out}{err}");
-    assert!(err.contains("would replace the manifest"), "{err}");
+    assert!(err.contains("would replace a Cargo manifest"), "{err}");
     assert_eq!(
         std::fs::read_to_string(tmp.path().join("Cargo.toml")).unwrap(),
         manifest

@@ -36,13 +36,13 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         Ok(x) => x,
         Err(crate::db::DbError::Invalid(diags)) => {
             for d in &diags {
-                eprintln!("{d}");
+                errln!("{d}");
             }
-            eprintln!("check: compat-db: {} error(s)", diags.len());
+            errln!("check: compat-db: {} error(s)", diags.len());
             return ExitCode::from(exit::NO);
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return ExitCode::from(exit::ERROR);
         }
     };
@@ -50,7 +50,7 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
     let loaded = match crate::config::load(args.manifest_path.as_deref(), &cwd) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return ExitCode::from(exit::ERROR);
         }
     };
@@ -65,36 +65,15 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
             outln!("check: compat-db OK; no lock ({shown}) and no targets configured: nothing else to check");
             return ExitCode::SUCCESS;
         }
-        eprintln!(
-            "check: {shown} is missing but [workspace.metadata.gpu-env] lists targets; {FIX}"
-        );
+        errln!("check: {shown} is missing but [workspace.metadata.gpu-env] lists targets; {FIX}");
         return ExitCode::from(exit::NO);
     }
     // Another lock than the config's records its own request: it is
     // re-resolved from that, not compared with the config's targets.
     let other = crate::job::is_other_lock(&loaded, &lock_path);
-    let lock = match Lock::read(&lock_path) {
-        Ok(l) => l,
-        Err(e @ LockError::Newer { .. }) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit::ERROR);
-        }
-        // Written by an older gpu-env: stale, not corrupted; resolve rewrites it.
-        Err(e @ LockError::Older { .. }) => {
-            eprintln!("check: stale: {e}");
-            if other {
-                eprintln!(
-                    "check: this is not the config's lock: add `--lock {}` to that command",
-                    shell_word(&shown)
-                );
-            }
-            return ExitCode::from(exit::NO);
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            eprintln!("check: the lock is corrupted and was left untouched; restore it from version control or {FIX}");
-            return ExitCode::from(exit::ERROR);
-        }
+    let (_guard, lock) = match read_lock(&loaded, &lock_path, &shown, other) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     verdict(&db, &db_hash, &loaded, &lock_path, &lock, other)
 }
@@ -135,11 +114,11 @@ fn verdict(
         ExitCode::SUCCESS
     } else {
         for p in &problems {
-            eprintln!("{p}");
+            errln!("{p}");
         }
         if !beyond.is_empty() {
             let text = beyond_config_text(&beyond, lock, loaded, &shown);
-            eprintln!("check: {} problem(s); {text}", problems.len());
+            errln!("check: {} problem(s); {text}", problems.len());
             return ExitCode::from(exit::NO);
         }
         // The command that remakes this lock from what it records, and what
@@ -158,12 +137,65 @@ fn verdict(
         } else {
             "the resolution stays the same: it rewrites the lock's recorded hashes and the generated files"
         };
-        eprintln!(
+        errln!(
             "check: {} problem(s); run `{cmd}` and commit the result ({effect})",
             problems.len()
         );
         ExitCode::from(exit::NO)
     }
+}
+
+/// The lock, read under the writers' advisory lock (held while the guard
+/// lives), after finishing an interrupted resolve's renames; Err: the exit
+/// status, the reason printed.
+fn read_lock(
+    loaded: &Loaded,
+    lock_path: &Path,
+    shown: &str,
+    other: bool,
+) -> Result<(crate::fsutil::DirLock, Lock), ExitCode> {
+    // Read under the writers' advisory lock: a resolve writing now
+    // finishes its whole set first.
+    let guard_dir = crate::job::guard_dir(loaded, lock_path);
+    let guard = match crate::fsutil::DirLock::acquire(&guard_dir, crate::job::WRITE_LOCK_TIMEOUT) {
+        Ok(g) => g,
+        Err(e) => {
+            errln!("error: {e}; another gpu-env run is writing these files: run check again when it is done");
+            return Err(ExitCode::from(exit::ERROR));
+        }
+    };
+    // A resolve killed between its renames left a mix of two sets: its
+    // journal finishes the newer one, as the next resolve would.
+    if let Some(dir) = lock_path.parent() {
+        let n = crate::fsutil::finish_interrupted(dir);
+        if n > 0 {
+            outln!("check: finished the writes of an interrupted resolve ({n} file(s))");
+        }
+    }
+    let lock = match Lock::read(lock_path) {
+        Ok(l) => l,
+        Err(e @ LockError::Newer { .. }) => {
+            errln!("error: {e}");
+            return Err(ExitCode::from(exit::ERROR));
+        }
+        // Written by an older gpu-env: stale, not corrupted; resolve rewrites it.
+        Err(e @ LockError::Older { .. }) => {
+            errln!("check: stale: {e}");
+            if other {
+                errln!(
+                    "check: this is not the config's lock: add `--lock {}` to that command",
+                    shell_word(shown)
+                );
+            }
+            return Err(ExitCode::from(exit::NO));
+        }
+        Err(e) => {
+            errln!("error: {e}");
+            errln!("check: the lock is corrupted and was left untouched; restore it from version control or {FIX}");
+            return Err(ExitCode::from(exit::ERROR));
+        }
+    };
+    Ok((guard, lock))
 }
 
 /// The lock against the config and the current compat-db, each cause
@@ -545,7 +577,7 @@ fn stale(db: &crate::db::Db, loaded: &Loaded, lock_path: &Path, lock: &Lock) -> 
     };
     for (i, (path, text)) in outputs.iter().enumerate() {
         let shown = rel(path, &loaded.root);
-        match std::fs::read(path) {
+        match crate::fsutil::read_text_bytes(path) {
             Ok(bytes) if bytes == text.as_bytes() => {}
             Ok(_) if i == 0 => out.push(format!(
                 "stale: {shown} is not as `cargo xtask resolve` writes it (edited by hand?)"
@@ -554,13 +586,21 @@ fn stale(db: &crate::db::Db, loaded: &Loaded, lock_path: &Path, lock: &Lock) -> 
                 "stale: {shown} does not match the lock (sha256 {})",
                 &lock.hash()[..16]
             )),
-            Err(_) => out.push(format!("stale: {shown} is missing")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                out.push(format!("stale: {shown} is missing"))
+            }
+            Err(e) => out.push(format!(
+                "stale: {shown} cannot be read ({e}); move it away and run `cargo xtask resolve`"
+            )),
         }
     }
-    // The compatibility page, in repos that keep one (this one).
+    // The compatibility page, in repos that keep one (this one); a page
+    // of the repo's own at that path is not gpu-env's.
     let page = loaded.root.join(crate::matrix::DEFAULT_OUT);
-    if page.is_file()
-        && std::fs::read(&page).ok().as_deref() != Some(crate::matrix::render(db).as_bytes())
+    let found = crate::fsutil::read_text_bytes(&page).ok();
+    if found.as_deref().is_some_and(|b| {
+        crate::generated::may_replace(crate::generated::Kind::Matrix, b) && !b.is_empty()
+    }) && found.as_deref() != Some(crate::matrix::render(db).as_bytes())
     {
         out.push(format!(
             "stale: {} is not as `cargo xtask matrix` writes it",

@@ -72,14 +72,14 @@ pub fn run(args: &Args, db: Option<&std::path::Path>) -> ExitCode {
     {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return ExitCode::from(exit::ERROR);
         }
     };
     let db = match crate::db::Db::open(db) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return ExitCode::from(exit::ERROR);
         }
     };
@@ -88,7 +88,7 @@ pub fn run(args: &Args, db: Option<&std::path::Path>) -> ExitCode {
         Ok(Some((l, i, at))) => (Some((l, i)), Some(at)),
         Ok(None) => (None, None),
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return ExitCode::from(exit::ERROR);
         }
     };
@@ -110,7 +110,7 @@ pub fn run(args: &Args, db: Option<&std::path::Path>) -> ExitCode {
             ExitCode::from(r.exit_code)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             ExitCode::from(exit::ERROR)
         }
     }

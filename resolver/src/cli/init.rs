@@ -410,9 +410,67 @@ fn xtask_crate(manifest: Option<&str>, main: Option<&str>, source: &Source) -> [
     }
 }
 
+/// A file init looks at, as found.
+enum Existing {
+    Absent,
+    Text(String),
+    /// Present and not readable as a regular UTF-8 file inside the repo
+    /// (a FIFO, a symbolic link, another encoding, a path that leaves the
+    /// repo): why. init never writes such a file.
+    Unusable(String),
+}
+
+impl Existing {
+    fn read(dir: &Path, rel: &str) -> Existing {
+        let path = dir.join(rel);
+        let root = crate::fsutil::resolve_path(dir);
+        if !crate::fsutil::resolve_path(&path).starts_with(&root) {
+            return Existing::Unusable("its path leaves the repo through a symbolic link".into());
+        }
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Existing::Absent,
+            Err(e) => return Existing::Unusable(format!("cannot inspect it: {e}")),
+        };
+        if meta.file_type().is_symlink() {
+            return Existing::Unusable(
+                "it is a symbolic link; init edits regular files only".into(),
+            );
+        }
+        match crate::fsutil::read_text(&path) {
+            Ok(text) => Existing::Text(text),
+            Err(e) => Existing::Unusable(format!("cannot be read as UTF-8 text ({e})")),
+        }
+    }
+
+    fn text(&self) -> Option<&str> {
+        match self {
+            Existing::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// `o` as planned from [`Existing::text`]; for an unusable file, a
+    /// refusal naming why, with the lines the plan would have written.
+    fn guard(&self, o: Outcome) -> Outcome {
+        let Existing::Unusable(why) = self else {
+            return o;
+        };
+        let lines = match o {
+            Outcome::Created(t) | Outcome::Changed(t, _) => t,
+            Outcome::Refused { lines, .. } => lines,
+            Outcome::Unchanged(_) => String::new(),
+        };
+        Outcome::Refused {
+            why: format!("{why}; left as it is, add"),
+            lines,
+        }
+    }
+}
+
 /// Every file init looks at, relative to the repo root, with its outcome.
 pub fn plan(dir: &Path, args: &Args) -> Vec<(PathBuf, Outcome)> {
-    let read = |rel: &str| std::fs::read_to_string(dir.join(rel)).ok();
+    let read = |rel: &str| Existing::read(dir, rel);
     let source = match &args.git {
         Some(url) => Source::Git {
             url: url.clone(),
@@ -426,28 +484,28 @@ pub fn plan(dir: &Path, args: &Args) -> Vec<(PathBuf, Outcome)> {
     } else {
         args.targets.clone()
     };
+    let root = read("Cargo.toml");
     let mut out = vec![(
         PathBuf::from("Cargo.toml"),
-        root_manifest(read("Cargo.toml").as_deref(), &targets),
+        root.guard(root_manifest(root.text(), &targets)),
     )];
-    let cfg = match (read(".cargo/config.toml"), read(".cargo/config")) {
-        (None, Some(_)) => Outcome::Refused {
+    let (cfg_new, cfg_old) = (read(".cargo/config.toml"), read(".cargo/config"));
+    let cfg = match (&cfg_new, &cfg_old) {
+        (Existing::Absent, Existing::Text(_) | Existing::Unusable(_)) => Outcome::Refused {
             why: "the repo uses the older .cargo/config; add to it".into(),
             lines: format!("[alias]\nxtask = \"{ALIAS}\"\n"),
         },
-        (t, _) => cargo_config(t.as_deref()),
+        (t, _) => t.guard(cargo_config(t.text())),
     };
     out.push((PathBuf::from(".cargo/config.toml"), cfg));
-    let [m, main] = xtask_crate(
-        read("xtask/Cargo.toml").as_deref(),
-        read("xtask/src/main.rs").as_deref(),
-        &source,
-    );
-    out.push((PathBuf::from("xtask/Cargo.toml"), m));
-    out.push((PathBuf::from("xtask/src/main.rs"), main));
+    let (manifest, main_rs) = (read("xtask/Cargo.toml"), read("xtask/src/main.rs"));
+    let [m, main] = xtask_crate(manifest.text(), main_rs.text(), &source);
+    out.push((PathBuf::from("xtask/Cargo.toml"), manifest.guard(m)));
+    out.push((PathBuf::from("xtask/src/main.rs"), main_rs.guard(main)));
+    let hooks = read(".pre-commit-config.yaml");
     out.push((
         PathBuf::from(".pre-commit-config.yaml"),
-        precommit(read(".pre-commit-config.yaml").as_deref()),
+        hooks.guard(precommit(hooks.text())),
     ));
     out
 }
@@ -468,13 +526,8 @@ pub fn run(args: &Args) -> ExitCode {
     let mut refused = 0;
     for (rel, outcome) in plan(&dir, args) {
         let shown = rel.display();
-        let write = |text: &str| {
-            let path = dir.join(&rel);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::write(&path, text)
-        };
+        // Atomic: a failed write leaves the file as it was.
+        let write = |text: &str| crate::fsutil::write_atomic(&dir.join(&rel), text.as_bytes());
         match outcome {
             Outcome::Created(text) => {
                 if let Err(e) = write(&text) {

@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 fn error(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {e}");
+    errln!("error: {e}");
     ExitCode::from(exit::ERROR)
 }
 

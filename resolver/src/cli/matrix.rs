@@ -23,15 +23,14 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         Err(e) => return super::fail(e),
     };
     let page = matrix::render(&db);
-    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            return super::fail(format!("{}: {e}", dir.display()));
-        }
+    let len = page.len();
+    // The guarded writer of every output: it replaces only a page gpu-env
+    // wrote, never the repo's own files, atomically (a link is replaced,
+    // its target untouched).
+    if let Err(e) = crate::job::write_outputs(&[(args.out.clone(), page)]) {
+        return super::fail(e);
     }
-    if let Err(e) = std::fs::write(&args.out, &page) {
-        return super::fail(format!("{}: {e}", args.out.display()));
-    }
-    outln!("wrote {} ({} bytes)", args.out.display(), page.len());
+    outln!("wrote {} ({len} bytes)", args.out.display());
     if let Some(png) = &args.screenshot {
         let Some(chromium) = browser::chromium() else {
             return super::fail("chromium not found on PATH (apt-get install chromium)");

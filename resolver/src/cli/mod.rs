@@ -52,6 +52,11 @@ macro_rules! outln {
     ($($t:tt)*) => { $crate::cli::out(format_args!("{}\n", format_args!($($t)*))) };
 }
 
+/// `eprintln!` through [`err`]: every line gpu-env prints on stderr.
+macro_rules! errln {
+    ($($t:tt)*) => { $crate::cli::err(format_args!("{}\n", format_args!($($t)*))) };
+}
+
 pub mod check;
 pub mod doctor;
 pub mod init;
@@ -67,19 +72,31 @@ pub const ABOUT: &str = "Make a GPU Python stack (MXNet, CUDA, cuDNN, numpy) wor
 /// Write to stdout. When the reader has gone (`| head -1`: EPIPE), the
 /// process ends quietly with status 0, as the reader asked for no more;
 /// any other write error ends it with [`exit::ERROR`].
+/// Control and hidden format characters are escaped
+/// ([`crate::validate::terminal_text`]): a GPU name or a command's output
+/// with escape sequences shows as text and never acts on the terminal.
 pub fn out(args: std::fmt::Arguments) {
     use std::io::Write;
+    let text = crate::validate::terminal_text(&args.to_string());
     let mut o = std::io::stdout().lock();
-    if let Err(e) = o.write_fmt(args).and_then(|_| o.flush()) {
+    if let Err(e) = o.write_all(text.as_bytes()).and_then(|_| o.flush()) {
         closed(e)
     }
+}
+
+/// Write to stderr, escaped as [`out`]; a failed write is ignored (there
+/// is nowhere left to report it).
+pub fn err(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let text = crate::validate::terminal_text(&args.to_string());
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 fn closed(e: std::io::Error) -> ! {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         std::process::exit(exit::OK as i32)
     }
-    eprintln!("error: writing to stdout: {e}");
+    errln!("error: writing to stdout: {e}");
     std::process::exit(exit::ERROR as i32)
 }
 
@@ -165,7 +182,7 @@ pub fn run(command: Command, db_dir: Option<&Path>) -> ExitCode {
 
 /// `error: {e}` on stderr and [`exit::ERROR`].
 pub fn fail(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {e}");
+    errln!("error: {e}");
     ExitCode::from(exit::ERROR)
 }
 
@@ -192,9 +209,9 @@ fn db(cmd: DbCommand, dir: Option<&Path>) -> ExitCode {
                 }
                 Err(diags) => {
                     for d in &diags {
-                        eprintln!("{d}");
+                        errln!("{d}");
                     }
-                    eprintln!("compat-db: {} error(s)", diags.len());
+                    errln!("compat-db: {} error(s)", diags.len());
                     ExitCode::from(exit::NO)
                 }
             }

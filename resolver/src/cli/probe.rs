@@ -23,7 +23,7 @@ pub struct ProbeArgs {
 
 pub fn run(args: &ProbeArgs, db: Option<&std::path::Path>) -> ExitCode {
     let fail = |m: String| {
-        eprintln!("error: {m}");
+        errln!("error: {m}");
         ExitCode::from(crate::exit::ERROR)
     };
     if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 3600.0) {
@@ -45,7 +45,7 @@ pub fn run(args: &ProbeArgs, db: Option<&std::path::Path>) -> ExitCode {
     // table come from it, so a broken database is a warning here.
     let db = crate::db::Db::open(db).unwrap_or_else(|e| {
         let first = e.to_string().lines().take(2).collect::<Vec<_>>().join(" ");
-        eprintln!("warning: compat-db unusable, GPU names and driver table unavailable: {first}");
+        errln!("warning: compat-db unusable, GPU names and driver table unavailable: {first}");
         crate::db::Db::default()
     });
     let report = crate::probe::probe(&ProbeOptions {

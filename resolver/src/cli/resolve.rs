@@ -49,7 +49,7 @@ pub struct Args {
 }
 
 fn fail(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {e}");
+    errln!("error: {e}");
     ExitCode::from(exit::ERROR)
 }
 
@@ -128,7 +128,7 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         }
     }
     let Some(mut lock) = outcome.lock else {
-        eprintln!("unsatisfiable: nothing written");
+        errln!("unsatisfiable: nothing written");
         return ExitCode::from(exit::NO);
     };
     if args.verify_pypi {
@@ -147,7 +147,8 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         Ok(o) => o,
         Err(e) => return fail(e),
     };
-    if let Err(e) = job::write_outputs(&outputs) {
+    let guard = job::guard_dir(&loaded, &lock_path);
+    if let Err(e) = job::write_outputs_under(&outputs, Some(&guard)) {
         return fail(e);
     }
     if !args.json {
@@ -194,7 +195,7 @@ fn note_beyond_config(
         let shown = lock_path.strip_prefix(cwd).unwrap_or(lock_path);
         let shown = shown.display().to_string();
         let text = super::check::beyond_config_text(&beyond, lock, loaded, &shown);
-        eprintln!("note: {text}");
+        errln!("note: {text}");
     }
 }
 

@@ -40,7 +40,7 @@ pub struct Args {
 }
 
 fn error(m: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {m}");
+    errln!("error: {m}");
     ExitCode::from(exit::ERROR)
 }
 

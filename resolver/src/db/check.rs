@@ -150,7 +150,64 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
         check_runtime(&mut r, &refs, file, rt, &mut runtime_names);
     }
     check_pypi(&mut r, db);
+    check_one_record_per_file(&mut r, db);
     r.diags
+}
+
+/// One record per downloadable file across compat-db (MXNet wheels, CUDA
+/// redistributables, other PyPI packages): a second record of a file, with
+/// another sha256 or the same, would be pinned instead of the real one or
+/// drift from it.
+fn check_one_record_per_file(r: &mut Reporter, db: &Db) {
+    let mut records: Vec<(&str, &str, Vec<Seg>)> = Vec::new();
+    for (file, w) in &db.wheels {
+        for (i, f) in w.wheel.iter().enumerate() {
+            records.push((&f.filename, file, vec![key("wheel"), Seg::Index(i)]));
+        }
+    }
+    for (file, p) in &db.redist {
+        for (i, rel) in p.release.iter().enumerate() {
+            records.push((&rel.filename, file, vec![key("release"), Seg::Index(i)]));
+        }
+    }
+    for (file, p) in &db.pypi {
+        for (i, rel) in p.release.iter().enumerate() {
+            for (j, f) in rel.file.iter().enumerate() {
+                let at = vec![key("release"), Seg::Index(i), key("file"), Seg::Index(j)];
+                records.push((&f.filename, file, at));
+            }
+        }
+    }
+    let mut first: HashMap<&str, (&str, String)> = HashMap::new();
+    for (filename, file, mut at) in records {
+        let shown = seg_path(&at);
+        if let Some((pf, pat)) = first.get(filename) {
+            at.push(key("filename"));
+            r.error(
+                file,
+                at,
+                format!("{filename} is also recorded at {pf} {pat}; keep one record per file"),
+            );
+        } else {
+            first.insert(filename, (file, shown));
+        }
+    }
+}
+
+/// A record's place as `release[2].file[0]`.
+fn seg_path(at: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in at {
+        match seg {
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+            Seg::Key(k) if s.is_empty() => s.push_str(k),
+            Seg::Key(k) => {
+                s.push('.');
+                s.push_str(k);
+            }
+        }
+    }
+    s
 }
 
 /// cuda.toml: one record per version, the minor-version driver floor at
@@ -440,20 +497,8 @@ fn check_package_name(r: &mut Reporter, file: &str, package: &str) {
 /// wheels/mxnet/*.toml: one record per wheel file across the directory,
 /// each release in the file its package and version name, its wheels.
 fn check_wheels(r: &mut Reporter, refs: &Refs) {
-    let mut wheel_names: HashMap<&str, (&str, usize)> = HashMap::new();
     for (file, w) in &refs.db.wheels {
         check_package_name(r, file, &w.package);
-        for (i, f) in w.wheel.iter().enumerate() {
-            // One record per wheel file: a second with another sha256 would
-            // be pinned instead of the real one.
-            if let Some((pf, pi)) = wheel_names.insert(f.filename.as_str(), (file.as_str(), i)) {
-                r.error(
-                    file,
-                    vec![key("wheel"), Seg::Index(i), key("filename")],
-                    format!("wheel {} is also recorded at {pf} wheel[{pi}]", f.filename),
-                );
-            }
-        }
         let expect = format!("wheels/mxnet/{}-{}.toml", w.package, w.version);
         if *file != expect {
             r.error(

@@ -215,7 +215,7 @@ pub fn read_dir_files(root: &Path) -> Result<Vec<SourceFile>, DbDirError> {
             } else if path.extension().is_some_and(|e| e == "toml") {
                 // Bytes, then lossy text: a non-UTF-8 file is a diagnostic
                 // with its position (load_files), not the end of the check.
-                let bytes = std::fs::read(&path).map_err(|source| DbDirError {
+                let bytes = crate::fsutil::read_text_bytes(&path).map_err(|source| DbDirError {
                     path: path.clone(),
                     source,
                 })?;

@@ -178,7 +178,7 @@ impl Doctor<'_> {
 
 pub fn doctor(db: &Db, opts: &Options) -> Result<Report, DoctorError> {
     let timeout = if opts.timeout.is_zero() {
-        Duration::from_secs(10)
+        crate::host::python::ASK_TIMEOUT
     } else {
         opts.timeout
     };

@@ -16,7 +16,7 @@ pub enum ExecError {
     Spawn { program: String, message: String },
     #[error("{program}: no answer within {secs:.1} s (killed)")]
     Timeout { program: String, secs: f64 },
-    #[error("{program}: exited with {code}{}", if .stderr.is_empty() { String::new() } else { format!(": {}", .stderr) })]
+    #[error("{program}: exited with {code}{}", if .stderr.is_empty() { String::new() } else { format!(": {}", crate::validate::shown(.stderr, MAX_SHOWN)) })]
     Failed {
         program: String,
         code: String,
@@ -34,6 +34,9 @@ pub enum ExecError {
     #[error("{what}: panicked: {message}")]
     Panicked { what: String, message: String },
 }
+
+/// The most characters of a command's output an error message quotes.
+pub const MAX_SHOWN: usize = 2000;
 
 /// The most a command may print on each of stdout and stderr: the probes'
 /// tools (nvcc, nvidia-smi, python3) print kilobytes; one that prints more

@@ -112,6 +112,11 @@ pub struct PythonInfo {
     pub colab: bool,
 }
 
+/// How long gpu-env waits for an interpreter to describe itself (doctor,
+/// install and verify alike): a Python that starts in seconds answers in
+/// well under it; a hung one is killed then.
+pub const ASK_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Run [`SCRIPT`] in `exe` (with `env` added) and parse its answer.
 pub fn introspect(
     exe: &Path,
@@ -150,7 +155,7 @@ pub fn parse(stdout: &str) -> Result<PythonInfo, PythonParseError> {
         .lines()
         .rev()
         .find(|l| l.trim_start().starts_with('{'))
-        .ok_or_else(|| PythonParseError(stdout.chars().take(120).collect()))?;
+        .ok_or_else(|| PythonParseError(crate::validate::shown(stdout, 120)))?;
     let mut info: PythonInfo =
         serde_json::from_str(line).map_err(|e| PythonParseError(e.to_string()))?;
     if let Some(g) = info.glibc.as_deref() {

@@ -8,6 +8,9 @@ pub const QUERY: &str = "--query-gpu=name,driver_version,memory.total,compute_ca
 pub const QUERY_NO_CC: &str = "--query-gpu=name,driver_version,memory.total";
 pub const FORMAT: &str = "--format=csv,noheader";
 
+/// The longest GPU name kept, in characters.
+pub const MAX_NAME: usize = 96;
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SmiGpu {
     pub name: String,
@@ -39,7 +42,8 @@ pub fn parse_csv(out: &str, with_cc: bool) -> Result<Vec<SmiGpu>, SmiParseError>
         }
         // A name with a comma keeps its leading fields.
         let k = fields.len() - n;
-        let name = fields[..=k].join(",");
+        // A GPU name is short: a longer one is cut, not carried.
+        let name: String = fields[..=k].join(",").chars().take(MAX_NAME).collect();
         let driver: DriverVersion = fields[k + 1]
             .parse()
             .map_err(|_| err("bad driver_version"))?;

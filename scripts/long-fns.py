@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """List Rust functions longer than a limit (default 120 lines), longest first.
 
-    scripts/long-fns.py [--max N] [DIR...]     (default: resolver/src xtask/src)
+    scripts/long-fns.py [--max N] [DIR...]     (default: every crate's sources and tests)
 
 Counts from the `fn` line to its closing brace, by brace depth outside
 strings, chars and comments. Exit 1 when any function is over the limit.
@@ -64,7 +64,10 @@ def main():
     args = sys.argv[1:]
     limit = 120
     if args[:1] == ["--max"]: limit = int(args[1]); args = args[2:]
-    dirs = args or ["resolver/src", "xtask/src"]
+    dirs = args or [
+        "resolver/src", "xtask/src", "tests/src", "tests/tests",
+        "fuzz/src", "fuzz/tests", "examples/consumer/xtask/src",
+    ]
     rows = []
     for d in dirs:
         for p in sorted(pathlib.Path(d).rglob("*.rs")):

@@ -1,42 +1,95 @@
 #!/usr/bin/env python3
-"""Print import cycles among the top-level modules of a crate.
+"""Print import cycles among sibling modules, at every depth, in every crate.
 
-    scripts/mod-cycles.py [SRC]        (default: resolver/src)
+    scripts/mod-cycles.py [SRC]...     (default: every crate's src/ and tests/)
 
-A top-level module is `SRC/NAME.rs` or `SRC/NAME/`. Module A depends on B
-when a file of A names `crate::B` (a `use` or a path in code; comments are
-skipped). Each cycle is printed as its strongly connected component with
-one `file:line` per edge. Exit 1 when there is any cycle.
+A module is a file: `SRC/a.rs` or `SRC/a/mod.rs` is `a`, `SRC/a/b.rs` is
+`a::b`. A file names another module through `crate::a::b`, `super::b`,
+`self::b` (a `use`, a brace group or a path in code; comments are skipped);
+the name resolves to the deepest module that exists. Module A depends on B
+when they are siblings under their nearest common parent (`a::x::..` naming
+`a::y::..` is an edge x -> y among the children of `a`); a module naming
+its own ancestor or descendant is no edge. Each cycle is printed as its
+strongly connected component with one `file:line` per edge. Exit 1 when
+there is any cycle.
 """
 import pathlib, re, sys
 
-REF = re.compile(r"\bcrate::([a-z_][a-z0-9_]*)")
-# `use crate::{a, b::c}`: the names inside the braces.
-GROUP = re.compile(r"\bcrate::\{([^}]*)\}")
+# A path that starts at crate, super or self, with its segments.
+PATH = re.compile(r"\b(crate|super|self)((?:::(?:super|[A-Za-z_][A-Za-z0-9_]*))*)(::\{([^}]*)\})?")
+
+DEFAULT_ROOTS = [
+    "resolver/src",
+    "xtask/src",
+    "tests/src",
+    "tests/tests",
+    "fuzz/src",
+    "fuzz/tests",
+    "examples/consumer/xtask/src",
+]
 
 
 def module_of(src, path):
-    rel = path.relative_to(src).parts
-    if len(rel) == 1:
-        return rel[0][:-3]  # NAME.rs (lib.rs is the root)
-    return rel[0]
+    """The module path of a file: a tuple of names (() for the crate root)."""
+    rel = list(path.relative_to(src).parts)
+    rel[-1] = rel[-1][:-3]
+    if rel[-1] in ("mod", "lib", "main"):
+        rel.pop()
+    return tuple(rel)
+
+
+def resolve(known, here, is_dir_module, head, rest):
+    """The deepest known module that `head::rest` names from module `here`."""
+    if head == "crate":
+        base = ()
+    else:
+        base = here
+    segs = [s for s in rest.split("::") if s]
+    # `super` in a file `a/b.rs` (module a::b) is `a`; in `a/mod.rs` too.
+    if head == "super":
+        base = here[:-1]
+    while segs and segs[0] == "super":
+        base = base[:-1]
+        segs.pop(0)
+    target = base
+    for s in segs:
+        if target + (s,) in known:
+            target = target + (s,)
+        else:
+            break
+    return target
+
+
+def edge(a, b):
+    """The sibling pair a -> b under their nearest common parent, or None."""
+    n = 0
+    while n < len(a) and n < len(b) and a[n] == b[n]:
+        n += 1
+    if n == len(a) or n == len(b):
+        return None  # one is the other's ancestor
+    return a[: n + 1], b[: n + 1]
 
 
 def edges(src):
-    """{(a, b): "file:line"} for each module a naming crate::b."""
-    known = {p.stem for p in src.glob("*.rs")} | {p.name for p in src.iterdir() if p.is_dir()}
+    """{(a, b): "file:line"} for each sibling edge a -> b in the crate."""
+    files = sorted(src.rglob("*.rs"))
+    known = {module_of(src, p) for p in files}
     found = {}
-    for path in sorted(src.rglob("*.rs")):
-        a = module_of(src, path)
+    for path in files:
+        here = module_of(src, path)
+        is_dir = path.name == "mod.rs"
         for n, line in enumerate(path.read_text().splitlines(), 1):
             code = line.split("//", 1)[0]
-            names = REF.findall(code)
-            for group in GROUP.findall(code):
-                names += [g.strip().split("::")[0] for g in group.split(",")]
-            for b in names:
-                # lib.rs only declares and re-exports the modules.
-                if b in known and b != a and a != "lib":
-                    found.setdefault((a, b), f"{path}:{n}")
+            for m in PATH.finditer(code):
+                head, rest, group = m.group(1), m.group(2), m.group(4)
+                tails = [rest]
+                if group is not None:
+                    tails = [rest + "::" + g.strip().split("::")[0] for g in group.split(",") if g.strip()]
+                for tail in tails:
+                    target = resolve(known, here, is_dir, head, tail)
+                    e = edge(here, target)
+                    if e:
+                        found.setdefault(e, f"{path}:{n}")
     return found
 
 
@@ -71,24 +124,38 @@ def components(nodes, graph):
     return out
 
 
-def main():
-    src = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "resolver/src")
+def name(m):
+    return "::".join(m) or "crate"
+
+
+def cycles(src):
+    """Printed lines for each cycle in the crate at `src`."""
     found = edges(src)
     graph = {}
     for a, b in found:
         graph.setdefault(a, set()).add(b)
     nodes = set(graph) | {b for _, b in found}
-    sys.setrecursionlimit(10000)
-    cycles = components(nodes, graph)
-    for comp in cycles:
-        print("cycle: " + ", ".join(comp))
-        for a in comp:
-            for b in sorted(graph.get(a, ())):
-                if b in comp:
-                    print(f"  {a} -> {b}  ({found[(a, b)]})")
-    if not cycles:
-        print(f"no import cycles among the modules of {src}")
-    return 1 if cycles else 0
+    out = []
+    for comp in components(nodes, graph):
+        out.append(f"cycle in {src}: " + ", ".join(name(m) for m in comp))
+        for a, b in sorted(found):
+            if a in comp and b in comp:
+                out.append(f"  {name(a)} -> {name(b)}  ({found[(a, b)]})")
+    return out
+
+
+def main():
+    roots = [pathlib.Path(r) for r in (sys.argv[1:] or DEFAULT_ROOTS)]
+    lines = []
+    for src in roots:
+        if src.is_dir():
+            lines += cycles(src)
+    for l in lines:
+        print(l)
+    if lines:
+        return 1
+    print("no import cycles among sibling modules in " + ", ".join(str(r) for r in roots))
+    return 0
 
 
 if __name__ == "__main__":

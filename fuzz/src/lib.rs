@@ -17,6 +17,12 @@ mod targets_spec;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
+/// The embedded compat-db, loaded once for every target that solves.
+pub(crate) fn db() -> &'static gpu_env::db::Db {
+    static DB: std::sync::OnceLock<gpu_env::db::Db> = std::sync::OnceLock::new();
+    DB.get_or_init(|| gpu_env::db::Db::embedded().expect("the embedded compat-db loads"))
+}
+
 /// One fuzz target: a parser (or a chain of them) and its invariants.
 pub struct Target {
     pub name: &'static str,

@@ -41,10 +41,7 @@ fn fixture_files(dir: &str, exts: &[&str]) -> Vec<Vec<u8>> {
     paths.iter().filter_map(|p| std::fs::read(p).ok()).collect()
 }
 
-pub(crate) fn db() -> &'static gpu_env::db::Db {
-    static DB: OnceLock<gpu_env::db::Db> = OnceLock::new();
-    DB.get_or_init(|| gpu_env::db::Db::embedded().expect("the embedded compat-db loads"))
-}
+use crate::db;
 
 // ---- binary readers: zip, wheel (zip + ELF + fatbin), ELF, fatbin ----
 

@@ -2,7 +2,7 @@
 //! target specs (-> profile -> solve), overrides (-> solve -> lock ->
 //! rendered files) and package/wheel names.
 
-use crate::targets::db;
+use crate::db;
 use crate::{coarse, Target};
 use gpu_env::versions::{ComputeCapability, CudaVersion, DriverVersion, SmTarget};
 use std::str::FromStr;

@@ -31,6 +31,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+use crate::e2e_d2l::check;
+
 const CU112_LOCK: &str = include_str!("../../tests/fixtures/emit/colab-cu112.lock");
 const CPU_LOCK: &str = include_str!("../../tests/fixtures/emit/colab-cpu.lock");
 /// README's main job writes this lock (colab-2026.08:T4).
@@ -219,13 +221,6 @@ fn prepare(
         dir,
         cell,
     })
-}
-
-pub(crate) fn check(ok: bool, what: &str, failures: &mut Vec<String>) {
-    outln!("    [{}] {what}", if ok { "ok" } else { "FAIL" });
-    if !ok {
-        failures.push(what.to_string());
-    }
 }
 
 fn case_cu112(root: &Path, python: &str, f: &mut Vec<String>) -> Result<(), String> {

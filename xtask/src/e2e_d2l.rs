@@ -12,8 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::e2e_cmd::check;
-
 /// The check the measurements ran, shared with the e2e.
 const CHECK: &str = include_str!("../../scripts/companions/check_d2l.py");
 
@@ -118,4 +116,12 @@ pub(crate) fn case_d2l(root: &Path, python: &str, f: &mut Vec<String>) -> Result
         f,
     );
     Ok(())
+}
+
+/// Print one end-to-end check and record it when it failed.
+pub(crate) fn check(ok: bool, what: &str, failures: &mut Vec<String>) {
+    outln!("    [{}] {what}", if ok { "ok" } else { "FAIL" });
+    if !ok {
+        failures.push(what.to_string());
+    }
 }

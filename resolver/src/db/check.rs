@@ -1,8 +1,7 @@
 //! Cross-file rules of compat-db: provenance present, references resolve,
 //! values well-formed. Every broken rule is reported; nothing stops early.
 
-use super::diag::{key, Diagnostic, Locator, Seg};
-use super::load::SourceFile;
+use super::diag::{key, Diagnostic, Locator, Seg, SourceFile};
 use super::model::{RedistPackage, Runtime, WheelFile, WheelRelease};
 use super::Db;
 use crate::pep440;

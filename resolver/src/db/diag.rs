@@ -132,3 +132,11 @@ impl<'a> Locator<'a> {
         }
     }
 }
+
+/// A database source file: path relative to the db root (with `/`), and
+/// text; what diagnostics point into.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: String,
+    pub text: String,
+}

@@ -7,12 +7,7 @@ use super::Db;
 use serde::de::DeserializeOwned;
 use std::path::Path;
 
-/// A database source file: path relative to the db root (with `/`), and text.
-#[derive(Debug, Clone)]
-pub struct SourceFile {
-    pub path: String,
-    pub text: String,
-}
+pub use super::diag::SourceFile;
 
 fn serde_path_to_segs(path: &serde_ignored::Path<'_>, out: &mut Vec<Seg>) {
     use serde_ignored::Path as P;

@@ -3,16 +3,10 @@
 //! `DT_NEEDED` order); one the loader finds but that was built for another
 //! CUDA major fails after the loader ([`build`]).
 
-use super::loader::{for_major, Loaded};
-use super::Breaks;
+use super::{for_major, Breaks, Loaded};
 use crate::db::model::WheelFile;
 use crate::solve::providers::Provider;
 use crate::solve::{Ctx, CudnnChoice, Rule};
-
-/// `8.9.6.50` -> `8.9`.
-pub(crate) fn series(v: &str) -> String {
-    v.split('.').take(2).collect::<Vec<_>>().join(".")
-}
 
 /// The provider of `soname` (`libcudnn.so.<major>`): the target's own
 /// cuDNN when it is that major and the wheel's CUDA major is the target

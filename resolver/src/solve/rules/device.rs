@@ -2,8 +2,8 @@
 //! and `gpu_code` (every device has code in libmxnet.so, and every library
 //! the stack loads supports it).
 
-use super::loader::Loaded;
 use super::Breaks;
+use super::Loaded;
 use crate::db::model::WheelFile;
 use crate::solve::gpu_code;
 use crate::solve::{Ctx, DeviceCode, Rule};

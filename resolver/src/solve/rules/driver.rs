@@ -2,8 +2,8 @@
 //! release, else the wheel's CUDA), met at the first CUDA call. Minor-version
 //! compatibility holds for SASS only: PTX JIT needs the full toolkit driver.
 
-use super::loader::Loaded;
 use super::Breaks;
+use super::Loaded;
 use crate::db::model::WheelFile;
 use crate::solve::gpu_code::GpuCode;
 use crate::solve::providers::Provider;
@@ -23,7 +23,7 @@ pub(crate) fn runtime_cuda(
                 if soname.starts_with("libcudart.so")
                     && package.starts_with("nvidia-cuda-runtime") =>
             {
-                super::cudnn::series(version).parse().ok()
+                super::series(version).parse().ok()
             }
             _ => None,
         })

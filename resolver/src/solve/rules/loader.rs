@@ -4,29 +4,10 @@
 //! target's system libraries, or a pip redistributable of the wheel's CUDA
 //! major; then the redistributables' own `nvidia-*` requirements.
 
-use super::Breaks;
-use crate::db::model::{RedistRelease, WheelFile};
+use super::{for_major, Breaks, Loaded};
+use crate::db::model::WheelFile;
 use crate::solve::providers::{self, Provider};
-use crate::solve::{Ctx, CudnnChoice, Rule};
-use std::collections::BTreeMap;
-
-/// The providers one wheel loads with.
-#[derive(Debug, Default)]
-pub(crate) struct Loaded<'a> {
-    /// soname -> provider, for every `DT_NEEDED` that has one.
-    pub providers: BTreeMap<String, Provider>,
-    /// Pip redistributables to install, by package name.
-    pub pip: BTreeMap<String, &'a RedistRelease>,
-    pub cudnn: Option<CudnnChoice>,
-    /// A cuDNN the loader finds but that is the wrong build for this wheel
-    /// (rule `cudnn`, judged after the loader).
-    pub cudnn_mismatch: Option<String>,
-}
-
-/// " for CUDA 10" (pip redistributables only serve their own CUDA major).
-pub(crate) fn for_major(major: Option<u32>) -> String {
-    major.map(|m| format!(" for CUDA {m}")).unwrap_or_default()
-}
+use crate::solve::{Ctx, Rule};
 
 /// Rule `soname`, over every `DT_NEEDED` in ELF order.
 pub(crate) fn providers<'a>(cx: &Ctx<'a>, w: &WheelFile, b: &mut Breaks) -> Loaded<'a> {

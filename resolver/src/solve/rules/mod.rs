@@ -15,8 +15,37 @@ pub(crate) mod nvrtc;
 pub(crate) mod pins;
 pub(crate) mod support;
 
-use super::{Broken, Choice, Constraints, Ctx, Rejection, Rule};
-use crate::db::model::{WheelFile, WheelRelease};
+use super::{Broken, Choice, Constraints, Ctx, CudnnChoice, Rejection, Rule};
+use crate::db::model::{RedistRelease, WheelFile, WheelRelease};
+use crate::solve::providers::Provider;
+use std::collections::BTreeMap;
+
+// Shared by the loader's rules (loader, cudnn, nvrtc and the rules that
+// read what the loader chose), kept here so those siblings do not import
+// one another.
+
+/// The providers one wheel loads with.
+#[derive(Debug, Default)]
+pub(crate) struct Loaded<'a> {
+    /// soname -> provider, for every `DT_NEEDED` that has one.
+    pub providers: BTreeMap<String, Provider>,
+    /// Pip redistributables to install, by package name.
+    pub pip: BTreeMap<String, &'a RedistRelease>,
+    pub cudnn: Option<CudnnChoice>,
+    /// A cuDNN the loader finds but that is the wrong build for this wheel
+    /// (rule `cudnn`, judged after the loader).
+    pub cudnn_mismatch: Option<String>,
+}
+
+/// " for CUDA 10" (pip redistributables only serve their own CUDA major).
+pub(crate) fn for_major(major: Option<u32>) -> String {
+    major.map(|m| format!(" for CUDA {m}")).unwrap_or_default()
+}
+
+/// `8.9.6.50` -> `8.9`.
+pub(crate) fn series(v: &str) -> String {
+    v.split('.').take(2).collect::<Vec<_>>().join(".")
+}
 
 /// The broken rules of one candidate, in the order they were met.
 #[derive(Debug, Default)]

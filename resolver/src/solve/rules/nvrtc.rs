@@ -6,7 +6,7 @@
 //! can JIT; when there is none, fusion is turned off (`MXNET_USE_FUSION=0`).
 //! Code that runs as PTX (no SASS for the device) gets a JIT warning.
 
-use super::loader::Loaded;
+use super::Loaded;
 use crate::db::model::{RedistPackage, RedistRelease, WheelFile};
 use crate::solve::gpu_code::GpuCode;
 use crate::solve::providers::{self, Provider};
@@ -20,7 +20,7 @@ fn driver_cuda(cx: &Ctx) -> Option<CudaVersion> {
 
 /// The CUDA release of a pip NVRTC (`11.8.89` -> 11.8).
 fn release_cuda(version: &str) -> Option<CudaVersion> {
-    super::cudnn::series(version).parse().ok()
+    super::series(version).parse().ok()
 }
 
 /// The pip NVRTC for `soname`: the newest release the driver can JIT the

@@ -1,8 +1,8 @@
 //! Rule `numpy` (a numpy release the wheel installs and imports with) and
 //! the choice of a wheel that breaks no rule: its pins, shims and needs.
 
-use super::loader::Loaded;
 use super::Breaks;
+use super::Loaded;
 use crate::db::model::{BreaksWith, WheelFile, WheelRelease};
 use crate::pep440::Version;
 use crate::solve::numpy::{self, NumpyChoice};

@@ -11,7 +11,7 @@
 //!   the device is unsupported; a release without a row for that build falls
 //!   back to its `min_compute_capability`.
 
-use super::loader::Loaded;
+use super::Loaded;
 use crate::db::model::{CudnnRelease, WheelFile};
 use crate::solve::Ctx;
 use crate::versions::{ComputeCapability, CudaVersion};
@@ -76,7 +76,7 @@ fn cuda_libraries(cx: &Ctx, v: CudaVersion) -> Vec<String> {
 /// The cudnn.toml record of a cuDNN version: the longest release that
 /// prefixes it, else one of its major.minor series.
 fn record<'a>(cx: &Ctx<'a>, version: &str) -> Option<&'a CudnnRelease> {
-    let series = super::cudnn::series(version);
+    let series = super::series(version);
     cx.db
         .cudnn
         .iter()

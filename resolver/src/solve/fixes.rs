@@ -103,8 +103,10 @@ fn pythons(db: &Db, t: &Target) -> Vec<Change> {
         .iter()
         .filter(|(_, p)| p.package == "numpy")
         .flat_map(|(_, p)| p.release.iter().flat_map(|r| &r.file))
-        .flat_map(|f| f.python_tag.split('.'))
-        .filter_map(crate::tags::cpython_version)
+        .flat_map(|f| {
+            crate::tags::WheelTags::new(&f.python_tag, &f.abi_tag, &f.platform_tag).python
+        })
+        .filter_map(|t| crate::tags::cpython_version(&t))
         .collect();
     let distance = |v: (u32, u32)| match have {
         Some(h) if h.0 == v.0 => u64::from(h.1.abs_diff(v.1)),

@@ -167,7 +167,7 @@ pub fn platform_mismatch(w: &WheelTags, glibc: Option<(u32, u32)>) -> Option<Mis
 }
 
 /// A CPython on Linux x86_64.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Interpreter {
     pub major: u32,
     pub minor: u32,
@@ -312,17 +312,27 @@ impl Interpreter {
         v
     }
 
-    /// The index of every tag it installs (lower is preferred).
-    pub fn ranks(&self) -> Ranks {
-        Ranks {
-            interpreter: *self,
-            order: self
-                .supported()
-                .into_iter()
-                .enumerate()
-                .map(|(i, t)| (t, i))
-                .collect(),
-        }
+    /// The index of every tag it installs (lower is preferred), computed
+    /// once per interpreter and process: the solver asks for the same few
+    /// interpreters for every candidate wheel and every nearest fix.
+    pub fn ranks(&self) -> std::sync::Arc<Ranks> {
+        use std::sync::{Arc, Mutex, OnceLock};
+        static CACHE: OnceLock<Mutex<HashMap<Interpreter, Arc<Ranks>>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(Default::default);
+        let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(*self)
+            .or_insert_with(|| {
+                Arc::new(Ranks {
+                    interpreter: *self,
+                    order: self
+                        .supported()
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, t)| (t, i))
+                        .collect(),
+                })
+            })
+            .clone()
     }
 }
 

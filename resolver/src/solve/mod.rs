@@ -226,7 +226,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) target: &'a Target,
     pub(crate) python: Option<Version>,
     /// The target's Python as wheel tags see it (None: version unknown).
-    pub(crate) tags: Option<crate::tags::Ranks>,
+    pub(crate) tags: Option<std::sync::Arc<crate::tags::Ranks>>,
     /// pip_provider answers for (soname, CUDA major): the same few sonames
     /// are asked for by every candidate wheel.
     pip_memo: std::cell::RefCell<std::collections::HashMap<(String, Option<u32>), PipChoice<'a>>>,

@@ -41,7 +41,7 @@ struct NeedCx<'a> {
     python_text: String,
     /// The target's Python as wheel tags see it; the needs are pure Python,
     /// so the glibc does not matter.
-    ranks: crate::tags::Ranks,
+    ranks: std::sync::Arc<crate::tags::Ranks>,
     /// Installed on the target (name -> version): a requirement it meets is not pinned.
     preinstalled: &'a BTreeMap<String, String>,
 }

@@ -45,3 +45,23 @@ fn the_text_report_names_the_gpu_and_its_compute_capability() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("NVIDIA A16 (8.6)"), "{out}");
 }
+
+#[test]
+fn spellings_of_a_name_resolve_to_the_same_gpu() {
+    // Case, spaces, hyphens and the NVIDIA/GeForce/Tesla prefixes do not matter.
+    for typed in [
+        "RTX4090",
+        "rtx-4090",
+        "NVIDIA GeForce RTX 4090",
+        "geforce rtx4090",
+    ] {
+        let v = resolve_json(typed);
+        let code = &v["mxnet"]["gpu_code"][0];
+        assert_eq!(code["device"], "GeForce RTX 4090", "{typed}: {v:#}");
+        assert_eq!(code["compute_capability"], "8.9", "{typed}: {v:#}");
+    }
+    assert_eq!(
+        resolve_json("tesla-t4")["mxnet"]["gpu_code"][0]["device"],
+        "NVIDIA T4"
+    );
+}

@@ -318,6 +318,13 @@ fn offline_colab_writes_lock_requirements_pylock_deterministically() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out, err) = resolve_cli(dir.path(), &["--target", "colab", "--offline"]);
     assert_eq!(code, 0, "{out}\n{err}");
+    // It ends with what to do with what it wrote.
+    let next = out.lines().last().unwrap_or_default();
+    assert!(
+        next.starts_with("next (colab-")
+            && next.contains("paste colab/setup_cell.py into the first cell, or upload colab/gpu-env-setup.ipynb"),
+        "{out}"
+    );
     let lock1 = std::fs::read(dir.path().join("gpu-env.lock")).unwrap();
     let req = std::fs::read_to_string(dir.path().join("requirements-gpu.txt")).unwrap();
     let pylock = std::fs::read_to_string(dir.path().join("pylock.toml")).unwrap();
@@ -437,7 +444,68 @@ fn bad_override_is_a_clear_error() {
         &["--target", "colab", "--gpu", "Z9000", "--offline"],
     );
     assert_eq!(code, 2);
-    assert!(err.contains("`Z9000` is not a GPU"), "{err}");
+    assert!(
+        err.contains("`Z9000` is not a GPU compat-db knows"),
+        "{err}"
+    );
+    // A near miss names the nearest known GPUs.
+    let (code, _, err) = resolve_cli(
+        dir.path(),
+        &[
+            "--target",
+            "colab",
+            "--gpu",
+            "RTX 4900",
+            "--offline",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("did you mean `RTX 4090`"), "{err}");
+    // Versions compat-db does not know are refused with the known range.
+    for (flag, value, words) in [
+        (
+            "--cuda-toolkit",
+            "99.9",
+            "CUDA 99.9 is not a release compat-db knows (7.5 to ",
+        ),
+        (
+            "--cudnn",
+            "99.1",
+            "cuDNN 99.1 is outside the releases compat-db knows (",
+        ),
+        (
+            "--driver",
+            "9999.1",
+            "driver 9999.1 is outside the drivers compat-db knows (",
+        ),
+        (
+            "--python-version",
+            "3.99",
+            "Python 3.99 is not a version compat-db knows (",
+        ),
+    ] {
+        let (code, _, err) = resolve_cli(
+            dir.path(),
+            &["--target", "colab", flag, value, "--offline", "--dry-run"],
+        );
+        assert_eq!(code, 2, "{flag} {value}");
+        assert!(err.contains(words), "{flag} {value}: {err}");
+    }
+    // A GPU no Colab runtime offers points at the local target.
+    let (code, _, err) = resolve_cli(
+        dir.path(),
+        &[
+            "--target",
+            "colab",
+            "--gpu",
+            "RTX 4090",
+            "--offline",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("use `--target local`"), "{err}");
     let (code, _, err) = resolve_cli(
         dir.path(),
         &["--target", "colab", "--driver", "latest", "--offline"],

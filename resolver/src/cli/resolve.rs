@@ -9,7 +9,8 @@ use std::process::ExitCode;
 
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct Args {
-    /// local | colab | colab:<gpu> | colab:<gpu>@<runtime> | <profile>; repeatable.
+    /// local | colab | colab:<gpu> | colab:<gpu>@<YYYY.MM> | kaggle | kaggle:<gpu> |
+    /// kaggle:<gpu>@<YYYY.MM> | <profile> (colab-2026.08); repeatable.
     /// Default: the targets in [workspace.metadata.gpu-env], else local.
     #[arg(long = "target", value_name = "TARGET")]
     pub targets: Vec<String>,
@@ -27,8 +28,7 @@ pub struct Args {
     /// List every rejected candidate with its reason.
     #[arg(long)]
     pub explain: bool,
-    /// Where to write the lock (default: config output.lock, else gpu-env.lock).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help = super::HELP_LOCK)]
     pub lock: Option<PathBuf>,
     /// Cross-check every pinned file's sha256 against PyPI (concurrent, cached).
     #[arg(long)]
@@ -43,8 +43,7 @@ pub struct Args {
     /// repeatable; replaces the config's `companions` (docs/companions.md).
     #[arg(long = "with", value_name = "SPEC")]
     pub with: Vec<String>,
-    /// Read the config of this Cargo.toml (via cargo metadata) instead of discovering it.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help = super::HELP_MANIFEST_PATH)]
     pub manifest_path: Option<PathBuf>,
 }
 
@@ -177,6 +176,9 @@ fn print_written(
         );
     }
     outln!("lock sha256 {}", lock.hash());
+    if !job::is_other_lock(loaded, lock_path) {
+        print_next(lock, loaded, cwd);
+    }
 }
 
 /// The config's lock made with a flag the config lacks: the words `check`
@@ -196,6 +198,49 @@ fn note_beyond_config(
         let shown = shown.display().to_string();
         let text = super::check::beyond_config_text(&beyond, lock, loaded, &shown);
         errln!("note: {text}");
+    }
+}
+
+/// What to do with each written target: a notebook target's cell goes into
+/// a notebook; a local target is installed, then verified.
+fn print_next(lock: &crate::lock::Lock, loaded: &crate::config::Loaded, cwd: &Path) {
+    let shown = |p: &Path| {
+        let p = loaded.path(p);
+        p.strip_prefix(cwd).unwrap_or(&p).display().to_string()
+    };
+    let o = &loaded.config.output;
+    let several = lock.target.len() > 1;
+    for t in &lock.target {
+        let gpus: Vec<&str> = t.gpu.iter().map(|g| g.name.as_str()).collect();
+        let runtime = if gpus.is_empty() {
+            "a CPU runtime".to_string()
+        } else {
+            format!("a {} GPU runtime", gpus.join(", "))
+        };
+        let name = crate::validate::escape_control(&t.name);
+        let step = match t.kind.as_str() {
+            "colab" => format!(
+                "in Colab on {runtime}, paste {} into the first cell, or upload {} (File > Upload notebook) and run all",
+                shown(&o.colab_cell),
+                shown(&o.notebook)
+            ),
+            "kaggle" => format!(
+                "in a Kaggle notebook on {runtime}, paste {} into the first cell, or import {} and run all",
+                shown(&o.colab_cell),
+                shown(&o.notebook)
+            ),
+            _ => {
+                let pick = if several {
+                    format!(" --target {}", crate::validate::shell_word(&t.spec))
+                } else {
+                    String::new()
+                };
+                format!(
+                    "`cargo xtask install{pick}` installs it into python3's environment (`--python PATH` for another), then `cargo xtask verify{pick}` proves it on this machine"
+                )
+            }
+        };
+        outln!("next ({name}): {step}");
     }
 }
 

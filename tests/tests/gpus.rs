@@ -65,3 +65,17 @@ fn spellings_of_a_name_resolve_to_the_same_gpu() {
         "NVIDIA T4"
     );
 }
+
+#[test]
+fn the_fact_table_stays_aligned_with_a_long_gpu_name() {
+    // Resolvable or not, the facts are printed; their sources line up.
+    let (_, out, err) = run(resolve("RTX PRO 4000 Blackwell SFF Edition"));
+    let starts: Vec<usize> = out
+        .lines()
+        .take_while(|l| l.starts_with("  ") || l.starts_with("target "))
+        .filter(|l| l.ends_with(']'))
+        .filter_map(|l| l.rfind(" ["))
+        .collect();
+    assert!(starts.len() >= 4, "{out}{err}");
+    assert!(starts.windows(2).all(|w| w[0] == w[1]), "{out}");
+}

@@ -263,44 +263,62 @@ fn print_human(spec: &str, r: &Resolution, explain: bool) {
     print_rejected(r, explain);
 }
 
-/// The target's facts the resolution used, each with where it came from.
+/// The target's facts the resolution used, each with where it came from;
+/// the source column starts after the longest value.
 fn print_facts(t: &crate::target::Target) {
-    let fact = |name: &str, v: Option<(String, &String)>| {
+    let gpus = t.gpus.as_ref().map(|g| {
+        let v = if g.value.is_empty() {
+            "none".to_string()
+        } else {
+            g.value
+                .iter()
+                .map(|d| format!("{} ({})", d.name, d.compute_capability))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        (v, &g.source)
+    });
+    let facts = [
+        (
+            "python",
+            t.python.as_ref().map(|p| (p.value.clone(), &p.source)),
+        ),
+        ("gpus", gpus),
+        (
+            "driver",
+            t.driver.as_ref().map(|d| (d.value.to_string(), &d.source)),
+        ),
+        (
+            "cuda toolkit",
+            t.toolkit.as_ref().map(|d| (d.value.to_string(), &d.source)),
+        ),
+        (
+            "cudnn",
+            t.cudnn.as_ref().map(|d| (d.value.clone(), &d.source)),
+        ),
+    ];
+    let width = column(
+        facts
+            .iter()
+            .filter_map(|(_, v)| v.as_ref().map(|v| v.0.as_str())),
+        28,
+    );
+    for (name, v) in facts {
         if let Some((v, s)) = v {
-            outln!("  {name:<13} {v:<28} [{s}]");
+            outln!("  {name:<13} {v:<width$} [{s}]");
         }
-    };
-    fact(
-        "python",
-        t.python.as_ref().map(|p| (p.value.clone(), &p.source)),
-    );
-    fact(
-        "gpus",
-        t.gpus.as_ref().map(|g| {
-            let v = if g.value.is_empty() {
-                "none".to_string()
-            } else {
-                g.value
-                    .iter()
-                    .map(|d| format!("{} ({})", d.name, d.compute_capability))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            (v, &g.source)
-        }),
-    );
-    fact(
-        "driver",
-        t.driver.as_ref().map(|d| (d.value.to_string(), &d.source)),
-    );
-    fact(
-        "cuda toolkit",
-        t.toolkit.as_ref().map(|d| (d.value.to_string(), &d.source)),
-    );
-    fact(
-        "cudnn",
-        t.cudnn.as_ref().map(|d| (d.value.clone(), &d.source)),
-    );
+    }
+}
+
+/// A column's width: its longest entry, at least `min` (columns of the
+/// usual names keep their place; a long name moves the next column for
+/// every row).
+fn column<'a>(entries: impl Iterator<Item = &'a str>, min: usize) -> usize {
+    entries
+        .map(|e| e.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(min)
 }
 
 /// The chosen MXNet wheel and what it needs from the target: GPU code
@@ -378,9 +396,11 @@ fn print_additions(c: &Choice, explain: bool) {
 /// own libraries are not listed).
 fn print_packages(c: &Choice) {
     outln!("  packages:");
+    let name = column(c.packages.iter().map(|p| p.name.as_str()), 28);
+    let version = column(c.packages.iter().map(|p| p.version.as_str()), 12);
     for p in &c.packages {
         outln!(
-            "    {:<28} {:<12} {:>7.1} MB  sha256:{}…",
+            "    {:<name$} {:<version$} {:>7.1} MB  sha256:{}…",
             p.name,
             p.version,
             p.size as f64 / 1e6,
@@ -388,9 +408,19 @@ fn print_packages(c: &Choice) {
         );
     }
     outln!("  providers:");
+    let shown = |p: &crate::solve::providers::Provider| {
+        !matches!(p, crate::solve::providers::Provider::BaseSystem)
+    };
+    let width = column(
+        c.providers
+            .iter()
+            .filter(|(_, p)| shown(p))
+            .map(|(s, _)| s.as_str()),
+        24,
+    );
     for (s, p) in &c.providers {
-        if !matches!(p, crate::solve::providers::Provider::BaseSystem) {
-            outln!("    {s:<24} {p}");
+        if shown(p) {
+            outln!("    {s:<width$} {p}");
         }
     }
 }

@@ -127,7 +127,7 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         }
     }
     let Some(mut lock) = outcome.lock else {
-        errln!("unsatisfiable: nothing written");
+        errln!("nothing written");
         return ExitCode::from(exit::NO);
     };
     if args.verify_pypi {
@@ -469,7 +469,8 @@ fn print_rejected(r: &Resolution, explain: bool) {
 }
 
 /// Each companion, the packages it takes from the target, and every
-/// Requires-Dist entry the lock overrides (with the reason under --explain).
+/// Requires-Dist entry the lock overrides (with the reason under --explain,
+/// and always for one it drops).
 fn print_companions(cs: &[crate::solve::companions::CompanionChoice], explain: bool) {
     for c in cs {
         outln!(
@@ -482,7 +483,9 @@ fn print_companions(cs: &[crate::solve::companions::CompanionChoice], explain: b
         );
         for o in &c.overrides {
             outln!("    override    {} -> {}", o.requirement, o.locked);
-            if explain {
+            // A dropped requirement is explained always: the user would
+            // otherwise miss a package the companion asks for.
+            if explain || o.locked == "dropped" {
                 outln!("                because {}", o.reason);
             }
         }

@@ -243,6 +243,13 @@ fn assert_fits_then_pip_blocked(fixture: &str) {
         out.contains("gpu-env: STOP: pip failed"),
         "{fixture}: expected the blocked pip to stop the cell:\n{out}"
     );
+    // The stop shows pip's own cause and what to do.
+    assert!(
+        stop_lines(&out).iter().any(|l| l.contains("pip failed (exit ")
+            && !l.contains("pip failed (exit 1): Command:")
+            && l.contains("Fix that and run this cell again")),
+        "{fixture}:\n{out}"
+    );
     assert!(!out.contains("does not fit"), "{fixture}:\n{out}");
     assert!(!out.contains("installed in"), "{fixture}:\n{out}");
     assert_eq!(stop_lines(&out).len(), 1, "{fixture}:\n{out}");
@@ -343,7 +350,7 @@ fn k80_on_r418_without_compute_cap_uses_the_names_table() {
         "{out}"
     );
     assert!(
-        stop.contains("NVIDIA driver 418.67 is older than the lock's floor 450.80.02"),
+        stop.contains("NVIDIA driver 418.67 is older than the lock's floor 450.80.02: lock for this driver with `cargo xtask resolve --target colab --driver 418.67`"),
         "{out}"
     );
     assert!(

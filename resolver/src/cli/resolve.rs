@@ -215,7 +215,7 @@ fn print_next(lock: &crate::lock::Lock, loaded: &crate::config::Loaded, cwd: &Pa
         let runtime = if gpus.is_empty() {
             "a CPU runtime".to_string()
         } else {
-            format!("a {} GPU runtime", gpus.join(", "))
+            format!("a runtime with GPU {}", gpus.join(", "))
         };
         let name = crate::validate::escape_control(&t.name);
         let step = match t.kind.as_str() {

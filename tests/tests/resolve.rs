@@ -304,7 +304,11 @@ fn every_rejection_names_a_rule_and_a_reason() {
 
 // ---- CLI contract ----
 
+/// `resolve` in `dir`, a repo (a bare workspace manifest) or not yet one.
 fn resolve_cli(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    if !dir.join("Cargo.toml").exists() {
+        std::fs::write(dir.join("Cargo.toml"), "[workspace]\n").unwrap();
+    }
     let mut c = xtask!();
     c.current_dir(dir)
         .env("GPU_ENV_PYPI_URL", "http://127.0.0.1:9")
@@ -375,6 +379,26 @@ fn offline_colab_writes_lock_requirements_pylock_deterministically() {
         .iter()
         .all(|p| p["package"].is_string() && p["reason"].is_string()));
     assert!(v["shims"].is_array());
+}
+
+#[test]
+fn outside_any_workspace_resolve_names_init_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = xtask!();
+    c.current_dir(dir.path())
+        .args(["resolve", "--target", "colab", "--offline"]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("no Cargo.toml here or in any parent directory")
+            && err.contains("`cargo xtask init DIR`"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
 }
 
 #[test]

@@ -138,6 +138,12 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
     if args.dry_run {
         return ExitCode::SUCCESS;
     }
+    if args.lock.is_none() && outside_any_workspace(&loaded, &cwd) {
+        return fail(format!(
+            "{}: no Cargo.toml here or in any parent directory, so no repo to write gpu-env.lock and its files into; add gpu-env to your repo with `cargo xtask init DIR` (from a gpu-env checkout) and resolve there, or pass --dry-run to only print the decision",
+            cwd.display()
+        ));
+    }
     let lock_path = args
         .lock
         .clone()
@@ -199,6 +205,13 @@ fn note_beyond_config(
         let text = super::check::beyond_config_text(&beyond, lock, loaded, &shown);
         errln!("note: {text}");
     }
+}
+
+/// Whether resolve runs outside every Cargo workspace: no config was found
+/// and no Cargo.toml is in `cwd` or above it (writing there would scatter a
+/// lock and a Colab folder into an arbitrary directory).
+fn outside_any_workspace(loaded: &crate::config::Loaded, cwd: &Path) -> bool {
+    loaded.manifest.is_none() && !cwd.ancestors().any(|d| d.join("Cargo.toml").is_file())
 }
 
 /// What to do with each written target: a notebook target's cell goes into

@@ -245,9 +245,11 @@ fn assert_fits_then_pip_blocked(fixture: &str) {
     );
     // The stop shows pip's own cause and what to do.
     assert!(
-        stop_lines(&out).iter().any(|l| l.contains("pip failed (exit ")
-            && !l.contains("pip failed (exit 1): Command:")
-            && l.contains("Fix that and run this cell again")),
+        stop_lines(&out)
+            .iter()
+            .any(|l| l.contains("pip failed (exit ")
+                && !l.contains("pip failed (exit 1): Command:")
+                && l.contains("Fix that and run this cell again")),
         "{fixture}:\n{out}"
     );
     assert!(!out.contains("does not fit"), "{fixture}:\n{out}");

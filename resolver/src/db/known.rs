@@ -100,7 +100,10 @@ mod tests {
             "{e}"
         );
         assert!(db.known_cudnn("8.9.6").is_ok());
-        assert!(db.known_cudnn("7.0.5").is_ok(), "a real release of a known major");
+        assert!(
+            db.known_cudnn("7.0.5").is_ok(),
+            "a real release of a known major"
+        );
         let e = db.known_cudnn("99").unwrap_err();
         assert!(
             e.contains("outside the releases") && e.contains(" to 9."),

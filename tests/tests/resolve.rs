@@ -457,7 +457,23 @@ fn config_targets_and_unknown_keys() {
     let (code, _, err) = resolve_cli(dir.path(), &["--offline", "--dry-run"]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("Cargo.toml: [workspace.metadata.gpu-env]: unknown field `targetz`"),
+        err.contains(
+            "Cargo.toml:3:1: [workspace.metadata.gpu-env]: `targetz`: unknown field `targetz`"
+        ) && err.contains("did you mean `target` or `targets`?"),
+        "{err}"
+    );
+    // A known key with the shape of its neighbour: placed, and the neighbour named.
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[workspace]\n\n[workspace.metadata.gpu-env]\ntarget = [\"colab\"]\n",
+    )
+    .unwrap();
+    let (code, _, err) = resolve_cli(dir.path(), &["--offline", "--dry-run"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("Cargo.toml:4:")
+            && err.contains("[workspace.metadata.gpu-env]: `target`: invalid type")
+            && err.trim_end().ends_with("did you mean `targets`?"),
         "{err}"
     );
 }

@@ -233,7 +233,7 @@ pub const DEFAULT_TARGET: &str = "local";
 /// (`config_span`), else naming the manifest and table.
 fn placed(manifest: &Path, table: &'static str, message: &str) -> ConfigError {
     let text = read_manifest(manifest).ok().flatten().unwrap_or_default();
-    match crate::config_span::locate(&text, table) {
+    match crate::config_span::locate::<Config>(&text, table) {
         Some(p) => ConfigError::AtColumn {
             manifest: manifest.to_path_buf(),
             line: p.line,

@@ -5,7 +5,7 @@
 //! becomes line:column, the key on that line, and the known keys nearest
 //! to it ("did you mean").
 
-use crate::config::Config;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 /// Every key the config knows, at any level (`[[target]]`, `constraints`,
@@ -61,38 +61,39 @@ impl Place {
 }
 
 #[derive(Deserialize)]
-struct Workspace {
+struct Workspace<T> {
     #[serde(rename = "workspace")]
-    _workspace: Metadata,
+    _workspace: Metadata<T>,
 }
 #[derive(Deserialize)]
-struct Package {
+struct Package<T> {
     #[serde(rename = "package")]
-    _package: Metadata,
+    _package: Metadata<T>,
 }
 #[derive(Deserialize)]
-struct Metadata {
+struct Metadata<T> {
     #[serde(rename = "metadata")]
-    _metadata: GpuEnv,
+    _metadata: GpuEnv<T>,
 }
 #[derive(Deserialize)]
-struct GpuEnv {
+struct GpuEnv<T> {
     #[serde(rename = "gpu-env")]
-    _config: Config,
+    _config: T,
 }
 
 /// The place of the first error in `table` (`workspace.metadata.gpu-env`
-/// or `package.metadata.gpu-env`) of the manifest `text`; None when the
-/// text deserializes cleanly or the error has no span.
-pub(crate) fn locate(text: &str, table: &str) -> Option<Place> {
+/// or `package.metadata.gpu-env`) of the manifest `text`, read as the
+/// config type `C`; None when the text deserializes cleanly or the error
+/// has no span.
+pub(crate) fn locate<C: DeserializeOwned>(text: &str, table: &str) -> Option<Place> {
     // Only an error inside the config's own table is placed (the text may
     // be another manifest's, or gone).
     let whole: toml::Value = toml::from_str(text).ok()?;
     table.split('.').try_fold(&whole, |v, k| v.get(k))?;
     let err = if table.starts_with("package.") {
-        toml::from_str::<Package>(text).err()?
+        toml::from_str::<Package<C>>(text).err()?
     } else {
-        toml::from_str::<Workspace>(text).err()?
+        toml::from_str::<Workspace<C>>(text).err()?
     };
     let start = err.span()?.start.min(text.len());
     let before = &text[..start];
@@ -145,6 +146,25 @@ mod tests {
     use super::*;
 
     const HEAD: &str = "[workspace]\n\n[workspace.metadata.gpu-env]\n";
+
+    /// The config's shape where these tests need it.
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Config {
+        #[serde(default, rename = "targets")]
+        _targets: Vec<String>,
+        #[serde(default, rename = "target")]
+        _target: Vec<Target>,
+    }
+    #[derive(Deserialize)]
+    struct Target {
+        #[serde(rename = "spec")]
+        _spec: String,
+    }
+
+    fn locate(text: &str, table: &str) -> Option<Place> {
+        super::locate::<Config>(text, table)
+    }
 
     #[test]
     fn a_near_miss_key_is_placed_and_named() {

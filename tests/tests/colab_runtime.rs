@@ -148,7 +148,12 @@ impl Runtime {
 
     /// Run `cell` with the venv's python.
     fn run_cell(&self, cell: &Path) -> (i32, String) {
-        let mut c = self.command(&colab_venv().join("bin/python"));
+        self.run_cell_in(&colab_venv(), cell)
+    }
+
+    /// Run `cell` with the python of `venv`.
+    fn run_cell_in(&self, venv: &Path, cell: &Path) -> (i32, String) {
+        let mut c = self.command(&venv.join("bin/python"));
         c.arg(cell);
         run_with_timeout(c, LIMIT)
     }
@@ -277,6 +282,24 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         out.push(p);
     }
     out
+}
+
+#[test]
+fn another_numpy_than_the_runtimes_stops_with_the_fix() {
+    // A runtime whose numpy is not the one the lock relies on (1.26.4, not
+    // Colab's 2.1.3): the cell stops before installing, saying what to do.
+    let venv = cached_venv("gpu-env-test-install", "venv", &["numpy==1.26.4"]);
+    let rt = Runtime::new(Some(&Smi::file("colab-t4.smi")), None);
+    let (code, out) = rt.run_cell_in(&venv, &repo_cell());
+    assert_ne!(code, 0, "{out}");
+    let stops = stop_lines(&out);
+    assert_eq!(stops.len(), 1, "{out}");
+    assert!(
+        stops[0].contains("numpy 1.26.4 here, the lock relies on the runtime's numpy 2.1.3: run this cell first on a fresh runtime (Runtime > Disconnect and delete runtime)")
+            && stops[0].contains("`cargo xtask resolve --target colab` again"),
+        "{out}"
+    );
+    assert!(!out.contains("installing"), "{out}");
 }
 
 #[test]

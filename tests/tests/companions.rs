@@ -342,7 +342,13 @@ fn with_flag_reaches_lock_cell_json_and_check() {
         format!("{out}{err}").contains("config changed"),
         "{out}{err}"
     );
-    // A release that was never measured: the measured ones, and one verdict.
+}
+
+#[test]
+fn an_unmeasured_release_lists_the_measured_ones_and_one_verdict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::write(root.join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
     let mut c = xtask!();
     c.current_dir(root).args([
         "resolve",

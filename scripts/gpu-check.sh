@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU-machine check for `verify` / `doctor` / `probe` (issue 6). Offline: no
+# GPU-machine check for `verify` / `doctor` / `probe`. Offline: no
 # registry is needed; CuPy, PyTorch and nvcc are expected to be installed.
 #
 #   scripts/gpu-check.sh [LOCK]      (default: tests/fixtures/verify/cu112-h100.lock)
@@ -87,7 +87,7 @@ print("cupy RawKernel: %s compile+load %.1f ms, launch+copy+check %.1f ms (impor
       % ("PASS" if ok else "FAIL", (t2 - t1) * 1e3, (t3 - t2) * 1e3, (t_import - t0) * 1e3, (t3 - t0) * 1e3))
 PYEOF
 done
-echo "== driver PTX JIT: which PTX ISA versions does this driver load? (issue 12, NVRTC rule)"
+echo "== driver PTX JIT: which PTX ISA versions does this driver load? (the NVRTC rule, docs/solver.md)"
 # NVRTC/nvcc of CUDA X.Y emit PTX ISA of X.Y; cuModuleLoadData JIT-compiles it
 # in the driver. Minor-version compatibility does not cover this: a driver
 # older than the PTX's CUDA answers CUDA_ERROR_UNSUPPORTED_PTX_VERSION (222).

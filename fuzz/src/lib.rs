@@ -1,4 +1,4 @@
-//! A small in-repo mutation fuzzer for gpu-env's parsers (issue 13), on the
+//! A small in-repo mutation fuzzer for gpu-env's parsers and readers, on the
 //! stable toolchain: no libFuzzer, no coverage instrumentation. Inputs are
 //! mutated byte by byte from seeds taken from `tests/fixtures`; an input
 //! whose outcome (an error kind, a parse shape) was not seen before joins

@@ -1,7 +1,7 @@
 //! Loading the embedded compat-db (goal: < 2 ms) and validating it from
 //! TOML, and an
 //! offline resolve of one target and of several targets (the resolve work
-//! itself; process start is measured separately with hyperfine, see README).
+//! itself; process start is measured separately with hyperfine, see docs/speed.md).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use gpu_env::db::{embedded_files, load_files, Db};

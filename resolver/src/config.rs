@@ -159,6 +159,14 @@ pub enum ConfigError {
         table: &'static str,
         message: String,
     },
+    #[error("{}:{line}:{column}: [{table}]: {message}", manifest.display())]
+    AtColumn {
+        manifest: PathBuf,
+        line: usize,
+        column: usize,
+        table: &'static str,
+        message: String,
+    },
     #[error("{manifest}: cannot read: {message}")]
     Read { manifest: PathBuf, message: String },
 }
@@ -220,6 +228,27 @@ fn check_not_empty(c: &Config, v: &toml::Value) -> Result<(), String> {
 /// The target a config that names none resolves.
 pub const DEFAULT_TARGET: &str = "local";
 
+/// A config that does not deserialize: at its file:line:column with the
+/// key and the nearest known keys when the manifest's text shows where
+/// (`config_span`), else naming the manifest and table.
+fn placed(manifest: &Path, table: &'static str, message: &str) -> ConfigError {
+    let text = read_manifest(manifest).ok().flatten().unwrap_or_default();
+    match crate::config_span::locate::<Config>(&text, table) {
+        Some(p) => ConfigError::AtColumn {
+            manifest: manifest.to_path_buf(),
+            line: p.line,
+            column: p.column,
+            table,
+            message: p.message(message),
+        },
+        None => ConfigError::Invalid {
+            manifest: manifest.to_path_buf(),
+            table,
+            message: message.trim().to_string(),
+        },
+    }
+}
+
 /// The table of a workspace (`[workspace.metadata.gpu-env]`).
 pub const WORKSPACE_TABLE: &str = "workspace.metadata.gpu-env";
 /// The table of a single-crate repo (`[package.metadata.gpu-env]`).
@@ -233,14 +262,10 @@ fn from_value(
     let Some(v) = v else {
         return Ok(Config::default());
     };
-    let mut c: Config =
-        v.clone()
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Invalid {
-                manifest: manifest.to_path_buf(),
-                table,
-                message: e.message().trim().to_string(),
-            })?;
+    let mut c: Config = v
+        .clone()
+        .try_into()
+        .map_err(|e: toml::de::Error| placed(manifest, table, e.message()))?;
     for (i, t) in c.targets.iter().enumerate() {
         if t.trim().is_empty() {
             return Err(ConfigError::Invalid {

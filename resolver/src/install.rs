@@ -62,10 +62,8 @@ impl Default for Limits {
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
-    #[error("the lock has no targets; run `cargo xtask resolve`")]
-    NoTargets,
-    #[error("the lock has no target `{want}`; it has: {}", .have.join(", "))]
-    NoSuchTarget { want: String, have: Vec<String> },
+    #[error(transparent)]
+    Pick(#[from] crate::lock::PickError),
     /// The interpreter is not one the target's wheels install and import on.
     #[error("{0}")]
     PythonMismatch(String),
@@ -112,41 +110,14 @@ fn redist_left(partial: &Option<String>) -> String {
     }
 }
 
-/// The target to install: `want` matched against each target's spec
-/// (`local`, `colab`) or name (`colab-2026.08:T4`); by default the first
-/// `local` target `fits` (the interpreter's Python), else the first `local`
-/// one, else the first.
+/// The target to install: [`Lock::pick`], preferring by default the first
+/// `local` target that `fits` (the interpreter's Python).
 pub fn pick_target<'a>(
     lock: &'a Lock,
     want: Option<&str>,
     fits: impl Fn(&LockedTarget) -> bool,
 ) -> Result<&'a LockedTarget, InstallError> {
-    if lock.target.is_empty() {
-        return Err(InstallError::NoTargets);
-    }
-    let local = |t: &&LockedTarget| t.spec == "local" || t.kind == "local";
-    match want {
-        Some(w) => lock
-            .target
-            .iter()
-            .find(|t| t.spec == w)
-            .or_else(|| lock.target.iter().find(|t| t.name == w))
-            .ok_or_else(|| InstallError::NoSuchTarget {
-                want: w.to_string(),
-                have: lock
-                    .target
-                    .iter()
-                    .map(|t| format!("{} ({})", t.spec, t.name))
-                    .collect(),
-            }),
-        None => Ok(lock
-            .target
-            .iter()
-            .filter(local)
-            .find(|t| fits(t))
-            .or_else(|| lock.target.iter().find(local))
-            .unwrap_or(&lock.target[0])),
-    }
+    Ok(&lock.target[lock.pick(want, fits)?])
 }
 
 /// Target `t` against interpreter `python` of CPython `version`
@@ -1056,7 +1027,7 @@ mod tests {
         l.target.clear();
         assert!(matches!(
             pick_target(&l, None, |_| true),
-            Err(InstallError::NoTargets)
+            Err(InstallError::Pick(crate::lock::PickError::NoTargets))
         ));
     }
 

@@ -148,10 +148,11 @@ fn profile_gpu(spec: &str, parsed: TargetSpec, o: &Overrides) -> Result<TargetSp
             "{src} asks for no GPU, and GPU `{g}` is named: give one"
         )));
     }
+    let key = crate::db::names::key;
     let gpu = match (&gpu, o.gpus.as_slice()) {
         (_, []) => gpu,
         (None, [g]) => Some(g.value.clone()),
-        (Some(named), [g]) if named.eq_ignore_ascii_case(&g.value) => gpu,
+        (Some(named), [g]) if key(named) == key(&g.value) => gpu,
         (Some(named), [g]) => {
             return Err(err(format!(
                 "it names GPU `{named}`, and {} says `{}`: give one",

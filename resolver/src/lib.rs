@@ -15,6 +15,7 @@ pub fn version() -> &'static str {
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;
+mod config_span;
 pub mod doctor;
 pub mod emit;
 pub mod exit;

@@ -22,17 +22,23 @@ pub enum TargetSpec {
 pub enum TargetError {
     #[error("unknown target `{}`: use local, colab, colab:<gpu>, colab:<gpu>@<runtime>, kaggle, kaggle:<gpu>, or a profile name ({})", crate::validate::escape_control(.0), .1)]
     Unknown(String, String),
-    #[error("runtime `{runtime}` does not offer GPU `{}`; it offers {offered}", crate::validate::escape_control(.gpu))]
+    #[error("runtime `{runtime}` does not offer GPU `{}`; it offers {offered}{}", crate::validate::escape_control(.gpu), if *.elsewhere { "" } else { LOCAL_HINT })]
     GpuNotOffered {
         runtime: String,
         gpu: String,
         offered: String,
+        /// Whether another runtime of the same kind offers it.
+        elsewhere: bool,
     },
-    #[error("`{}` is not a GPU in compat-db/gpus.toml (try T4, A100, L4, H100, sm_75 or 7.5)", crate::validate::escape_control(.0))]
-    UnknownGpu(String),
+    #[error(transparent)]
+    UnknownGpu(#[from] crate::target::UnknownGpu),
     #[error("compat-db has no {0} runtime profiles")]
     NoProfiles(String),
 }
+
+/// For a GPU no notebook runtime of the kind offers (a desktop or
+/// workstation card): the target that describes a machine of one's own.
+const LOCAL_HINT: &str = "; no runtime of this kind offers it: for your own machine with this GPU use `--target local` (probes it), adding `--gpu` to resolve for that GPU without it";
 
 /// Runtime kinds with a `kind`, `kind:<gpu>`, `kind:<gpu>@<YYYY.MM>` spelling.
 const NOTEBOOK_KINDS: [&str; 2] = ["colab", "kaggle"];
@@ -117,16 +123,23 @@ pub fn from_profile(db: &Db, spec: &TargetSpec) -> Result<Target, TargetError> {
         }
     };
     let gpu_name = gpu.clone().unwrap_or_else(|| rt.default_gpu.clone());
-    let g = parse_gpu(db, &gpu_name).ok_or_else(|| TargetError::UnknownGpu(gpu_name.clone()))?;
+    let g = parse_gpu(db, &gpu_name)?;
     let offered = rt
         .gpus
         .iter()
         .any(|o| db.gpu(o).is_some_and(|x| x.name == g.name));
     if !offered && gpu.is_some() && db.gpu(&gpu_name).is_some() {
+        let elsewhere = db.runtimes.iter().any(|(_, r)| {
+            r.kind == rt.kind
+                && r.gpus
+                    .iter()
+                    .any(|o| db.gpu(o).is_some_and(|x| x.name == g.name))
+        });
         return Err(TargetError::GpuNotOffered {
             runtime: rt.name.clone(),
             gpu: gpu_name,
             offered: rt.gpus.join(", "),
+            elsewhere,
         });
     }
     let src = format!("profile:{}", rt.name);

@@ -98,6 +98,35 @@ pub fn cpython_version(python_tag: &str) -> Option<(u32, u32)> {
     Some((major.parse().ok()?, minor.parse().ok()?))
 }
 
+/// The CPython versions numpy has wheels for (compat-db/pypi/numpy.toml):
+/// the Pythons compat-db can pin a stack for.
+pub fn numpy_pythons(db: &crate::db::Db) -> std::collections::BTreeSet<(u32, u32)> {
+    db.pypi
+        .iter()
+        .filter(|(_, p)| p.package == "numpy")
+        .flat_map(|(_, p)| p.release.iter().flat_map(|r| &r.file))
+        .flat_map(|f| WheelTags::new(&f.python_tag, &f.abi_tag, &f.platform_tag).python)
+        .filter_map(|t| cpython_version(&t))
+        .collect()
+}
+
+/// A Python version given as a fact (`--python-version 3.12.3`) whose
+/// MAJOR.MINOR numpy has wheels for; else the versions compat-db knows.
+pub fn known_python(db: &crate::db::Db, v: &str) -> Result<(), String> {
+    let all = numpy_pythons(db);
+    let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+    if let (Some(Some(major)), Some(Some(minor))) = (parts.next(), parts.next()) {
+        if all.contains(&(major, minor)) {
+            return Ok(());
+        }
+    }
+    let shown: Vec<String> = all.iter().map(|(a, b)| format!("{a}.{b}")).collect();
+    Err(format!(
+        "Python {v} is not a version compat-db knows ({}: the CPython versions numpy has wheels for, compat-db/pypi/numpy.toml); give MAJOR.MINOR as `python3 --version` prints it",
+        shown.join(", ")
+    ))
+}
+
 /// glibc level a manylinux platform tag needs: manylinux1 2.5,
 /// manylinux2010 2.12, manylinux2014 2.17, manylinux_X_Y X.Y.
 pub fn manylinux_glibc(platform: &str) -> Option<(u32, u32)> {

@@ -88,8 +88,8 @@ pub struct Overrides {
 
 #[derive(Debug, thiserror::Error)]
 pub enum OverrideError {
-    #[error("{source_}: `{}` is not a GPU: give a name from compat-db/gpus.toml (T4, A100), sm_XY, or a compute capability such as 7.5 (at most 99.9)", escape_control(.value))]
-    Gpu { source_: String, value: String },
+    #[error("{source_}: {gpu}")]
+    Gpu { source_: String, gpu: UnknownGpu },
     #[error("{source_}: {message}")]
     Value { source_: String, message: String },
 }
@@ -300,8 +300,39 @@ fn escape_control(s: &str) -> String {
     crate::validate::escape_control(s)
 }
 
-/// `T4` / `Tesla T4` (compat-db name or alias), `sm_75`, or `7.5`.
-pub fn parse_gpu(db: &crate::db::Db, s: &str) -> Option<TargetGpu> {
+/// A GPU name that is neither in compat-db nor `sm_XY` nor a compute
+/// capability, with the nearest names compat-db knows.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("`{}` is not a GPU compat-db knows (compat-db/gpus.toml){}; name a GPU as nvidia-smi prints it (`NVIDIA GeForce RTX 4090`, `Tesla T4`) or by model (`RTX 4090`, `T4`), or give its compute capability (`sm_89`, `8.9`)", escape_control(.value), did_you_mean(.nearest))]
+pub struct UnknownGpu {
+    pub value: String,
+    pub nearest: Vec<String>,
+}
+
+fn did_you_mean(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => format!("; did you mean `{one}`?"),
+        [init @ .., last] => format!(
+            "; did you mean {} or `{last}`?",
+            init.iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// `T4` / `Tesla T4` / `rtx4090` (compat-db name, alias or nvidia-smi name,
+/// matched by [`crate::db::names::key`]), `sm_75`, or `7.5`.
+pub fn parse_gpu(db: &crate::db::Db, s: &str) -> Result<TargetGpu, UnknownGpu> {
+    parse_gpu_known(db, s).ok_or_else(|| UnknownGpu {
+        value: s.to_string(),
+        nearest: db.nearest_gpus(s).into_iter().map(String::from).collect(),
+    })
+}
+
+fn parse_gpu_known(db: &crate::db::Db, s: &str) -> Option<TargetGpu> {
     if let Some(g) = db.gpu(s) {
         return Some(TargetGpu {
             name: g.name.clone(),
@@ -339,9 +370,9 @@ impl Target {
         } else if !o.gpus.is_empty() {
             let mut gpus = Vec::new();
             for g in &o.gpus {
-                gpus.push(parse_gpu(db, &g.value).ok_or_else(|| OverrideError::Gpu {
+                gpus.push(parse_gpu(db, &g.value).map_err(|gpu| OverrideError::Gpu {
                     source_: g.source.clone(),
-                    value: g.value.clone(),
+                    gpu,
                 })?);
             }
             self.gpus = Some(Sourced::new(gpus, o.gpus[0].source.clone()));
@@ -355,6 +386,7 @@ impl Target {
                 .value
                 .parse()
                 .map_err(|e: crate::versions::VersionParseError| bad(d, e.to_string()))?;
+            db.known_driver(&v).map_err(|m| bad(d, m))?;
             // The driver's CUDA comes from the driver table; an override of
             // the driver invalidates a probed cuDriverGetVersion answer.
             self.driver_cuda = driver_cuda_for(db, &v)
@@ -366,6 +398,7 @@ impl Target {
                 .value
                 .parse()
                 .map_err(|e: crate::versions::VersionParseError| bad(t, e.to_string()))?;
+            db.known_cuda(v).map_err(|m| bad(t, m))?;
             // An overridden toolkit provides its runtime libraries (cuda.toml sonames).
             if let Some(rel) = db.cuda(v) {
                 self.system_sonames
@@ -389,6 +422,7 @@ impl Target {
                     ),
                 ));
             }
+            db.known_cudnn(&c.value).map_err(|m| bad(c, m))?;
             let major = c.value.split('.').next().unwrap_or_default();
             self.system_sonames
                 .value
@@ -406,6 +440,7 @@ impl Target {
                     ),
                 ));
             }
+            crate::tags::known_python(db, &p.value).map_err(|m| bad(p, m))?;
             self.python = Some(Sourced::new(p.value.clone(), p.source.clone()));
         }
         Ok(())

@@ -26,7 +26,7 @@ python3 scripts/analyze.py > analysis.md
 scripts/build_stub.sh > logs/stub.txt
 mkdir -p logs
 for s in a b c d; do
-  echo "################ scenario $s, no driver (as on this machine)"
+  echo "################ scenario $s, no driver"
   venv/bin/python scripts/exp.py $s 2>&1 | grep -v '^  preloaded' | tee logs/$s.plain.txt
   echo "################ scenario $s, stub libcuda.so.1 + LD_BIND_NOW=1 + LD_DEBUG=bindings"
   rm -f logs/dbg.$s.*

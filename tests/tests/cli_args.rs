@@ -1,8 +1,9 @@
 //! Argument handling of the real binary: `--python` values that are no
 //! interpreter are refused up front with exit 2 (a version gets advice:
 //! `--python-version` for resolve, an interpreter path for doctor and
-//! verify), and `verify` finds the lock the way `resolve` writes it (the
-//! config's `output.lock`, `--lock`, `--manifest-path`).
+//! verify), `verify` finds the lock the way `resolve` writes it (the
+//! config's `output.lock`, `--lock`, `--manifest-path`), and usage and
+//! shared options read the same in every command.
 
 use gpu_env_tests::{fixtures, run, xtask};
 use std::os::unix::fs::PermissionsExt;
@@ -214,4 +215,29 @@ fn verify_missing_configured_lock_is_an_input_error() {
     assert_eq!(code, 2, "stdout:\n{out}\nstderr:\n{err}");
     assert!(err.contains("locks/x.lock"), "{err}");
     assert!(err.contains("cargo xtask resolve"), "{err}");
+}
+
+#[test]
+fn usage_says_cargo_xtask_and_commands_on_one_target_take_target_name() {
+    for (command, name_flag) in [
+        ("resolve", true),
+        ("verify", true),
+        ("doctor", true),
+        ("install", true),
+        ("check", false),
+    ] {
+        let mut c = xtask!();
+        c.args([command, "--help"]);
+        let (code, out, err) = run(c);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains(&format!("Usage: cargo xtask {command} ")),
+            "{out}"
+        );
+        assert_eq!(out.contains("--target <"), name_flag, "{command}: {out}");
+        assert!(!out.contains("--target-index"), "{out}");
+        // Shared options share one help text.
+        assert!(out.contains(gpu_env::cli::HELP_DB), "{command}: {out}");
+        assert!(out.contains(gpu_env::cli::HELP_LOCK), "{command}: {out}");
+    }
 }

@@ -148,7 +148,12 @@ impl Runtime {
 
     /// Run `cell` with the venv's python.
     fn run_cell(&self, cell: &Path) -> (i32, String) {
-        let mut c = self.command(&colab_venv().join("bin/python"));
+        self.run_cell_in(&colab_venv(), cell)
+    }
+
+    /// Run `cell` with the python of `venv`.
+    fn run_cell_in(&self, venv: &Path, cell: &Path) -> (i32, String) {
+        let mut c = self.command(&venv.join("bin/python"));
         c.arg(cell);
         run_with_timeout(c, LIMIT)
     }
@@ -243,6 +248,15 @@ fn assert_fits_then_pip_blocked(fixture: &str) {
         out.contains("gpu-env: STOP: pip failed"),
         "{fixture}: expected the blocked pip to stop the cell:\n{out}"
     );
+    // The stop shows pip's own cause and what to do.
+    assert!(
+        stop_lines(&out)
+            .iter()
+            .any(|l| l.contains("pip failed (exit ")
+                && !l.contains("pip failed (exit 1): Command:")
+                && l.contains("Fix that and run this cell again")),
+        "{fixture}:\n{out}"
+    );
     assert!(!out.contains("does not fit"), "{fixture}:\n{out}");
     assert!(!out.contains("installed in"), "{fixture}:\n{out}");
     assert_eq!(stop_lines(&out).len(), 1, "{fixture}:\n{out}");
@@ -268,6 +282,24 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         out.push(p);
     }
     out
+}
+
+#[test]
+fn another_numpy_than_the_runtimes_stops_with_the_fix() {
+    // A runtime whose numpy is not the one the lock relies on (1.26.4, not
+    // Colab's 2.1.3): the cell stops before installing, saying what to do.
+    let venv = cached_venv("gpu-env-test-install", "venv", &["numpy==1.26.4"]);
+    let rt = Runtime::new(Some(&Smi::file("colab-t4.smi")), None);
+    let (code, out) = rt.run_cell_in(&venv, &repo_cell());
+    assert_ne!(code, 0, "{out}");
+    let stops = stop_lines(&out);
+    assert_eq!(stops.len(), 1, "{out}");
+    assert!(
+        stops[0].contains("numpy 1.26.4 here, the lock relies on the runtime's numpy 2.1.3: run this cell first on a fresh runtime (Runtime > Disconnect and delete runtime)")
+            && stops[0].contains("`cargo xtask resolve --target colab` again"),
+        "{out}"
+    );
+    assert!(!out.contains("installing"), "{out}");
 }
 
 #[test]
@@ -343,7 +375,7 @@ fn k80_on_r418_without_compute_cap_uses_the_names_table() {
         "{out}"
     );
     assert!(
-        stop.contains("NVIDIA driver 418.67 is older than the lock's floor 450.80.02"),
+        stop.contains("NVIDIA driver 418.67 is older than the lock's floor 450.80.02: lock for this driver with `cargo xtask resolve --target colab --driver 418.67`"),
         "{out}"
     );
     assert!(

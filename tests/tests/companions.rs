@@ -249,6 +249,17 @@ fn with_flag_reaches_lock_cell_json_and_check() {
         out.contains("override    numpy (==1.23.5) -> numpy 2.1.3 (stack)"),
         "{out}"
     );
+    // A requirement the companion's set drops says why, without --explain.
+    let dropped = out
+        .lines()
+        .position(|l| l.contains("override    jupyter") && l.ends_with("-> dropped"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        out.lines()
+            .nth(dropped + 1)
+            .is_some_and(|l| l.trim_start().starts_with("because ")),
+        "{out}"
+    );
     let lock = std::fs::read_to_string(root.join("gpu-env.lock")).unwrap();
     assert!(lock.contains("[[target.companion]]"), "{lock}");
     assert!(lock.contains("source = \"override:--with\""), "{lock}");
@@ -331,4 +342,26 @@ fn with_flag_reaches_lock_cell_json_and_check() {
         format!("{out}{err}").contains("config changed"),
         "{out}{err}"
     );
+}
+
+#[test]
+fn an_unmeasured_release_lists_the_measured_ones_and_one_verdict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    std::fs::write(root.join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
+    let mut c = xtask!();
+    c.current_dir(root).args([
+        "resolve",
+        "--target",
+        "colab",
+        "--with",
+        "d2l==9.9",
+        "--dry-run",
+    ]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 1, "{out}{err}");
+    let all = format!("{out}{err}");
+    assert!(all.contains("meets `d2l==9.9`; measured: 1.0.3, "), "{all}");
+    assert!(all.contains("(`--with d2l==1.0.3`)"), "{all}");
+    assert_eq!(all.matches("unsatisfiable").count(), 1, "{all}");
 }

@@ -125,8 +125,9 @@ fn kill_9_during_resolve_leaves_whole_files_and_the_next_resolve_cleans_up() {
     ok(resolve(r.path(), OLD));
     // Delays spread over a whole run (start-up, solve, every write), from
     // a sample of how long one takes here: a sampling range, not a bound.
+    let sample = repo();
     let t = std::time::Instant::now();
-    ok(resolve(tempfile::tempdir().unwrap().path(), OLD));
+    ok(resolve(sample.path(), OLD));
     let span = (t.elapsed().as_micros() as u64 * 3 / 2).max(1000);
     let mut seed = 13;
     let (mut killed, mut leftovers) = (0, 0);

@@ -45,3 +45,37 @@ fn the_text_report_names_the_gpu_and_its_compute_capability() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("NVIDIA A16 (8.6)"), "{out}");
 }
+
+#[test]
+fn spellings_of_a_name_resolve_to_the_same_gpu() {
+    // Case, spaces, hyphens and the NVIDIA/GeForce/Tesla prefixes do not matter.
+    for typed in [
+        "RTX4090",
+        "rtx-4090",
+        "NVIDIA GeForce RTX 4090",
+        "geforce rtx4090",
+    ] {
+        let v = resolve_json(typed);
+        let code = &v["mxnet"]["gpu_code"][0];
+        assert_eq!(code["device"], "GeForce RTX 4090", "{typed}: {v:#}");
+        assert_eq!(code["compute_capability"], "8.9", "{typed}: {v:#}");
+    }
+    assert_eq!(
+        resolve_json("tesla-t4")["mxnet"]["gpu_code"][0]["device"],
+        "NVIDIA T4"
+    );
+}
+
+#[test]
+fn the_fact_table_stays_aligned_with_a_long_gpu_name() {
+    // Resolvable or not, the facts are printed; their sources line up.
+    let (_, out, err) = run(resolve("RTX PRO 4000 Blackwell SFF Edition"));
+    let starts: Vec<usize> = out
+        .lines()
+        .take_while(|l| l.starts_with("  ") || l.starts_with("target "))
+        .filter(|l| l.ends_with(']'))
+        .filter_map(|l| l.rfind(" ["))
+        .collect();
+    assert!(starts.len() >= 4, "{out}{err}");
+    assert!(starts.windows(2).all(|w| w[0] == w[1]), "{out}");
+}

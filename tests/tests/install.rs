@@ -452,3 +452,21 @@ fn a_lock_for_another_python_fails_before_any_download() {
         "{out}"
     );
 }
+
+#[test]
+fn a_notebook_lock_asks_for_yes_and_says_the_download_size_first() {
+    let repo = gpu_env_tests::colab_repo(xtask!());
+    let mut c = xtask!();
+    c.current_dir(&repo.root)
+        .arg("--db")
+        .arg(&repo.db)
+        .args(["install", "--python", "python3"]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("is a colab target: its installer is the notebook cell (colab/setup_cell.py)")
+            && err.contains(" GB (")
+            && err.contains("pass --yes to install it anyway"),
+        "{err}"
+    );
+}

@@ -49,6 +49,7 @@ fn an_older_lock_names_the_command_that_rewrites_it_and_may_be_replaced() {
 #[test]
 fn the_lock_judges_a_device_by_the_wheels_own_kernels() {
     let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("Cargo.toml"), "[workspace]\n").unwrap();
     let mut c = xtask!();
     c.current_dir(tmp.path()).args([
         "resolve",
@@ -99,6 +100,7 @@ fn the_lock_judges_a_device_by_the_wheels_own_kernels() {
 #[test]
 fn resolve_json_prints_the_stack_as_the_lock_stores_it() {
     let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("Cargo.toml"), "[workspace]\n").unwrap();
     let resolve = |extra: &[&str]| {
         let mut c = xtask!();
         c.current_dir(tmp.path())

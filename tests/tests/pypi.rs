@@ -25,6 +25,9 @@ fn routes() -> HashMap<String, Reply> {
 }
 
 fn resolve(dir: &Path, base: &str, cache: &Path, extra: &[&str]) -> (i32, String, String) {
+    if !dir.join("Cargo.toml").exists() {
+        std::fs::write(dir.join("Cargo.toml"), "[workspace]\n").unwrap();
+    }
     let mut c = xtask!();
     c.current_dir(dir)
         .env("GPU_ENV_PYPI_URL", base)

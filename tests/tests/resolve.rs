@@ -304,7 +304,11 @@ fn every_rejection_names_a_rule_and_a_reason() {
 
 // ---- CLI contract ----
 
+/// `resolve` in `dir`, a repo (a bare workspace manifest) or not yet one.
 fn resolve_cli(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    if !dir.join("Cargo.toml").exists() {
+        std::fs::write(dir.join("Cargo.toml"), "[workspace]\n").unwrap();
+    }
     let mut c = xtask!();
     c.current_dir(dir)
         .env("GPU_ENV_PYPI_URL", "http://127.0.0.1:9")
@@ -318,6 +322,13 @@ fn offline_colab_writes_lock_requirements_pylock_deterministically() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out, err) = resolve_cli(dir.path(), &["--target", "colab", "--offline"]);
     assert_eq!(code, 0, "{out}\n{err}");
+    // It ends with what to do with what it wrote.
+    let next = out.lines().last().unwrap_or_default();
+    assert!(
+        next.starts_with("next (colab-")
+            && next.contains("paste colab/setup_cell.py into the first cell, or upload colab/gpu-env-setup.ipynb"),
+        "{out}"
+    );
     let lock1 = std::fs::read(dir.path().join("gpu-env.lock")).unwrap();
     let req = std::fs::read_to_string(dir.path().join("requirements-gpu.txt")).unwrap();
     let pylock = std::fs::read_to_string(dir.path().join("pylock.toml")).unwrap();
@@ -371,6 +382,26 @@ fn offline_colab_writes_lock_requirements_pylock_deterministically() {
 }
 
 #[test]
+fn outside_any_workspace_resolve_names_init_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = xtask!();
+    c.current_dir(dir.path())
+        .args(["resolve", "--target", "colab", "--offline"]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("no Cargo.toml here or in any parent directory")
+            && err.contains("`cargo xtask init DIR`"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}
+
+#[test]
 fn unsatisfiable_exits_1_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out, err) = resolve_cli(
@@ -389,10 +420,12 @@ fn unsatisfiable_exits_1_and_writes_nothing() {
     );
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(out.contains("fix:"), "{out}");
-    assert!(
-        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
-        "something was written"
-    );
+    let written: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != "Cargo.toml")
+        .collect();
+    assert!(written.is_empty(), "something was written: {written:?}");
 }
 
 #[test]
@@ -424,7 +457,23 @@ fn config_targets_and_unknown_keys() {
     let (code, _, err) = resolve_cli(dir.path(), &["--offline", "--dry-run"]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("Cargo.toml: [workspace.metadata.gpu-env]: unknown field `targetz`"),
+        err.contains(
+            "Cargo.toml:3:1: [workspace.metadata.gpu-env]: `targetz`: unknown field `targetz`"
+        ) && err.contains("did you mean `target` or `targets`?"),
+        "{err}"
+    );
+    // A known key with the shape of its neighbour: placed, and the neighbour named.
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[workspace]\n\n[workspace.metadata.gpu-env]\ntarget = [\"colab\"]\n",
+    )
+    .unwrap();
+    let (code, _, err) = resolve_cli(dir.path(), &["--offline", "--dry-run"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("Cargo.toml:4:")
+            && err.contains("[workspace.metadata.gpu-env]: `target`: invalid type")
+            && err.trim_end().ends_with("did you mean `targets`?"),
         "{err}"
     );
 }
@@ -437,7 +486,68 @@ fn bad_override_is_a_clear_error() {
         &["--target", "colab", "--gpu", "Z9000", "--offline"],
     );
     assert_eq!(code, 2);
-    assert!(err.contains("`Z9000` is not a GPU"), "{err}");
+    assert!(
+        err.contains("`Z9000` is not a GPU compat-db knows"),
+        "{err}"
+    );
+    // A near miss names the nearest known GPUs.
+    let (code, _, err) = resolve_cli(
+        dir.path(),
+        &[
+            "--target",
+            "colab",
+            "--gpu",
+            "RTX 4900",
+            "--offline",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("did you mean `RTX 4090`"), "{err}");
+    // Versions compat-db does not know are refused with the known range.
+    for (flag, value, words) in [
+        (
+            "--cuda-toolkit",
+            "99.9",
+            "CUDA 99.9 is not a release compat-db knows (7.5 to ",
+        ),
+        (
+            "--cudnn",
+            "99.1",
+            "cuDNN 99.1 is outside the releases compat-db knows (",
+        ),
+        (
+            "--driver",
+            "9999.1",
+            "driver 9999.1 is outside the drivers compat-db knows (",
+        ),
+        (
+            "--python-version",
+            "3.99",
+            "Python 3.99 is not a version compat-db knows (",
+        ),
+    ] {
+        let (code, _, err) = resolve_cli(
+            dir.path(),
+            &["--target", "colab", flag, value, "--offline", "--dry-run"],
+        );
+        assert_eq!(code, 2, "{flag} {value}");
+        assert!(err.contains(words), "{flag} {value}: {err}");
+    }
+    // A GPU no Colab runtime offers points at the local target.
+    let (code, _, err) = resolve_cli(
+        dir.path(),
+        &[
+            "--target",
+            "colab",
+            "--gpu",
+            "RTX 4090",
+            "--offline",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("use `--target local`"), "{err}");
     let (code, _, err) = resolve_cli(
         dir.path(),
         &["--target", "colab", "--driver", "latest", "--offline"],

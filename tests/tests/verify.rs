@@ -346,11 +346,15 @@ fn verify_input_errors_exit_2() {
     c.args(["verify", "--lock", "/nonexistent/gpu-env.lock"]);
     assert_eq!(run(c).0, 2);
     let mut c = xtask!();
-    c.args(["verify", "--target-index", "5", "--lock"])
+    c.args(["verify", "--target", "kaggle", "--lock"])
         .arg(fixtures().join("verify/cu112-t4.lock"));
     let (code, _, err) = run(c);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--target-index 5"));
+    assert!(
+        err.contains("no target `kaggle`; it has: ")
+            && err.contains("pass one of them to --target"),
+        "{err}"
+    );
 }
 
 #[test]

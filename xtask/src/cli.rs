@@ -13,7 +13,7 @@ use {
 };
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", version, about = gpu_env::cli::ABOUT)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, about = gpu_env::cli::ABOUT)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,

@@ -15,11 +15,9 @@ use std::process::ExitCode;
 
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct Args {
-    /// Check the lock at PATH (default: config output.lock).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help = super::HELP_LOCK)]
     pub lock: Option<PathBuf>,
-    /// Read the config of this Cargo.toml (via cargo metadata) instead of discovering it.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help = super::HELP_MANIFEST_PATH)]
     pub manifest_path: Option<PathBuf>,
 }
 

@@ -21,12 +21,9 @@ pub struct Args {
     pub no_import: bool,
     #[command(flatten)]
     pub at: super::LockArgs,
-    /// Which target of the lock (0-based; default: the first `local` one, else the first).
-    #[arg(long, value_name = "N")]
-    pub target_index: Option<usize>,
     /// Diagnose without any lock (by default doctor judges the environment
     /// against the lock when one exists).
-    #[arg(long, conflicts_with_all = ["lock", "target_index"])]
+    #[arg(long, conflicts_with_all = ["lock", "target"])]
     pub no_lock: bool,
 }
 
@@ -45,21 +42,9 @@ fn lock(args: &Args, cwd: &std::path::Path) -> Result<Option<Judged>, String> {
         return Ok(None);
     }
     let lock = crate::lock::Lock::read(path).map_err(|e| e.to_string())?;
-    let index = match args.target_index {
-        Some(i) if i < lock.target.len() => i,
-        Some(i) => {
-            return Err(format!(
-                "{}: --target-index {i}, but the lock has {} target(s)",
-                path.display(),
-                lock.target.len()
-            ))
-        }
-        None => lock
-            .target
-            .iter()
-            .position(|t| t.kind == "local")
-            .unwrap_or(0),
-    };
+    let index = lock
+        .pick(args.at.target.as_deref(), |_| true)
+        .map_err(|e| format!("{}: {e}", at.shown))?;
     Ok(Some((lock, index, at)))
 }
 

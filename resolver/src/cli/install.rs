@@ -14,14 +14,14 @@ pub struct Args {
     pub python: Option<PathBuf>,
     #[command(flatten)]
     pub at: super::LockArgs,
-    /// The locked target, by spec (`local`) or name (`colab-2026.08:T4`);
-    /// default: the first `local` target, else the first.
-    #[arg(long, value_name = "NAME")]
-    pub target: Option<String>,
     /// Remove what install wrote (hook, .pth, redist directory) and pip-uninstall
     /// the locked site packages that are installed at their locked version.
     #[arg(long)]
     pub uninstall: bool,
+    /// Install a notebook (Colab, Kaggle) target into this Python anyway;
+    /// its installer is the setup cell, and its files are large.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 fn error(e: impl std::fmt::Display) -> ExitCode {
@@ -56,11 +56,16 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
     };
     let shown = &at.shown;
     let fits = |t: &crate::lock::LockedTarget| t.accepts_python(&db.python, &version);
-    let t = match install::pick_target(&lock, args.target.as_deref(), fits) {
+    let t = match install::pick_target(&lock, args.at.target.as_deref(), fits) {
         Ok(t) => t,
         Err(e) => return error(e),
     };
     if !args.uninstall {
+        // A notebook target asks first: its Python is the runtime's, not
+        // this interpreter's, and its files are large.
+        if let Err(e) = notebook_consent(args, t, &at, &python) {
+            return error(e);
+        }
         if let Err(e) = install::check_python(&db, &lock, t, &python, &version) {
             return error(e);
         }
@@ -71,18 +76,6 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         t.name,
         t.spec
     );
-    if crate::emit::is_notebook_kind(&t.kind) {
-        outln!(
-            "note: {} is a {} target: its installer is the notebook cell ({}); installing it into {} anyway",
-            t.name,
-            t.kind,
-            at.cell
-                .as_deref()
-                .unwrap_or(std::path::Path::new(crate::config::DEFAULT_COLAB_CELL))
-                .display(),
-            python.display()
-        );
-    }
     let opts = Options { python, limits };
     let mut say = |l: &str| outln!("{l}");
     if args.uninstall {
@@ -108,4 +101,37 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         }
         Err(e) => error(e),
     }
+}
+
+/// A notebook (Colab, Kaggle) target installs into a local Python only with
+/// `--yes`, after saying the download size; its installer is the cell.
+fn notebook_consent(
+    args: &Args,
+    t: &crate::lock::LockedTarget,
+    at: &super::Located,
+    python: &Path,
+) -> Result<(), String> {
+    if !crate::emit::is_notebook_kind(&t.kind) {
+        return Ok(());
+    }
+    let bytes: u64 = t.package.iter().map(|p| p.size).sum();
+    let what = format!(
+        "{} is a {} target: its installer is the notebook cell ({}); installing it into {} downloads {:.1} GB ({} files)",
+        t.name,
+        t.kind,
+        at.cell
+            .as_deref()
+            .unwrap_or(Path::new(crate::config::DEFAULT_COLAB_CELL))
+            .display(),
+        python.display(),
+        bytes as f64 / 1e9,
+        t.package.len()
+    );
+    if !args.yes {
+        return Err(format!(
+            "{what}: pass --yes to install it anyway, or lock this machine with `cargo xtask resolve --target local`"
+        ));
+    }
+    outln!("note: {what}");
+    Ok(())
 }

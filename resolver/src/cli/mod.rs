@@ -9,7 +9,7 @@
 //! ```no_run
 //! use clap::{Parser, Subcommand};
 //! #[derive(Parser)]
-//! #[command(name = "cargo xtask")]
+//! #[command(name = "cargo xtask", bin_name = "cargo xtask")]
 //! struct Cli {
 //!     #[command(flatten)]
 //!     global: gpu_env::cli::GlobalArgs,
@@ -103,15 +103,18 @@ fn closed(e: std::io::Error) -> ! {
 /// Options every command takes.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct GlobalArgs {
-    /// Use the compat-db in DIR instead of the copy embedded in this binary.
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", help = HELP_DB)]
     pub db: Option<PathBuf>,
 }
+
+/// `--db`'s help, shared by every command (a global option).
+pub const HELP_DB: &str =
+    "Use the compat-db in DIR (a copy of compat-db/) instead of the one embedded in this binary";
 
 /// `cargo xtask` with gpu-env's commands only: `fn main() -> ExitCode {
 /// crate::cli::main() }` is a whole xtask.
 #[derive(clap::Parser, Debug)]
-#[command(name = "cargo xtask", version, about = ABOUT)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, about = ABOUT)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -234,13 +237,23 @@ fn db(cmd: DbCommand, dir: Option<&Path>) -> ExitCode {
 /// [`LockArgs::locate`].
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct LockArgs {
-    /// The lock (default: config output.lock, else gpu-env.lock).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help = HELP_LOCK)]
     pub lock: Option<std::path::PathBuf>,
-    /// Read the config of this Cargo.toml (via cargo metadata) instead of discovering it.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help = HELP_MANIFEST_PATH)]
     pub manifest_path: Option<std::path::PathBuf>,
+    /// The locked target to act on, by spec (`local`, `colab`) or by the
+    /// name resolve prints (`colab-2026.08:T4`); default: the first
+    /// `local` target, else the first.
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
 }
+
+/// `--lock`'s help in every command that takes it.
+pub const HELP_LOCK: &str =
+    "The lock file (default: the config's output.lock, else gpu-env.lock in the workspace root)";
+/// `--manifest-path`'s help in every command that takes it.
+pub const HELP_MANIFEST_PATH: &str =
+    "Read the config ([workspace.metadata.gpu-env]) of this Cargo.toml instead of the one found from the current directory";
 
 /// Where [`LockArgs`] lead, found with one read of the config: the lock,
 /// and what commands printed for it must name.

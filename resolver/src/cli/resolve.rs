@@ -9,7 +9,8 @@ use std::process::ExitCode;
 
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct Args {
-    /// local | colab | colab:<gpu> | colab:<gpu>@<runtime> | <profile>; repeatable.
+    /// local | colab | colab:<gpu> | colab:<gpu>@<YYYY.MM> | kaggle | kaggle:<gpu> |
+    /// kaggle:<gpu>@<YYYY.MM> | <profile> (colab-2026.08); repeatable.
     /// Default: the targets in [workspace.metadata.gpu-env], else local.
     #[arg(long = "target", value_name = "TARGET")]
     pub targets: Vec<String>,
@@ -27,8 +28,7 @@ pub struct Args {
     /// List every rejected candidate with its reason.
     #[arg(long)]
     pub explain: bool,
-    /// Where to write the lock (default: config output.lock, else gpu-env.lock).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help = super::HELP_LOCK)]
     pub lock: Option<PathBuf>,
     /// Cross-check every pinned file's sha256 against PyPI (concurrent, cached).
     #[arg(long)]
@@ -43,8 +43,7 @@ pub struct Args {
     /// repeatable; replaces the config's `companions` (docs/companions.md).
     #[arg(long = "with", value_name = "SPEC")]
     pub with: Vec<String>,
-    /// Read the config of this Cargo.toml (via cargo metadata) instead of discovering it.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", help = super::HELP_MANIFEST_PATH)]
     pub manifest_path: Option<PathBuf>,
 }
 
@@ -128,7 +127,7 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
         }
     }
     let Some(mut lock) = outcome.lock else {
-        errln!("unsatisfiable: nothing written");
+        errln!("nothing written");
         return ExitCode::from(exit::NO);
     };
     if args.verify_pypi {
@@ -138,6 +137,12 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
     }
     if args.dry_run {
         return ExitCode::SUCCESS;
+    }
+    if args.lock.is_none() && outside_any_workspace(&loaded, &cwd) {
+        return fail(format!(
+            "{}: no Cargo.toml here or in any parent directory, so no repo to write gpu-env.lock and its files into; add gpu-env to your repo with `cargo xtask init DIR` (from a gpu-env checkout) and resolve there, or pass --dry-run to only print the decision",
+            cwd.display()
+        ));
     }
     let lock_path = args
         .lock
@@ -177,6 +182,9 @@ fn print_written(
         );
     }
     outln!("lock sha256 {}", lock.hash());
+    if !job::is_other_lock(loaded, lock_path) {
+        print_next(lock, loaded, cwd);
+    }
 }
 
 /// The config's lock made with a flag the config lacks: the words `check`
@@ -199,6 +207,56 @@ fn note_beyond_config(
     }
 }
 
+/// Whether resolve runs outside every Cargo workspace: no config was found
+/// and no Cargo.toml is in `cwd` or above it (writing there would scatter a
+/// lock and a Colab folder into an arbitrary directory).
+fn outside_any_workspace(loaded: &crate::config::Loaded, cwd: &Path) -> bool {
+    loaded.manifest.is_none() && !cwd.ancestors().any(|d| d.join("Cargo.toml").is_file())
+}
+
+/// What to do with each written target: a notebook target's cell goes into
+/// a notebook; a local target is installed, then verified.
+fn print_next(lock: &crate::lock::Lock, loaded: &crate::config::Loaded, cwd: &Path) {
+    let shown = |p: &Path| {
+        let p = loaded.path(p);
+        p.strip_prefix(cwd).unwrap_or(&p).display().to_string()
+    };
+    let o = &loaded.config.output;
+    let several = lock.target.len() > 1;
+    for t in &lock.target {
+        let gpus: Vec<&str> = t.gpu.iter().map(|g| g.name.as_str()).collect();
+        let runtime = if gpus.is_empty() {
+            "a CPU runtime".to_string()
+        } else {
+            format!("a runtime with GPU {}", gpus.join(", "))
+        };
+        let name = crate::validate::escape_control(&t.name);
+        let step = match t.kind.as_str() {
+            "colab" => format!(
+                "in Colab on {runtime}, paste {} into the first cell, or upload {} (File > Upload notebook) and run all",
+                shown(&o.colab_cell),
+                shown(&o.notebook)
+            ),
+            "kaggle" => format!(
+                "in a Kaggle notebook on {runtime}, paste {} into the first cell, or import {} and run all",
+                shown(&o.colab_cell),
+                shown(&o.notebook)
+            ),
+            _ => {
+                let pick = if several {
+                    format!(" --target {}", crate::validate::shell_word(&t.spec))
+                } else {
+                    String::new()
+                };
+                format!(
+                    "`cargo xtask install{pick}` installs it into python3's environment (`--python PATH` for another), then `cargo xtask verify{pick}` proves it on this machine"
+                )
+            }
+        };
+        outln!("next ({name}): {step}");
+    }
+}
+
 fn print_human(spec: &str, r: &Resolution, explain: bool) {
     outln!(
         "target {} -> {}",
@@ -218,44 +276,62 @@ fn print_human(spec: &str, r: &Resolution, explain: bool) {
     print_rejected(r, explain);
 }
 
-/// The target's facts the resolution used, each with where it came from.
+/// The target's facts the resolution used, each with where it came from;
+/// the source column starts after the longest value.
 fn print_facts(t: &crate::target::Target) {
-    let fact = |name: &str, v: Option<(String, &String)>| {
+    let gpus = t.gpus.as_ref().map(|g| {
+        let v = if g.value.is_empty() {
+            "none".to_string()
+        } else {
+            g.value
+                .iter()
+                .map(|d| format!("{} ({})", d.name, d.compute_capability))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        (v, &g.source)
+    });
+    let facts = [
+        (
+            "python",
+            t.python.as_ref().map(|p| (p.value.clone(), &p.source)),
+        ),
+        ("gpus", gpus),
+        (
+            "driver",
+            t.driver.as_ref().map(|d| (d.value.to_string(), &d.source)),
+        ),
+        (
+            "cuda toolkit",
+            t.toolkit.as_ref().map(|d| (d.value.to_string(), &d.source)),
+        ),
+        (
+            "cudnn",
+            t.cudnn.as_ref().map(|d| (d.value.clone(), &d.source)),
+        ),
+    ];
+    let width = column(
+        facts
+            .iter()
+            .filter_map(|(_, v)| v.as_ref().map(|v| v.0.as_str())),
+        28,
+    );
+    for (name, v) in facts {
         if let Some((v, s)) = v {
-            outln!("  {name:<13} {v:<28} [{s}]");
+            outln!("  {name:<13} {v:<width$} [{s}]");
         }
-    };
-    fact(
-        "python",
-        t.python.as_ref().map(|p| (p.value.clone(), &p.source)),
-    );
-    fact(
-        "gpus",
-        t.gpus.as_ref().map(|g| {
-            let v = if g.value.is_empty() {
-                "none".to_string()
-            } else {
-                g.value
-                    .iter()
-                    .map(|d| format!("{} ({})", d.name, d.compute_capability))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            (v, &g.source)
-        }),
-    );
-    fact(
-        "driver",
-        t.driver.as_ref().map(|d| (d.value.to_string(), &d.source)),
-    );
-    fact(
-        "cuda toolkit",
-        t.toolkit.as_ref().map(|d| (d.value.to_string(), &d.source)),
-    );
-    fact(
-        "cudnn",
-        t.cudnn.as_ref().map(|d| (d.value.clone(), &d.source)),
-    );
+    }
+}
+
+/// A column's width: its longest entry, at least `min` (columns of the
+/// usual names keep their place; a long name moves the next column for
+/// every row).
+fn column<'a>(entries: impl Iterator<Item = &'a str>, min: usize) -> usize {
+    entries
+        .map(|e| e.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(min)
 }
 
 /// The chosen MXNet wheel and what it needs from the target: GPU code
@@ -333,9 +409,11 @@ fn print_additions(c: &Choice, explain: bool) {
 /// own libraries are not listed).
 fn print_packages(c: &Choice) {
     outln!("  packages:");
+    let name = column(c.packages.iter().map(|p| p.name.as_str()), 28);
+    let version = column(c.packages.iter().map(|p| p.version.as_str()), 12);
     for p in &c.packages {
         outln!(
-            "    {:<28} {:<12} {:>7.1} MB  sha256:{}…",
+            "    {:<name$} {:<version$} {:>7.1} MB  sha256:{}…",
             p.name,
             p.version,
             p.size as f64 / 1e6,
@@ -343,9 +421,19 @@ fn print_packages(c: &Choice) {
         );
     }
     outln!("  providers:");
+    let shown = |p: &crate::solve::providers::Provider| {
+        !matches!(p, crate::solve::providers::Provider::BaseSystem)
+    };
+    let width = column(
+        c.providers
+            .iter()
+            .filter(|(_, p)| shown(p))
+            .map(|(s, _)| s.as_str()),
+        24,
+    );
     for (s, p) in &c.providers {
-        if !matches!(p, crate::solve::providers::Provider::BaseSystem) {
-            outln!("    {s:<24} {p}");
+        if shown(p) {
+            outln!("    {s:<width$} {p}");
         }
     }
 }
@@ -394,7 +482,8 @@ fn print_rejected(r: &Resolution, explain: bool) {
 }
 
 /// Each companion, the packages it takes from the target, and every
-/// Requires-Dist entry the lock overrides (with the reason under --explain).
+/// Requires-Dist entry the lock overrides (with the reason under --explain,
+/// and always for one it drops).
 fn print_companions(cs: &[crate::solve::companions::CompanionChoice], explain: bool) {
     for c in cs {
         outln!(
@@ -407,7 +496,9 @@ fn print_companions(cs: &[crate::solve::companions::CompanionChoice], explain: b
         );
         for o in &c.overrides {
             outln!("    override    {} -> {}", o.requirement, o.locked);
-            if explain {
+            // A dropped requirement is explained always: the user would
+            // otherwise miss a package the companion asks for.
+            if explain || o.locked == "dropped" {
                 outln!("                because {}", o.reason);
             }
         }

@@ -18,9 +18,6 @@ use std::process::ExitCode;
 pub struct Args {
     #[command(flatten)]
     pub at: super::LockArgs,
-    /// Which target of the lock (0-based; default the first).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub target_index: usize,
     /// JSON output (schema: docs/verify.md).
     #[arg(long)]
     pub json: bool,
@@ -60,13 +57,10 @@ pub fn run(args: &Args, db: Option<&Path>) -> ExitCode {
         Err(e) => return error(e),
     };
     let shown = &at.shown;
-    if args.target_index >= lock.target.len() {
-        return error(format!(
-            "--target-index {}: {shown} has {} target(s)",
-            args.target_index,
-            lock.target.len()
-        ));
-    }
+    let index = match lock.pick(args.at.target.as_deref(), |_| true) {
+        Ok(i) => i,
+        Err(e) => return error(format!("{shown}: {e}")),
+    };
     let db = match crate::db::Db::open(db) {
         Ok(d) => d,
         Err(e) => return error(e),
@@ -74,7 +68,7 @@ pub fn run(args: &Args, db: Option<&Path>) -> ExitCode {
     let report = verify::verify(
         &lock,
         shown,
-        args.target_index,
+        index,
         &db,
         &Options {
             python,

@@ -2,8 +2,10 @@
 
 pub mod check;
 pub mod diag;
+mod known;
 pub mod load;
 pub mod model;
+pub mod names;
 
 pub use diag::Diagnostic;
 pub use load::{load_files, read_dir_files, SourceFile};
@@ -117,15 +119,38 @@ impl Db {
         }
     }
 
-    /// A GPU by name or alias, case-insensitive (`t4`, `Tesla T4`).
+    /// A GPU by name, alias or `nvidia-smi` name, compared by
+    /// [`names::key`]: case, spaces, hyphens and the `NVIDIA`/`GeForce`/
+    /// `Tesla` prefixes do not matter (`rtx4090`, `Tesla T4`).
     pub fn gpu(&self, name: &str) -> Option<&Gpu> {
-        self.gpus.iter().find(|g| {
-            g.name.eq_ignore_ascii_case(name)
-                || g.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
-                || g.smi
-                    .iter()
-                    .any(|a| a.name.eq_ignore_ascii_case(name.trim()))
-        })
+        let k = names::key(name);
+        if k.is_empty() {
+            return None;
+        }
+        self.gpus
+            .iter()
+            .find(|g| Self::gpu_spellings(g).any(|s| names::key(s) == k))
+    }
+
+    /// Every spelling compat-db knows for a GPU: name, aliases, smi names.
+    fn gpu_spellings(g: &Gpu) -> impl Iterator<Item = &str> {
+        std::iter::once(g.name.as_str())
+            .chain(g.aliases.iter().map(String::as_str))
+            .chain(g.smi.iter().map(|s| s.name.as_str()))
+    }
+
+    /// The known GPUs nearest to a name that matched none, nearest first
+    /// (at most three), for "did you mean" in errors.
+    pub fn nearest_gpus(&self, name: &str) -> Vec<&str> {
+        let known: Vec<(&str, Vec<String>)> = self
+            .gpus
+            .iter()
+            .map(|g| {
+                let spellings = Self::gpu_spellings(g).map(str::to_string).collect();
+                (g.aliases.first().unwrap_or(&g.name).as_str(), spellings)
+            })
+            .collect();
+        names::nearest(name, &known, 3)
     }
 
     pub fn cuda(&self, v: crate::versions::CudaVersion) -> Option<&CudaRelease> {

@@ -106,8 +106,12 @@ def _gpu_env_problems(T, rt):
     if T["numpy_runtime"]:
         have = _gpu_env_dist_version("numpy")
         if have != T["numpy_runtime"]:
-            why.append("numpy %s here, the lock relies on the runtime's numpy %s"
-                       % (have or "(none)", T["numpy_runtime"]))
+            fresh = ("Runtime > Disconnect and delete runtime" if T["kind"] == "colab"
+                     else "a new session")
+            why.append("numpy %s here, the lock relies on the runtime's numpy %s: run this cell "
+                       "first on a fresh runtime (%s); if the runtime's own numpy changed, "
+                       "update gpu-env and run `cargo xtask resolve --target %s` again"
+                       % (have or "(none)", T["numpy_runtime"], fresh, T["kind"]))
     if not T["gpu_build"]:
         return why
     if not rt["gpus"] and not rt["proc"]:
@@ -122,7 +126,9 @@ def _gpu_env_problems(T, rt):
     if floor and not have:
         why.append("cannot read the NVIDIA driver version; the lock needs >= %s" % floor)
     elif floor and _gpu_env_version(have) < _gpu_env_version(floor):
-        why.append("NVIDIA driver %s is older than the lock's floor %s" % (have, floor))
+        why.append("NVIDIA driver %s is older than the lock's floor %s: lock for this driver "
+                   "with `cargo xtask resolve --target %s --driver %s`"
+                   % (have, floor, T["kind"], have))
     return why
 
 
@@ -232,8 +238,15 @@ def _gpu_env_pip(L, lines, req_file, extra):
            "--no-warn-script-location", "-r", req_file] + extra
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
-        sys.stderr.write(r.stdout[-4000:] + r.stderr[-4000:])
-        _gpu_env_stop("pip failed (exit %d): %s" % (r.returncode, " ".join(cmd)))
+        out = r.stdout[-4000:] + r.stderr[-4000:]
+        sys.stderr.write(out)
+        lines = [l.strip() for l in out.splitlines() if l.strip()]
+        cause = next((l for l in reversed(lines) if l.startswith("ERROR:")),
+                     lines[-1] if lines else "no output")
+        _gpu_env_stop("pip failed (exit %d): %s. Fix that and run this cell again (a network "
+                      "error: this runtime must reach files.pythonhosted.org; a hash mismatch: "
+                      "run `cargo xtask resolve` again). Command: %s"
+                      % (r.returncode, cause, " ".join(cmd)))
 
 
 def _gpu_env_install(L, T, base, redist_dir, t0):

@@ -1,4 +1,4 @@
-//! Colab setup cell and notebook generated from a lock (issue 5).
+//! Colab setup cell and notebook generated from a lock.
 //!
 //! The cell installs exactly the locked files (hash-checked, `--no-deps`),
 //! CUDA redistributables into their own `--target` directory, preloads the

@@ -195,8 +195,24 @@ pub fn choose(
         .collect();
     releases.sort_by(|a, b| b.0.cmp(&a.0));
     if releases.is_empty() {
+        let mut measured: Vec<(pep440::Version, &str)> = comp
+            .release
+            .iter()
+            .filter(|r| r.run.iter().any(|run| run.ok))
+            .filter_map(|r| Some((pep440::version(&r.version).ok()?, r.version.as_str())))
+            .collect();
+        measured.sort_by(|a, b| b.0.cmp(&a.0));
+        let listed: Vec<&str> = measured.iter().map(|(_, v)| *v).collect();
+        let fix = match listed.first() {
+            Some(newest) => format!(
+                "; measured: {}; use one (`--with {}=={newest}`)",
+                listed.join(", "),
+                comp.package
+            ),
+            None => "; none is measured to run".to_string(),
+        };
         return Err(format!(
-            "no release of {} in {file} meets `{}`",
+            "no release of {} in {file} meets `{}`{fix}",
             comp.package, spec.text
         ));
     }

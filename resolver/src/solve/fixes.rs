@@ -98,16 +98,7 @@ fn software(db: &Db, t: &Target) -> Vec<Change> {
 /// Pythons numpy has wheels for (compat-db/pypi/numpy.toml), nearest first.
 fn pythons(db: &Db, t: &Target) -> Vec<Change> {
     let have = t.interpreter().map(|i| (i.major, i.minor));
-    let versions: std::collections::BTreeSet<(u32, u32)> = db
-        .pypi
-        .iter()
-        .filter(|(_, p)| p.package == "numpy")
-        .flat_map(|(_, p)| p.release.iter().flat_map(|r| &r.file))
-        .flat_map(|f| {
-            crate::tags::WheelTags::new(&f.python_tag, &f.abi_tag, &f.platform_tag).python
-        })
-        .filter_map(|t| crate::tags::cpython_version(&t))
-        .collect();
+    let versions = crate::tags::numpy_pythons(db);
     let distance = |v: (u32, u32)| match have {
         Some(h) if h.0 == v.0 => u64::from(h.1.abs_diff(v.1)),
         Some(_) => 100,

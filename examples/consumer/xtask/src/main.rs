@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "This repo's tasks")]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", about = "This repo's tasks")]
 struct Cli {
     #[command(flatten)]
     global: gpu_env::cli::GlobalArgs,

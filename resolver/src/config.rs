@@ -107,7 +107,8 @@ impl Config {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigConstraints {
-    /// PEP 440 specifier on MXNet, e.g. ">=1.9".
+    /// The MXNet constraint: a PEP 440 specifier (">=1.9") or a requirement
+    /// as written for pip ("mxnet-cu112==1.9.1"); see solve::constraint.
     pub mxnet: Option<String>,
     /// Allowed MXNet distributions, e.g. ["mxnet-cu112"].
     pub packages: Option<Vec<String>>,
@@ -285,7 +286,7 @@ fn from_value(
         }
     }
     if let Some(s) = &c.constraints.mxnet {
-        crate::pep440::specifiers(s).map_err(|e| ConfigError::Invalid {
+        crate::solve::constraint::MxnetConstraint::parse(s).map_err(|e| ConfigError::Invalid {
             manifest: manifest.to_path_buf(),
             table,
             message: format!("constraints.mxnet: {e}"),

@@ -8,9 +8,16 @@ use crate::pypi::{self, PypiError};
 use crate::wheelname::WheelName;
 use std::path::{Path, PathBuf};
 
-/// The MXNet distributions `--all` walks: every Linux GPU build on PyPI,
-/// with and without MKL-DNN (`mkl`), and which releases of each.
-pub const GPU_PACKAGES: &[&str] = &[
+/// The MXNet distributions `--all` walks: every Linux build on PyPI, GPU
+/// (with and without MKL-DNN, `mkl`) and CPU (`mxnet`, `mxnet-mkl`,
+/// `mxnet-native`). Every release of each is ingested: the pre-1.0 ones
+/// (0.9.3a0 .. 0.12.1, some with one wheel per CPython), the `.postN`
+/// rebuilds, the 2.0 pre-releases, and the empty name-reserving 1.0.0
+/// placeholders of cu113 and later.
+pub const PACKAGES: &[&str] = &[
+    "mxnet",
+    "mxnet-mkl",
+    "mxnet-native",
     "mxnet-cu75",
     "mxnet-cu75mkl",
     "mxnet-cu80",
@@ -36,19 +43,6 @@ pub const GPU_PACKAGES: &[&str] = &[
     "mxnet-cu116",
     "mxnet-cu117",
 ];
-pub const CPU_PACKAGES: &[(&str, &[&str])] = &[
-    ("mxnet", &["1.8.0.post0", "1.9.1"]),
-    ("mxnet-native", &["1.8.0.post0", "1.9.1"]),
-];
-
-/// GPU releases from 1.0.0 on (with .postN and the 2.0 pre-releases; the
-/// 1.0.0 releases of cu113 and later are empty name-reserving placeholders).
-pub fn wanted_gpu_release(_package: &str, version: &str) -> bool {
-    let Ok(v) = crate::pep440::version(version) else {
-        return false;
-    };
-    v >= crate::pep440::version("1.0.0").expect("literal")
-}
 
 /// One wheel `--all` will ingest, with PyPI's size for progress output.
 #[derive(Debug, Clone)]
@@ -224,27 +218,23 @@ pub fn all_urls(client: &pypi::Client) -> Result<Vec<String>, IngestError> {
 /// listings, in package then release order.
 pub fn all_wheels(client: &pypi::Client) -> Result<Vec<Planned>, IngestError> {
     let mut out = Vec::new();
-    let mut add = |project: &pypi::Project, keep: &dyn Fn(&str) -> bool| {
-        for (v, files) in &project.releases {
-            if !keep(v) {
-                continue;
-            }
-            for f in files {
-                if WheelName::parse(&f.filename).is_ok_and(|n| n.is_linux_x86_64_or_any()) {
-                    out.push(Planned {
-                        url: f.url.clone(),
-                        filename: f.filename.clone(),
-                        size: f.size,
-                    });
-                }
-            }
-        }
-    };
-    for p in GPU_PACKAGES {
-        add(&client.project(p)?, &|v| wanted_gpu_release(p, v));
-    }
-    for (p, versions) in CPU_PACKAGES {
-        add(&client.project(p)?, &|v| versions.contains(&v));
+    for p in PACKAGES {
+        out.extend(linux_wheels(&client.project(p)?));
     }
     Ok(out)
+}
+
+/// The Linux x86_64 and pure wheels of every release of one project.
+pub fn linux_wheels(project: &pypi::Project) -> Vec<Planned> {
+    project
+        .releases
+        .values()
+        .flatten()
+        .filter(|f| WheelName::parse(&f.filename).is_ok_and(|n| n.is_linux_x86_64_or_any()))
+        .map(|f| Planned {
+            url: f.url.clone(),
+            filename: f.filename.clone(),
+            size: f.size,
+        })
+        .collect()
 }

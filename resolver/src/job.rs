@@ -92,13 +92,16 @@ pub fn constraints(c: &crate::config::ConfigConstraints) -> Result<Constraints, 
             companions.push(s);
         }
     }
+    let m = c
+        .mxnet
+        .as_deref()
+        .map(crate::solve::constraint::MxnetConstraint::parse)
+        .transpose()
+        .map_err(|e| JobError::Constraint(e.to_string()))?
+        .unwrap_or_default();
     Ok(Constraints {
-        mxnet: c
-            .mxnet
-            .as_deref()
-            .map(crate::pep440::specifiers)
-            .transpose()
-            .map_err(|e| JobError::Constraint(e.to_string()))?,
+        mxnet: m.spec,
+        mxnet_package: m.package,
         packages: c.packages.clone(),
         companions: companions
             .iter()

@@ -249,6 +249,7 @@ fn runtime_column(db: &Db, rt: &Runtime, wheels: &[Wheel]) -> RuntimeColumn {
             let only = Constraints {
                 mxnet: pep440::specifiers(&format!("=={}", r.version)).ok(),
                 packages: Some(vec![r.package.clone()]),
+                mxnet_package: None,
                 companions: Vec::new(),
             };
             let alone = solve::resolve(db, &target, &only);

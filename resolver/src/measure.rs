@@ -78,6 +78,22 @@ pub fn parse_metadata(text: &str) -> (Option<String>, Vec<String>) {
     (rp, rd)
 }
 
+/// Where a wheel member is installed, relative to site-packages: the
+/// `<dist>.data/purelib/` and `<dist>.data/platlib/` trees install there
+/// (PEP 427), and the pre-1.0 MXNet wheels keep `mxnet/` in
+/// `<dist>.data/purelib/`.
+pub fn installed_path(member: &str) -> &str {
+    let Some((top, rest)) = member.split_once('/') else {
+        return member;
+    };
+    if !top.ends_with(".data") {
+        return member;
+    }
+    rest.strip_prefix("purelib/")
+        .or_else(|| rest.strip_prefix("platlib/"))
+        .unwrap_or(member)
+}
+
 pub fn measure_wheel(path: &Path, filename: &str) -> Result<Measured, MeasureError> {
     let name = WheelName::parse(filename)?;
     // Name the wheel, not a temporary download path, in errors.
@@ -112,12 +128,13 @@ pub fn measure_wheel(path: &Path, filename: &str) -> Result<Measured, MeasureErr
     let placeholder = !archive
         .entries()
         .iter()
-        .any(|e| e.name.starts_with("mxnet/"));
+        .any(|e| installed_path(&e.name).starts_with("mxnet/"));
     let mut bundled: Vec<String> = archive
         .entries()
         .iter()
         .filter(|e| {
-            e.name != LIBRARY && (e.name.starts_with("mxnet/") || e.name.contains(".libs/"))
+            let at = installed_path(&e.name);
+            at != LIBRARY && (at.starts_with("mxnet/") || at.contains(".libs/"))
         })
         .filter_map(|e| e.name.rsplit('/').next())
         .filter(|f| f.starts_with("lib") && f.contains(".so"))
@@ -146,13 +163,18 @@ pub fn measure_wheel(path: &Path, filename: &str) -> Result<Measured, MeasureErr
         return Ok(m);
     }
     let entry = archive
-        .find(LIBRARY)
+        .entries()
+        .iter()
+        .find(|e| installed_path(&e.name) == LIBRARY)
         .cloned()
         .ok_or_else(|| MeasureError::NoLibrary {
             path: shown.clone(),
         })?;
     let lib = archive.read(&entry)?;
     measure_library(&lib, shown, &mut m)?;
+    if entry.name != LIBRARY {
+        m.measured = m.measured.replacen(LIBRARY, &entry.name, 1);
+    }
     Ok(m)
 }
 
@@ -260,6 +282,20 @@ impl Measured {
 
 #[cfg(test)]
 mod tests {
+    use super::{installed_path, LIBRARY};
+
+    #[test]
+    fn data_trees_install_into_site_packages() {
+        let lib = "mxnet_cu80-0.9.3a3.data/purelib/mxnet/libmxnet.so";
+        assert_eq!(installed_path(lib), LIBRARY);
+        assert_eq!(installed_path("x-1.data/platlib/mxnet/a.so"), "mxnet/a.so");
+        assert_eq!(
+            installed_path("x-1.data/scripts/mxnet/a"),
+            "x-1.data/scripts/mxnet/a"
+        );
+        assert_eq!(installed_path(LIBRARY), LIBRARY);
+    }
+
     #[test]
     fn metadata_headers_stop_at_body() {
         let (rp, rd) = super::parse_metadata("Name: x\nRequires-Python: >=3.6\nRequires-Dist: numpy (<2.0.0,>1.16.0)\nRequires-Dist: requests\n\nRequires-Dist: not-a-header\n");

@@ -1016,17 +1016,29 @@ fn nvrtc_follows_the_driver_or_fusion_is_off() {
     assert!(c.env[0].why.contains("CUDA 11.4"), "{}", c.env[0].why);
 }
 
-/// A device that runs the wheel's PTX gets the JIT warning with the cache settings.
+/// A device that runs the wheel's PTX gets the JIT warning with the cache
+/// settings: mxnet-cu80 0.9.5.post2 has SASS and PTX for sm_20 only, so a
+/// GTX 1080 (6.1) JIT-compiles its kernels. (An H100 with a CUDA 10.2 build
+/// is no such case: CUDA 10.2 predates compute capability 9.x, rule
+/// `gpu_code`, tests/tests/arch_floor.rs.)
 #[test]
 fn ptx_choice_warns_about_jit_and_its_cache() {
     let db = db();
     let ov = Overrides {
-        driver: o("driver", "580.82.07"),
-        cuda_toolkit: o("cuda-toolkit", "10.2"),
-        python: o("python-version", "3.8.10"),
-        ..gpu(&["H100"])
+        driver: o("driver", "384.81"),
+        cuda_toolkit: o("cuda-toolkit", "8.0"),
+        cudnn: o("cudnn", "6.0.21"),
+        python: o("python-version", "3.6.9"),
+        ..gpu(&["GTX 1080"])
     };
-    let c = chosen(&resolve(&db, "local", ov)).clone();
+    let t = job::target(&db, "local", &ov, &Default::default()).unwrap();
+    let c = gpu_env::solve::Constraints {
+        mxnet: gpu_env::pep440::specifiers("==0.9.5.post2").ok(),
+        mxnet_package: Some("mxnet-cu80".into()),
+        ..Default::default()
+    };
+    let r = gpu_env::solve::resolve(&db, &t, &c);
+    let c = chosen(&r).clone();
     assert!(matches!(
         c.gpu_code[0].code,
         gpu_env::solve::gpu_code::GpuCode::Ptx { .. }
@@ -1038,6 +1050,13 @@ fn ptx_choice_warns_about_jit_and_its_cache() {
         "{:?}",
         c.warnings
     );
+    let ov = Overrides {
+        driver: o("driver", "580.82.07"),
+        cuda_toolkit: o("cuda-toolkit", "10.2"),
+        python: o("python-version", "3.8.10"),
+        ..gpu(&["H100"])
+    };
+    assert!(resolve(&db, "local", ov).chosen.is_none());
 }
 
 /// RTX 2080 (sm_75), CUDA 9.0 toolkit, driver 410: SASS sm_70 would run by

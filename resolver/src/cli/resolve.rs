@@ -36,7 +36,8 @@ pub struct Args {
     /// Resolve and print only; write nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// MXNet version constraint (PEP 440), overriding the config's.
+    /// MXNet constraint, overriding the config's: a PEP 440 specifier
+    /// (`>=1.6,<1.8`) or a requirement as for pip (`mxnet-cu112==1.9.1`).
     #[arg(long, value_name = "SPEC")]
     pub mxnet: Option<String>,
     /// A companion package to lock with the stack (`d2l==1.0.3`);

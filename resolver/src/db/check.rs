@@ -140,6 +140,7 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
     check_arch_support(&mut r, db);
     check_breakers(&mut r, db);
     check_python(&mut r, db);
+    check_defects(&mut r, db);
     for (file, p) in &db.redist {
         check_redist(&mut r, &refs, file, p);
     }
@@ -391,6 +392,49 @@ fn check_python(r: &mut Reporter, db: &Db) {
             r,
             "python.toml",
             vec![key("support"), Seg::Index(i)],
+            &d.source,
+        );
+    }
+}
+
+/// defects.toml: each statement agrees with the measured records: every
+/// package's release links the soname without shipping it, and its
+/// `fixed_by` release ships it.
+fn check_defects(r: &mut Reporter, db: &Db) {
+    let release = |p: &str, v: &str| {
+        db.wheels
+            .iter()
+            .map(|(_, w)| w)
+            .find(|w| w.package == p && w.version == v)
+    };
+    for (i, d) in db.defects.iter().enumerate() {
+        let at = |k: &str| vec![key("defect"), Seg::Index(i), key(k)];
+        for p in &d.packages {
+            let broken = release(p, &d.version).is_some_and(|w| {
+                w.wheel
+                    .iter()
+                    .any(|f| f.needed.contains(&d.unshipped) && !f.bundled.contains(&d.unshipped))
+            });
+            if !broken {
+                r.error("defects.toml", at("packages"), format!("{p} {}: no recorded wheel links {} without shipping it (wheels/mxnet/{p}-{}.toml)", d.version, d.unshipped, d.version));
+            }
+            let fixed = release(p, &d.fixed_by)
+                .is_some_and(|w| w.wheel.iter().all(|f| f.bundled.contains(&d.unshipped)));
+            if !fixed {
+                r.error(
+                    "defects.toml",
+                    at("fixed_by"),
+                    format!(
+                        "{p} {}: not recorded, or a wheel of it does not ship {}",
+                        d.fixed_by, d.unshipped
+                    ),
+                );
+            }
+        }
+        check_sources(
+            r,
+            "defects.toml",
+            vec![key("defect"), Seg::Index(i)],
             &d.source,
         );
     }

@@ -137,6 +137,9 @@ pub fn load_files(files: &[SourceFile]) -> Result<Db, Vec<Diagnostic>> {
                     db.python = x.support;
                 }
             }
+            "defects.toml" => {
+                db.defects = parse_file::<DefectFile>(f, &mut diags).map_or(vec![], |x| x.defect)
+            }
             _ if p.starts_with("redist/") => {
                 if let Some(x) = parse_file::<RedistPackage>(f, &mut diags) {
                     db.redist.push((p.to_string(), x));
@@ -252,6 +255,7 @@ pub(crate) fn load_embedded_json(
             "cudnn.toml" => db.cudnn = parse::<CudnnFile>(json)?.cudnn,
             "breakers.toml" => db.breakers = parse::<BreakerFile>(json)?.breaker,
             "python.toml" => db.python = parse::<PythonSupportFile>(json)?.support,
+            "defects.toml" => db.defects = parse::<DefectFile>(json)?.defect,
             _ if p.starts_with("redist/") => db.redist.push((p.to_string(), parse(json)?)),
             _ if p.starts_with("wheels/mxnet/") => db.wheels.push((p.to_string(), parse(json)?)),
             _ if p.starts_with("runtimes/") => db.runtimes.push((p.to_string(), parse(json)?)),

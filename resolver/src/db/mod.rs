@@ -24,6 +24,8 @@ pub struct Db {
     pub breakers: Vec<Breaker>,
     /// python.toml: declared Python support.
     pub python: Vec<PythonSupport>,
+    /// `defects.toml`: releases broken as published.
+    pub defects: Vec<Defect>,
     /// (file, record) pairs, sorted by file.
     pub redist: Vec<(String, RedistPackage)>,
     pub wheels: Vec<(String, WheelRelease)>,
@@ -164,6 +166,13 @@ impl Db {
             .find(|r| r.name == name)
     }
 
+    /// The known defect of `package` `version` that concerns `soname`.
+    pub fn defect(&self, package: &str, version: &str, soname: &str) -> Option<&Defect> {
+        self.defects.iter().find(|d| {
+            d.version == version && d.unshipped == soname && d.packages.iter().any(|p| p == package)
+        })
+    }
+
     /// Every MXNet wheel file with its release.
     pub fn wheel_files(&self) -> impl Iterator<Item = (&WheelRelease, &WheelFile)> {
         self.wheels
@@ -194,6 +203,7 @@ impl Db {
             "cudnn": self.cudnn,
             "breakers": self.breakers,
             "python": self.python,
+            "defects": self.defects,
             "redist": self.redist.iter().map(|(_, r)| r).collect::<Vec<_>>(),
             "wheels": wheels,
             "runtimes": self.runtimes.iter().map(|(_, r)| r).collect::<Vec<_>>(),

@@ -232,6 +232,28 @@ pub struct RedistLibrary {
     pub soname: String,
 }
 
+/// `defects.toml`: MXNet releases broken as published.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct DefectFile {
+    pub defect: Vec<Defect>,
+}
+
+/// A release whose libmxnet.so links (`DT_NEEDED`) a library its wheel does
+/// not ship, fixed by a post-release that ships it. `db check` holds the
+/// statement to the measured records of every package named.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Defect {
+    pub packages: Vec<String>,
+    pub version: String,
+    /// The soname linked and not shipped.
+    pub unshipped: String,
+    /// The release of the same packages that ships it.
+    pub fixed_by: String,
+    /// What users see (plain text).
+    pub error: String,
+    pub source: Vec<String>,
+}
+
 /// `wheels/mxnet/<package>-<version>.toml`, written by `db ingest`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct WheelRelease {

@@ -9,6 +9,7 @@
 //! searches the nearest changes to an unsatisfiable target.
 
 pub mod companions;
+pub mod constraint;
 pub mod fixes;
 pub mod gpu_code;
 pub mod needs;
@@ -34,6 +35,8 @@ use std::collections::BTreeMap;
 pub struct Constraints {
     /// PEP 440 specifier on the MXNet version, e.g. `>=1.9`.
     pub mxnet: Option<VersionSpecifiers>,
+    /// The one MXNet distribution the constraint names (`mxnet-cu112==1.9.1`).
+    pub mxnet_package: Option<String>,
     /// Only these MXNet distributions (e.g. `mxnet-cu112`).
     pub packages: Option<Vec<String>>,
     /// Companion packages to lock with the stack (`d2l==1.0.3`).
@@ -343,7 +346,11 @@ pub fn resolve(db: &Db, target: &Target, constraints: &Constraints) -> Resolutio
             chosen = None;
             vec![e]
         }
-        (None, None) => fixes::fixes(db, target, constraints, &rejected),
+        (None, None) => {
+            let mut f = constraint::explain(db, target, constraints);
+            f.extend(fixes::fixes(db, target, constraints, &rejected));
+            f
+        }
         (Some(_), None) => vec![],
     };
     Resolution {

@@ -70,6 +70,7 @@ pub(crate) fn gpu_code(
         vec![]
     });
     if let Some(wheel_cuda) = w.cuda {
+        super::arch::cuda_build(cx, wheel_cuda, b);
         for why in super::support::libraries(cx, w, wheel_cuda, loaded) {
             b.push(Rule::GpuCode, why);
         }

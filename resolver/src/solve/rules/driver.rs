@@ -49,6 +49,7 @@ pub(crate) fn rule(
     let uses_ptx = code
         .as_ref()
         .is_ok_and(|c| c.iter().any(|d| matches!(d.code, GpuCode::Ptx { .. })));
+    super::arch::driver(cx, b);
     check(cx, wheel_cuda, &l.providers, uses_ptx).unwrap_or_else(|why| {
         b.push(Rule::Driver, why);
         DriverCheck {

@@ -23,6 +23,12 @@ pub(crate) fn constraint(rel: &WheelRelease, c: &Constraints, b: &mut Breaks) ->
             format!("excluded by the constraint mxnet {spec}"),
         );
     }
+    if let Some(p) = c.mxnet_package.as_ref().filter(|p| **p != rel.package) {
+        b.push(
+            Rule::Constraint,
+            format!("excluded by the constraint mxnet: the package is {p}"),
+        );
+    }
     if let Some(pkgs) = &c.packages {
         if !pkgs
             .iter()

@@ -84,6 +84,10 @@ fn other<'a>(
             source: system.source.clone(),
         });
     }
+    if let Some(why) = defect(cx, w, soname) {
+        b.push(Rule::Soname, why);
+        return None;
+    }
     // Name the toolkit only for libraries a CUDA toolkit ships.
     let cuda = w
         .cuda
@@ -96,6 +100,23 @@ fn other<'a>(
         .unwrap_or_else(|| " (a library the wheel does not bundle)".into());
     b.push(Rule::Soname, format!("{soname} has no provider: the target does not have it and no pip redistributable{} in compat-db ships it{cuda}", for_major(cuda_major)));
     None
+}
+
+/// A soname the wheel links but does not ship, where compat-db records
+/// that release as broken so (defects.toml): the known defect, its source
+/// and the release that fixed it.
+fn defect(cx: &Ctx, w: &WheelFile, soname: &str) -> Option<String> {
+    let name = crate::wheelname::WheelName::parse(&w.filename).ok()?;
+    let d = cx.db.defect(&name.package, &name.version, soname)?;
+    Some(format!(
+        "{soname} has no provider: {} {} links it but does not ship it, a defect of the release as published ({}: {}); {} {} ships it",
+        name.package,
+        name.version,
+        d.source.join(", "),
+        d.error,
+        name.package,
+        d.fixed_by
+    ))
 }
 
 /// Redistributables' own nvidia-* requirements (cudnn needs cublas, ...).

@@ -6,6 +6,7 @@
 //! CUDA call, the GPU code at the first kernel launch. Every rule runs, so
 //! a rejection lists all it breaks; the first leads.
 
+pub(crate) mod arch;
 pub(crate) mod cudnn;
 pub(crate) mod device;
 pub(crate) mod driver;

@@ -1,0 +1,100 @@
+//! What a GPU's architecture needs at minimum (cuda.toml: the first CUDA
+//! release whose nvcc targets it, and that release's driver): a CUDA build
+//! older than the device's architecture and a driver branch older than the
+//! device are rejected for that reason, on the CLI, with what works.
+
+use gpu_env_tests::*;
+
+/// `resolve --target local --dry-run --json --explain` with every fact given.
+fn resolve(gpu: &str, driver: &str, toolkit: &str, mxnet: Option<&str>) -> serde_json::Value {
+    let mut c = xtask!();
+    c.args([
+        "resolve", "--target", "local", "--gpu", gpu, "--driver", driver,
+    ]);
+    c.args(["--cuda-toolkit", toolkit, "--python-version", "3.8.10"]);
+    c.args(["--offline", "--dry-run", "--json"]);
+    if let Some(m) = mxnet {
+        c.args(["--mxnet", m]);
+    }
+    let (code, out, err) = run(c);
+    assert!(code == 0 || code == 1, "{gpu}: {out}{err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{gpu}: {e}: {out}{err}"))
+}
+
+/// The reasons `rule` gave for every rejected wheel of `package`.
+fn reasons(v: &serde_json::Value, package: &str, rule: &str) -> Vec<String> {
+    v["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["package"] == package)
+        .flat_map(|x| x["rules"].as_array().unwrap().iter())
+        .filter(|b| b["rule"] == rule)
+        .map(|b| b["reason"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// apache/mxnet#21027: mxnet-cu101 on an RTX 3060 (sm_86) stalls at the
+/// first `nd.ones(..., ctx=gpu())`; #20758: an A100 blocks in
+/// `load_params` with a CUDA 10 container. CUDA 10.x predates compute
+/// capability 8.x (first in CUDA 11.0): the wheel is rejected for that,
+/// and a CUDA 11 build is chosen.
+#[test]
+fn a_cuda_10_build_on_ampere_is_older_than_the_gpu() {
+    for gpu in ["RTX 3060", "A100"] {
+        let v = resolve(gpu, "470.82.01", "11.4", None);
+        let why = reasons(&v, "mxnet-cu101", "gpu_code");
+        assert!(
+            why.iter()
+                .any(|w| w.contains("a CUDA 10.1 build is older than")
+                    && w.contains("compute capability 8.x first came with CUDA 11.0")),
+            "{gpu}: {why:#?}"
+        );
+        let chosen = v["mxnet"]["package"].as_str().unwrap();
+        assert!(chosen.starts_with("mxnet-cu11"), "{gpu}: {chosen}");
+    }
+}
+
+/// apache/mxnet#13337: mxnet-cu80 on an RTX 2080 (Turing, sm_75) fails
+/// ("Failed to find any forward convolution algorithm"). CUDA 8.0 predates
+/// compute capability 7.x (first in CUDA 9.0).
+#[test]
+fn a_cuda_8_build_on_turing_is_older_than_the_gpu() {
+    let v = resolve("RTX 2080", "410.78", "10.0", Some("mxnet-cu80"));
+    let why = reasons(&v, "mxnet-cu80", "gpu_code");
+    assert!(
+        why.iter()
+            .any(|w| w.contains("a CUDA 8.0 build is older than") && w.contains("CUDA 9.0")),
+        "{why:#?}"
+    );
+}
+
+/// A driver branch older than the device: an A100 is first targeted by
+/// CUDA 11.0, whose driver is 450.36.06 (NVIDIA's toolkit/driver table in
+/// cuda.toml), so driver 418 cannot run it, whatever CUDA the wheel was
+/// built for. The fix names a driver that works.
+#[test]
+fn a_driver_older_than_the_gpu_is_rejected_with_the_driver_that_works() {
+    let v = resolve("A100", "418.67", "10.1", None);
+    assert_eq!(v["status"], "unsatisfiable", "{v:#}");
+    let why = reasons(&v, "mxnet-cu101", "driver");
+    assert!(
+        why.iter().any(|w| w
+            .contains("is first supported by CUDA 11.0, whose driver is 450.36.06")
+            && w.contains("install driver >= 450.36.06")),
+        "{why:#?}"
+    );
+    let fixes: Vec<&str> = v["fixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(
+        fixes.iter().any(|f| f.contains("driver")),
+        "a fix names a driver: {fixes:#?}"
+    );
+    // The same driver on a Pascal GPU (first in CUDA 8.0, driver 367.48) is fine.
+    let v = resolve("GTX 1080", "418.67", "10.1", None);
+    assert!(reasons(&v, "mxnet-cu101", "driver").is_empty(), "{v:#}");
+}

@@ -23,7 +23,13 @@ impl<'a> Doctor<'a> {
     pub(super) fn installed(&mut self) -> Installed<'a> {
         let lib = self.info.mxnet_dir.as_ref().map(|d| d.join("libmxnet.so"));
         let lib = lib.filter(|p| p.is_file());
-        let bytes = lib.as_ref().and_then(|p| std::fs::read(p).ok());
+        // The same size limit as a wheel member (the largest libmxnet.so on
+        // PyPI is about 1 GB), a regular file only, and two minutes to read
+        // it (a hung file system is an error, not a hang).
+        let read_for = self.timeout.max(std::time::Duration::from_secs(120));
+        let bytes = lib.as_ref().and_then(|p| {
+            crate::fsutil::read_bounded_bytes(p, crate::binary::zip::MAX_MEMBER, read_for).ok()
+        });
         let sha = bytes.as_ref().map(|b| crate::fsutil::sha256_hex(b));
         for d in self.r.distributions.iter_mut() {
             d.effective = match (&d.libmxnet_hash, &sha) {

@@ -349,6 +349,11 @@ impl Interpreter {
         static CACHE: OnceLock<Mutex<HashMap<Interpreter, Arc<Ranks>>>> = OnceLock::new();
         let cache = CACHE.get_or_init(Default::default);
         let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
+        // A process meets a few interpreters; one that meets many (the
+        // fuzzer's random versions) starts over rather than grow.
+        if map.len() >= 64 && !map.contains_key(self) {
+            map.clear();
+        }
         map.entry(*self)
             .or_insert_with(|| {
                 Arc::new(Ranks {
@@ -380,7 +385,7 @@ impl Ranks {
     /// The rank of the best tag of `w` it installs (lower is better), or
     /// why it installs none.
     pub fn rank(&self, w: &WheelTags) -> Result<usize, Mismatch> {
-        if let Some(best) = w.tags().filter_map(|t| self.order.get(&t).copied()).min() {
+        if let Some(best) = self.best_rank(w) {
             return Ok(best);
         }
         if let Some(m) = platform_mismatch(w, self.interpreter.glibc) {
@@ -394,8 +399,14 @@ impl Ranks {
         })
     }
 
+    /// The rank of the best tag of `w` it installs, without the reason
+    /// when there is none (the hot path of choosing among files).
+    fn best_rank(&self, w: &WheelTags) -> Option<usize> {
+        w.tags().filter_map(|t| self.order.get(&t).copied()).min()
+    }
+
     pub fn installs(&self, w: &WheelTags) -> bool {
-        self.rank(w).is_ok()
+        self.best_rank(w).is_some()
     }
 
     /// The file pip picks among `files` (one release's wheels): the best
@@ -413,7 +424,7 @@ impl Ranks {
             .into_iter()
             .filter_map(|f| {
                 let (py, abi, plat) = tags_of(f);
-                let rank = self.rank(&WheelTags::new(py, abi, plat)).ok()?;
+                let rank = self.best_rank(&WheelTags::new(py, abi, plat))?;
                 Some((rank, f))
             })
             .min_by(|a, b| (a.0, filename(a.1)).cmp(&(b.0, filename(b.1))))

@@ -19,23 +19,31 @@ impl Db {
         ))
     }
 
-    /// A cuDNN version's major is one of compat-db/cudnn.toml's (a release
-    /// between two recorded ones, such as 7.0.5, is real: its soname is
-    /// `libcudnn.so.<major>`).
+    /// A cuDNN version's major lies between the majors compat-db knows:
+    /// compat-db/cudnn.toml's releases and the `libcudnn.so.<major>` the
+    /// measured wheels link (pre-1.0 builds need cuDNN 5 and 6). A release
+    /// between two recorded ones, such as 7.0.5, is real.
     pub fn known_cudnn(&self, v: &str) -> Result<(), String> {
         let all: BTreeSet<Vec<u64>> = self.cudnn.iter().map(|c| numbers(&c.version)).collect();
         let (Some(lo), Some(hi)) = (all.first(), all.last()) else {
             return Ok(());
         };
-        if (lo[0]..=hi[0]).contains(&numbers(v)[0]) {
+        let linked = self
+            .wheel_files()
+            .flat_map(|(_, w)| &w.needed)
+            .filter_map(|s| s.strip_prefix("libcudnn.so.")?.parse::<u64>().ok());
+        let majors: BTreeSet<u64> = linked.chain([lo[0], hi[0]]).collect();
+        let (min, max) = (majors.first().copied(), majors.last().copied());
+        if (min.unwrap_or(lo[0])..=max.unwrap_or(hi[0])).contains(&numbers(v)[0]) {
             return Ok(());
         }
         Err(format!(
-            "cuDNN {v} is outside the releases compat-db knows (cuDNN {} to {}: {} to {}, compat-db/cudnn.toml); give the version the library reports (`cudnnGetVersion`, or CUDNN_MAJOR.MINOR.PATCHLEVEL in cudnn_version.h)",
-            lo[0],
-            hi[0],
+            "cuDNN {v} is outside the releases compat-db knows (cuDNN {} to {}: cudnn.toml records {} to {}, and the measured wheels link libcudnn.so.{} and up); give the version the library reports (`cudnnGetVersion`, or CUDNN_MAJOR.MINOR.PATCHLEVEL in cudnn_version.h)",
+            min.unwrap_or(lo[0]),
+            max.unwrap_or(hi[0]),
             dotted(lo),
-            dotted(hi)
+            dotted(hi),
+            min.unwrap_or(lo[0]),
         ))
     }
 

@@ -43,14 +43,12 @@ impl Lock {
         python: &Path,
         version: &str,
     ) -> Option<PythonMismatch> {
-        if t.accepts_python(declared, version) {
+        let i = crate::tags::Interpreter::cpython(version, None);
+        let accepted = t.accepted_pythons(declared);
+        if i.is_some_and(|i| accepted.iter().any(|r| r.contains((i.major, i.minor)))) {
             return None;
         }
-        let ranges: Vec<String> = t
-            .accepted_pythons(declared)
-            .iter()
-            .map(|r| r.to_string())
-            .collect();
+        let ranges: Vec<String> = accepted.iter().map(|r| r.to_string()).collect();
         let takes = match ranges.is_empty() {
             true => "no Python".to_string(),
             false => format!("Python {}", ranges.join(", ")),

@@ -70,13 +70,6 @@ impl WheelTags {
         })
     }
 
-    /// A pure Python 3 wheel (`py3-none-any`, `py2.py3-none-any`).
-    pub fn is_pure_py3(&self) -> bool {
-        self.python.iter().any(|t| t == "py3")
-            && self.abi.iter().any(|t| t == "none")
-            && self.platform.iter().any(|t| t == "any")
-    }
-
     /// The lowest glibc among its manylinux platform tags (None: no
     /// manylinux tag).
     pub fn glibc_floor(&self) -> Option<(u32, u32)> {

@@ -19,6 +19,7 @@ mod config_span;
 pub mod doctor;
 pub mod emit;
 pub mod exit;
+pub mod freshness;
 pub mod fsutil;
 pub mod generated;
 #[cfg(feature = "net")]

@@ -8,7 +8,6 @@ use std::process::ExitCode;
 #[cfg(feature = "net")]
 use {
     clap::Args,
-    gpu_env::exit,
     std::path::{Path, PathBuf},
 };
 
@@ -64,14 +63,14 @@ pub(crate) fn run() -> ExitCode {
         if let Some(("ingest", m)) = db.subcommand() {
             let a = Ingest::from_arg_matches(m).unwrap_or_else(|e| e.exit());
             let dir = m.get_one::<PathBuf>("db").map(PathBuf::as_path);
-            return ingest(a.sources, a.all, a.force, dir);
+            return gpu_env::cli::finish(ingest(a.sources, a.all, a.force, dir));
         }
     }
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let db = cli.global.db.as_deref();
     match cli.task {
         Task::GpuEnv(c) => gpu_env::cli::run(c, db),
-        Task::E2e(args) => crate::e2e_cmd::run(&args, db),
+        Task::E2e(args) => gpu_env::cli::finish(crate::e2e_cmd::run(&args, db)),
     }
 }
 
@@ -83,7 +82,12 @@ fn source_db_dir() -> PathBuf {
 }
 
 #[cfg(feature = "net")]
-fn ingest(sources: Vec<String>, all: bool, force: bool, dir: Option<&Path>) -> ExitCode {
+fn ingest(
+    sources: Vec<String>,
+    all: bool,
+    force: bool,
+    dir: Option<&Path>,
+) -> gpu_env::cli::CliResult {
     use gpu_env::ingest::{self, Planned};
     let client = gpu_env::pypi::Client::new();
     let db_dir = dir.map(Path::to_path_buf).unwrap_or_else(source_db_dir);
@@ -97,13 +101,10 @@ fn ingest(sources: Vec<String>, all: bool, force: bool, dir: Option<&Path>) -> E
         })
         .collect();
     if all {
-        match ingest::all_wheels(&client) {
-            Ok(p) => plan.extend(p),
-            Err(e) => return gpu_env::cli::fail(e),
-        }
+        plan.extend(ingest::all_wheels(&client)?);
     }
     if plan.is_empty() {
-        return gpu_env::cli::fail("nothing to ingest: give wheel paths or URLs, or --all");
+        return Err("nothing to ingest: give wheel paths or URLs, or --all".into());
     }
     let total_bytes: u64 = plan.iter().map(|p| p.size).sum();
     let (mut failed, mut done_bytes, mut streamed) = (0, 0u64, 0u64);
@@ -140,10 +141,10 @@ fn ingest(sources: Vec<String>, all: bool, force: bool, dir: Option<&Path>) -> E
         start.elapsed().as_secs_f64()
     );
     if failed > 0 {
-        eprintln!("{failed} of {total} wheel(s) failed; nothing was written for them");
-        ExitCode::from(exit::ERROR)
+        let e = format!("{failed} of {total} wheel(s) failed; nothing was written for them");
+        Err(e.into())
     } else {
-        ExitCode::SUCCESS
+        Ok(ExitCode::SUCCESS)
     }
 }
 

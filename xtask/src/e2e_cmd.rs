@@ -25,7 +25,7 @@
 //!   `install`, trains the book's linear regression.
 
 use gpu_env::config::Loaded;
-use gpu_env::exit::{ERROR as EXIT_ERROR, NO as EXIT_NO};
+use gpu_env::exit::NO as EXIT_NO;
 use gpu_env::lock::Lock;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -438,7 +438,7 @@ fn case_cpu(root: &Path, python: &str, f: &mut Vec<String>) -> Result<(), String
     Ok(())
 }
 
-pub(crate) fn run(args: &Args, _db: Option<&Path>) -> ExitCode {
+pub(crate) fn run(args: &Args, _db: Option<&Path>) -> gpu_env::cli::CliResult {
     let root = args.dir.clone().unwrap_or_else(|| {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../target/gpu-env-e2e")
@@ -447,8 +447,7 @@ pub(crate) fn run(args: &Args, _db: Option<&Path>) -> ExitCode {
     let all = ["cu112", "coexist", "cpu", "d2l"];
     for c in &args.cases {
         if !all.contains(&c.as_str()) {
-            eprintln!("error: unknown case `{c}` (cases: {})", all.join(", "));
-            return ExitCode::from(EXIT_ERROR);
+            return Err(format!("unknown case `{c}` (cases: {})", all.join(", ")).into());
         }
     }
     let want = |c: &str| args.cases.is_empty() || args.cases.iter().any(|x| x == c);
@@ -461,23 +460,20 @@ pub(crate) fn run(args: &Args, _db: Option<&Path>) -> ExitCode {
             "d2l" => crate::e2e_d2l::case_d2l(&root, &args.python, &mut failures),
             _ => case_cpu(&root, &args.python, &mut failures),
         };
-        if let Err(e) = r {
-            eprintln!("error: case {name}: {e}");
-            return ExitCode::from(EXIT_ERROR);
-        }
+        r.map_err(|e| format!("case {name}: {e}"))?;
     }
     if failures.is_empty() {
         outln!(
             "e2e: all checks passed in {:.0} s",
             t.elapsed().as_secs_f64()
         );
-        ExitCode::SUCCESS
+        Ok(ExitCode::SUCCESS)
     } else {
         outln!(
             "e2e: {} check(s) failed: {}",
             failures.len(),
             failures.join("; ")
         );
-        ExitCode::from(EXIT_NO)
+        Ok(ExitCode::from(EXIT_NO))
     }
 }

@@ -3,7 +3,6 @@
 //! interpreter, bad compat-db, a `--python` that is no executable).
 
 use crate::doctor::{self, Options};
-use crate::exit;
 use crate::host::pyexe;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,50 +31,33 @@ pub struct Args {
 /// none exists.
 type Judged = (crate::lock::Lock, usize, super::Located);
 
-fn lock(args: &Args, cwd: &std::path::Path) -> Result<Option<Judged>, String> {
+fn lock(args: &Args, cwd: &std::path::Path) -> Result<Option<Judged>, super::CliError> {
     if args.no_lock {
         return Ok(None);
     }
-    let at = args.at.locate(cwd).map_err(|e| e.to_string())?;
+    let at = args.at.locate(cwd)?;
     let path = &at.path;
     if args.at.lock.is_none() && !path.exists() {
         return Ok(None);
     }
-    let lock = crate::lock::Lock::read(path).map_err(|e| e.to_string())?;
+    let lock = crate::lock::Lock::read(path)?;
     let index = lock
         .pick(args.at.target.as_deref(), |_| true)
         .map_err(|e| format!("{}: {e}", at.shown))?;
     Ok(Some((lock, index, at)))
 }
 
-pub fn run(args: &Args, db: Option<&std::path::Path>) -> ExitCode {
-    let python = match args
+pub fn run(args: &Args, db: Option<&std::path::Path>) -> super::CliResult {
+    let python = args
         .python
         .as_deref()
         .map(|p| pyexe::find(p, pyexe::Advice::Interpreter))
-        .transpose()
-    {
-        Ok(p) => p,
-        Err(e) => {
-            errln!("error: {e}");
-            return ExitCode::from(exit::ERROR);
-        }
-    };
-    let db = match crate::db::Db::open(db) {
-        Ok(d) => d,
-        Err(e) => {
-            errln!("error: {e}");
-            return ExitCode::from(exit::ERROR);
-        }
-    };
+        .transpose()?;
+    let db = crate::db::Db::open(db)?;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let (lock, at) = match lock(args, &cwd) {
-        Ok(Some((l, i, at))) => (Some((l, i)), Some(at)),
-        Ok(None) => (None, None),
-        Err(e) => {
-            errln!("error: {e}");
-            return ExitCode::from(exit::ERROR);
-        }
+    let (lock, at) = match lock(args, &cwd)? {
+        Some((l, i, at)) => (Some((l, i)), Some(at)),
+        None => (None, None),
     };
     let opts = Options {
         python,
@@ -85,18 +67,11 @@ pub fn run(args: &Args, db: Option<&std::path::Path>) -> ExitCode {
         cell: at.and_then(|a| a.cell),
         ..Default::default()
     };
-    match doctor::doctor(&db, &opts) {
-        Ok(r) => {
-            if args.json {
-                outln!("{}", serde_json::to_string_pretty(&r).expect("json"));
-            } else {
-                out!("{}", doctor::render(&r));
-            }
-            ExitCode::from(r.exit_code)
-        }
-        Err(e) => {
-            errln!("error: {e}");
-            ExitCode::from(exit::ERROR)
-        }
+    let r = doctor::doctor(&db, &opts)?;
+    if args.json {
+        outln!("{}", serde_json::to_string_pretty(&r).expect("json"));
+    } else {
+        out!("{}", doctor::render(&r));
     }
+    Ok(ExitCode::from(r.exit_code))
 }

@@ -516,11 +516,11 @@ fn built_from() -> PathBuf {
     p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
 }
 
-pub fn run(args: &Args) -> ExitCode {
+pub fn run(args: &Args) -> super::CliResult {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let dir = cwd.join(args.dir.as_deref().unwrap_or(Path::new(".")));
     if !dir.is_dir() {
-        return super::fail(format!("{}: no such directory", dir.display()));
+        return Err(format!("{}: no such directory", dir.display()).into());
     }
     outln!("gpu-env init: {}", dir.display());
     let mut refused = 0;
@@ -530,15 +530,11 @@ pub fn run(args: &Args) -> ExitCode {
         let write = |text: &str| crate::fsutil::write_atomic(&dir.join(&rel), text.as_bytes());
         match outcome {
             Outcome::Created(text) => {
-                if let Err(e) = write(&text) {
-                    return super::fail(format!("{shown}: {e}"));
-                }
+                write(&text).map_err(|e| format!("{shown}: {e}"))?;
                 outln!("  created   {shown}");
             }
             Outcome::Changed(text, what) => {
-                if let Err(e) = write(&text) {
-                    return super::fail(format!("{shown}: {e}"));
-                }
+                write(&text).map_err(|e| format!("{shown}: {e}"))?;
                 outln!("  changed   {shown}: {}", what.join("; "));
             }
             Outcome::Unchanged(why) => outln!("  unchanged {shown}: {why}"),
@@ -551,10 +547,10 @@ pub fn run(args: &Args) -> ExitCode {
     }
     if refused > 0 {
         outln!("init: {refused} file(s) left as they were; add the lines above by hand and run init again");
-        ExitCode::from(exit::NO)
+        Ok(ExitCode::from(exit::NO))
     } else {
         outln!("init: done; next: `cargo xtask resolve` (writes the lock and Colab files), then commit them; pre-commit runs `cargo xtask check`");
-        ExitCode::SUCCESS
+        Ok(ExitCode::SUCCESS)
     }
 }
 

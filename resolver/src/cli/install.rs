@@ -1,7 +1,6 @@
 //! `cargo xtask install`: install one locked target into a Python
 //! environment (or `--uninstall` it); the work is `crate::install`.
 
-use crate::exit;
 use crate::host::pyexe;
 use crate::install::{self, Limits, Options};
 use std::path::{Path, PathBuf};
@@ -24,51 +23,27 @@ pub struct Args {
     pub yes: bool,
 }
 
-fn error(e: impl std::fmt::Display) -> ExitCode {
-    errln!("error: {e}");
-    ExitCode::from(exit::ERROR)
-}
-
-pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
+pub fn run(args: &Args, db_dir: Option<&Path>) -> super::CliResult {
     let given = args
         .python
         .clone()
         .unwrap_or_else(|| PathBuf::from("python3"));
-    let python = match pyexe::find(&given, pyexe::Advice::Interpreter) {
-        Ok(p) => p,
-        Err(e) => return error(e),
-    };
+    let python = pyexe::find(&given, pyexe::Advice::Interpreter)?;
     // Python first: which interpreter this acts on, before the lock is
     // matched and anything is downloaded or changed.
     let limits = Limits::default();
-    let version = match install::probe_env(&python, &[], limits.probe) {
-        Ok(env) => env.version,
-        Err(e) => return error(e),
-    };
-    let db = match crate::db::Db::open(db_dir) {
-        Ok(d) => d,
-        Err(e) => return error(e),
-    };
+    let version = install::probe_env(&python, &[], limits.probe)?.version;
+    let db = crate::db::Db::open(db_dir)?;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let (lock, at) = match args.at.read(&cwd) {
-        Ok(x) => x,
-        Err(e) => return error(e),
-    };
+    let (lock, at) = args.at.read(&cwd)?;
     let shown = &at.shown;
     let fits = |t: &crate::lock::LockedTarget| t.accepts_python(&db.python, &version);
-    let t = match install::pick_target(&lock, args.at.target.as_deref(), fits) {
-        Ok(t) => t,
-        Err(e) => return error(e),
-    };
+    let t = install::pick_target(&lock, args.at.target.as_deref(), fits)?;
     if !args.uninstall {
         // A notebook target asks first: its Python is the runtime's, not
         // this interpreter's, and its files are large.
-        if let Err(e) = notebook_consent(args, t, &at, &python) {
-            return error(e);
-        }
-        if let Err(e) = install::check_python(&db, &lock, t, &python, &version) {
-            return error(e);
-        }
+        notebook_consent(args, t, &at, &python)?;
+        install::check_python(&db, &lock, t, &python, &version)?;
     }
     outln!(
         "gpu-env install: {shown} (sha256 {}), target {} [{}]",
@@ -79,28 +54,20 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
     let opts = Options { python, limits };
     let mut say = |l: &str| outln!("{l}");
     if args.uninstall {
-        return match install::uninstall(&lock, t, &opts, &mut say) {
-            Ok(r) => {
-                outln!("{}", r.summary());
-                ExitCode::SUCCESS
-            }
-            Err(e) => error(e),
-        };
+        let r = install::uninstall(&lock, t, &opts, &mut say)?;
+        outln!("{}", r.summary());
+        return Ok(ExitCode::SUCCESS);
     }
-    match install::install(&db, &lock, t, &opts, &mut say) {
-        Ok(r) => {
-            outln!("{}", r.summary());
-            if !r.already {
-                outln!(
-                    "`{} -c \"import mxnet\"` now preloads and shims through {}",
-                    opts.python.display(),
-                    r.paths.pth.display()
-                );
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => error(e),
+    let r = install::install(&db, &lock, t, &opts, &mut say)?;
+    outln!("{}", r.summary());
+    if !r.already {
+        outln!(
+            "`{} -c \"import mxnet\"` now preloads and shims through {}",
+            opts.python.display(),
+            r.paths.pth.display()
+        );
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A notebook (Colab, Kaggle) target installs into a local Python only with

@@ -17,28 +17,20 @@ pub struct Args {
     pub screenshot: Option<PathBuf>,
 }
 
-pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
-    let db = match Db::open(db_dir) {
-        Ok(db) => db,
-        Err(e) => return super::fail(e),
-    };
+pub fn run(args: &Args, db_dir: Option<&Path>) -> super::CliResult {
+    let db = Db::open(db_dir)?;
     let page = matrix::render(&db);
     let len = page.len();
     // The guarded writer of every output: it replaces only a page gpu-env
     // wrote, never the repo's own files, atomically (a link is replaced,
     // its target untouched).
-    if let Err(e) = crate::job::write_outputs(&[(args.out.clone(), page)]) {
-        return super::fail(e);
-    }
+    crate::job::write_outputs(&[(args.out.clone(), page)])?;
     outln!("wrote {} ({len} bytes)", args.out.display());
     if let Some(png) = &args.screenshot {
-        let Some(chromium) = browser::chromium() else {
-            return super::fail("chromium not found on PATH (apt-get install chromium)");
-        };
-        if let Err(e) = browser::screenshot(&chromium, &args.out, png) {
-            return super::fail(e);
-        }
+        let chromium =
+            browser::chromium().ok_or("chromium not found on PATH (apt-get install chromium)")?;
+        browser::screenshot(&chromium, &args.out, png)?;
         outln!("wrote {}", png.display());
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }

@@ -59,12 +59,15 @@ macro_rules! errln {
 
 pub mod check;
 pub mod doctor;
+mod error;
 pub mod init;
 pub mod install;
 pub mod matrix;
 pub mod probe;
 pub mod resolve;
 pub mod verify;
+
+pub use error::{CliError, CliResult};
 
 /// What `cargo xtask --help` says gpu-env is.
 pub const ABOUT: &str = "Make a GPU Python stack (MXNet, CUDA, cuDNN, numpy) work the first time";
@@ -169,7 +172,17 @@ pub enum DbCommand {
 }
 
 /// Run one command; `db_dir` is `--db` (None: the embedded compat-db).
+/// The one place a command's error is rendered and its status picked.
 pub fn run(command: Command, db_dir: Option<&Path>) -> ExitCode {
+    finish(dispatch(command, db_dir))
+}
+
+/// A command's exit code, its error rendered ([`CliError::render`]).
+pub fn finish(result: CliResult) -> ExitCode {
+    result.unwrap_or_else(|e| e.render())
+}
+
+fn dispatch(command: Command, db_dir: Option<&Path>) -> CliResult {
     match command {
         Command::Db(cmd) => db(cmd, db_dir),
         Command::Probe(args) => probe::run(&args, db_dir),
@@ -183,20 +196,11 @@ pub fn run(command: Command, db_dir: Option<&Path>) -> ExitCode {
     }
 }
 
-/// `error: {e}` on stderr and [`exit::ERROR`].
-pub fn fail(e: impl std::fmt::Display) -> ExitCode {
-    errln!("error: {e}");
-    ExitCode::from(exit::ERROR)
-}
-
-fn db(cmd: DbCommand, dir: Option<&Path>) -> ExitCode {
+fn db(cmd: DbCommand, dir: Option<&Path>) -> CliResult {
     match cmd {
         DbCommand::Check => {
-            let files = match crate::db::source_files(dir) {
-                Ok(f) => f,
-                Err(e) => return fail(e),
-            };
-            match crate::db::load_files(&files) {
+            let files = crate::db::source_files(dir)?;
+            Ok(match crate::db::load_files(&files) {
                 Ok(db) => {
                     outln!(
                         "compat-db OK: {} files, {} CUDA releases, {} GPUs, {} cuDNN releases, {} redist packages, {} MXNet wheels, {} runtimes",
@@ -217,18 +221,14 @@ fn db(cmd: DbCommand, dir: Option<&Path>) -> ExitCode {
                     errln!("compat-db: {} error(s)", diags.len());
                     ExitCode::from(exit::NO)
                 }
-            }
+            })
         }
-        DbCommand::Export { json: _ } => match Db::open(dir) {
-            Ok(db) => {
-                outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&db.export_json()).expect("json")
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(e),
-        },
+        DbCommand::Export { json: _ } => {
+            let db = Db::open(dir)?;
+            let json = serde_json::to_string_pretty(&db.export_json()).expect("json");
+            outln!("{json}");
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -293,8 +293,8 @@ impl LockArgs {
 
     /// The lock these arguments name, read, and its path as shown to the
     /// user (relative to `cwd`). A missing lock says how to make one.
-    pub fn read(&self, cwd: &std::path::Path) -> Result<(crate::lock::Lock, Located), String> {
-        let at = self.locate(cwd).map_err(|e| e.to_string())?;
+    pub fn read(&self, cwd: &std::path::Path) -> Result<(crate::lock::Lock, Located), CliError> {
+        let at = self.locate(cwd)?;
         let (path, shown) = (&at.path, &at.shown);
         if !path.exists() {
             let which = if self.lock.is_none() {
@@ -304,9 +304,10 @@ impl LockArgs {
             };
             return Err(format!(
                 "{shown}: no such lock{which}; run `cargo xtask resolve` first, or pass --lock PATH"
-            ));
+            )
+            .into());
         }
-        let lock = crate::lock::Lock::read(path).map_err(|e| e.to_string())?;
+        let lock = crate::lock::Lock::read(path)?;
         Ok((lock, at))
     }
 }

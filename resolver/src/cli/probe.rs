@@ -21,26 +21,16 @@ pub struct ProbeArgs {
     pub overrides: OverrideArgs,
 }
 
-pub fn run(args: &ProbeArgs, db: Option<&std::path::Path>) -> ExitCode {
-    let fail = |m: String| {
-        errln!("error: {m}");
-        ExitCode::from(crate::exit::ERROR)
-    };
+pub fn run(args: &ProbeArgs, db: Option<&std::path::Path>) -> super::CliResult {
     if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 3600.0) {
-        return fail(format!(
-            "--timeout {}: give seconds between 0 and 3600",
-            args.timeout
-        ));
+        let t = args.timeout;
+        return Err(format!("--timeout {t}: give seconds between 0 and 3600").into());
     }
-    let python = match args
+    let python = args
         .python
         .as_deref()
         .map(|p| crate::host::pyexe::find(p, crate::host::pyexe::Advice::PythonVersion))
-        .transpose()
-    {
-        Ok(p) => p,
-        Err(e) => return fail(e.to_string()),
-    };
+        .transpose()?;
     // The probe stands without compat-db; only GPU names and the driver
     // table come from it, so a broken database is a warning here.
     let db = crate::db::Db::open(db).unwrap_or_else(|e| {
@@ -55,13 +45,8 @@ pub fn run(args: &ProbeArgs, db: Option<&std::path::Path>) -> ExitCode {
     });
     let probed = report.to_target(&db);
     let mut target = probed.clone();
-    let overrides = match args.overrides.to_overrides() {
-        Ok(o) => o,
-        Err(e) => return fail(e.to_string()),
-    };
-    if let Err(e) = target.apply(&db, &overrides) {
-        return fail(e.to_string());
-    }
+    let overrides = args.overrides.to_overrides()?;
+    target.apply(&db, &overrides)?;
     if args.json {
         let doc = serde_json::json!({
             "schema": crate::probe::SCHEMA,
@@ -72,7 +57,7 @@ pub fn run(args: &ProbeArgs, db: Option<&std::path::Path>) -> ExitCode {
     } else {
         print_human(&report, &target, &probed);
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 fn overridden(src: &str) -> bool {

@@ -48,30 +48,15 @@ pub struct Args {
     pub manifest_path: Option<PathBuf>,
 }
 
-fn fail(e: impl std::fmt::Display) -> ExitCode {
-    errln!("error: {e}");
-    ExitCode::from(exit::ERROR)
-}
-
-pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
-    let python = match args
+pub fn run(args: &Args, db_dir: Option<&Path>) -> super::CliResult {
+    let python = args
         .python
         .as_deref()
         .map(|p| pyexe::find(p, pyexe::Advice::PythonVersion))
-        .transpose()
-    {
-        Ok(p) => p,
-        Err(e) => return fail(e),
-    };
-    let (db, db_hash) = match crate::db::Db::open_with_hash(db_dir) {
-        Ok(x) => x,
-        Err(e) => return fail(e),
-    };
+        .transpose()?;
+    let (db, db_hash) = crate::db::Db::open_with_hash(db_dir)?;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let loaded = match crate::config::load(args.manifest_path.as_deref(), &cwd) {
-        Ok(l) => l,
-        Err(e) => return fail(e),
-    };
+    let loaded = crate::config::load(args.manifest_path.as_deref(), &cwd)?;
     let mut constraints = loaded.config.constraints.clone();
     let mut constraint_sources = std::collections::BTreeMap::new();
     if let Some(m) = &args.mxnet {
@@ -91,10 +76,7 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
             .into_iter()
             .unzip()
     };
-    let overrides = match args.overrides.to_overrides() {
-        Ok(o) => o,
-        Err(e) => return fail(e),
-    };
+    let overrides = args.overrides.to_overrides()?;
     let req = Request {
         targets,
         overrides,
@@ -106,10 +88,7 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
             ..Default::default()
         },
     };
-    let outcome = match job::run(&db, &db_hash, &req) {
-        Ok(o) => o,
-        Err(e) => return fail(e),
-    };
+    let outcome = job::run(&db, &db_hash, &req)?;
     if args.json {
         let docs: Vec<_> = outcome
             .results
@@ -129,39 +108,32 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
     }
     let Some(mut lock) = outcome.lock else {
         errln!("nothing written");
-        return ExitCode::from(exit::NO);
+        return Ok(ExitCode::from(exit::NO));
     };
     if args.verify_pypi {
-        if let Err(e) = verify_pypi(&mut lock, args.offline) {
-            return fail(format!("{e}; nothing written"));
-        }
+        verify_pypi(&mut lock, args.offline).map_err(|e| format!("{e}; nothing written"))?;
     }
     if args.dry_run {
-        return ExitCode::SUCCESS;
+        return Ok(ExitCode::SUCCESS);
     }
     if args.lock.is_none() && outside_any_workspace(&loaded, &cwd) {
-        return fail(format!(
+        return Err(format!(
             "{}: no Cargo.toml here or in any parent directory, so no repo to write gpu-env.lock and its files into; add gpu-env to your repo with `cargo xtask init DIR` (from a gpu-env checkout) and resolve there, or pass --dry-run to only print the decision",
             cwd.display()
-        ));
+        ).into());
     }
     let lock_path = args
         .lock
         .clone()
         .unwrap_or_else(|| loaded.path(&loaded.config.output.lock));
-    let outputs = match job::rendered_outputs(&db, &loaded, &lock_path, &lock) {
-        Ok(o) => o,
-        Err(e) => return fail(e),
-    };
+    let outputs = job::rendered_outputs(&db, &loaded, &lock_path, &lock)?;
     let guard = job::guard_dir(&loaded, &lock_path);
-    if let Err(e) = job::write_outputs_under(&outputs, Some(&guard)) {
-        return fail(e);
-    }
+    job::write_outputs_under(&outputs, Some(&guard))?;
     if !args.json {
         print_written(&loaded, &lock, &lock_path, &outputs, &cwd);
     }
     note_beyond_config(&loaded, &lock, &lock_path, &cwd);
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_written(

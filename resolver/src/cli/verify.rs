@@ -8,7 +8,6 @@
 //! workspace root of `--manifest-path`, or of the Cargo.toml found walking
 //! up from the current directory), else `gpu-env.lock` there.
 
-use crate::exit;
 use crate::host::pyexe;
 use crate::verify::{self, Options};
 use std::path::{Path, PathBuf};
@@ -36,35 +35,19 @@ pub struct Args {
     pub no_python: bool,
 }
 
-fn error(m: impl std::fmt::Display) -> ExitCode {
-    errln!("error: {m}");
-    ExitCode::from(exit::ERROR)
-}
-
-pub fn run(args: &Args, db: Option<&Path>) -> ExitCode {
-    let python = match args
+pub fn run(args: &Args, db: Option<&Path>) -> super::CliResult {
+    let python = args
         .python
         .as_deref()
         .map(|p| pyexe::find(p, pyexe::Advice::Interpreter))
-        .transpose()
-    {
-        Ok(p) => p,
-        Err(e) => return error(e),
-    };
+        .transpose()?;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let (lock, at) = match args.at.read(&cwd) {
-        Ok(x) => x,
-        Err(e) => return error(e),
-    };
+    let (lock, at) = args.at.read(&cwd)?;
     let shown = &at.shown;
-    let index = match lock.pick(args.at.target.as_deref(), |_| true) {
-        Ok(i) => i,
-        Err(e) => return error(format!("{shown}: {e}")),
-    };
-    let db = match crate::db::Db::open(db) {
-        Ok(d) => d,
-        Err(e) => return error(e),
-    };
+    let index = lock
+        .pick(args.at.target.as_deref(), |_| true)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let db = crate::db::Db::open(db)?;
     let report = verify::verify(
         &lock,
         shown,
@@ -85,5 +68,5 @@ pub fn run(args: &Args, db: Option<&Path>) -> ExitCode {
     } else {
         out!("{}", verify::render(&report));
     }
-    ExitCode::from(report.exit_code)
+    Ok(ExitCode::from(report.exit_code))
 }

@@ -4,7 +4,7 @@
 //! retries and backoff, through an on-disk cache), and any pin whose hash the
 //! database lacks is filled from there. `--offline` uses only the cache.
 
-use crate::lock::LockedPackage;
+use crate::solve::Pin;
 use crate::pypi::{self, Client, PypiError};
 use std::path::{Path, PathBuf};
 
@@ -81,7 +81,7 @@ fn cached_project(
 pub fn verify(
     client: &Client,
     cache: &Path,
-    packages: &mut [LockedPackage],
+    packages: &mut [Pin],
     offline: bool,
 ) -> Result<(), HashError> {
     let mut names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();

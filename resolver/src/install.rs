@@ -18,7 +18,8 @@ mod stream;
 use crate::db::Db;
 use crate::emit::{pyquote, EmitError};
 use crate::host::exec::{self, ExecError};
-use crate::lock::{Lock, LockedPackage, LockedTarget};
+use crate::lock::{Lock, LockedTarget};
+use crate::solve::Pin;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -306,7 +307,7 @@ fn utf8(p: &Path) -> Result<&str, InstallError> {
     })
 }
 
-fn req_line(p: &LockedPackage) -> String {
+fn req_line(p: &Pin) -> String {
     // Values validated by target_json (PEP 508 name, https URL without
     // spaces, quotes or `#`, 64 hex digits): one requirement per line.
     format!("{} @ {} --hash=sha256:{}", p.name, p.url, p.sha256)
@@ -337,7 +338,7 @@ fn mb(bytes: u64) -> String {
     format!("{:.0} MB", bytes as f64 / 1e6)
 }
 
-fn site_versions_match(env: &PyEnv, site: &[&LockedPackage]) -> bool {
+fn site_versions_match(env: &PyEnv, site: &[&Pin]) -> bool {
     site.iter()
         .all(|p| env.versions.get(&p.name).cloned().flatten().as_deref() == Some(&p.version))
 }
@@ -347,7 +348,7 @@ fn read_marker(path: &Path) -> Option<Marker> {
 }
 
 /// What changed in site-packages between two probes, in words.
-fn site_changes(before: &PyEnv, after: Option<&PyEnv>, site: &[&LockedPackage]) -> String {
+fn site_changes(before: &PyEnv, after: Option<&PyEnv>, site: &[&Pin]) -> String {
     let Some(after) = after else {
         return "site-packages: state unknown (the interpreter could not be asked again)".into();
     };
@@ -379,8 +380,8 @@ struct InstallRun<'a> {
     env: PyEnv,
     paths: Paths,
     hook: String,
-    site: Vec<&'a LockedPackage>,
-    redist: Vec<&'a LockedPackage>,
+    site: Vec<&'a Pin>,
+    redist: Vec<&'a Pin>,
 }
 
 /// Said in every error after the redist step: how to get back to a clean state.
@@ -500,7 +501,7 @@ impl<'a> InstallRun<'a> {
         &self,
         dir: &Path,
         name: &str,
-        set: &[&LockedPackage],
+        set: &[&Pin],
         left: &str,
     ) -> Result<PathBuf, InstallError> {
         let path = dir.join(name);
@@ -846,8 +847,8 @@ impl Removal {
     fn locked_installed<'p>(
         &mut self,
         env: &PyEnv,
-        site: &[&'p LockedPackage],
-    ) -> Vec<&'p LockedPackage> {
+        site: &[&'p Pin],
+    ) -> Vec<&'p Pin> {
         let mut drop = Vec::new();
         for p in site {
             match env.versions.get(&p.name).cloned().flatten() {
@@ -873,7 +874,7 @@ pub fn uninstall(
     say: &mut dyn FnMut(&str),
 ) -> Result<Removed, InstallError> {
     let hash = lock.hash();
-    let site: Vec<&LockedPackage> = t.package.iter().filter(|p| p.install != "redist").collect();
+    let site: Vec<&Pin> = t.package.iter().filter(|p| p.install != "redist").collect();
     let names: Vec<&str> = site.iter().map(|p| p.name.as_str()).collect();
     let py = opts.python.as_path();
     let env = probe_env(py, &names, opts.limits.probe)?;

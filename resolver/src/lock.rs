@@ -4,7 +4,8 @@
 //! Also renders `requirements-gpu.txt` (pip --require-hashes) and PEP 751
 //! `pylock.toml` from a lock.
 
-use crate::solve::{Choice, Resolution, Status};
+use crate::solve::{Choice, Pin, Resolution, Status};
+use crate::target::TargetGpu;
 use crate::versions::ComputeCapability;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -114,13 +115,13 @@ pub struct LockedTarget {
     /// The GPUs the target was resolved for, as data (format 3; the `gpus`
     /// fact is the same list as text, for people and drift reports).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub gpu: Vec<LockedGpu>,
+    pub gpu: Vec<TargetGpu>,
     pub mxnet: LockedMxnet,
     pub driver: LockedDriver,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cudnn: Option<LockedCudnn>,
     pub numpy: LockedNumpy,
-    pub package: Vec<LockedPackage>,
+    pub package: Vec<Pin>,
     pub provider: Vec<LockedProvider>,
     #[serde(default)]
     pub shim: Vec<LockedShim>,
@@ -136,14 +137,6 @@ pub struct LockedTarget {
     /// cannot JIT the NVRTC's PTX; docs/solver.md).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<LockedEnv>,
-}
-
-/// One GPU of the target.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct LockedGpu {
-    pub name: String,
-    pub compute_capability: ComputeCapability,
 }
 
 /// Variables a lock may set ([`LockedEnv`]): the solver's, nothing else.
@@ -257,22 +250,6 @@ pub struct LockedNumpy {
     /// Already on the target (nothing to install).
     pub preinstalled: bool,
     pub meets_requires_dist: bool,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct LockedPackage {
-    pub name: String,
-    pub version: String,
-    pub filename: String,
-    pub url: String,
-    pub sha256: String,
-    pub size: u64,
-    /// `mxnet`, `cuda-redist`, `numpy`.
-    pub role: String,
-    /// Where it is installed: `site` (the environment) or `redist` (a
-    /// separate directory, so preinstalled `nvidia-*` files stay intact).
-    pub install: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -910,7 +887,7 @@ pub struct LockedChoice {
     pub driver: LockedDriver,
     pub cudnn: Option<LockedCudnn>,
     pub numpy: LockedNumpy,
-    pub package: Vec<LockedPackage>,
+    pub package: Vec<Pin>,
     pub provider: Vec<LockedProvider>,
     pub shim: Vec<LockedShim>,
     pub need: Vec<LockedNeed>,
@@ -918,8 +895,8 @@ pub struct LockedChoice {
     pub env: Vec<LockedEnv>,
 }
 
-/// The locked form of the choice `c` made for target `t`.
-pub fn locked_choice(t: &crate::target::Target, c: &Choice) -> LockedChoice {
+/// The locked form of the choice `c`.
+pub fn locked_choice(c: &Choice) -> LockedChoice {
     LockedChoice {
         mxnet: locked_mxnet(c),
         driver: LockedDriver {
@@ -938,7 +915,7 @@ pub fn locked_choice(t: &crate::target::Target, c: &Choice) -> LockedChoice {
             preinstalled: c.numpy.file.is_none(),
             meets_requires_dist: c.numpy.meets_requires_dist,
         },
-        package: locked_packages(t, c),
+        package: c.packages.clone(),
         provider: locked_providers(c),
         shim: c
             .shims
@@ -1037,7 +1014,7 @@ pub fn lock_target(
         need,
         companion,
         env,
-    } = locked_choice(t, c);
+    } = locked_choice(c);
     Ok(LockedTarget {
         spec: spec.to_string(),
         name: t.name.clone(),
@@ -1048,11 +1025,7 @@ pub fn lock_target(
         gpu: t
             .gpus
             .iter()
-            .flat_map(|g| &g.value)
-            .map(|g| LockedGpu {
-                name: g.name.clone(),
-                compute_capability: g.compute_capability,
-            })
+            .flat_map(|g| g.value.iter().cloned())
             .collect(),
         mxnet,
         driver,
@@ -1138,34 +1111,6 @@ fn locked_mxnet(c: &Choice) -> LockedMxnet {
     }
 }
 
-/// Every pinned file, with where it is installed.
-fn locked_packages(t: &crate::target::Target, c: &Choice) -> Vec<LockedPackage> {
-    // Notebook runtimes keep their own CUDA 12 wheels in site-packages: the
-    // lock's redistributables go into a directory of their own there.
-    let redist_install = if crate::target::is_notebook_kind(&t.kind) {
-        "redist"
-    } else {
-        "site"
-    };
-    c.packages
-        .iter()
-        .map(|p| LockedPackage {
-            name: p.name.clone(),
-            version: p.version.clone(),
-            filename: p.filename.clone(),
-            url: p.url.clone(),
-            sha256: p.sha256.clone(),
-            size: p.size,
-            role: p.role.clone(),
-            install: if p.role == "cuda-redist" {
-                redist_install.into()
-            } else {
-                "site".into()
-            },
-        })
-        .collect()
-}
-
 /// Who provides each library; pip providers name their package (the cell
 /// preloads from it).
 fn locked_providers(c: &Choice) -> Vec<LockedProvider> {
@@ -1215,7 +1160,7 @@ fn locked_companion(c: &crate::solve::companions::CompanionChoice) -> LockedComp
 fn pip_set<'a>(
     t: &'a LockedTarget,
     cell: Option<&str>,
-) -> Result<(Vec<&'a LockedPackage>, String), LockError> {
+) -> Result<(Vec<&'a Pin>, String), LockError> {
     // Every renderer validates first: a value outside the grammar never
     // becomes a requirements line (`--index-url ...` from a newline).
     t.validate()?;

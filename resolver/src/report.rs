@@ -8,7 +8,7 @@ pub fn resolution_json(spec: &str, r: &Resolution) -> Value {
     // The chosen stack in the lock's own form (one view of a choice);
     // JSON names its lists in the plural.
     let c = r.chosen.as_ref();
-    let s = c.map(|c| crate::lock::locked_choice(&r.target, c));
+    let s = c.map(crate::lock::locked_choice);
     let s = s.as_ref();
     let mut doc = json!({
         "status": match r.status { Status::Resolved => "resolved", Status::Unsatisfiable => "unsatisfiable" },

@@ -25,7 +25,9 @@ impl<T> Sourced<T> {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// One GPU of a target, as probed or given, and as the lock records it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct TargetGpu {
     pub name: String,
     pub compute_capability: ComputeCapability,

@@ -125,6 +125,7 @@ fn pin(name: &str, version: &str, f: &PypiFile, role: &str) -> Pin {
         sha256: f.sha256.clone(),
         size: f.size,
         role: role.into(),
+        install: "site".into(),
     }
 }
 

@@ -116,7 +116,9 @@ pub struct Rejection {
     pub rules: Vec<Broken>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// One pinned file: what the solver chose, as the lock records it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct Pin {
     pub name: String,
     pub version: String,
@@ -127,6 +129,21 @@ pub struct Pin {
     /// `mxnet`, `cuda-redist`, `numpy`, `need` (what `import mxnet` needs
     /// beyond its wheel, and that package's own requirements).
     pub role: String,
+    /// Where it is installed ([`install_place`]): `site` (the environment)
+    /// or `redist` (a separate directory, so preinstalled `nvidia-*` files
+    /// stay intact).
+    pub install: String,
+}
+
+/// Where a pinned file of `role` is installed on a target of `kind`.
+/// Notebook runtimes keep their own CUDA 12 wheels in site-packages: the
+/// lock's redistributables go into a directory of their own there.
+pub fn install_place(role: &str, kind: &str) -> &'static str {
+    if role == "cuda-redist" && crate::target::is_notebook_kind(kind) {
+        "redist"
+    } else {
+        "site"
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -223,6 +223,7 @@ pub fn pin(
             sha256: p.file.sha256.clone(),
             size: p.file.size,
             role: "need".into(),
+            install: "site".into(),
         })
         .collect();
     (out, left)

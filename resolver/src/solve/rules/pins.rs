@@ -43,7 +43,7 @@ pub(crate) struct Parts<'a> {
     pub warnings: Vec<String>,
 }
 
-fn pin(name: &str, version: &str, f: (&str, &str, &str, u64), role: &str) -> Pin {
+fn pin(cx: &Ctx, name: &str, version: &str, f: (&str, &str, &str, u64), role: &str) -> Pin {
     Pin {
         name: name.to_string(),
         version: version.to_string(),
@@ -52,6 +52,7 @@ fn pin(name: &str, version: &str, f: (&str, &str, &str, u64), role: &str) -> Pin
         sha256: f.2.to_string(),
         size: f.3,
         role: role.to_string(),
+        install: crate::solve::install_place(role, &cx.target.kind).to_string(),
     }
 }
 
@@ -65,6 +66,7 @@ pub(crate) fn choice(
     p: Parts,
 ) -> Choice {
     let mut packages = vec![pin(
+        cx,
         &rel.package,
         &rel.version,
         (&w.filename, &w.url, &w.sha256, w.size),
@@ -77,7 +79,7 @@ pub(crate) fn choice(
             r.sha256.as_str(),
             r.size,
         );
-        packages.push(pin(name, &r.version, f, "cuda-redist"));
+        packages.push(pin(cx, name, &r.version, f, "cuda-redist"));
     }
     if let Some(f) = &p.numpy.file {
         let f = (
@@ -86,7 +88,7 @@ pub(crate) fn choice(
             f.sha256.as_str(),
             f.size,
         );
-        packages.push(pin("numpy", &p.numpy.version, f, "numpy"));
+        packages.push(pin(cx, "numpy", &p.numpy.version, f, "numpy"));
     }
     let mut needs = absent_needs(cx, version);
     // Outside notebook runtimes (which ship requests and setuptools) each

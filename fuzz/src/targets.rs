@@ -435,7 +435,7 @@ fn lock_targets() -> Vec<Target> {
     vec![
         Target {
             name: "lock",
-            about: "lock.rs: read -> render -> reparse -> render (stable), then every file rendered from it",
+            about: "the lock: read -> render -> reparse -> render (stable), then every file rendered from it",
             max_len: 64 << 10,
             seeds: || {
                 let mut s = fixture_files("emit", &[".lock"]);

@@ -35,7 +35,7 @@ pub(crate) fn all() -> Vec<Target> {
         },
         Target {
             name: "lock-file",
-            about: "lock.rs from disk: Lock::read (bounded) and Lock::check_overwritable agree",
+            about: "a lock from disk: Lock::read (bounded) and Lock::check_overwritable agree",
             max_len: 64 << 10,
             seeds: || {
                 let p = crate::fixtures_dir().join("emit/colab-cu112.lock");

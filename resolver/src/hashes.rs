@@ -4,8 +4,8 @@
 //! retries and backoff, through an on-disk cache), and any pin whose hash the
 //! database lacks is filled from there. `--offline` uses only the cache.
 
-use crate::solve::Pin;
 use crate::pypi::{self, Client, PypiError};
+use crate::solve::Pin;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]

@@ -844,11 +844,7 @@ impl Removal {
 
     /// The site packages installed at their locked version (others were
     /// not installed by this lock and are kept, with why).
-    fn locked_installed<'p>(
-        &mut self,
-        env: &PyEnv,
-        site: &[&'p Pin],
-    ) -> Vec<&'p Pin> {
+    fn locked_installed<'p>(&mut self, env: &PyEnv, site: &[&'p Pin]) -> Vec<&'p Pin> {
         let mut drop = Vec::new();
         for p in site {
             match env.versions.get(&p.name).cloned().flatten() {

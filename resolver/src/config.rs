@@ -194,25 +194,6 @@ impl Loaded {
     }
 }
 
-/// The 1-based line of `key = ...` inside `[table]` of a manifest's text
-/// (the first one after the table's header), for errors that point at it.
-fn key_line(text: &str, table: &str, key: &str) -> Option<usize> {
-    let header = format!("[{table}]");
-    let mut inside = false;
-    for (i, line) in text.lines().enumerate() {
-        let l = line.trim();
-        if l.starts_with('[') {
-            inside = l == header;
-        } else if inside {
-            let k = l.split('=').next().unwrap_or("").trim();
-            if l.contains('=') && k == key {
-                return Some(i + 1);
-            }
-        }
-    }
-    None
-}
-
 /// `targets = []` with no `[[target]]` table asks for nothing; resolving
 /// `local` instead would lock what nobody asked for.
 fn check_not_empty(c: &Config, v: &toml::Value) -> Result<(), String> {
@@ -304,7 +285,7 @@ fn from_value(
     check_not_empty(&c, v).map_err(|message| {
         // The manifest was read bounded just before; the line is a pointer.
         let text = read_manifest(manifest).ok().flatten().unwrap_or_default();
-        match key_line(&text, table, "targets") {
+        match crate::config_span::key_line(&text, table, "targets") {
             Some(line) => ConfigError::At {
                 manifest: manifest.to_path_buf(),
                 line,

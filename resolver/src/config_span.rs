@@ -96,9 +96,9 @@ pub(crate) fn locate<C: DeserializeOwned>(text: &str, table: &str) -> Option<Pla
         toml::from_str::<Workspace<C>>(text).err()?
     };
     let start = err.span()?.start.min(text.len());
-    let before = &text[..start];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let (line, _) = crate::db::diag::line_col(text, start);
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    // In characters, as an editor counts them.
     let column = text[line_start..start].chars().count() + 1;
     let key = key_at(text, line_start);
     let nearest = key.as_deref().map(nearest_keys).unwrap_or_default();
@@ -108,6 +108,15 @@ pub(crate) fn locate<C: DeserializeOwned>(text: &str, table: &str) -> Option<Pla
         key,
         nearest,
     })
+}
+
+/// The 1-based line of `key` in `table` (dotted: `workspace.metadata.gpu-env`)
+/// of the manifest `text`, from the parser's spans; None when it is absent.
+pub(crate) fn key_line(text: &str, table: &str, key: &str) -> Option<usize> {
+    use crate::db::diag::{self, Seg};
+    let path: Vec<Seg> = table.split('.').chain([key]).map(diag::key).collect();
+    let offset = diag::Locator::new(text).exact(&path)?;
+    Some(diag::line_col(text, offset).0)
 }
 
 /// The key of the `key = value` line that starts at or above `line_start`

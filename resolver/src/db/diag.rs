@@ -73,6 +73,18 @@ impl<'a> Locator<'a> {
 
     /// Span start of the deepest element of `path` that exists.
     pub fn offset(&self, path: &[Seg]) -> usize {
+        self.walk(path).0
+    }
+
+    /// Span start of `path`'s last element; None when it does not exist.
+    pub fn exact(&self, path: &[Seg]) -> Option<usize> {
+        let (offset, found) = self.walk(path);
+        (found == path.len()).then_some(offset)
+    }
+
+    /// The span start of the deepest element of `path` that exists, and how
+    /// many of its elements were found.
+    fn walk(&self, path: &[Seg]) -> (usize, usize) {
         use toml_edit::{Item, Value};
         enum Node<'d> {
             Table(&'d dyn toml_edit::TableLike),
@@ -95,8 +107,8 @@ impl<'a> Locator<'a> {
                 Item::None => Node::Leaf,
             }
         }
-        let Some(doc) = &self.doc else { return 0 };
-        let mut best = 0usize;
+        let Some(doc) = &self.doc else { return (0, 0) };
+        let (mut best, mut found) = (0usize, 0usize);
         let mut node = Node::Table(doc.as_table());
         for seg in path {
             let (next, span) = match (seg, &node) {
@@ -117,9 +129,10 @@ impl<'a> Locator<'a> {
             if let Some(sp) = span {
                 best = sp.start;
             }
+            found += 1;
             node = next;
         }
-        best
+        (best, found)
     }
 
     pub fn diag(&self, file: &str, path: &[Seg], message: String) -> Diagnostic {

@@ -47,7 +47,7 @@ fn utf8(p: &Path) -> Result<&str, InstallError> {
     })
 }
 
-fn req_line(p: &Pin) -> String {
+pub(super) fn req_line(p: &Pin) -> String {
     // Values validated by target_json (PEP 508 name, https URL without
     // spaces, quotes or `#`, 64 hex digits): one requirement per line.
     format!("{} @ {} --hash=sha256:{}", p.name, p.url, p.sha256)

@@ -599,7 +599,7 @@ fn run_compat_db(input: &[u8]) -> Result<String, String> {
             text: body.to_string(),
         }),
     }
-    match gpu_env::db::load::load_files(&files) {
+    match gpu_env::db::load_files(&files) {
         Ok(db) => Ok(format!("ok runtimes={}", db.runtimes.len().min(3))),
         Err(d) => Ok(coarse(
             "db",

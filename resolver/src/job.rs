@@ -279,7 +279,7 @@ pub fn rendered_outputs(
     if let Some(first) = lock.target.first() {
         // A notebook target's CUDA redistributables are installed by the
         // cell, never by `pip install -r` (see lock::requirements).
-        let cell = crate::emit::is_notebook_kind(&first.kind)
+        let cell = crate::target::is_notebook_kind(&first.kind)
             .then(|| o.colab_cell.to_string_lossy().into_owned());
         let cell = cell.as_deref();
         out.push((

@@ -552,7 +552,7 @@ fn the_real_database_is_valid() {
 #[test]
 fn embedded_fast_path_matches_the_toml_path() {
     let files = gpu_env::db::embedded_files();
-    assert_eq!(gpu_env::db::embedded_hash(), gpu_env::lock::db_hash(&files));
+    assert_eq!(gpu_env::db::embedded_hash(), gpu_env::db::db_hash(&files));
     let slow = load_files(&files).expect("embedded compat-db valid");
     let fast = gpu_env::db::Db::embedded().expect("embedded compat-db valid");
     assert_eq!(

@@ -78,7 +78,7 @@ fn notebook_consent(
     at: &super::Located,
     python: &Path,
 ) -> Result<(), String> {
-    if !crate::emit::is_notebook_kind(&t.kind) {
+    if !crate::target::is_notebook_kind(&t.kind) {
         return Ok(());
     }
     let bytes: u64 = t.package.iter().map(|p| p.size).sum();

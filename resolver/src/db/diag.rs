@@ -23,16 +23,16 @@ impl fmt::Display for Diagnostic {
 
 /// One step of a key path: a table key or an array index.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Seg {
+pub(crate) enum Seg {
     Key(String),
     Index(usize),
 }
 
-pub fn key(k: &str) -> Seg {
+pub(crate) fn key(k: &str) -> Seg {
     Seg::Key(k.to_string())
 }
 
-pub fn path_to_string(path: &[Seg]) -> String {
+pub(crate) fn path_to_string(path: &[Seg]) -> String {
     let mut s = String::new();
     for seg in path {
         match seg {
@@ -49,7 +49,7 @@ pub fn path_to_string(path: &[Seg]) -> String {
 }
 
 /// 1-based line and column of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
@@ -58,13 +58,13 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Finds where a key path lies in a TOML text.
-pub struct Locator<'a> {
+pub(crate) struct Locator<'a> {
     text: &'a str,
     doc: Option<toml_edit::ImDocument<&'a str>>,
 }
 
 impl<'a> Locator<'a> {
-    pub fn new(text: &'a str) -> Self {
+    pub(crate) fn new(text: &'a str) -> Self {
         Self {
             text,
             doc: toml_edit::ImDocument::parse(text).ok(),
@@ -72,12 +72,12 @@ impl<'a> Locator<'a> {
     }
 
     /// Span start of the deepest element of `path` that exists.
-    pub fn offset(&self, path: &[Seg]) -> usize {
+    pub(crate) fn offset(&self, path: &[Seg]) -> usize {
         self.walk(path).0
     }
 
     /// Span start of `path`'s last element; None when it does not exist.
-    pub fn exact(&self, path: &[Seg]) -> Option<usize> {
+    pub(crate) fn exact(&self, path: &[Seg]) -> Option<usize> {
         let (offset, found) = self.walk(path);
         (found == path.len()).then_some(offset)
     }
@@ -135,7 +135,7 @@ impl<'a> Locator<'a> {
         (best, found)
     }
 
-    pub fn diag(&self, file: &str, path: &[Seg], message: String) -> Diagnostic {
+    pub(crate) fn diag(&self, file: &str, path: &[Seg], message: String) -> Diagnostic {
         let (line, column) = line_col(self.text, self.offset(path));
         Diagnostic {
             file: file.to_string(),

@@ -1,13 +1,11 @@
 //! Loading compat-db from the embedded copy or a directory, collecting every
 //! parse error and unknown key with its position.
 
-use super::diag::{line_col, Diagnostic, Locator, Seg};
+use super::diag::{line_col, Diagnostic, Locator, Seg, SourceFile};
 use super::model::*;
 use super::Db;
 use serde::de::DeserializeOwned;
 use std::path::Path;
-
-pub use super::diag::SourceFile;
 
 fn serde_path_to_segs(path: &serde_ignored::Path<'_>, out: &mut Vec<Seg>) {
     use serde_ignored::Path as P;

@@ -1,14 +1,14 @@
 //! compat-db: the facts, loaded and validated (see compat-db/README.md).
 
 pub mod check;
-pub mod diag;
+pub(crate) mod diag;
 mod known;
-pub mod load;
+mod load;
 pub mod model;
 pub mod names;
 
-pub use diag::Diagnostic;
-pub use load::{load_files, read_dir_files, SourceFile};
+pub use diag::{Diagnostic, SourceFile};
+pub use load::{load_files, read_dir_files};
 use model::*;
 use std::path::Path;
 

@@ -49,7 +49,7 @@ pub struct Finding {
     pub message: String,
 }
 
-pub use crate::host::python::Dist;
+use crate::host::python::Dist;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Missing {

@@ -9,7 +9,7 @@
 //! cell nor run code; on any invalid value nothing is emitted.
 
 pub mod pyquote;
-pub use crate::validate::{is_https_url, is_sha256, is_soname, is_version, parse_shim};
+use crate::validate::parse_shim;
 mod runtime;
 
 use crate::config::Loaded;
@@ -39,7 +39,7 @@ pub enum EmitError {
     Inconsistent { target: String, message: String },
 }
 
-pub use crate::target::is_notebook_kind;
+use crate::target::is_notebook_kind;
 
 /// The setup cell and notebook for the lock's notebook targets (Colab,
 /// Kaggle), as (path, contents); empty when the lock has none; the first
@@ -589,6 +589,7 @@ fn render_notebook(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validate::{is_https_url, is_sha256, is_soname, is_version};
     #[test]
     fn validators() {
         assert!(is_soname("libcudart.so.11.0"));

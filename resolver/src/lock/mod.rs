@@ -263,6 +263,3 @@ pub enum LockError {
     #[error(transparent)]
     Write(#[from] crate::fsutil::WriteError),
 }
-
-/// The compat-db hash a lock records (defined with the database).
-pub use crate::db::db_hash;

@@ -21,12 +21,12 @@
 //! preinstalled version, a measured failure of the pinned version, or a
 //! package the companion's module does not import (dropped).
 
-use super::needs::{MarkerEnv, Requirement};
 use super::numpy::pypi_tags;
 use super::Pin;
 use crate::db::model::{Companion, CompanionRelease, CompanionRun, PypiFile, PypiRelease};
 use crate::db::Db;
 use crate::pep440::{self, VersionSpecifiers};
+use crate::pep508::{MarkerEnv, Requirement};
 use crate::target::Target;
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -17,7 +17,7 @@ use super::{Need, Pin};
 use crate::db::model::{PypiFile, PypiRelease};
 use crate::db::Db;
 use crate::pep440::{self, Version, VersionSpecifiers};
-pub use crate::pep508::{Dependency, Marker, MarkerEnv, Requirement, StrOp};
+use crate::pep508::{Dependency, MarkerEnv, Requirement};
 use std::collections::{BTreeMap, VecDeque};
 
 /// A requirement on the way: what asks for it and with which specifier.

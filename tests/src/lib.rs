@@ -275,6 +275,18 @@ pub const TOOL_PACKAGES: &[&str] = &[
 /// once (a stamp file records it), behind a file lock since test binaries
 /// run in parallel. PyPI must be reachable the first time.
 pub fn cached_venv(group: &str, name: &str, pip_args: &[&str]) -> PathBuf {
+    cached_venv_no_deps(group, name, pip_args, &[])
+}
+
+/// [`cached_venv`], then `pip install --no-deps` of `no_deps`: wheels a
+/// runtime preinstalls with a dependency set of its own (Colab's
+/// `nvidia-*-cu12` next to its torch), installed without pip resolving one.
+pub fn cached_venv_no_deps(
+    group: &str,
+    name: &str,
+    pip_args: &[&str],
+    no_deps: &[&str],
+) -> PathBuf {
     let dir = workspace_root().join("target").join(group);
     std::fs::create_dir_all(&dir).unwrap();
     let lock = std::fs::File::create(dir.join(format!(".{name}.lock"))).unwrap();
@@ -298,7 +310,18 @@ pub fn cached_venv(group: &str, name: &str, pip_args: &[&str]) -> PathBuf {
             st.success(),
             "pip install {pip_args:?} failed (PyPI must be reachable for these tests)"
         );
-        std::fs::write(&stamp, pip_args.join("\n")).unwrap();
+        if !no_deps.is_empty() {
+            let st = Command::new(venv.join("bin/pip"))
+                .args(["install", "-q", "--disable-pip-version-check", "--no-deps"])
+                .args(no_deps)
+                .status()
+                .unwrap();
+            assert!(
+                st.success(),
+                "pip install --no-deps {no_deps:?} failed (PyPI must be reachable for these tests)"
+            );
+        }
+        std::fs::write(&stamp, [pip_args, no_deps].concat().join("\n")).unwrap();
     }
     venv
 }

@@ -7,7 +7,7 @@
 //! is downloaded or installed (a run that fits stops at `pip failed`).
 
 use gpu_env::config::Loaded;
-use gpu_env_tests::{cached_venv, fixtures, run_with_timeout, workspace_root};
+use gpu_env_tests::{cached_venv, cached_venv_no_deps, fixtures, run_with_timeout, workspace_root};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,6 +25,63 @@ fn colab_venv() -> PathBuf {
         "venv",
         &["numpy==2.1.3", "requests", "ipython"],
     )
+}
+
+/// [`colab_venv`] plus the wheels colab-2026.08 preinstalls whose libraries
+/// the lock reuses (its `reuse` records: `package==version` as recorded),
+/// from PyPI, without their dependencies: the runtime's state the cell
+/// decides its downloads from.
+fn colab_venv_with_reuse() -> PathBuf {
+    let pins: Vec<String> = reuse_records()
+        .iter()
+        .map(|u| format!("{}=={}", u.package, u.version))
+        .collect();
+    let pins: Vec<&str> = pins.iter().map(String::as_str).collect();
+    cached_venv_no_deps(
+        "gpu-env-test-colab-runtime",
+        "venv-reuse",
+        &["numpy==2.1.3", "requests", "ipython"],
+        &pins,
+    )
+}
+
+/// colab-2026.08's `reuse` records for the repo lock's MXNet wheel.
+fn reuse_records() -> Vec<gpu_env::db::model::Reuse> {
+    let db = gpu_env::db::Db::embedded().unwrap();
+    let lock = repo_lock();
+    let wheel = &lock.target[0].mxnet.filename;
+    let rt = db.runtime("colab-2026.08").expect("profile colab-2026.08");
+    let out: Vec<_> = rt
+        .reuse
+        .iter()
+        .filter(|u| u.serves.contains(wheel))
+        .cloned()
+        .collect();
+    assert!(!out.is_empty(), "colab-2026.08 has no reuse record for {wheel}");
+    out
+}
+
+fn repo_lock() -> gpu_env::lock::Lock {
+    gpu_env::lock::Lock::read(&workspace_root().join("gpu-env.lock")).unwrap()
+}
+
+/// The locked packages the cell said it downloads (`download NAME VERSION
+/// (N MB)` lines), each as the lock's (name, size).
+fn downloads(out: &str) -> Vec<(String, u64)> {
+    let lock = repo_lock();
+    out.lines()
+        .filter_map(|l| l.strip_prefix("gpu-env: download "))
+        .map(|l| {
+            let mut w = l.split(' ');
+            let (name, version) = (w.next().unwrap(), w.next().unwrap());
+            let p = lock.target[0]
+                .package
+                .iter()
+                .find(|p| gpu_env::pep440::normalize_name(&p.name) == name && p.version == version)
+                .unwrap_or_else(|| panic!("`{l}`: not a locked package"));
+            (name.to_string(), p.size)
+        })
+        .collect()
 }
 
 fn repo_cell() -> PathBuf {
@@ -227,7 +284,8 @@ fn stop_lines(out: &str) -> Vec<&str> {
 fn assert_fits_then_pip_blocked(fixture: &str) {
     let smi = Smi::file(fixture);
     let rt = Runtime::new(Some(&smi), None);
-    let (code, out) = rt.run_cell(&repo_cell());
+    let (code, out) = rt.run_cell_in(&colab_venv_with_reuse(), &repo_cell());
+    assert_downloads_only_what_loads(fixture, &out);
     let name = smi.name();
     assert_ne!(code, 0, "{fixture}: pip cannot succeed offline:\n{out}");
     assert!(
@@ -241,7 +299,7 @@ fn assert_fits_then_pip_blocked(fixture: &str) {
         "{fixture}: driver line:\n{out}"
     );
     assert!(
-        out.contains("gpu-env: installing 10 locked files"),
+        out.contains("gpu-env: installing "),
         "{fixture}: install step not reached:\n{out}"
     );
     assert!(
@@ -270,6 +328,102 @@ fn assert_fits_then_pip_blocked(fixture: &str) {
         .iter()
         .any(|p| p.ends_with(".gpu-env-installed"));
     assert!(!marker_found, "{fixture}: install marker written");
+}
+
+/// With the runtime's own wheels at the recorded versions the cell downloads
+/// every locked file except the redistributables those wheels replace, and
+/// says which it reuses, with sizes. Prints the bytes it would fetch.
+fn assert_downloads_only_what_loads(fixture: &str, out: &str) {
+    let lock = repo_lock();
+    let t = &lock.target[0];
+    let reused: Vec<String> = reuse_records()
+        .iter()
+        .map(|u| {
+            let p = t.provider.iter().find(|p| p.soname == u.soname).unwrap();
+            gpu_env::pep440::normalize_name(p.package.as_deref().unwrap())
+        })
+        .collect();
+    let got = downloads(out);
+    let mut names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+    let mut want: Vec<String> = t
+        .package
+        .iter()
+        .map(|p| gpu_env::pep440::normalize_name(&p.name))
+        .filter(|n| !reused.contains(n))
+        .collect();
+    names.sort();
+    want.sort();
+    assert_eq!(names, want, "{fixture}: downloads:\n{out}");
+    for (u, pkg) in reuse_records().iter().zip(&reused) {
+        let line = format!(
+            "gpu-env: reusing the runtime's {} from {} {} instead of downloading {pkg} ",
+            u.soname,
+            gpu_env::pep440::normalize_name(&u.package),
+            u.version
+        );
+        assert!(out.contains(&line), "{fixture}: no `{line}`:\n{out}");
+    }
+    let bytes: u64 = got.iter().map(|(_, s)| s).sum();
+    let all: u64 = t.package.iter().map(|p| p.size).sum();
+    println!(
+        "{fixture}: the cell downloads {} of {} locked files, {bytes} of {all} bytes",
+        got.len(),
+        t.package.len()
+    );
+    assert!(
+        bytes <= 1_800_000_000,
+        "{fixture}: {bytes} bytes to download, over 1.8 GB"
+    );
+}
+
+/// A runtime without the wheels the lock would reuse, or with another
+/// version of one: the cell downloads the locked redistributable instead,
+/// and says why.
+#[test]
+fn runtime_copies_absent_or_other_version_fall_back_to_the_locked_files() {
+    let smi = Smi::file("colab-t4.smi");
+    let rt = Runtime::new(Some(&smi), None);
+    let (_code, out) = rt.run_cell(&repo_cell());
+    let lock = repo_lock();
+    let t = &lock.target[0];
+    assert_eq!(downloads(&out).len(), t.package.len(), "{out}");
+    for u in reuse_records() {
+        let line = format!(
+            "gpu-env: the runtime's {} {} is not installed: {} comes from the locked ",
+            gpu_env::pep440::normalize_name(&u.package),
+            u.version,
+            u.soname
+        );
+        assert!(out.contains(&line), "no `{line}`:\n{out}");
+    }
+    assert!(!out.contains("reusing the runtime's"), "{out}");
+    // Another release of one reused wheel (the oldest compat-db records).
+    let db = gpu_env::db::Db::embedded().unwrap();
+    let nvtx = reuse_records()
+        .into_iter()
+        .find(|u| u.soname.starts_with("libnvToolsExt"))
+        .unwrap();
+    let other = db
+        .redist
+        .iter()
+        .find(|(_, p)| p.package == nvtx.package)
+        .and_then(|(_, p)| p.release.iter().find(|r| r.version != nvtx.version))
+        .expect("another release of the nvtx wheel in compat-db")
+        .version
+        .clone();
+    let venv = cached_venv_no_deps(
+        "gpu-env-test-colab-runtime",
+        "venv-other-nvtx",
+        &["numpy==2.1.3", "requests", "ipython"],
+        &[&format!("{}=={other}", nvtx.package)],
+    );
+    let (_code, out) = rt.run_cell_in(&venv, &repo_cell());
+    let line = format!(
+        "gpu-env: the runtime's {} {} is at {other}: {} comes from the locked ",
+        nvtx.package, nvtx.version, nvtx.soname
+    );
+    assert!(out.contains(&line), "no `{line}`:\n{out}");
+    assert_eq!(downloads(&out).len(), t.package.len(), "{out}");
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

@@ -249,15 +249,38 @@ def _gpu_env_pip(L, lines, req_file, extra):
                       % (r.returncode, cause, " ".join(cmd)))
 
 
+def _gpu_env_mb(n):
+    return "%.1f MB" % (n / 1e6)
+
+
+def _gpu_env_say_plan(fetch, reused, absent):
+    """What the install downloads and what it takes from the runtime, with sizes."""
+    for pkg, served in reused:
+        _gpu_env_say("reusing the runtime's %s instead of downloading %s %s (%s)" % (
+            ", ".join("%s from %s %s" % (so, rt["package"], rt["version"]) for so, rt in served),
+            pkg["name"], pkg["version"], _gpu_env_mb(pkg["size"])))
+    for p, have in absent:
+        rt = p["runtime"]
+        _gpu_env_say("the runtime's %s %s is %s: %s comes from the locked %s"
+                     % (rt["package"], rt["version"], "at " + have if have else "not installed",
+                        p["soname"], p["package"]))
+    for pkg in fetch:
+        _gpu_env_say("download %s %s (%s)" % (pkg["name"], pkg["version"],
+                                              _gpu_env_mb(pkg["size"])))
+
+
 def _gpu_env_install(L, T, base, redist_dir, t0):
-    """Install exactly the locked files, hash-checked, without dependency
-    resolution: CUDA redistributables into their own directory."""
+    """Install exactly the locked files the runtime does not already serve,
+    hash-checked, without dependency resolution: CUDA redistributables into
+    their own directory."""
     import json, os, shutil, sys, time
     short = L["lock_sha256"][:16]
     marker = os.path.join(redist_dir, ".gpu-env-installed")
-    site = [p for p in T["packages"] if p["install"] == "site"]
-    redist = [p for p in T["packages"] if p["install"] == "redist"]
-    want = {"lock_sha256": L["lock_sha256"], "prefix": sys.prefix, "target": T["target"]}
+    fetch, reused, absent = _gpu_env_fetch_plan(T)
+    site = [p for p in fetch if p["install"] == "site"]
+    redist = [p for p in fetch if p["install"] == "redist"]
+    want = {"lock_sha256": L["lock_sha256"], "prefix": sys.prefix, "target": T["target"],
+            "redist": sorted(p["name"] for p in redist)}
 
     def site_current():
         return not [m for m in _gpu_env_site_mismatches(T) if m[0] in [p["name"] for p in site]]
@@ -267,15 +290,21 @@ def _gpu_env_install(L, T, base, redist_dir, t0):
 
     try:
         with open(marker) as f:
-            done = json.load(f) == want
+            have = json.load(f)
+        # A marker without "redist" is from a cell that installed every locked file.
+        every = [p["name"] for p in T["packages"] if p["install"] == "redist"]
+        done = (all(have.get(k) == want[k] for k in ("lock_sha256", "prefix", "target"))
+                and set(want["redist"]) <= set(have.get("redist", every)))
     except Exception:
         done = False
     if done and site_current():
         _gpu_env_say("locked files already installed (%s)" % redist_dir)
         return
-    total = sum(p["size"] for p in T["packages"])
-    _gpu_env_say("installing %d locked files (%.0f MB), hash-checked, without dependency "
-                 "resolution" % (len(T["packages"]), total / 1e6))
+    _gpu_env_say_plan(fetch, reused, absent)
+    _gpu_env_say("installing %d of %d locked files (%s; %s reused from the runtime), "
+                 "hash-checked, without dependency resolution" % (
+                     len(fetch), len(T["packages"]), _gpu_env_mb(sum(p["size"] for p in fetch)),
+                     _gpu_env_mb(sum(p["size"] for p, _ in reused))))
     os.makedirs(base, exist_ok=True)
     if redist:
         partial = redist_dir + ".partial"

@@ -42,39 +42,87 @@ def _gpu_env_site_mismatches(T):
     return [(n, _gpu_env_dist_version(n), v) for n, v in want if _gpu_env_dist_version(n) != v]
 
 
+def _gpu_env_norm(d):
+    import re
+    return re.sub(r"[-_.]+", "-", (d.metadata["Name"] or "")).lower()
+
+
+def _gpu_env_index(dists, files):
+    """Add each distribution's shared libraries to files[package][file name] = path."""
+    for d in dists:
+        for f in d.files or []:
+            if ".so" in f.name:
+                files.setdefault(_gpu_env_norm(d), {}).setdefault(f.name, str(d.locate_file(f)))
+
+
+def _gpu_env_reuse(T):
+    """Which locked sonames the runtime's own wheels serve (compat-db `reuse`):
+    the wheel is installed here at the version measured to serve the locked
+    MXNet and ships the soname. Returns (files, shared, absent): the runtime
+    wheels' libraries, {soname: runtime}, and [(entry, version here or None)]
+    for each reuse the runtime cannot serve. The cell decides from this what
+    to download, and every entry point what to preload: one answer for both."""
+    import importlib, importlib.metadata
+    importlib.invalidate_caches()
+    files, shared, absent = {}, {}, []
+    wanted = set(p["runtime"]["package"] for p in T["preload"] if p["runtime"])
+    if wanted:
+        _gpu_env_index((d for d in importlib.metadata.distributions()
+                        if _gpu_env_norm(d) in wanted), files)
+    for p in T["preload"]:
+        rt = p["runtime"]
+        if not rt:
+            continue
+        have = _gpu_env_dist_version(rt["package"])
+        if have == rt["version"] and p["soname"] in files.get(rt["package"], {}):
+            shared[p["soname"]] = rt
+        else:
+            absent.append((p, have))
+    return files, shared, absent
+
+
+def _gpu_env_fetch_plan(T):
+    """(fetch, reused, absent): the locked packages to download; the
+    redistributables not downloaded, each with the sonames the runtime
+    serves in their place (every soname the lock takes from it); and the
+    runtime copies that are missing or another version (their locked
+    package is downloaded instead)."""
+    _, shared, absent = _gpu_env_reuse(T)
+    sonames = {}
+    for p in T["preload"]:
+        sonames.setdefault(p["package"], []).append(p["soname"])
+    reused = [(pkg, sonames[pkg["name"]]) for pkg in T["packages"]
+              if pkg["install"] == "redist" and sonames.get(pkg["name"])
+              and all(so in shared for so in sonames[pkg["name"]])]
+    skip = set(pkg["name"] for pkg, _ in reused)
+    fetch = [pkg for pkg in T["packages"] if pkg["name"] not in skip]
+    return fetch, [(pkg, [(so, shared[so]) for so in sos]) for pkg, sos in reused], absent
+
+
 def _gpu_env_preload(T, redist_dir, say=_gpu_env_say):
     """Load the CUDA libraries by absolute path, in dependency order."""
-    import ctypes, importlib, importlib.metadata, os, re
+    import ctypes, importlib.metadata, os
+    runtime_files, shared_rt, absent = _gpu_env_reuse(T)
     files = {}
-    importlib.invalidate_caches()
-
-    def norm(d):
-        return re.sub(r"[-_.]+", "-", (d.metadata["Name"] or "")).lower()
-
-    def index(dists):
-        for d in dists:
-            for f in d.files or []:
-                if ".so" in f.name:
-                    files.setdefault(norm(d), {}).setdefault(f.name, str(d.locate_file(f)))
-
     if any(p["install"] == "redist" for p in T["packages"]):
-        index(importlib.metadata.distributions(path=[redist_dir]))
+        _gpu_env_index(importlib.metadata.distributions(path=[redist_dir]), files)
     wanted = set(p["package"] for p in T["preload"])
-    wanted |= set(p["runtime"]["package"] for p in T["preload"] if p["runtime"])
-    index(d for d in importlib.metadata.distributions() if norm(d) in wanted)
+    _gpu_env_index((d for d in importlib.metadata.distributions()
+                    if _gpu_env_norm(d) in wanted), files)
+    for p, have in absent:
+        rt = p["runtime"]
+        say("note: %s %s is not installed here (%s); %s comes from %s"
+            % (rt["package"], rt["version"], "found " + have if have else "absent",
+               p["soname"], p["package"]))
     todo, shared = [], []
     for p in T["preload"]:
         have = files.get(p["package"], {})
-        rt = p["runtime"]
-        if rt and _gpu_env_dist_version(rt["package"]) == rt["version"] \
-                and p["soname"] in files.get(rt["package"], {}):
-            # The runtime's own copy (compat-db `reuse`): torch, cupy and jax
-            # imported later bind the library they were built for.
-            have = files[rt["package"]]
+        rt = shared_rt.get(p["soname"])
+        if rt:
+            # The runtime's own copy: torch, cupy and jax imported later bind
+            # the library they were built for.
+            have = runtime_files[rt["package"]]
             shared.append("%s (%s %s)" % (p["soname"], rt["package"], rt["version"]))
-        elif rt:
-            say("note: %s %s is not installed here; %s comes from %s"
-                         % (rt["package"], rt["version"], p["soname"], p["package"]))
         if p["soname"].endswith("*"):
             found = sorted(n for n in have if n.startswith(p["soname"][:-1]))
         else:

@@ -2,7 +2,7 @@
 //! values well-formed. Every broken rule is reported; nothing stops early.
 
 use super::diag::{key, Diagnostic, Locator, Seg, SourceFile};
-use super::model::{RedistPackage, Runtime, WheelFile, WheelRelease};
+use super::model::{RedistPackage, RedistRelease, Runtime, WheelFile, WheelRelease};
 use super::Db;
 use crate::pep440;
 use crate::pep508::Dependency;
@@ -501,6 +501,7 @@ fn check_redist(r: &mut Reporter, refs: &Refs, file: &str, p: &RedistPackage) {
         if rel.measured.trim().is_empty() {
             r.error(file, at("measured"), "say how the libraries were measured");
         }
+        check_redist_code(r, file, i, rel);
         for (j, lib) in rel.libraries.iter().enumerate() {
             // Only the library the table names (libcufft, not libcufftw;
             // libnvrtc, not libnvrtc-builtins) must match it.
@@ -523,6 +524,39 @@ fn check_redist(r: &mut Reporter, refs: &Refs, file: &str, p: &RedistPackage) {
                 );
             }
         }
+    }
+}
+
+/// A release's measured GPU code: every library gives both `sass` and
+/// `ptx` or neither, and `code_measured` says how they were read.
+fn check_redist_code(r: &mut Reporter, file: &str, i: usize, rel: &RedistRelease) {
+    let any = rel
+        .libraries
+        .iter()
+        .any(|l| l.sass.is_some() || l.ptx.is_some());
+    for (j, lib) in rel.libraries.iter().enumerate() {
+        if any && (lib.sass.is_none() || lib.ptx.is_none()) {
+            r.error(
+                file,
+                vec![key("release"), Seg::Index(i), key("libraries"), Seg::Index(j)],
+                "give `sass` and `ptx` for every library of a release whose code is measured ([] for none)",
+            );
+        }
+    }
+    let said = rel
+        .code_measured
+        .as_deref()
+        .is_some_and(|m| !m.trim().is_empty());
+    if any != said {
+        r.error(
+            file,
+            vec![key("release"), Seg::Index(i), key("code_measured")],
+            if any {
+                "say how the libraries' sass/ptx were measured"
+            } else {
+                "`code_measured` without any library's sass/ptx"
+            },
+        );
     }
 }
 

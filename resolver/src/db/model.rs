@@ -218,6 +218,9 @@ pub struct RedistRelease {
     pub requires_dist: Vec<Dependency>,
     pub libraries: Vec<RedistLibrary>,
     pub measured: String,
+    /// How the libraries' `sass`/`ptx` were measured; absent where they were not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_measured: Option<String>,
     /// PyPI marks this file yanked (the `yanked` field of its JSON API).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub yanked: bool,
@@ -230,6 +233,13 @@ pub struct RedistRelease {
 pub struct RedistLibrary {
     pub path: String,
     pub soname: String,
+    /// SASS architectures (sm numbers) of the library's fatbin containers,
+    /// where measured (`code_measured` of its release says how).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sass: Option<Vec<u32>>,
+    /// PTX architectures (compute_XY as XY), measured with `sass`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ptx: Option<Vec<u32>>,
 }
 
 /// `defects.toml`: MXNet releases broken as published.

@@ -212,8 +212,9 @@ impl<'a> Doctor<'a> {
     fn missing_libraries(&mut self, inst: &Installed, elf: &ElfFacts, missing: &[String]) {
         let pyv: Option<Version> = crate::pep440::version(&self.info.version).ok();
         let major = inst.wheel_cuda.map(|c| c.major);
+        let code = inst.rec.map(crate::solve::gpu_code::own_kernels);
         let provider =
-            |s: &str| crate::solve::providers::pip_provider(self.db, s, major, pyv.as_ref());
+            |s: &str| crate::solve::providers::pip_provider(self.db, s, major, pyv.as_ref(), code);
         let rows: Vec<Missing> = missing
             .iter()
             .map(|m| {

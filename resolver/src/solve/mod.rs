@@ -247,14 +247,15 @@ pub(crate) struct Ctx<'a> {
     pub(crate) python: Option<Version>,
     /// The target's Python as wheel tags see it (None: version unknown).
     pub(crate) tags: Option<std::sync::Arc<crate::tags::Ranks>>,
-    /// pip_provider answers for (soname, CUDA major): the same few sonames
-    /// are asked for by every candidate wheel.
-    pip_memo: std::cell::RefCell<std::collections::HashMap<(String, Option<u32>), PipChoice<'a>>>,
+    /// pip_provider answers for (soname, CUDA major, the wheel's SASS and
+    /// PTX): the same few sonames are asked for by every candidate wheel.
+    pip_memo: std::cell::RefCell<std::collections::HashMap<PipKey, PipChoice<'a>>>,
     /// need pins per (needs, MXNet Requires-Dist): the same for most wheels.
     need_memo: std::cell::RefCell<std::collections::HashMap<NeedKey, NeedPins>>,
 }
 
 type NeedKey = (Vec<String>, Vec<String>);
+type PipKey = (String, Option<u32>, Vec<u32>, Vec<u32>);
 type NeedPins = (Vec<Pin>, Vec<Need>);
 
 impl<'a> Ctx<'a> {
@@ -281,12 +282,30 @@ impl<'a> Ctx<'a> {
             .unwrap_or(&[])
     }
 
-    pub(crate) fn pip_provider(&self, soname: &str, cuda_major: Option<u32>) -> PipChoice<'a> {
-        let key = (soname.to_string(), cuda_major);
+    /// [`providers::pip_provider`] for `soname` as wheel `w` needs it.
+    pub(crate) fn pip_provider(
+        &self,
+        soname: &str,
+        w: &crate::db::model::WheelFile,
+    ) -> PipChoice<'a> {
+        let cuda_major = w.cuda.map(|c| c.major);
+        let code = crate::solve::gpu_code::own_kernels(w);
+        let key = (
+            soname.to_string(),
+            cuda_major,
+            code.0.to_vec(),
+            code.1.to_vec(),
+        );
         if let Some(hit) = self.pip_memo.borrow().get(&key) {
             return *hit;
         }
-        let found = providers::pip_provider(self.db, soname, cuda_major, self.python.as_ref());
+        let found = providers::pip_provider(
+            self.db,
+            soname,
+            cuda_major,
+            self.python.as_ref(),
+            Some(code),
+        );
         self.pip_memo.borrow_mut().insert(key, found);
         found
     }

@@ -96,16 +96,68 @@ pub fn pip_providers<'a>(
     found.into_iter().map(|(_, p, r)| (p, r)).collect()
 }
 
-/// The newest of [`pip_providers`].
+/// The GPU code (SASS, PTX) of the wheel's own kernels: the devices it runs on.
+pub type WheelCode<'a> = (&'a [u32], &'a [u32]);
+
+/// Which of [`pip_providers`] serves `soname`: the newest release, or the
+/// smallest release of the same package that loses nothing against it.
+/// Every release of one soname keeps its ABI (the soname is the contract,
+/// and each one on PyPI is at or above the versions MXNet's CUDA 11 builds
+/// were compiled with: docs/speed.md), so what an older release can lose is
+/// GPU code: it qualifies only where both releases' code is measured and,
+/// on every device `wheel` runs on, each library runs code at least as
+/// native as the newest's ([`crate::solve::gpu_code::select`]: SASS over
+/// PTX over none, the nearer architecture first). Without `wheel`: the newest.
 pub fn pip_provider<'a>(
     db: &'a Db,
     soname: &str,
     cuda_major: Option<u32>,
     python: Option<&crate::pep440::Version>,
+    wheel: Option<WheelCode>,
 ) -> Option<(&'a RedistPackage, &'a RedistRelease)> {
-    pip_providers(db, soname, cuda_major, python)
-        .into_iter()
-        .next()
+    let all = pip_providers(db, soname, cuda_major, python);
+    let (pkg, newest) = *all.first()?;
+    let Some(wheel) = wheel else {
+        return Some((pkg, newest));
+    };
+    all.into_iter()
+        .filter(|(p, r)| p.package == pkg.package && !r.yanked && no_worse_code(wheel, newest, r))
+        .min_by_key(|(_, r)| r.size)
+        .or(Some((pkg, newest)))
+}
+
+/// Whether `other` runs code at least as native as `newest` on every device
+/// `wheel` runs on, library by library (same sonames, code measured in both).
+fn no_worse_code(wheel: WheelCode, newest: &RedistRelease, other: &RedistRelease) -> bool {
+    use crate::solve::gpu_code::{select, GpuCode};
+    use crate::versions::ComputeCapability;
+    if std::ptr::eq(newest, other) {
+        return true;
+    }
+    fn code<'r>(r: &'r RedistRelease, soname: &str) -> Option<(&'r [u32], &'r [u32])> {
+        r.libraries
+            .iter()
+            .find(|l| l.soname == soname)
+            .and_then(|l| Some((l.sass.as_deref()?, l.ptx.as_deref()?)))
+    }
+    let rank = |c: Option<GpuCode>| match c {
+        None => (0, 0),
+        Some(GpuCode::Ptx { compute }) => (1, compute),
+        Some(GpuCode::Sass { sm }) => (2, sm),
+    };
+    let devices: Vec<ComputeCapability> = (1..=13)
+        .flat_map(|major| (0..=9).map(move |minor| ComputeCapability::new(major, minor)))
+        .filter(|cc| select(wheel.0, wheel.1, *cc).is_some())
+        .collect();
+    newest.libraries.len() == other.libraries.len()
+        && newest.libraries.iter().all(|l| {
+            let (Some(a), Some(b)) = (code(newest, &l.soname), code(other, &l.soname)) else {
+                return false;
+            };
+            devices
+                .iter()
+                .all(|cc| rank(select(b.0, b.1, *cc)) >= rank(select(a.0, a.1, *cc)))
+        })
 }
 
 /// The newest release of `package` (by name) compatible with `python`.
@@ -140,6 +192,32 @@ pub fn requirement_names(requires_dist: &[Dependency]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::pip_provider;
+
+    fn version(soname: &str, wheel: Option<super::WheelCode>) -> String {
+        let db = crate::db::Db::embedded().unwrap();
+        let (_, r) = pip_provider(&db, soname, Some(11), None, wheel).unwrap();
+        r.version.clone()
+    }
+
+    #[test]
+    fn smaller_release_only_where_no_device_the_wheel_runs_on_loses_code() {
+        // mxnet-cu112 1.9.1's own kernels: SASS sm_50 .. sm_86, no PTX.
+        let cu112: super::WheelCode = (&[50, 60, 70, 80, 86], &[]);
+        // Measured: 8.5.0.96 has the same SASS as 8.9.6.50 up to sm_86.
+        assert_eq!(version("libcudnn.so.8", Some(cu112)), "8.5.0.96");
+        assert_eq!(version("libcublas.so.11", Some(cu112)), "11.10.3.66");
+        assert_eq!(version("libcufft.so.10", Some(cu112)), "10.7.2.91");
+        // A wheel that runs on sm_90: the older releases have no sm_90 SASS.
+        let sm90: super::WheelCode = (&[90], &[]);
+        assert_eq!(version("libcudnn.so.8", Some(sm90)), "8.9.6.50");
+        assert_eq!(version("libcublas.so.11", Some(sm90)), "11.11.3.6");
+        // No wheel code: the newest, as before.
+        assert_eq!(version("libcudnn.so.8", None), "8.9.6.50");
+        // A release whose code is not measured (nvrtc) stays the newest.
+        assert_eq!(version("libnvrtc.so.11.2", Some(cu112)), "11.8.89");
+    }
+
     #[test]
     fn requirement_names_parse() {
         let reqs: Vec<super::Dependency> = [

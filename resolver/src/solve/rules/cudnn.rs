@@ -33,7 +33,7 @@ pub(crate) fn provider<'a>(
         l.cudnn = Some(choice(&c.value, soname, p.clone()));
         return Some(p);
     }
-    if let Some((pkg, r)) = cx.pip_provider(soname, cuda_major) {
+    if let Some((pkg, r)) = cx.pip_provider(soname, w) {
         let p = Provider::Pip {
             package: pkg.package.clone(),
             version: r.version.clone(),

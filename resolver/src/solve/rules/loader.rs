@@ -70,7 +70,7 @@ fn other<'a>(
     let pip = if soname.starts_with("libnvrtc.so") {
         super::nvrtc::pip_nvrtc(cx, soname, cuda_major)
     } else {
-        cx.pip_provider(soname, cuda_major)
+        cx.pip_provider(soname, w)
     };
     if let Some((pkg, r)) = pip.filter(|_| prefer_pip || !system.value.contains(soname)) {
         l.pip.insert(pkg.package.clone(), r);

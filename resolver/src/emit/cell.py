@@ -301,10 +301,10 @@ def _gpu_env_install(L, T, base, redist_dir, t0):
         _gpu_env_say("locked files already installed (%s)" % redist_dir)
         return
     _gpu_env_say_plan(fetch, reused, absent)
-    _gpu_env_say("installing %d of %d locked files (%s; %s reused from the runtime), "
-                 "hash-checked, without dependency resolution" % (
+    _gpu_env_say("installing %d of %d locked files (%s to download; %d served by the runtime, "
+                 "%s not downloaded), hash-checked, without dependency resolution" % (
                      len(fetch), len(T["packages"]), _gpu_env_mb(sum(p["size"] for p in fetch)),
-                     _gpu_env_mb(sum(p["size"] for p, _ in reused))))
+                     len(reused), _gpu_env_mb(sum(p["size"] for p, _ in reused))))
     os.makedirs(base, exist_ok=True)
     if redist:
         partial = redist_dir + ".partial"

@@ -249,26 +249,6 @@ def _gpu_env_pip(L, lines, req_file, extra):
                       % (r.returncode, cause, " ".join(cmd)))
 
 
-def _gpu_env_mb(n):
-    return "%.1f MB" % (n / 1e6)
-
-
-def _gpu_env_say_plan(fetch, reused, absent):
-    """What the install downloads and what it takes from the runtime, with sizes."""
-    for pkg, served in reused:
-        _gpu_env_say("reusing the runtime's %s instead of downloading %s %s (%s)" % (
-            ", ".join("%s from %s %s" % (so, rt["package"], rt["version"]) for so, rt in served),
-            pkg["name"], pkg["version"], _gpu_env_mb(pkg["size"])))
-    for p, have in absent:
-        rt = p["runtime"]
-        _gpu_env_say("the runtime's %s %s is %s: %s comes from the locked %s"
-                     % (rt["package"], rt["version"], "at " + have if have else "not installed",
-                        p["soname"], p["package"]))
-    for pkg in fetch:
-        _gpu_env_say("download %s %s (%s)" % (pkg["name"], pkg["version"],
-                                              _gpu_env_mb(pkg["size"])))
-
-
 def _gpu_env_install(L, T, base, redist_dir, t0):
     """Install exactly the locked files the runtime does not already serve,
     hash-checked, without dependency resolution: CUDA redistributables into

@@ -1,7 +1,8 @@
 # gpu-env runtime: the one implementation of the lock's loader policy
-# (preloads) and shim grammar, shared by the setup cell, `verify`'s Python
-# layer and the hook `cargo xtask install` writes. Generated code: see
-# resolver/src/emit/runtime.py in gpu-env.
+# (preloads, and which locked files the runtime's own wheels make
+# unnecessary to download) and shim grammar, shared by the setup cell,
+# `verify`'s Python layer and the hook `cargo xtask install` writes.
+# Generated code: see resolver/src/emit/runtime.py in gpu-env.
 
 
 class _GpuEnvStop(Exception):
@@ -97,6 +98,26 @@ def _gpu_env_fetch_plan(T):
     skip = set(pkg["name"] for pkg, _ in reused)
     fetch = [pkg for pkg in T["packages"] if pkg["name"] not in skip]
     return fetch, [(pkg, [(so, shared[so]) for so in sos]) for pkg, sos in reused], absent
+
+
+def _gpu_env_mb(n):
+    return "%.1f MB" % (n / 1e6)
+
+
+def _gpu_env_say_plan(fetch, reused, absent):
+    """What the install downloads and what it takes from the runtime, with sizes."""
+    for pkg, served in reused:
+        _gpu_env_say("reusing the runtime's %s instead of downloading %s %s (%s)" % (
+            ", ".join("%s from %s %s" % (so, rt["package"], rt["version"]) for so, rt in served),
+            pkg["name"], pkg["version"], _gpu_env_mb(pkg["size"])))
+    for p, have in absent:
+        rt = p["runtime"]
+        _gpu_env_say("the runtime's %s %s is %s: %s comes from the locked %s"
+                     % (rt["package"], rt["version"], "at " + have if have else "not installed",
+                        p["soname"], p["package"]))
+    for pkg in fetch:
+        _gpu_env_say("download %s %s (%s)" % (pkg["name"], pkg["version"],
+                                              _gpu_env_mb(pkg["size"])))
 
 
 def _gpu_env_preload(T, redist_dir, say=_gpu_env_say):

@@ -57,7 +57,10 @@ fn reuse_records() -> Vec<gpu_env::db::model::Reuse> {
         .filter(|u| u.serves.contains(wheel))
         .cloned()
         .collect();
-    assert!(!out.is_empty(), "colab-2026.08 has no reuse record for {wheel}");
+    assert!(
+        !out.is_empty(),
+        "colab-2026.08 has no reuse record for {wheel}"
+    );
     out
 }
 

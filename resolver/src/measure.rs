@@ -58,6 +58,8 @@ pub struct Measured {
     /// Why the GPU code of a packed library is unmeasured.
     pub unmeasured: Option<String>,
     pub library_sha256: Option<String>,
+    /// The highest glibc its `GLIBC_*` symbol versions need (`2.17`).
+    pub glibc: Option<String>,
     pub measured: String,
 }
 
@@ -157,6 +159,7 @@ pub fn measure_wheel(path: &Path, filename: &str) -> Result<Measured, MeasureErr
         packed: None,
         unmeasured: None,
         library_sha256: None,
+        glibc: None,
         measured: "placeholder: wheel lists no mxnet/ package (zip central directory)".into(),
     };
     if placeholder {
@@ -215,6 +218,7 @@ fn measure_library(lib: &[u8], shown: String, m: &mut Measured) -> Result<(), Me
             }
         }
     };
+    m.glibc = highest_glibc(&facts.glibc_versions);
     m.needed = facts.needed;
     m.rpath = facts.rpath;
     m.runpath = facts.runpath;
@@ -223,8 +227,22 @@ fn measure_library(lib: &[u8], shown: String, m: &mut Measured) -> Result<(), Me
         Some(c) => format!("; static_cudnn from {}", c.evidence.describe()),
         None => String::new(),
     };
-    m.measured = format!("{LIBRARY} inflated from the wheel (CRC-32 checked); needed/rpath/runpath from its ELF dynamic section; {how}{cudnn_how}; requires from *.dist-info/METADATA; bundled from the zip listing");
+    let glibc_how = match &m.glibc {
+        Some(_) => "; glibc: the highest GLIBC_ version its version-need table (.gnu.version_r, via DT_VERNEED) names",
+        None => "",
+    };
+    m.measured = format!("{LIBRARY} inflated from the wheel (CRC-32 checked); needed/rpath/runpath from its ELF dynamic section; {how}{cudnn_how}{glibc_how}; requires from *.dist-info/METADATA; bundled from the zip listing");
     Ok(())
+}
+
+/// The highest of `GLIBC_*` version names (`2.2.5`, `2.14`) as the glibc
+/// `MAJOR.MINOR` it needs, read by `tags::parse_glibc`.
+pub fn highest_glibc(names: &[String]) -> Option<String> {
+    names
+        .iter()
+        .filter_map(|n| crate::tags::parse_glibc(n))
+        .max()
+        .map(|(major, minor)| format!("{major}.{minor}"))
 }
 
 impl Measured {
@@ -271,6 +289,7 @@ impl Measured {
                 .collect(),
             sass: self.code.sass,
             ptx: self.code.ptx,
+            glibc: self.glibc,
             provenance: WheelProvenance {
                 source,
                 library_sha256: self.library_sha256,
@@ -294,6 +313,14 @@ mod tests {
             "x-1.data/scripts/mxnet/a"
         );
         assert_eq!(installed_path(LIBRARY), LIBRARY);
+    }
+
+    #[test]
+    fn highest_glibc_compares_versions_not_strings() {
+        let names = ["2.2.5", "2.14", "2.3.4", "2.4"].map(String::from);
+        assert_eq!(super::highest_glibc(&names).as_deref(), Some("2.14"));
+        assert_eq!(super::highest_glibc(&[]), None);
+        assert_eq!(super::highest_glibc(&["PRIVATE".into()]), None);
     }
 
     #[test]

@@ -600,6 +600,14 @@ fn check_wheel_file(
             "no_gpu_code disagrees with sass/ptx",
         );
     }
+    let glibc = f.glibc.as_deref();
+    if glibc.is_some_and(|g| crate::tags::parse_glibc(g).is_none() || g.matches('.').count() != 1) {
+        r.error(
+            file,
+            at("glibc"),
+            "glibc must be MAJOR.MINOR of glibc 2 (`2.17`); re-run `cargo xtask db ingest`",
+        );
+    }
     if f.provenance.measured.trim().is_empty() {
         r.error(
             file,

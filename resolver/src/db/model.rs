@@ -318,6 +318,11 @@ pub struct WheelFile {
     /// measured; a wheel with this set is not known to lack GPU code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unmeasured: Option<String>,
+    /// The highest glibc (`"2.17"`) the `GLIBC_*` symbol versions of
+    /// `mxnet/libmxnet.so` need (its `.gnu.version_r`); absent for
+    /// placeholders and records measured before it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glibc: Option<String>,
     /// The modules grouped by their exact SASS/PTX lists, most modules first;
     /// the counts add up to `modules`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -226,8 +226,9 @@ pub(crate) fn fixes(
     db: &Db,
     target: &Target,
     constraints: &Constraints,
-    _rejected: &[Rejection],
+    rejected: &[Rejection],
 ) -> Vec<String> {
+    let glibc = newer_glibc(db, target, rejected);
     let mut changes = software(db, target);
     changes.extend(pythons(db, target));
     if target.has_gpu() {
@@ -276,6 +277,7 @@ pub(crate) fn fixes(
             format!("{}: {}{note}", ch.words, enables(&c))
         })
         .collect();
+    out.extend(glibc);
     let gpus = target
         .gpus
         .as_ref()
@@ -294,6 +296,35 @@ pub(crate) fn fixes(
         );
     }
     out
+}
+
+/// A newer glibc, where some candidate broke only the `platform` rule and
+/// only by glibc (its manylinux tag or its library's symbol versions): the
+/// lowest glibc that enables one, naming the newest such release.
+fn newer_glibc(db: &Db, target: &Target, rejected: &[Rejection]) -> Option<String> {
+    let have = target.glibc.as_ref()?;
+    let only_platform: std::collections::BTreeSet<&str> = rejected
+        .iter()
+        .filter(|r| r.rules.iter().all(|b| b.rule == super::Rule::Platform))
+        .map(|r| r.filename.as_str())
+        .collect();
+    let (need, _, rel) = db
+        .wheel_files()
+        .filter(|(_, w)| only_platform.contains(w.filename.as_str()))
+        .filter_map(|(r, w)| {
+            let tags = crate::tags::WheelTags::new(&w.python_tag, &w.abi_tag, &w.platform_tag);
+            if !tags.is_linux_x86_64_or_any() {
+                return None;
+            }
+            let need = crate::tags::glibc_needed(&tags, w.glibc.as_deref())?;
+            let newest = std::cmp::Reverse(pep440::version(&r.version).ok());
+            Some((need, newest, r))
+        })
+        .min_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)))?;
+    Some(format!(
+        "use a Linux whose glibc is {}.{} or newer (the target has {}; `ldd --version` prints it): enables {}=={}",
+        need.0, need.1, have.value, rel.package, rel.version
+    ))
 }
 
 /// The fix when no MXNet wheel in compat-db has SASS for a device: build

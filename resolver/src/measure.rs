@@ -181,6 +181,50 @@ pub fn measure_wheel(path: &Path, filename: &str) -> Result<Measured, MeasureErr
     Ok(m)
 }
 
+/// The GPU code of one shared library a wheel ships (a cuDNN
+/// redistributable's `libcudnn*.so*`), read as [`measure_wheel`] reads
+/// libmxnet.so: the fatbin containers of `.nv_fatbin`, else of a scan.
+#[derive(Debug, Clone)]
+pub struct LibraryCode {
+    /// The zip member.
+    pub member: String,
+    /// sha256 of the inflated library.
+    pub sha256: String,
+    pub code: fatbin::FatbinCode,
+    /// Where the containers were found.
+    pub how: &'static str,
+}
+
+/// Every ELF shared library (`*.so`, `*.so.N`) in a wheel, with its GPU
+/// code; members that are not x86_64 ELF files are skipped.
+pub fn libraries_code(path: &Path) -> Result<Vec<LibraryCode>, MeasureError> {
+    let mut archive = zip::ZipArchive::open(path)?;
+    let members: Vec<zip::Entry> = archive
+        .entries()
+        .iter()
+        .filter(|e| {
+            let file = e.name.rsplit('/').next().unwrap_or("");
+            file.ends_with(".so") || file.contains(".so.")
+        })
+        .cloned()
+        .collect();
+    let mut out = Vec::new();
+    for e in members {
+        let lib = archive.read(&e)?;
+        let Ok(facts) = elf::read_elf(&lib) else {
+            continue;
+        };
+        let scanned = facts.fatbin_section.clone().map_or(&lib[..], |r| &lib[r]);
+        out.push(LibraryCode {
+            member: e.name.clone(),
+            sha256: crate::fsutil::sha256_hex(&lib),
+            code: fatbin::read_fatbins(scanned),
+            how: code_how(&facts),
+        });
+    }
+    Ok(out)
+}
+
 /// Where the GPU code and static cuDNN were read, as the record says it.
 fn code_how(facts: &elf::ElfFacts) -> &'static str {
     if facts.fatbin_section.is_some() {

@@ -16,9 +16,7 @@ use std::collections::HashMap;
 /// The one architecture gpu-env serves.
 pub const ARCH: &str = "x86_64";
 
-/// The largest glibc minor believed: manylinux tags are made for every
-/// minor from it down, so an absurd one (2.4294967295) must not be.
-pub const MAX_GLIBC_MINOR: u32 = 99;
+pub use crate::validate::{parse_glibc, MAX_GLIBC_MINOR};
 
 /// One tag triple.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -133,20 +131,6 @@ pub fn manylinux_glibc(platform: &str) -> Option<(u32, u32)> {
         let mut p = platform.strip_prefix("manylinux_")?.split('_');
         Some((p.next()?.parse().ok()?, p.next()?.parse().ok()?))
     }
-}
-
-/// `2.35` (or `2.35.1`) -> (2, 35); None unless glibc 2 with a minor of
-/// at most [`MAX_GLIBC_MINOR`] (at most three digits each part).
-pub fn parse_glibc(g: &str) -> Option<(u32, u32)> {
-    let mut it = g.trim().split('.');
-    let major = it.next()?;
-    let minor = it.next()?;
-    let digits = |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());
-    if major != "2" || !digits(minor) || !it.all(digits) {
-        return None;
-    }
-    let minor: u32 = minor.parse().ok().filter(|m| *m <= MAX_GLIBC_MINOR)?;
-    Some((2, minor))
 }
 
 /// The platform tags of Linux `arch` with glibc `(2, minor)`, best first, as

@@ -303,6 +303,7 @@ pub(crate) fn fixes(
 /// lowest glibc that enables one, naming the newest such release.
 fn newer_glibc(db: &Db, target: &Target, rejected: &[Rejection]) -> Option<String> {
     let have = target.glibc.as_ref()?;
+    let have_v = crate::validate::parse_glibc(&have.value)?;
     let only_platform: std::collections::BTreeSet<&str> = rejected
         .iter()
         .filter(|r| r.rules.iter().all(|b| b.rule == super::Rule::Platform))
@@ -316,7 +317,8 @@ fn newer_glibc(db: &Db, target: &Target, rejected: &[Rejection]) -> Option<Strin
             if !tags.is_linux_x86_64_or_any() {
                 return None;
             }
-            let need = crate::tags::glibc_needed(&tags, w.glibc.as_deref())?;
+            let need =
+                crate::tags::glibc_needed(&tags, w.glibc.as_deref()).filter(|n| *n > have_v)?;
             let newest = std::cmp::Reverse(pep440::version(&r.version).ok());
             Some((need, newest, r))
         })

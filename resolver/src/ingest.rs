@@ -116,9 +116,9 @@ fn existing(record: &Path) -> Result<Option<WheelRelease>, IngestError> {
 }
 
 /// Whether a record already has every fact this ingest measures (records
-/// written before modules were counted are measured again).
+/// written before modules were counted or glibc was read are measured again).
 fn measured_now(w: &WheelFile) -> bool {
-    w.placeholder || w.modules.is_some() || w.unmeasured.is_some()
+    w.placeholder || ((w.modules.is_some() || w.unmeasured.is_some()) && w.glibc.is_some())
 }
 
 /// Render a release record: deterministic, with a do-not-edit header.

@@ -58,6 +58,8 @@ pub struct Measured {
     /// Why the GPU code of a packed library is unmeasured.
     pub unmeasured: Option<String>,
     pub library_sha256: Option<String>,
+    /// The highest glibc its `GLIBC_*` symbol versions need (`2.17`).
+    pub glibc: Option<String>,
     pub measured: String,
 }
 
@@ -157,6 +159,7 @@ pub fn measure_wheel(path: &Path, filename: &str) -> Result<Measured, MeasureErr
         packed: None,
         unmeasured: None,
         library_sha256: None,
+        glibc: None,
         measured: "placeholder: wheel lists no mxnet/ package (zip central directory)".into(),
     };
     if placeholder {
@@ -176,6 +179,50 @@ pub fn measure_wheel(path: &Path, filename: &str) -> Result<Measured, MeasureErr
         m.measured = m.measured.replacen(LIBRARY, &entry.name, 1);
     }
     Ok(m)
+}
+
+/// The GPU code of one shared library a wheel ships (a cuDNN
+/// redistributable's `libcudnn*.so*`), read as [`measure_wheel`] reads
+/// libmxnet.so: the fatbin containers of `.nv_fatbin`, else of a scan.
+#[derive(Debug, Clone)]
+pub struct LibraryCode {
+    /// The zip member.
+    pub member: String,
+    /// sha256 of the inflated library.
+    pub sha256: String,
+    pub code: fatbin::FatbinCode,
+    /// Where the containers were found.
+    pub how: &'static str,
+}
+
+/// Every ELF shared library (`*.so`, `*.so.N`) in a wheel, with its GPU
+/// code; members that are not x86_64 ELF files are skipped.
+pub fn libraries_code(path: &Path) -> Result<Vec<LibraryCode>, MeasureError> {
+    let mut archive = zip::ZipArchive::open(path)?;
+    let members: Vec<zip::Entry> = archive
+        .entries()
+        .iter()
+        .filter(|e| {
+            let file = e.name.rsplit('/').next().unwrap_or("");
+            file.ends_with(".so") || file.contains(".so.")
+        })
+        .cloned()
+        .collect();
+    let mut out = Vec::new();
+    for e in members {
+        let lib = archive.read(&e)?;
+        let Ok(facts) = elf::read_elf(&lib) else {
+            continue;
+        };
+        let scanned = facts.fatbin_section.clone().map_or(&lib[..], |r| &lib[r]);
+        out.push(LibraryCode {
+            member: e.name.clone(),
+            sha256: crate::fsutil::sha256_hex(&lib),
+            code: fatbin::read_fatbins(scanned),
+            how: code_how(&facts),
+        });
+    }
+    Ok(out)
 }
 
 /// Where the GPU code and static cuDNN were read, as the record says it.
@@ -215,6 +262,7 @@ fn measure_library(lib: &[u8], shown: String, m: &mut Measured) -> Result<(), Me
             }
         }
     };
+    m.glibc = highest_glibc(&facts.glibc_versions);
     m.needed = facts.needed;
     m.rpath = facts.rpath;
     m.runpath = facts.runpath;
@@ -223,8 +271,22 @@ fn measure_library(lib: &[u8], shown: String, m: &mut Measured) -> Result<(), Me
         Some(c) => format!("; static_cudnn from {}", c.evidence.describe()),
         None => String::new(),
     };
-    m.measured = format!("{LIBRARY} inflated from the wheel (CRC-32 checked); needed/rpath/runpath from its ELF dynamic section; {how}{cudnn_how}; requires from *.dist-info/METADATA; bundled from the zip listing");
+    let glibc_how = match &m.glibc {
+        Some(_) => "; glibc: the highest GLIBC_ version its version-need table (.gnu.version_r, via DT_VERNEED) names",
+        None => "",
+    };
+    m.measured = format!("{LIBRARY} inflated from the wheel (CRC-32 checked); needed/rpath/runpath from its ELF dynamic section; {how}{cudnn_how}{glibc_how}; requires from *.dist-info/METADATA; bundled from the zip listing");
     Ok(())
+}
+
+/// The highest of `GLIBC_*` version names (`2.2.5`, `2.14`) as the glibc
+/// `MAJOR.MINOR` it needs, read by `tags::parse_glibc`.
+pub fn highest_glibc(names: &[String]) -> Option<String> {
+    names
+        .iter()
+        .filter_map(|n| crate::tags::parse_glibc(n))
+        .max()
+        .map(|(major, minor)| format!("{major}.{minor}"))
 }
 
 impl Measured {
@@ -271,6 +333,7 @@ impl Measured {
                 .collect(),
             sass: self.code.sass,
             ptx: self.code.ptx,
+            glibc: self.glibc,
             provenance: WheelProvenance {
                 source,
                 library_sha256: self.library_sha256,
@@ -294,6 +357,14 @@ mod tests {
             "x-1.data/scripts/mxnet/a"
         );
         assert_eq!(installed_path(LIBRARY), LIBRARY);
+    }
+
+    #[test]
+    fn highest_glibc_compares_versions_not_strings() {
+        let names = ["2.2.5", "2.14", "2.3.4", "2.4"].map(String::from);
+        assert_eq!(super::highest_glibc(&names).as_deref(), Some("2.14"));
+        assert_eq!(super::highest_glibc(&[]), None);
+        assert_eq!(super::highest_glibc(&["PRIVATE".into()]), None);
     }
 
     #[test]

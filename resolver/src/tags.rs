@@ -16,9 +16,7 @@ use std::collections::HashMap;
 /// The one architecture gpu-env serves.
 pub const ARCH: &str = "x86_64";
 
-/// The largest glibc minor believed: manylinux tags are made for every
-/// minor from it down, so an absurd one (2.4294967295) must not be.
-pub const MAX_GLIBC_MINOR: u32 = 99;
+pub use crate::validate::{parse_glibc, MAX_GLIBC_MINOR};
 
 /// One tag triple.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -135,20 +133,6 @@ pub fn manylinux_glibc(platform: &str) -> Option<(u32, u32)> {
     }
 }
 
-/// `2.35` (or `2.35.1`) -> (2, 35); None unless glibc 2 with a minor of
-/// at most [`MAX_GLIBC_MINOR`] (at most three digits each part).
-pub fn parse_glibc(g: &str) -> Option<(u32, u32)> {
-    let mut it = g.trim().split('.');
-    let major = it.next()?;
-    let minor = it.next()?;
-    let digits = |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());
-    if major != "2" || !digits(minor) || !it.all(digits) {
-        return None;
-    }
-    let minor: u32 = minor.parse().ok().filter(|m| *m <= MAX_GLIBC_MINOR)?;
-    Some((2, minor))
-}
-
 /// The platform tags of Linux `arch` with glibc `(2, minor)`, best first, as
 /// `packaging.tags` orders them: `manylinux_2_<m>_<arch>` from the glibc
 /// down to 2.5, each legacy alias (manylinux2014 = 2.17, manylinux2010 =
@@ -188,6 +172,33 @@ pub fn platform_mismatch(w: &WheelTags, glibc: Option<(u32, u32)>) -> Option<Mis
     }
 }
 
+/// Why `library`, whose `GLIBC_*` symbol versions need glibc `need`
+/// (`2.17`, as compat-db records it), does not load on glibc `have`; None
+/// when it does or either is unknown.
+pub fn symbols_mismatch(
+    library: &str,
+    need: Option<&str>,
+    have: Option<(u32, u32)>,
+) -> Option<Mismatch> {
+    match (need.and_then(parse_glibc), have) {
+        (Some(need), Some(have)) if need > have => Some(Mismatch::GlibcSymbols {
+            library: library.to_string(),
+            need,
+            have,
+        }),
+        _ => None,
+    }
+}
+
+/// The lowest glibc on which a Linux x86_64 wheel both installs (its
+/// manylinux tags, [`platform_mismatch`]) and loads (its library's symbol
+/// versions, [`symbols_mismatch`]); None when neither asks for one.
+pub fn glibc_needed(w: &WheelTags, symbols: Option<&str>) -> Option<(u32, u32)> {
+    let plain = w.platform.iter().any(|p| p == "any" || p == "linux_x86_64");
+    let tags = w.glibc_floor().filter(|_| !plain);
+    tags.max(symbols.and_then(parse_glibc))
+}
+
 /// A CPython on Linux x86_64.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Interpreter {
@@ -206,6 +217,14 @@ pub enum Mismatch {
     #[error("{platform} needs glibc {}.{}; the target has {}.{}", need.0, need.1, have.0, have.1)]
     Glibc {
         platform: String,
+        need: (u32, u32),
+        have: (u32, u32),
+    },
+    /// pip installs the wheel, but the loader refuses its library: the
+    /// library's `GLIBC_*` symbol versions need a newer glibc.
+    #[error("{library} needs glibc {}.{} (its GLIBC_{}.{} symbol versions); the target has {}.{}, so `import mxnet` fails with `version 'GLIBC_{}.{}' not found`", need.0, need.1, need.0, need.1, have.0, have.1, need.0, need.1)]
+    GlibcSymbols {
+        library: String,
         need: (u32, u32),
         have: (u32, u32),
     },
@@ -620,6 +639,19 @@ mod tests {
         assert_eq!(got(&[mxnet_py3, numpy]), ["3.11"]);
         let both = of("mxnet_cu100-1.5.1-py2.py3-none-manylinux1_x86_64.whl");
         assert_eq!(got(&[both]), ["2.7", "3.0 or later"]);
+    }
+
+    #[test]
+    fn symbol_versions_newer_than_the_glibc_do_not_load() {
+        let lib = "mxnet/libmxnet.so";
+        let m = symbols_mismatch(lib, Some("2.27"), Some((2, 17))).expect("2.27 > 2.17");
+        assert_eq!(
+            m.to_string(),
+            "mxnet/libmxnet.so needs glibc 2.27 (its GLIBC_2.27 symbol versions); the target has 2.17, so `import mxnet` fails with `version 'GLIBC_2.27' not found`"
+        );
+        assert_eq!(symbols_mismatch(lib, Some("2.17"), Some((2, 17))), None);
+        assert_eq!(symbols_mismatch(lib, Some("2.17"), None), None);
+        assert_eq!(symbols_mismatch(lib, None, Some((2, 5))), None);
     }
 
     #[test]

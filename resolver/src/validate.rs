@@ -241,6 +241,24 @@ pub fn shown(s: &str, max: usize) -> String {
     format!("{}... ({} more characters)", escape_control(&head), n - max)
 }
 
+/// The largest glibc minor believed: manylinux tags are made for every
+/// minor from it down, so an absurd one (2.4294967295) must not be.
+pub const MAX_GLIBC_MINOR: u32 = 99;
+
+/// `2.35` (or `2.35.1`) -> (2, 35); None unless glibc 2 with a minor of
+/// at most [`MAX_GLIBC_MINOR`] (at most three digits each part).
+pub fn parse_glibc(g: &str) -> Option<(u32, u32)> {
+    let mut it = g.trim().split('.');
+    let major = it.next()?;
+    let minor = it.next()?;
+    let digits = |s: &str| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit());
+    if major != "2" || !digits(minor) || !it.all(digits) {
+        return None;
+    }
+    let minor: u32 = minor.parse().ok().filter(|m| *m <= MAX_GLIBC_MINOR)?;
+    Some((2, minor))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -155,3 +155,39 @@ fn cpython_specific_wheels_fit_only_their_python() {
         );
     }
 }
+
+/// apache/mxnet#15669 ("pypi manylinux1 is not manylinux1"): on CentOS 6
+/// (glibc 2.12) `pip install mxnet` (1.5.0, tagged manylinux1: glibc 2.5)
+/// installs, and `import mxnet` fails with ``version `GLIBC_2.16' not
+/// found``. The measured GLIBC_ symbol versions of its libmxnet.so need
+/// 2.16: the platform rule rejects it for that, and the fix names the
+/// glibc that loads it. The target's glibc comes from the Python probe
+/// (replayed: tests/fixtures/probe/python-centos6-py27.json).
+#[test]
+fn a_library_needing_a_newer_glibc_than_the_target_is_rejected() {
+    let d = tempfile::tempdir().unwrap();
+    let py = d.path().join("python2.7");
+    let answer = probe_fixture("python-centos6-py27.json");
+    script(&py, &format!("cat <<'EOF'\n{answer}EOF"));
+    let py = py.to_string_lossy().into_owned();
+    let v = resolve(&[
+        "--target",
+        "local",
+        "--no-gpu",
+        "--python",
+        &py,
+        "--mxnet",
+        "mxnet==1.5.0",
+    ]);
+    assert_eq!(v["mxnet"], serde_json::Value::Null, "{v:#}");
+    let why = reasons(&v, "mxnet-1.5.0-py2.py3-none-manylinux1_x86_64.whl");
+    assert!(
+        why.iter().any(|w| w.starts_with("platform: mxnet/libmxnet.so needs glibc 2.16 (its GLIBC_2.16 symbol versions); the target has 2.12")),
+        "{why:#?}"
+    );
+    let fixes = v["fixes"].to_string();
+    assert!(
+        fixes.contains("use a Linux whose glibc is 2.16 or newer (the target has 2.12; `ldd --version` prints it): enables mxnet==1.5.0"),
+        "{fixes}"
+    );
+}

@@ -98,3 +98,32 @@ fn a_driver_older_than_the_gpu_is_rejected_with_the_driver_that_works() {
     let v = resolve("GTX 1080", "418.67", "10.1", None);
     assert!(reasons(&v, "mxnet-cu101", "driver").is_empty(), "{v:#}");
 }
+
+/// The fix for a GPU no wheel has SASS for, on the CLI: apache/mxnet#21190
+/// (CUDA 12.1 source builds fail in src/executor/cuda_graphs.h, the same
+/// call 1.9.1 makes) rules out every toolkit that targets Blackwell, so no
+/// build route is offered for it; for Hopper the one older toolkit that
+/// targets it, CUDA 11.8, is named as untried, not recommended. Both name
+/// what works: the CPU wheel and the GPUs the 1.9.1 wheels cover. Drivers
+/// as replayed in tests/fixtures/probe/smi-h100-580.csv and
+/// tests/fixtures/runtimes/colab-g4.smi.
+#[test]
+fn gpus_no_wheel_covers_get_no_route_known_to_fail() {
+    for (gpu, route) in [
+        ("H100", "no source build is known to work: MXNet 1.9.1 does not compile with CUDA 12.0 or later"),
+        ("12.0", "no route to build one is known: nvcc targets sm_120 from CUDA 12.8 on"),
+        ("B200", "no route to build one is known: nvcc targets sm_100 from CUDA 12.8 on"),
+    ] {
+        let v = resolve(gpu, "580.82.07", "12.8", None);
+        let fixes = v["fixes"].to_string();
+        assert!(fixes.contains(route), "{gpu}: {fixes}");
+        assert!(fixes.contains("https://github.com/apache/mxnet/issues/21190"), "{gpu}: {fixes}");
+        assert!(
+            fixes.contains("What works: the CPU wheel (`cargo xtask resolve --no-gpu`)"),
+            "{gpu}: {fixes}"
+        );
+        if gpu != "H100" {
+            assert!(!fixes.contains("MXNET_CUDA_ARCH"), "{gpu}: {fixes}");
+        }
+    }
+}

@@ -278,3 +278,45 @@ fn upx_layout_unpacks_and_hostile_variants_are_errors() {
     other[n - 36 + 5] = 12; // another UPX format
     assert_eq!(upx::unpack(&other).unwrap_err(), upx::UpxError::Format(12));
 }
+
+/// The GLIBC_ version names a library needs (`.gnu.version_r`), read as the
+/// loader finds them (DT_VERNEED), equal binutils' `readelf -V` listing, with
+/// and without section headers. The library calls `getentropy`, a GLIBC_2.25
+/// symbol, so the highest is that and not the baseline 2.2.5.
+#[test]
+fn glibc_version_needs_match_readelf_with_and_without_section_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("entropy.c");
+    std::fs::write(
+        &src,
+        "#include <unistd.h>\nint gpu_env_entropy(void *b) { return getentropy(b, 8); }\n",
+    )
+    .unwrap();
+    let so = dir.path().join("libentropy.so");
+    let st = Command::new("gcc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&so)
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(st.success(), "gcc failed");
+    let out = Command::new("readelf").arg("-V").arg(&so).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut want: Vec<String> = text
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("GLIBC_"))
+        .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+        .map(str::to_string)
+        .collect();
+    want.sort();
+    want.dedup();
+    assert!(want.contains(&"2.25".to_string()), "readelf -V: {text}");
+    let mut bytes = std::fs::read(&so).unwrap();
+    assert_eq!(elf::read_elf(&bytes).unwrap().glibc_versions, want);
+    strip_section_headers(&mut bytes);
+    let facts = elf::read_elf(&bytes).unwrap();
+    assert!(!facts.has_section_headers);
+    assert_eq!(facts.glibc_versions, want);
+    let highest = gpu_env::measure::highest_glibc(&facts.glibc_versions);
+    assert_eq!(highest.as_deref(), Some("2.25"));
+}

@@ -44,8 +44,22 @@ struct Ingest {
     force: bool,
 }
 
+/// `db gpu-code`: the GPU code of every shared library in wheel files.
+#[derive(clap::Args)]
+struct GpuCode {
+    /// Wheel files (a cuDNN redistributable, an MXNet wheel).
+    #[arg(required = true)]
+    wheels: Vec<std::path::PathBuf>,
+}
+
 fn command() -> clap::Command {
-    let cmd = Cli::command();
+    let cmd = Cli::command().mut_subcommand("db", |db| {
+        db.subcommand(
+            GpuCode::augment_args(clap::Command::new("gpu-code")).about(
+                "Print the SASS/PTX architectures of every shared library in wheel files (read as `db ingest` reads libmxnet.so).",
+            ),
+        )
+    });
     #[cfg(feature = "net")]
     let cmd = cmd.mut_subcommand("db", |db| {
         db.subcommand(
@@ -58,6 +72,12 @@ fn command() -> clap::Command {
 
 pub(crate) fn run() -> ExitCode {
     let matches = command().get_matches();
+    if let Some(("db", db)) = matches.subcommand() {
+        if let Some(("gpu-code", m)) = db.subcommand() {
+            let a = GpuCode::from_arg_matches(m).unwrap_or_else(|e| e.exit());
+            return gpu_code(&a.wheels);
+        }
+    }
     #[cfg(feature = "net")]
     if let Some(("db", db)) = matches.subcommand() {
         if let Some(("ingest", m)) = db.subcommand() {
@@ -72,6 +92,33 @@ pub(crate) fn run() -> ExitCode {
         Task::GpuEnv(c) => gpu_env::cli::run(c, db),
         Task::E2e(args) => gpu_env::cli::finish(crate::e2e_cmd::run(&args, db)),
     }
+}
+
+/// One line per library: member, sha256, SASS, PTX, modules, where read.
+fn gpu_code(wheels: &[std::path::PathBuf]) -> ExitCode {
+    for w in wheels {
+        match gpu_env::measure::libraries_code(w) {
+            Ok(libs) => {
+                for l in libs {
+                    println!(
+                        "{}: {} sha256 {} sass {:?} ptx {:?} modules {} ({})",
+                        w.display(),
+                        l.member,
+                        l.sha256,
+                        l.code.sass,
+                        l.code.ptx,
+                        l.code.containers,
+                        l.how
+                    );
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {}: {e}", w.display());
+                return ExitCode::from(1);
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 #[cfg(feature = "net")]

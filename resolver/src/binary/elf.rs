@@ -16,6 +16,9 @@ pub struct ElfFacts {
     pub has_section_headers: bool,
     /// The section header table was present but unreadable and was ignored.
     pub bad_section_headers: bool,
+    /// The `GLIBC_*` version names the file needs (`.gnu.version_r`, found
+    /// through `DT_VERNEED`), as written (`2.2.5`, `2.17`), sorted, once each.
+    pub glibc_versions: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,5 +87,75 @@ fn facts(elf: &Elf, bytes: &[u8]) -> Result<ElfFacts, ElfError> {
         fatbin_section,
         has_section_headers: !elf.section_headers.is_empty(),
         bad_section_headers: false,
+        glibc_versions: glibc_versions(elf, bytes),
     })
+}
+
+/// At most this many version-need entries (files, and versions per file)
+/// are read: real libraries have a few dozen.
+const MAX_VERNEED: usize = 4096;
+
+fn u16_at(b: &[u8], at: usize) -> Option<usize> {
+    let s = b.get(at..at.checked_add(2)?)?;
+    Some(usize::from(u16::from_le_bytes([s[0], s[1]])))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<usize> {
+    let s = b.get(at..at.checked_add(4)?)?;
+    usize::try_from(u32::from_le_bytes([s[0], s[1], s[2], s[3]])).ok()
+}
+
+/// The `GLIBC_x.y[.z]` names of the version-need table (`Elf64_Verneed`
+/// entries, each with `Elf64_Vernaux` entries naming a version in
+/// `.dynstr`). It is found through the dynamic section (`DT_VERNEED`,
+/// `DT_VERNEEDNUM`), as the loader finds it, so it is read also where the
+/// section headers are gone. A malformed table yields what was read before
+/// the fault.
+fn glibc_versions(elf: &Elf, bytes: &[u8]) -> Vec<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let Some(info) = elf.dynamic.as_ref().map(|d| &d.info) else {
+        return vec![];
+    };
+    let (Ok(mut at), Ok(count)) = (
+        usize::try_from(info.verneed),
+        usize::try_from(info.verneednum),
+    ) else {
+        return vec![];
+    };
+    if at == 0 {
+        return vec![];
+    }
+    for _ in 0..count.min(MAX_VERNEED) {
+        let (Some(cnt), Some(aux), Some(next)) = (
+            u16_at(bytes, at + 2),
+            u32_at(bytes, at + 8),
+            u32_at(bytes, at + 12),
+        ) else {
+            break;
+        };
+        let mut a = at.saturating_add(aux);
+        for _ in 0..cnt.min(MAX_VERNEED) {
+            let (Some(name), Some(anext)) = (u32_at(bytes, a + 8), u32_at(bytes, a + 12)) else {
+                break;
+            };
+            if let Some(v) = elf
+                .dynstrtab
+                .get_at(name)
+                .and_then(|n| n.strip_prefix("GLIBC_"))
+            {
+                if v.starts_with(|c: char| c.is_ascii_digit()) {
+                    out.insert(v.to_string());
+                }
+            }
+            if anext == 0 {
+                break;
+            }
+            a = a.saturating_add(anext);
+        }
+        if next == 0 {
+            break;
+        }
+        at = at.saturating_add(next);
+    }
+    out.into_iter().collect()
 }

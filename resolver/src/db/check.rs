@@ -141,6 +141,7 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
     check_breakers(&mut r, db);
     check_python(&mut r, db);
     check_defects(&mut r, db);
+    check_source_builds(&mut r, &refs);
     for (file, p) in &db.redist {
         check_redist(&mut r, &refs, file, p);
     }
@@ -440,6 +441,41 @@ fn check_defects(r: &mut Reporter, db: &Db) {
     }
 }
 
+/// defects.toml `[[source_build]]`: a recorded release, a CUDA in
+/// cuda.toml, an error and sources.
+fn check_source_builds(r: &mut Reporter, refs: &Refs) {
+    for (i, b) in refs.db.source_builds.iter().enumerate() {
+        let at = |k: &str| vec![key("source_build"), Seg::Index(i), key(k)];
+        if !refs.db.wheels.iter().any(|(_, w)| w.version == b.release) {
+            r.error(
+                "defects.toml",
+                at("release"),
+                format!("MXNet {} has no record in wheels/mxnet/", b.release),
+            );
+        }
+        if refs.unknown_cuda(&b.cuda_from) {
+            r.error(
+                "defects.toml",
+                at("cuda_from"),
+                format!("CUDA {} is not in cuda.toml", b.cuda_from),
+            );
+        }
+        if b.error.trim().is_empty() || !is_plain_text(&b.error) {
+            r.error(
+                "defects.toml",
+                at("error"),
+                "say what the build prints, as plain text",
+            );
+        }
+        check_sources(
+            r,
+            "defects.toml",
+            vec![key("source_build"), Seg::Index(i)],
+            &b.source,
+        );
+    }
+}
+
 /// The sonames cuda.toml/cudnn.toml give a redist component for its CUDA
 /// major: cuDNN's, NCCL's one, or the toolkit library keys it prefixes.
 fn redist_known_sonames<'a>(db: &'a Db, p: &RedistPackage) -> BTreeSet<&'a str> {
@@ -632,6 +668,16 @@ fn check_wheel_file(
             file,
             at("no_gpu_code"),
             "no_gpu_code disagrees with sass/ptx",
+        );
+    }
+    let glibc = f.glibc.as_deref();
+    if glibc
+        .is_some_and(|g| crate::validate::parse_glibc(g).is_none() || g.matches('.').count() != 1)
+    {
+        r.error(
+            file,
+            at("glibc"),
+            "glibc must be MAJOR.MINOR of glibc 2 (`2.17`); re-run `cargo xtask db ingest`",
         );
     }
     if f.provenance.measured.trim().is_empty() {
@@ -905,6 +951,15 @@ fn check_arch_support(r: &mut Reporter, db: &Db) {
                     at("max_cc"),
                     format!("max_cc is below min_cc {}", a.min_cc),
                 );
+            }
+            match (&a.sha256, &a.measured) {
+                (None, None) => {}
+                (Some(h), Some(m)) if is_sha256(h) && !m.trim().is_empty() => {}
+                _ => r.error(
+                    "cudnn.toml",
+                    at("sha256"),
+                    "a measured row gives the wheel's sha256 (64 lowercase hex digits) and `measured` together",
+                ),
             }
             check_sources(
                 r,

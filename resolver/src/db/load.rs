@@ -135,9 +135,7 @@ pub fn load_files(files: &[SourceFile]) -> Result<Db, Vec<Diagnostic>> {
                     db.python = x.support;
                 }
             }
-            "defects.toml" => {
-                db.defects = parse_file::<DefectFile>(f, &mut diags).map_or(vec![], |x| x.defect)
-            }
+            "defects.toml" => (db.defects, db.source_builds) = defects(f, &mut diags),
             _ if p.starts_with("redist/") => {
                 if let Some(x) = parse_file::<RedistPackage>(f, &mut diags) {
                     db.redist.push((p.to_string(), x));
@@ -236,6 +234,12 @@ pub fn read_dir_files(root: &Path) -> Result<Vec<SourceFile>, DbDirError> {
     Ok(out)
 }
 
+/// defects.toml: its `[[defect]]` and `[[source_build]]` records (none when
+/// it does not parse; the diagnostic says why).
+fn defects(f: &SourceFile, diags: &mut Vec<Diagnostic>) -> (Vec<Defect>, Vec<SourceBuild>) {
+    parse_file::<DefectFile>(f, diags).map_or_else(Default::default, |x| (x.defect, x.source_build))
+}
+
 /// Fast path for the embedded copy: typed deserialization of the build-time
 /// JSON, then the cross-file checks. None when any file does not
 /// deserialize (the caller then takes the TOML path for positions).
@@ -253,7 +257,10 @@ pub(crate) fn load_embedded_json(
             "cudnn.toml" => db.cudnn = parse::<CudnnFile>(json)?.cudnn,
             "breakers.toml" => db.breakers = parse::<BreakerFile>(json)?.breaker,
             "python.toml" => db.python = parse::<PythonSupportFile>(json)?.support,
-            "defects.toml" => db.defects = parse::<DefectFile>(json)?.defect,
+            "defects.toml" => {
+                let x = parse::<DefectFile>(json)?;
+                (db.defects, db.source_builds) = (x.defect, x.source_build);
+            }
             _ if p.starts_with("redist/") => db.redist.push((p.to_string(), parse(json)?)),
             _ if p.starts_with("wheels/mxnet/") => db.wheels.push((p.to_string(), parse(json)?)),
             _ if p.starts_with("runtimes/") => db.runtimes.push((p.to_string(), parse(json)?)),

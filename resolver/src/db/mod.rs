@@ -26,6 +26,9 @@ pub struct Db {
     pub python: Vec<PythonSupport>,
     /// `defects.toml`: releases broken as published.
     pub defects: Vec<Defect>,
+    /// `defects.toml` `[[source_build]]`: releases that do not compile with
+    /// newer CUDA toolkits.
+    pub source_builds: Vec<SourceBuild>,
     /// (file, record) pairs, sorted by file.
     pub redist: Vec<(String, RedistPackage)>,
     pub wheels: Vec<(String, WheelRelease)>,
@@ -204,6 +207,7 @@ impl Db {
             "breakers": self.breakers,
             "python": self.python,
             "defects": self.defects,
+            "source_builds": self.source_builds,
             "redist": self.redist.iter().map(|(_, r)| r).collect::<Vec<_>>(),
             "wheels": wheels,
             "runtimes": self.runtimes.iter().map(|(_, r)| r).collect::<Vec<_>>(),

@@ -99,6 +99,13 @@ pub struct CudnnArch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_cc: Option<ComputeCapability>,
     pub source: String,
+    /// For a row measured from a redistributable wheel (`source` is its
+    /// PyPI listing) instead of read from a matrix: the wheel's sha256 and
+    /// how its SASS was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -246,6 +253,20 @@ pub struct RedistLibrary {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct DefectFile {
     pub defect: Vec<Defect>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_build: Vec<SourceBuild>,
+}
+
+/// A release whose source does not compile with CUDA toolkits from
+/// `cuda_from` on (an API it calls changed), so a source build for a GPU
+/// that only those toolkits target is no route.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct SourceBuild {
+    pub release: String,
+    pub cuda_from: CudaVersion,
+    /// What the build prints (plain text).
+    pub error: String,
+    pub source: Vec<String>,
 }
 
 /// A release whose libmxnet.so links (`DT_NEEDED`) a library its wheel does
@@ -328,6 +349,11 @@ pub struct WheelFile {
     /// measured; a wheel with this set is not known to lack GPU code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unmeasured: Option<String>,
+    /// The highest glibc (`"2.17"`) the `GLIBC_*` symbol versions of
+    /// `mxnet/libmxnet.so` need (its `.gnu.version_r`); absent for
+    /// placeholders and records measured before it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glibc: Option<String>,
     /// The modules grouped by their exact SASS/PTX lists, most modules first;
     /// the counts add up to `modules`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -226,8 +226,9 @@ pub(crate) fn fixes(
     db: &Db,
     target: &Target,
     constraints: &Constraints,
-    _rejected: &[Rejection],
+    rejected: &[Rejection],
 ) -> Vec<String> {
+    let glibc = newer_glibc(db, target, rejected);
     let mut changes = software(db, target);
     changes.extend(pythons(db, target));
     if target.has_gpu() {
@@ -276,6 +277,7 @@ pub(crate) fn fixes(
             format!("{}: {}{note}", ch.words, enables(&c))
         })
         .collect();
+    out.extend(glibc);
     let gpus = target
         .gpus
         .as_ref()
@@ -296,9 +298,45 @@ pub(crate) fn fixes(
     out
 }
 
-/// The fix when no MXNet wheel in compat-db has SASS for a device: build
-/// from source. None when some wheel has SASS for it. The GPUs the newest
-/// final release covers are read from compat-db, not typed here.
+/// A newer glibc, where some candidate broke only the `platform` rule and
+/// only by glibc (its manylinux tag or its library's symbol versions): the
+/// lowest glibc that enables one, naming the newest such release.
+fn newer_glibc(db: &Db, target: &Target, rejected: &[Rejection]) -> Option<String> {
+    let have = target.glibc.as_ref()?;
+    let have_v = crate::validate::parse_glibc(&have.value)?;
+    let only_platform: std::collections::BTreeSet<&str> = rejected
+        .iter()
+        .filter(|r| r.rules.iter().all(|b| b.rule == super::Rule::Platform))
+        .map(|r| r.filename.as_str())
+        .collect();
+    let (need, _, rel) = db
+        .wheel_files()
+        .filter(|(_, w)| only_platform.contains(w.filename.as_str()))
+        .filter_map(|(r, w)| {
+            let tags = crate::tags::WheelTags::new(&w.python_tag, &w.abi_tag, &w.platform_tag);
+            if !tags.is_linux_x86_64_or_any() {
+                return None;
+            }
+            let need =
+                crate::tags::glibc_needed(&tags, w.glibc.as_deref()).filter(|n| *n > have_v)?;
+            let newest = std::cmp::Reverse(pep440::version(&r.version).ok());
+            Some((need, newest, r))
+        })
+        .min_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)))?;
+    Some(format!(
+        "use a Linux whose glibc is {}.{} or newer (the target has {}; `ldd --version` prints it): enables {}=={}",
+        need.0, need.1, have.value, rel.package, rel.version
+    ))
+}
+
+/// The fix when no MXNet wheel in compat-db has SASS for a device: what is
+/// known about building one, then what works instead. None when some wheel
+/// has SASS for it. The CUDA releases that target the device (cuda.toml
+/// `sm`), the newest final release and the GPUs its wheels cover, and the
+/// toolkits that release does not compile with (defects.toml
+/// `[[source_build]]`) are read from compat-db, not typed here; a build
+/// route is never offered where every toolkit that targets the device is
+/// one the release does not compile with.
 pub fn build_from_source(db: &Db, name: &str, cc: ComputeCapability) -> Option<String> {
     let runs = |sass: &[u32], cc: ComputeCapability| {
         matches!(
@@ -309,19 +347,77 @@ pub fn build_from_source(db: &Db, name: &str, cc: ComputeCapability) -> Option<S
     if db.wheel_files().any(|(_, w)| runs(&w.sass, cc)) {
         return None;
     }
-    let advice = format!(
-        "No MXNet wheel in compat-db has SASS for {name} (sm_{}): build MXNet from source with MXNET_CUDA_ARCH={}.{} (CMake -DMXNET_CUDA_ARCH=\"{}.{}\")",
-        cc.sm(), cc.major, cc.minor, cc.major, cc.minor
-    );
-    Some(match newest_cover(db) {
+    let cover = newest_cover(db);
+    let route = source_route(db, cc, cover.as_ref().map(|c| c.0.as_str()));
+    let instead = match &cover {
         Some((version, sass, gpus)) => format!(
-            "{advice}, or use a GPU the {version} wheels cover (sm_{} to sm_{}: {})",
+            "the CPU wheel (`cargo xtask resolve --no-gpu`), or a GPU the {version} wheels cover (sm_{} to sm_{}: {})",
             sass.first().unwrap_or(&0),
             sass.last().unwrap_or(&0),
             gpus.join(", ")
         ),
-        None => advice,
-    })
+        None => "the CPU wheel (`cargo xtask resolve --no-gpu`)".into(),
+    };
+    Some(format!(
+        "No MXNet wheel in compat-db has SASS for {name} (sm_{}); {route}. What works: {instead}",
+        cc.sm()
+    ))
+}
+
+/// What compat-db knows about building MXNet `release` from source for
+/// compute capability `cc`.
+fn source_route(db: &Db, cc: ComputeCapability, release: Option<&str>) -> String {
+    let mut targeting: Vec<CudaVersion> = db
+        .cuda
+        .iter()
+        .filter(|c| c.sm.iter().any(|s| s.suffix.is_none() && s.sm == cc.sm()))
+        .map(|c| c.version)
+        .collect();
+    targeting.sort();
+    let arch = format!("MXNET_CUDA_ARCH={}.{}", cc.major, cc.minor);
+    let Some(first) = targeting.first() else {
+        return format!(
+            "no CUDA release in compat-db targets sm_{}, so no source build is known",
+            cc.sm()
+        );
+    };
+    let broken = release.and_then(|r| db.source_builds.iter().find(|b| b.release == r));
+    let Some(b) = broken else {
+        return format!(
+            "building MXNet from source needs CUDA {first} or later (the first whose nvcc targets sm_{}) and {arch} (CMake -DMXNET_CUDA_ARCH=\"{}.{}\")",
+            cc.sm(), cc.major, cc.minor
+        );
+    };
+    let fails = format!(
+        "MXNet {} does not compile with CUDA {} or later ({}; {})",
+        b.release,
+        b.cuda_from,
+        b.error,
+        b.source
+            .iter()
+            .take(2)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let untried: Vec<String> = targeting
+        .iter()
+        .filter(|v| **v < b.cuda_from)
+        .map(|v| format!("CUDA {v}"))
+        .collect();
+    if untried.is_empty() {
+        format!(
+            "no route to build one is known: nvcc targets sm_{} from CUDA {first} on, and {fails}",
+            cc.sm()
+        )
+    } else {
+        format!(
+            "no source build is known to work: {fails}, and no result is known for a build with {} ({arch}), which targets sm_{} and is older than CUDA {}",
+            untried.join(" or "),
+            cc.sm(),
+            b.cuda_from
+        )
+    }
 }
 
 /// The newest final MXNet release with GPU wheels: its version, the SASS

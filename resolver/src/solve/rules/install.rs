@@ -3,9 +3,12 @@
 
 use super::Breaks;
 use crate::db::model::{WheelFile, WheelRelease};
+use crate::measure::LIBRARY;
 use crate::pep440::{self, Version};
 use crate::solve::{Constraints, Ctx, Rule};
-use crate::tags::{parse_glibc, platform_mismatch, undeclared, Mismatch, WheelTags};
+use crate::tags::{
+    parse_glibc, platform_mismatch, symbols_mismatch, undeclared, Mismatch, WheelTags,
+};
 
 /// Rule `constraint`: the MXNet version specifier and package list. The
 /// wheel's version, None when it is not PEP 440 (then broken too).
@@ -43,11 +46,14 @@ pub(crate) fn constraint(rel: &WheelRelease, c: &Constraints, b: &mut Breaks) ->
     Some(version)
 }
 
-/// Rule `platform`: Linux x86_64, and a manylinux level the target's glibc
-/// meets (`tags::platform_mismatch`).
+/// Rule `platform`: Linux x86_64, a manylinux level the target's glibc
+/// meets (`tags::platform_mismatch`), and a glibc at least as new as the
+/// library's measured `GLIBC_*` symbol versions need (`tags::symbols_mismatch`).
 pub(crate) fn platform(cx: &Ctx, w: &WheelFile, b: &mut Breaks) {
     let glibc = cx.target.glibc.as_ref().and_then(|g| parse_glibc(&g.value));
     if let Some(m) = platform_mismatch(&wheel_tags(w), glibc) {
+        b.push(Rule::Platform, m.to_string());
+    } else if let Some(m) = symbols_mismatch(LIBRARY, w.glibc.as_deref(), glibc) {
         b.push(Rule::Platform, m.to_string());
     }
 }

@@ -56,6 +56,24 @@ pub fn read_elf(bytes: &[u8]) -> Result<ElfFacts, ElfError> {
     }
 }
 
+/// The newest glibc symbol version the file asks the loader for (`GLIBC_2.N`
+/// in its `.gnu.version_r`), as (2, N): the oldest glibc it runs on. None
+/// when it needs no versioned glibc symbol (a static binary).
+pub fn glibc_needed(bytes: &[u8]) -> Result<Option<(u32, u32)>, ElfError> {
+    let elf = Elf::parse(bytes).map_err(|e| ElfError::Parse(e.to_string()))?;
+    let Some(verneed) = &elf.verneed else {
+        return Ok(None);
+    };
+    let newest = verneed
+        .iter()
+        .flat_map(|need| need.iter().collect::<Vec<_>>())
+        .filter_map(|aux| elf.dynstrtab.get_at(aux.vna_name))
+        .filter_map(|name| name.strip_prefix("GLIBC_"))
+        .filter_map(crate::tags::parse_glibc)
+        .max();
+    Ok(newest)
+}
+
 /// Clear an ELF64 header's section table fields (e_shoff, e_shnum,
 /// e_shstrndx), as `sstrip` does.
 pub fn strip_section_headers(bytes: &mut [u8]) {
@@ -85,4 +103,23 @@ fn facts(elf: &Elf, bytes: &[u8]) -> Result<ElfFacts, ElfError> {
         has_section_headers: !elf.section_headers.is_empty(),
         bad_section_headers: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// This test binary, linked against the host's glibc, needs some
+    /// `GLIBC_2.N` version no newer than the glibc it runs on.
+    #[test]
+    fn glibc_needed_reads_a_real_executable() {
+        let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let (major, minor) = glibc_needed(&exe).unwrap().expect("a glibc-linked binary");
+        assert_eq!(major, 2);
+        assert!(
+            (2..=crate::tags::MAX_GLIBC_MINOR).contains(&minor),
+            "{minor}"
+        );
+        assert!(glibc_needed(b"#!/bin/sh\n").is_err());
+    }
 }

@@ -21,19 +21,10 @@ pub struct Args {
     pub lock: Option<PathBuf>,
 }
 
-pub fn run(args: &Args, db_dir: Option<&Path>) -> ExitCode {
-    match setup_here(args, db_dir) {
-        Ok(code) => code,
-        Err(e) => super::fail(e),
-    }
-}
-
-fn setup_here(args: &Args, db_dir: Option<&Path>) -> Result<ExitCode, setup::SetupError> {
+pub fn run(args: &Args, db_dir: Option<&Path>) -> super::CliResult {
+    let python = crate::host::pyexe::find(&args.python, crate::host::pyexe::Advice::Interpreter)?;
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let (db, db_hash) = Db::open_with_hash(db_dir).map_err(|e| setup::SetupError::Resolve {
-        spec: "compat-db".into(),
-        message: e.to_string(),
-    })?;
+    let (db, db_hash) = Db::open_with_hash(db_dir)?;
     let from = setup::choose(
         args.lock.as_deref(),
         &cwd,
@@ -73,9 +64,9 @@ fn setup_here(args: &Args, db_dir: Option<&Path>) -> Result<ExitCode, setup::Set
     outln!(
         "gpu-env setup: running the setup cell {} with {}",
         path.display(),
-        args.python.display()
+        python.display()
     );
-    let ok = setup::run_cell(&args.python, &cell, &path, &mut |l| outln!("{l}"))?;
+    let ok = setup::run_cell(&python, &cell, &path, &mut |l| outln!("{l}"))?;
     if !ok {
         return Ok(ExitCode::from(exit::NO));
     }

@@ -38,6 +38,7 @@ pub mod profile;
 pub mod pypi;
 pub mod report;
 pub mod request;
+pub mod setup;
 pub mod solve;
 pub mod tags;
 pub mod target;

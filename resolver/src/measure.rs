@@ -262,7 +262,9 @@ fn measure_library(lib: &[u8], shown: String, m: &mut Measured) -> Result<(), Me
             }
         }
     };
-    m.glibc = highest_glibc(&facts.glibc_versions);
+    m.glibc = facts
+        .newest_glibc()
+        .map(|(major, minor)| format!("{major}.{minor}"));
     m.needed = facts.needed;
     m.rpath = facts.rpath;
     m.runpath = facts.runpath;
@@ -277,16 +279,6 @@ fn measure_library(lib: &[u8], shown: String, m: &mut Measured) -> Result<(), Me
     };
     m.measured = format!("{LIBRARY} inflated from the wheel (CRC-32 checked); needed/rpath/runpath from its ELF dynamic section; {how}{cudnn_how}{glibc_how}; requires from *.dist-info/METADATA; bundled from the zip listing");
     Ok(())
-}
-
-/// The highest of `GLIBC_*` version names (`2.2.5`, `2.14`) as the glibc
-/// `MAJOR.MINOR` it needs, read by `tags::parse_glibc`.
-pub fn highest_glibc(names: &[String]) -> Option<String> {
-    names
-        .iter()
-        .filter_map(|n| crate::tags::parse_glibc(n))
-        .max()
-        .map(|(major, minor)| format!("{major}.{minor}"))
 }
 
 impl Measured {
@@ -357,14 +349,6 @@ mod tests {
             "x-1.data/scripts/mxnet/a"
         );
         assert_eq!(installed_path(LIBRARY), LIBRARY);
-    }
-
-    #[test]
-    fn highest_glibc_compares_versions_not_strings() {
-        let names = ["2.2.5", "2.14", "2.3.4", "2.4"].map(String::from);
-        assert_eq!(super::highest_glibc(&names).as_deref(), Some("2.14"));
-        assert_eq!(super::highest_glibc(&[]), None);
-        assert_eq!(super::highest_glibc(&["PRIVATE".into()]), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 /// The one architecture gpu-env serves.
 pub const ARCH: &str = "x86_64";
 
-pub use crate::validate::{parse_glibc, MAX_GLIBC_MINOR};
+use crate::validate::{parse_glibc, MAX_GLIBC_MINOR};
 
 /// One tag triple.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -317,6 +317,5 @@ fn glibc_version_needs_match_readelf_with_and_without_section_headers() {
     let facts = elf::read_elf(&bytes).unwrap();
     assert!(!facts.has_section_headers);
     assert_eq!(facts.glibc_versions, want);
-    let highest = gpu_env::measure::highest_glibc(&facts.glibc_versions);
-    assert_eq!(highest.as_deref(), Some("2.25"));
+    assert_eq!(facts.newest_glibc(), Some((2, 25)));
 }

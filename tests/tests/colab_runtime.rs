@@ -289,6 +289,11 @@ fn assert_fits_then_pip_blocked(fixture: &str) {
     let rt = Runtime::new(Some(&smi), None);
     let (code, out) = rt.run_cell_in(&colab_venv_with_reuse(), &repo_cell());
     assert_downloads_only_what_loads(fixture, &out);
+    assert_reached_blocked_pip(&rt, fixture, &smi, code, &out);
+}
+
+/// What a run of the Colab T4 lock's cell printed on a runtime it fits.
+fn assert_reached_blocked_pip(rt: &Runtime, fixture: &str, smi: &Smi, code: i32, out: &str) {
     let name = smi.name();
     assert_ne!(code, 0, "{fixture}: pip cannot succeed offline:\n{out}");
     assert!(
@@ -311,7 +316,7 @@ fn assert_fits_then_pip_blocked(fixture: &str) {
     );
     // The stop shows pip's own cause and what to do.
     assert!(
-        stop_lines(&out)
+        stop_lines(out)
             .iter()
             .any(|l| l.contains("pip failed (exit ")
                 && !l.contains("pip failed (exit 1): Command:")
@@ -320,7 +325,7 @@ fn assert_fits_then_pip_blocked(fixture: &str) {
     );
     assert!(!out.contains("does not fit"), "{fixture}:\n{out}");
     assert!(!out.contains("installed in"), "{fixture}:\n{out}");
-    assert_eq!(stop_lines(&out).len(), 1, "{fixture}:\n{out}");
+    assert_eq!(stop_lines(out).len(), 1, "{fixture}:\n{out}");
     assert_eq!(
         rt.smi_calls(),
         ["--query-gpu=name,compute_cap,driver_version --format=csv,noheader"],
@@ -439,6 +444,82 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         out.push(p);
     }
     out
+}
+
+/// `gpu-env setup` as a notebook runs it (`!gpu-env setup`: no flags, the
+/// notebook's Python first on PATH as `python3`) in `cwd` of a replayed
+/// Colab T4 runtime: (exit status, output, the cell file it ran).
+fn setup_on_colab_t4(rt: &Runtime, cwd: &Path) -> (i32, String, PathBuf) {
+    let venv_bin = colab_venv().join("bin");
+    let path = std::env::join_paths(
+        std::iter::once(venv_bin).chain(std::env::split_paths(&rt.search_path())),
+    )
+    .unwrap();
+    let mut c = rt.command(Path::new(env!("CARGO_BIN_EXE_gpu-env-bin")));
+    c.current_dir(cwd)
+        .env("PATH", path)
+        .env("TMPDIR", rt.path("tmp"))
+        .arg("setup");
+    std::fs::create_dir_all(rt.path("tmp")).unwrap();
+    let (code, out) = run_with_timeout(c, LIMIT);
+    let cell = walk(&rt.path("tmp"))
+        .into_iter()
+        .find(|p| p.ends_with("setup_cell.py"))
+        .unwrap_or_else(|| panic!("setup wrote no cell under $TMPDIR:\n{out}"));
+    (code, out, cell)
+}
+
+#[test]
+fn setup_without_a_lock_resolves_for_the_runtime_and_runs_the_cell_to_its_install() {
+    let smi = Smi::file("colab-t4.smi");
+    let rt = Runtime::new(Some(&smi), None);
+    let (code, out, cell) = setup_on_colab_t4(&rt, &rt.path("home"));
+    assert!(
+        out.contains("gpu-env setup: no lock here; resolving for this colab runtime"),
+        "{out}"
+    );
+    assert!(
+        out.contains("gpu-env setup: colab-2026.08:T4 -> mxnet-cu112 1.9.1"),
+        "{out}"
+    );
+    assert_eq!(code, 1, "a stopped cell is setup's `no`:\n{out}");
+    assert_reached_blocked_pip(&rt, "colab-t4.smi", &smi, code, &out);
+    // This repo's lock is `resolve --target colab` on the same compat-db:
+    // the cell setup ran is the committed one, byte for byte.
+    let ran = std::fs::read_to_string(&cell).unwrap();
+    assert!(
+        ran == std::fs::read_to_string(repo_cell()).unwrap(),
+        "{}",
+        cell.display()
+    );
+    assert!(
+        !out.contains("cargo xtask"),
+        "advice names `gpu-env`:\n{out}"
+    );
+}
+
+#[test]
+fn setup_honours_the_lock_committed_in_the_working_directory() {
+    let smi = Smi::file("colab-t4.smi");
+    let rt = Runtime::new(Some(&smi), None);
+    let repo = rt.path("home/repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let lock = workspace_root().join("gpu-env.lock");
+    std::fs::copy(&lock, repo.join("gpu-env.lock")).unwrap();
+    let (code, out, cell) = setup_on_colab_t4(&rt, &repo);
+    let hash = gpu_env::lock::Lock::read(&lock).unwrap().hash();
+    assert!(
+        out.contains(&format!("gpu-env setup: lock gpu-env.lock (sha256 {hash})")),
+        "{out}"
+    );
+    assert!(!out.contains("resolving"), "{out}");
+    assert_reached_blocked_pip(&rt, "colab-t4.smi", &smi, code, &out);
+    let ran = std::fs::read_to_string(&cell).unwrap();
+    assert!(
+        ran == std::fs::read_to_string(repo_cell()).unwrap(),
+        "{}",
+        cell.display()
+    );
 }
 
 #[test]

@@ -59,6 +59,18 @@ pub fn read_elf(bytes: &[u8]) -> Result<ElfFacts, ElfError> {
     }
 }
 
+impl ElfFacts {
+    /// The newest of [`Self::glibc_versions`] as (2, N), compared as
+    /// versions: the oldest glibc the file runs on. None when it needs no
+    /// versioned glibc symbol (a static binary).
+    pub fn newest_glibc(&self) -> Option<(u32, u32)> {
+        let versions = self.glibc_versions.iter();
+        versions
+            .filter_map(|v| crate::validate::parse_glibc(v))
+            .max()
+    }
+}
+
 /// Clear an ELF64 header's section table fields (e_shoff, e_shnum,
 /// e_shstrndx), as `sstrip` does.
 pub fn strip_section_headers(bytes: &mut [u8]) {
@@ -158,4 +170,38 @@ fn glibc_versions(elf: &Elf, bytes: &[u8]) -> Vec<String> {
         at = at.saturating_add(next);
     }
     out.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// This test binary, linked against the host's glibc, needs some
+    /// `GLIBC_2.N` version no newer than the glibc it runs on.
+    #[test]
+    fn glibc_needed_reads_a_real_executable() {
+        let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let facts = read_elf(&exe).unwrap();
+        let (major, minor) = facts.newest_glibc().expect("a glibc-linked binary");
+        assert_eq!(major, 2);
+        assert!(
+            (2..=crate::validate::MAX_GLIBC_MINOR).contains(&minor),
+            "{minor}"
+        );
+        assert!(read_elf(b"#!/bin/sh\n").is_err());
+    }
+
+    #[test]
+    fn newest_glibc_compares_versions_not_strings() {
+        let facts = |names: &[&str]| ElfFacts {
+            glibc_versions: names.iter().map(|n| n.to_string()).collect(),
+            ..Default::default()
+        };
+        assert_eq!(
+            facts(&["2.2.5", "2.14", "2.3.4", "2.4"]).newest_glibc(),
+            Some((2, 14))
+        );
+        assert_eq!(facts(&[]).newest_glibc(), None);
+        assert_eq!(facts(&["PRIVATE"]).newest_glibc(), None);
+    }
 }

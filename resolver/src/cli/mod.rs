@@ -65,6 +65,7 @@ pub mod install;
 pub mod matrix;
 pub mod probe;
 pub mod resolve;
+pub mod setup;
 pub mod verify;
 
 pub use error::{CliError, CliResult};
@@ -80,7 +81,7 @@ pub const ABOUT: &str = "Make a GPU Python stack (MXNet, CUDA, cuDNN, numpy) wor
 /// with escape sequences shows as text and never acts on the terminal.
 pub fn out(args: std::fmt::Arguments) {
     use std::io::Write;
-    let text = crate::validate::terminal_text(&args.to_string());
+    let text = as_called(crate::validate::terminal_text(&args.to_string()));
     let mut o = std::io::stdout().lock();
     if let Err(e) = o.write_all(text.as_bytes()).and_then(|_| o.flush()) {
         closed(e)
@@ -91,8 +92,33 @@ pub fn out(args: std::fmt::Arguments) {
 /// is nowhere left to report it).
 pub fn err(args: std::fmt::Arguments) {
     use std::io::Write;
-    let text = crate::validate::terminal_text(&args.to_string());
+    let text = as_called(crate::validate::terminal_text(&args.to_string()));
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// How the commands are called in a repo's xtask, and in every command
+/// the library's messages name (`run `cargo xtask resolve` first`).
+pub const CARGO_XTASK: &str = "cargo xtask";
+
+/// The name this process was called by ([`main_as`]); [`CARGO_XTASK`]
+/// unless set.
+static PROGRAM: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// The name usage and printed commands show: `gpu-env` for the wheel's
+/// binary, `cargo xtask` for a repo's xtask.
+pub fn program() -> &'static str {
+    PROGRAM.get().copied().unwrap_or(CARGO_XTASK)
+}
+
+/// `text` with every command it names as this process is called: the
+/// library words its advice for `cargo xtask`, and the `gpu-env` binary
+/// runs the same commands under its own name, so that advice followed
+/// literally works under either.
+fn as_called(text: String) -> String {
+    match program() {
+        CARGO_XTASK => text,
+        name => text.replace(&format!("{CARGO_XTASK} "), &format!("{name} ")),
+    }
 }
 
 fn closed(e: std::io::Error) -> ! {
@@ -132,6 +158,16 @@ pub fn main() -> ExitCode {
     run(cli.command, cli.global.db.as_deref())
 }
 
+/// [`main`] for a program called `name` (the `gpu-env` binary of the
+/// wheel): usage, errors and every command a message names say `name`.
+pub fn main_as(name: &'static str) -> ExitCode {
+    use clap::{CommandFactory, FromArgMatches};
+    let _ = PROGRAM.set(name);
+    let matches = Cli::command().name(name).bin_name(name).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    run(cli.command, cli.global.db.as_deref())
+}
+
 /// gpu-env's commands; flatten into a repo's own subcommands.
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum Command {
@@ -150,6 +186,10 @@ pub enum Command {
     Doctor(doctor::Args),
     /// Install the locked stack into a Python environment (or --uninstall it).
     Install(install::Args),
+    /// In Colab or Kaggle: install the locked stack for this runtime by
+    /// running its setup cell with the notebook's Python (the committed
+    /// lock here, else a fresh resolve for this runtime).
+    Setup(setup::Args),
     /// Add this xtask to a repo: workspace member, cargo alias, config table,
     /// pre-commit hook (creates or merges; never overwrites a file).
     Init(init::Args),
@@ -191,6 +231,7 @@ fn dispatch(command: Command, db_dir: Option<&Path>) -> CliResult {
         Command::Verify(args) => verify::run(&args, db_dir),
         Command::Doctor(args) => doctor::run(&args, db_dir),
         Command::Install(args) => install::run(&args, db_dir),
+        Command::Setup(args) => setup::run(&args, db_dir),
         Command::Init(args) => init::run(&args),
         Command::Matrix(args) => matrix::run(&args, db_dir),
     }
@@ -326,7 +367,10 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["db", "probe", "resolve", "check", "verify", "doctor", "install", "init", "matrix"]
+            [
+                "db", "probe", "resolve", "check", "verify", "doctor", "install", "setup", "init",
+                "matrix"
+            ]
         );
     }
 

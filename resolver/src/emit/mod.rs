@@ -83,6 +83,21 @@ pub fn render_colab_with_hash(
     ])
 }
 
+/// The setup cell alone for the lock's notebook targets, as `resolve`
+/// writes it beside `lock_name` (what `setup` runs); None when the lock has
+/// no notebook target.
+pub fn cell(db: &Db, lock: &Lock, lock_name: &str) -> Result<Option<String>, EmitError> {
+    let targets: Vec<&LockedTarget> = lock
+        .target
+        .iter()
+        .filter(|t| is_notebook_kind(&t.kind))
+        .collect();
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    render_cell(db, &targets, &lock.hash(), lock_name).map(Some)
+}
+
 fn invalid(
     t: &LockedTarget,
     what: impl Into<String>,

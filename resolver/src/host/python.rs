@@ -159,11 +159,11 @@ pub fn parse(stdout: &str) -> Result<PythonInfo, PythonParseError> {
     let mut info: PythonInfo =
         serde_json::from_str(line).map_err(|e| PythonParseError(e.to_string()))?;
     if let Some(g) = info.glibc.as_deref() {
-        if crate::tags::parse_glibc(g).is_none() {
+        if crate::validate::parse_glibc(g).is_none() {
             return Err(PythonParseError(format!(
                 "glibc `{}` is not a glibc version (2.N with N at most {})",
                 crate::validate::escape_control(&g.chars().take(40).collect::<String>()),
-                crate::tags::MAX_GLIBC_MINOR
+                crate::validate::MAX_GLIBC_MINOR
             )));
         }
     }
@@ -179,7 +179,7 @@ pub fn platform_tags(machine: &str, glibc: Option<&str>) -> Vec<String> {
     } else {
         machine
     };
-    crate::tags::linux_platforms(arch, glibc.and_then(crate::tags::parse_glibc))
+    crate::tags::linux_platforms(arch, glibc.and_then(crate::validate::parse_glibc))
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 
 mod env;
 mod run;
-mod stream;
+pub mod stream;
 mod uninstall;
 
 use crate::db::Db;

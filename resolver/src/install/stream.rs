@@ -33,7 +33,7 @@ pub enum RunError {
 
 /// Run `program args...` (stdin closed, its own process group) until it
 /// exits or `timeout` passes; `line` gets every stdout/stderr line.
-pub(super) fn run(
+pub(crate) fn run(
     program: &Path,
     args: &[String],
     timeout: Duration,

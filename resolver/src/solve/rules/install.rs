@@ -6,9 +6,8 @@ use crate::db::model::{WheelFile, WheelRelease};
 use crate::measure::LIBRARY;
 use crate::pep440::{self, Version};
 use crate::solve::{Constraints, Ctx, Rule};
-use crate::tags::{
-    parse_glibc, platform_mismatch, symbols_mismatch, undeclared, Mismatch, WheelTags,
-};
+use crate::tags::{platform_mismatch, symbols_mismatch, undeclared, Mismatch, WheelTags};
+use crate::validate::parse_glibc;
 
 /// Rule `constraint`: the MXNet version specifier and package list. The
 /// wheel's version, None when it is not PEP 440 (then broken too).

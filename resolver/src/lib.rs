@@ -34,6 +34,7 @@ pub mod matrix;
 pub mod measure;
 pub mod probe;
 pub mod profile;
+pub mod progress;
 #[cfg(feature = "net")]
 pub mod pypi;
 pub mod report;

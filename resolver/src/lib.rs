@@ -40,6 +40,7 @@ pub mod pypi;
 pub mod report;
 pub mod request;
 pub mod solve;
+pub mod stamp;
 pub mod tags;
 pub mod target;
 pub mod validate;

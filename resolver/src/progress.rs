@@ -196,6 +196,45 @@ impl Progress {
     }
 }
 
+/// Progress over files another program (pip) fetches one after another,
+/// read from the lines it prints: pip's `Collecting NAME@ URL` line names a
+/// file when it starts it, so the files before it are done.
+pub struct Files {
+    /// (file name, bytes), in the order they are fetched.
+    files: Vec<(String, u64)>,
+    next: usize,
+}
+
+impl Files {
+    pub fn new(files: Vec<(String, u64)>) -> Files {
+        Files { files, next: 0 }
+    }
+
+    /// The line to show when `line` starts one of the files, `elapsed`
+    /// after the first began: `[2/10] NAME (699.9 MB); ` then [`status`]
+    /// of the bytes before it.
+    pub fn on_line(&mut self, line: &str, elapsed: Duration) -> Option<String> {
+        if !line.starts_with("Collecting ") {
+            return None;
+        }
+        let k = self.next
+            + self.files[self.next..]
+                .iter()
+                .position(|(f, _)| line.contains(f.as_str()))?;
+        self.next = k + 1;
+        let done: u64 = self.files[..k].iter().map(|f| f.1).sum();
+        let total: u64 = self.files.iter().map(|f| f.1).sum();
+        let (name, size) = &self.files[k];
+        Some(format!(
+            "[{}/{}] {name} ({}); {}",
+            k + 1,
+            self.files.len(),
+            bytes(*size),
+            status(done, total, elapsed)
+        ))
+    }
+}
+
 fn emit(s: &str) {
     let mut e = std::io::stderr().lock();
     let _ = e.write_all(s.as_bytes());
@@ -242,7 +281,10 @@ mod tests {
             status(120_000_000, 480_000_000, S(6)),
             "120.0 MB of 480.0 MB (25%), 20.0 MB/s, ETA 18 s"
         );
-        assert_eq!(status(0, 480_000_000, S(0)), "0 B of 480.0 MB (0%), ?, ETA ?");
+        assert_eq!(
+            status(0, 480_000_000, S(0)),
+            "0 B of 480.0 MB (0%), ?, ETA ?"
+        );
         assert_eq!(status(5_000, 0, S(1)), "5.0 kB, 5.0 kB/s");
         assert_eq!(
             bar("x.whl", 50, 100, S(1)),
@@ -258,7 +300,15 @@ mod tests {
     fn plain_lines_every_step() {
         let mut p = Progress::with_mode("w.whl", 1000, Mode::Lines { step: 10 });
         let mut out = Vec::new();
-        for (done, t) in [(0, 0), (50, 1), (99, 2), (100, 3), (150, 4), (420, 5), (999, 6)] {
+        for (done, t) in [
+            (0, 0),
+            (50, 1),
+            (99, 2),
+            (100, 3),
+            (150, 4),
+            (420, 5),
+            (999, 6),
+        ] {
             out.extend(p.due(done, S(t)));
         }
         out.extend(p.end(1000, S(7)));
@@ -276,6 +326,35 @@ mod tests {
         let mut p = Progress::with_mode("w", 10, Mode::Lines { step: 10 });
         assert!(p.due(10, S(1)).is_some());
         assert_eq!(p.end(10, S(1)), None);
+    }
+
+    /// pip's own lines (pip 23.2.1, `pip install --no-deps --require-hashes
+    /// -r req.txt --target DIR` of two `name @ url --hash` requirements)
+    /// mark where each file starts.
+    #[test]
+    fn files_from_pip_lines() {
+        const PIP: &str = "Collecting six@ https://files.pythonhosted.org/packages/d9/5a/e7c31adbe875f2abbb91bd84cf2dc52d792b5a01506781dbcf25c91daf11/six-1.16.0-py2.py3-none-any.whl (from -r /tmp/pipreq.txt (line 1))
+  Downloading six-1.16.0-py2.py3-none-any.whl (11 kB)
+Collecting idna@ https://files.pythonhosted.org/packages/e5/3e/741d8c82801c347547f8a2a06aa57dbb1992be9e948df2ea0eda2c8b79e8/idna-3.7-py3-none-any.whl (from -r /tmp/pipreq.txt (line 2))
+  Downloading idna-3.7-py3-none-any.whl (66 kB)
+Installing collected packages: six, idna
+Successfully installed idna-3.7 six-1.16.0";
+        let mut f = Files::new(vec![
+            ("six-1.16.0-py2.py3-none-any.whl".into(), 10_000),
+            ("idna-3.7-py3-none-any.whl".into(), 30_000),
+        ]);
+        let shown: Vec<String> = PIP
+            .lines()
+            .enumerate()
+            .filter_map(|(i, l)| f.on_line(l, S(i as u64)))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "[1/2] six-1.16.0-py2.py3-none-any.whl (10.0 kB); 0 B of 40.0 kB (0%), ?, ETA ?",
+                "[2/2] idna-3.7-py3-none-any.whl (30.0 kB); 10.0 kB of 40.0 kB (25%), 5.0 kB/s, ETA 6 s",
+            ]
+        );
     }
 
     /// The terminal line redraws in place, at most every 100 ms, and the

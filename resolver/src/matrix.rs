@@ -466,7 +466,7 @@ fn render_page(db: &Db, rts: &[(&str, &Runtime)], ch: &chooser::Chooser) -> Stri
     gpu_code_table(&mut h, &wheels, &archs, db);
     runtime_table(&mut h, &wheels, rts, &columns, db);
     driver_table(&mut h, &wheels, db);
-    sources(&mut h, &archs, &rts, &wheels);
+    sources(&mut h, &archs, rts, &wheels);
     h.push_str("</body>\n</html>\n");
     h
 }

@@ -63,7 +63,7 @@ pub fn status(done: u64, total: u64, elapsed: Duration) -> String {
     if total == 0 {
         return format!("{}, {r}", bytes(done));
     }
-    let pct = done.min(total) * 100 / total;
+    let pct = done.min(total).saturating_mul(100) / total;
     let left = eta(done, total, elapsed).map_or_else(|| "?".into(), duration);
     format!(
         "{} of {} ({pct}%), {r}, ETA {left}",
@@ -75,7 +75,7 @@ pub fn status(done: u64, total: u64, elapsed: Duration) -> String {
 /// The terminal's line: `label [#####.....] ` then [`status`].
 pub fn bar(label: &str, done: u64, total: u64, elapsed: Duration) -> String {
     const WIDTH: u64 = 24;
-    let filled = done.min(total) * WIDTH / total.max(1);
+    let filled = done.min(total).saturating_mul(WIDTH) / total.max(1);
     let bar: String = (0..WIDTH)
         .map(|i| if i < filled { '#' } else { '.' })
         .collect();
@@ -150,11 +150,9 @@ impl Progress {
                 ))
             }
             Mode::Lines { step } => {
-                let pct = if self.total == 0 {
-                    0
-                } else {
-                    done.min(self.total) * 100 / self.total
-                };
+                let pct = (done.min(self.total).saturating_mul(100))
+                    .checked_div(self.total)
+                    .unwrap_or(0);
                 let at = pct / step.max(1);
                 if self.line_step.is_some_and(|s| s >= at) {
                     return None;
@@ -290,6 +288,8 @@ mod tests {
             bar("x.whl", 50, 100, S(1)),
             "x.whl [############............] 50 B of 100 B (50%), 50 B/s, ETA 1 s"
         );
+        // Sizes near the integer limit (a hostile answer) never overflow.
+        assert!(bar("x", u64::MAX, u64::MAX, S(1)).starts_with("x [#"));
         // More than the total (a server sending too much) stays a full bar.
         assert!(bar("x", 200, 100, S(1)).contains("[########################] "));
     }

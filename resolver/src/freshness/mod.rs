@@ -83,7 +83,9 @@ pub enum Stale {
     },
     /// A file `cargo xtask matrix` writes (the compatibility page, its
     /// screenshot, a setup cell) is not current: why, from its stamp.
-    Docs { why: String },
+    Docs {
+        why: String,
+    },
 }
 
 /// What kind of change a finding asks for.

@@ -484,7 +484,7 @@ fn chooser_in_headless_chromium() {
     let data = chooser_data(&docs.page);
     let bold = |i: u64| {
         let a = data["answers"][i as usize].as_str().unwrap();
-        let s = a.find("<b>").map_or(a.find("✗").unwrap(), |s| s);
+        let s = a.find("<b>").or_else(|| a.find("✗")).expect("an answer");
         a[s..].split("</").next().unwrap().to_string()
     };
     let newest = gpu_env::profile::newest(db, "colab").unwrap();

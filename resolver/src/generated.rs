@@ -13,6 +13,9 @@ pub const LOCK_HEADER: &str =
 /// The line in the compatibility page's `<head>` that marks it.
 pub const MATRIX_MARKER: &str = "<meta name=\"generator\" content=\"gpu-env matrix\">";
 
+/// The window the page's screenshot renders into (`docs/matrix.png`).
+pub const SCREENSHOT_WINDOW: (u32, u32) = (1600, 1200);
+
 /// The page's title line, the marker of pages written before
 /// [`MATRIX_MARKER`] existed.
 const MATRIX_TITLE: &str = "<title>gpu-env: which MXNet GPU wheel runs where</title>";
@@ -30,6 +33,8 @@ pub enum Kind {
     SetupCell,
     Notebook,
     Matrix,
+    /// The compatibility page's screenshot (a PNG with the docs stamp).
+    Screenshot,
 }
 
 impl Kind {
@@ -42,6 +47,7 @@ impl Kind {
             Kind::SetupCell => "setup-cell",
             Kind::Notebook => "notebook",
             Kind::Matrix => "matrix",
+            Kind::Screenshot => "matrix screenshot",
         }
     }
 
@@ -54,6 +60,7 @@ impl Kind {
             Kind::SetupCell => "the setup cell",
             Kind::Notebook => "the notebook",
             Kind::Matrix => "the compatibility page",
+            Kind::Screenshot => "the compatibility page's screenshot",
         }
     }
 
@@ -81,6 +88,9 @@ fn has_sha256(line: &str) -> bool {
 /// The kind of output `bytes` are, by their marker; None for anything
 /// else (a user's file, an empty one, an older gpu-env's text output).
 pub fn kind_of(bytes: &[u8]) -> Option<Kind> {
+    if crate::stamp::png_is_stamped(bytes) {
+        return Some(Kind::Screenshot);
+    }
     let text = std::str::from_utf8(bytes).ok()?;
     if text.starts_with(LOCK_HEADER) {
         return Some(Kind::Lock);
@@ -136,6 +146,11 @@ pub fn may_replace(kind: Kind, existing: &[u8]) -> bool {
     if existing.is_empty() || kind_of(existing) == Some(kind) {
         return true;
     }
+    if kind == Kind::Screenshot {
+        // Written before it carried the stamp: a PNG of exactly the
+        // screenshot's window.
+        return crate::stamp::png_size(existing) == Some(SCREENSHOT_WINDOW);
+    }
     let Ok(text) = std::str::from_utf8(existing) else {
         return false;
     };
@@ -147,7 +162,7 @@ pub fn may_replace(kind: Kind, existing: &[u8]) -> bool {
         Kind::Matrix => {
             text.starts_with("<!DOCTYPE html>") && head_lines(text).any(|l| l == MATRIX_TITLE)
         }
-        Kind::Lock | Kind::Notebook => false,
+        Kind::Lock | Kind::Notebook | Kind::Screenshot => false,
     }
 }
 

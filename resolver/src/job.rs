@@ -384,6 +384,14 @@ fn refuse_reserved(path: &Path) -> Result<(), JobError> {
     }
 }
 
+/// Whether `path` may be written as an output of `kind`, asked before the
+/// work of making it: not one of the repo's own files, and absent or a
+/// file gpu-env wrote as that kind. [`write_outputs`] asks again.
+pub fn check_writable(path: &Path, kind: crate::generated::Kind) -> Result<(), JobError> {
+    refuse_reserved(path)?;
+    check_generated(path, kind)
+}
+
 /// Whether an existing file may be replaced by an output of `kind`:
 /// absent, or a regular file (or a link to one: the rename replaces the
 /// link, its target untouched) that is empty or carries that kind's marker
@@ -473,6 +481,19 @@ pub fn write_outputs_under(
     outputs: &[(PathBuf, String)],
     guard: Option<&Path>,
 ) -> Result<(), JobError> {
+    let bytes: Vec<(PathBuf, Vec<u8>)> = outputs
+        .iter()
+        .map(|(p, t)| (p.clone(), t.as_bytes().to_vec()))
+        .collect();
+    write_bytes_under(&bytes, guard)
+}
+
+/// [`write_outputs`] of files that need not be text (the page's PNG).
+pub fn write_output_bytes(outputs: &[(PathBuf, Vec<u8>)]) -> Result<(), JobError> {
+    write_bytes_under(outputs, None)
+}
+
+fn write_bytes_under(outputs: &[(PathBuf, Vec<u8>)], guard: Option<&Path>) -> Result<(), JobError> {
     let resolved: Vec<PathBuf> = outputs
         .iter()
         .map(|(p, _)| crate::fsutil::resolve_path(p))
@@ -481,12 +502,10 @@ pub fn write_outputs_under(
     for (i, r) in resolved.iter().enumerate() {
         refuse_reserved(&outputs[i].0)?;
         // Every renderer writes its marker; an output without one is a bug.
-        let kind =
-            crate::generated::kind_of(outputs[i].1.as_bytes()).ok_or_else(|| JobError::Output {
-                path: outputs[i].0.display().to_string(),
-                message: "the text to write carries no gpu-env marker (a bug: please report it)"
-                    .into(),
-            })?;
+        let kind = crate::generated::kind_of(&outputs[i].1).ok_or_else(|| JobError::Output {
+            path: outputs[i].0.display().to_string(),
+            message: "the text to write carries no gpu-env marker (a bug: please report it)".into(),
+        })?;
         kinds.push(kind);
         if r.file_name().is_none() || r.is_dir() {
             return Err(JobError::Output {
@@ -527,10 +546,6 @@ pub fn write_outputs_under(
     for ((path, _), kind) in outputs.iter().zip(kinds) {
         check_generated(path, kind)?;
     }
-    let files: Vec<(PathBuf, Vec<u8>)> = outputs
-        .iter()
-        .map(|(p, t)| (p.clone(), t.as_bytes().to_vec()))
-        .collect();
-    crate::fsutil::write_unit(&files)?;
+    crate::fsutil::write_unit(outputs)?;
     Ok(())
 }

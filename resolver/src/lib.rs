@@ -34,12 +34,14 @@ pub mod matrix;
 pub mod measure;
 pub mod probe;
 pub mod profile;
+pub mod progress;
 #[cfg(feature = "net")]
 pub mod pypi;
 pub mod report;
 pub mod request;
 pub mod setup;
 pub mod solve;
+pub mod stamp;
 pub mod tags;
 pub mod target;
 pub mod validate;

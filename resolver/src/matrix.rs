@@ -13,12 +13,20 @@
 //!   first rule that rejects the wheel, with the solver's choice marked.
 //! - The driver floor of each CUDA release, with its sources.
 //!
+//! The page opens with "which wheel for my GPU" ([`chooser`]): the
+//! resolver's answer for a GPU on a Colab or Kaggle runtime or a machine of
+//! one's own, with a ready setup cell (docs/cells/) for each runtime and
+//! GPU; then its contents, then the tables.
+//!
 //! Every cell carries a tooltip (`title`) with the reason and the compat-db
 //! record the fact comes from; every state has a symbol beside its colour.
-//! The page is deterministic (same db, same bytes), has no scripts and no
-//! remote resources, and prints in landscape.
+//! The page is deterministic (same db, same bytes), loads no remote
+//! resources, has one inline script (the chooser's lookup) and prints in
+//! landscape. Every file carries a [`crate::stamp`] of its inputs and content.
 
 pub mod browser;
+pub mod chooser;
+pub mod fresh;
 
 use crate::db::model::{Gpu, Runtime, WheelFile, WheelRelease};
 use crate::db::Db;
@@ -27,11 +35,16 @@ use crate::profile::{from_profile, TargetSpec};
 use crate::solve::gpu_code::{self, GpuCode};
 use crate::solve::providers::Provider;
 use crate::solve::{self, Choice, Constraints, Rule};
+use crate::stamp;
 use crate::versions::{ComputeCapability, CudaVersion};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-/// Where `cargo xtask matrix` writes the page, relative to the repo root.
+/// Where `cargo xtask matrix` writes the page, its screenshot and the
+/// setup cells, relative to the repo root.
+pub const DEFAULT_DIR: &str = "docs";
+
+/// The page in [`DEFAULT_DIR`].
 pub const DEFAULT_OUT: &str = "docs/matrix.html";
 
 /// The page must stay smaller than this (bytes). It grows with the wheels:
@@ -340,6 +353,14 @@ tr.group th{text-align:left;background:#dde3ea;font-weight:600}
 .q{background:#f2f2f2;color:#666}
 td.k{outline:3px solid #111;outline-offset:-3px;font-weight:700}
 .src{font-size:12px}
+form#chooser{display:flex;flex-wrap:wrap;gap:6px 16px;margin:8px 0}
+form#chooser select{font:inherit;max-width:420px}
+.answer{border:2px solid #1f7a3a;border-radius:4px;padding:4px 12px;max-width:1100px;min-height:3em}
+.answer p.yes{font-size:15px}
+.answer p.no{font-size:15px;color:#8a1c12}
+.answer ul{margin:2px 0;padding-left:20px}
+ul.cells{padding-left:20px}
+nav ol{columns:2;max-width:700px}
 .src td,.src th{text-align:left;white-space:normal}
 @media print{
  @page{size:landscape;margin:10mm}
@@ -352,15 +373,73 @@ td.k{outline:3px solid #111;outline-offset:-3px;font-weight:700}
 }
 "#;
 
-/// The whole page. Deterministic: the same db gives the same bytes.
-pub fn render(db: &Db) -> String {
+/// What `cargo xtask matrix` writes into its directory (docs/): the page
+/// and the setup cells, each path relative to that directory, each
+/// stamped. Deterministic: the same db gives the same bytes.
+pub struct Docs {
+    pub page: String,
+    pub cells: Vec<(String, String)>,
+}
+
+/// The line of the page's head after which its stamp goes (the marker's).
+const PAGE_STAMP_AFTER: usize = 5;
+
+/// Every docs file from `db` (whose hash is `db_hash`).
+pub fn generate(db: &Db, db_hash: &str) -> Docs {
+    let inputs = stamp::inputs(db_hash);
+    let rts = runtimes(db);
+    let ch = chooser::build(db, db_hash, &rts);
+    let page = render_page(db, &rts, &ch);
+    let cells = ch
+        .cells
+        .iter()
+        .map(|c| {
+            let text = stamp::stamp_text(&c.text, 0, stamp::Syntax::Python, &inputs);
+            (c.file.clone(), text)
+        })
+        .collect();
+    Docs {
+        page: stamp::stamp_text(&page, PAGE_STAMP_AFTER, stamp::Syntax::Html, &inputs),
+        cells,
+    }
+}
+
+/// The page's screenshot (the top [`browser::WINDOW`]) by headless
+/// Chromium, stamped with the page's inputs.
+pub fn screenshot(
+    chromium: &std::path::Path,
+    page: &str,
+    db_hash: &str,
+) -> Result<Vec<u8>, browser::BrowserError> {
+    let dir = tempfile::tempdir()?;
+    let html = dir.path().join(fresh::PAGE);
+    let png = dir.path().join(fresh::SCREENSHOT);
+    std::fs::write(&html, page)?;
+    browser::screenshot(chromium, &html, &png)?;
+    let bytes = std::fs::read(&png)?;
+    stamp::stamp_png(&bytes, &stamp::inputs(db_hash)).ok_or(browser::BrowserError::NoScreenshot {
+        chromium: chromium.to_path_buf(),
+        png,
+    })
+}
+
+/// The page alone ([`generate`]).
+pub fn render(db: &Db, db_hash: &str) -> String {
+    generate(db, db_hash).page
+}
+
+/// The whole page, before its stamp.
+fn render_page(db: &Db, rts: &[(&str, &Runtime)], ch: &chooser::Chooser) -> String {
     let wheels = gpu_wheels(db);
     let archs = architectures(db);
-    let rts = runtimes(db);
     let columns: Vec<RuntimeColumn> = rts
         .iter()
         .map(|(_, r)| runtime_column(db, r, &wheels))
         .collect();
+    let default_gpu = crate::profile::newest(db, "colab")
+        .and_then(|rt| db.gpu(&rt.default_gpu))
+        .map(|g| g.name.clone())
+        .unwrap_or_default();
 
     let mut h = String::with_capacity(256 * 1024);
     h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
@@ -381,18 +460,36 @@ pub fn render(db: &Db) -> String {
         archs.len(),
         rts.len()
     );
-
+    chooser::render(&mut h, ch, &default_gpu);
+    contents(&mut h);
     legend(&mut h);
     gpu_code_table(&mut h, &wheels, &archs, db);
-    runtime_table(&mut h, &wheels, &rts, &columns, db);
+    runtime_table(&mut h, &wheels, rts, &columns, db);
     driver_table(&mut h, &wheels, db);
-    sources(&mut h, &archs, &rts, &wheels);
+    sources(&mut h, &archs, rts, &wheels);
     h.push_str("</body>\n</html>\n");
     h
 }
 
+/// The page's contents, each entry a link to its section.
+fn contents(h: &mut String) {
+    h.push_str("<nav id=\"contents\">\n<h2>Contents</h2>\n<ol>\n");
+    for (id, text) in [
+        ("which-wheel", "Which wheel for my GPU"),
+        ("cells", "Ready setup cells"),
+        ("legend-title", "Legend"),
+        ("gpu-code-title", "GPU code: wheels × GPU architectures"),
+        ("runtimes-title", "Runtimes: wheels × runtime profiles"),
+        ("drivers-title", "Driver floor of each CUDA release"),
+        ("sources", "Sources"),
+    ] {
+        let _ = writeln!(h, "<li><a href=\"#{id}\">{}</a></li>", esc(text));
+    }
+    h.push_str("</ol>\n</nav>\n");
+}
+
 fn legend(h: &mut String) {
-    h.push_str("<ul class=\"legend\" id=\"legend\">\n");
+    h.push_str("<h2 id=\"legend-title\">Legend</h2>\n<ul class=\"legend\" id=\"legend\">\n");
     for (class, sym, text) in [
         ("n", "●", "native SASS: machine code for exactly this sm"),
         (

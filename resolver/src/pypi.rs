@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -43,23 +43,6 @@ impl Project {
             .flat_map(|(v, fs)| fs.iter().map(move |f| (v.as_str(), f)))
             .find(|(_, f)| f.filename == filename)
     }
-}
-
-/// `"120 / 456 MB, 170.2 MB/s, ETA 2 s"`.
-pub fn rate_line(got: u64, total: u64, elapsed: std::time::Duration) -> String {
-    let secs = elapsed.as_secs_f64().max(1e-3);
-    let rate = got as f64 / secs;
-    let eta = if rate > 0.0 {
-        format!("{:.0} s", total.saturating_sub(got) as f64 / rate)
-    } else {
-        "?".into()
-    };
-    format!(
-        "{} / {} MB, {:.1} MB/s, ETA {eta}",
-        got >> 20,
-        total >> 20,
-        rate / f64::from(1u32 << 20)
-    )
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -218,7 +201,8 @@ impl Client {
     }
 
     /// Download `url` into `dest`, checking size and sha256; progress on
-    /// stderr when it is a terminal.
+    /// stderr ([`crate::progress`]: a bar on a terminal, else a line per
+    /// 10%).
     pub fn download(
         &self,
         url: &str,
@@ -234,10 +218,9 @@ impl Client {
         let chunks = body_chunks(self.get(url, None)?);
         let mut hasher = Sha256::new();
         let mut got = 0u64;
-        let tty = std::io::stderr().is_terminal();
-        let mut shown = 0u64;
-        let start = std::time::Instant::now();
-        let mut last_line = start;
+        let name = url.rsplit('/').next().unwrap_or(url);
+        let mut progress = crate::progress::Progress::new(format!("  {name}"), expected_size);
+        progress.update(0);
         loop {
             let buf = match chunks.recv_timeout(self.stall_timeout) {
                 Ok(Some(b)) => b,
@@ -245,9 +228,7 @@ impl Client {
                 // check below reports truncation.
                 Ok(None) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if tty {
-                        eprintln!(); // end the progress bar's line
-                    }
+                    progress.finish(got);
                     return Err(PypiError::Stalled {
                         url: url.to_string(),
                         secs: self.stall_timeout.as_secs(),
@@ -263,20 +244,9 @@ impl Client {
                 // More than the declared size is never the file: stop.
                 break;
             }
-            if tty && expected_size > 0 && got * 50 / expected_size > shown {
-                shown = got * 50 / expected_size;
-                let bar: String = (0..50).map(|i| if i < shown { '#' } else { '.' }).collect();
-                let rate = rate_line(got, expected_size, start.elapsed());
-                eprint!("\r  [{bar}] {rate}");
-            } else if !tty && last_line.elapsed().as_secs() >= 5 {
-                // Logs (nohup) get a line every 5 s instead of a bar.
-                last_line = std::time::Instant::now();
-                eprintln!("  {}", rate_line(got, expected_size, start.elapsed()));
-            }
+            progress.update(got);
         }
-        if tty {
-            eprintln!();
-        }
+        progress.finish(got);
         if got != expected_size {
             return Err(PypiError::Truncated {
                 url: url.to_string(),

@@ -158,7 +158,13 @@ fn ingest(
     let start = std::time::Instant::now();
     let total = plan.len();
     for (i, p) in plan.iter().enumerate() {
-        eprintln!("[{}/{}] {} ({} MB)", i + 1, total, p.filename, p.size >> 20);
+        eprintln!(
+            "[{}/{}] {} ({})",
+            i + 1,
+            total,
+            p.filename,
+            gpu_env::progress::bytes(p.size)
+        );
         let outcome = ingest::ingest(&client, &p.url, &db_dir, force);
         done_bytes += p.size;
         match outcome {
@@ -178,7 +184,7 @@ fn ingest(
                 "  overall: {} of {total} wheels; {} streamed; {}",
                 i + 1,
                 gib(streamed),
-                gpu_env::pypi::rate_line(done_bytes, total_bytes, start.elapsed())
+                gpu_env::progress::status(done_bytes, total_bytes, start.elapsed())
             );
         }
     }

@@ -193,8 +193,10 @@ pub enum Command {
     /// Add this xtask to a repo: workspace member, cargo alias, config table,
     /// pre-commit hook (creates or merges; never overwrites a file).
     Init(init::Args),
-    /// Write the compatibility page (docs/matrix.html): wheels against GPU
-    /// architectures and runtime profiles, driver floors, from compat-db.
+    /// Write the compatibility page (docs/matrix.html): which wheel for a
+    /// GPU on Colab, Kaggle or one's own machine, a setup cell per runtime
+    /// and GPU (docs/cells/), wheels against GPU architectures and runtime
+    /// profiles, driver floors; and its screenshot (docs/matrix.png).
     Matrix(matrix::Args),
 }
 

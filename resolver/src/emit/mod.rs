@@ -74,7 +74,7 @@ pub fn render_colab_with_hash(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "gpu-env.lock".into());
-    let cell = render_cell(db, &targets, hash, &lock_name)?;
+    let cell = render_cell(db, &targets, hash, &lock_name, REGEN_RESOLVE)?;
     let o = &loaded.config.output;
     let notebook = render_notebook(&targets, hash, &lock_name, &cell)?;
     Ok(vec![
@@ -492,7 +492,16 @@ fn data(db: &Db, targets: &[&LockedTarget], hash: &str) -> Result<Py, EmitError>
     ]))
 }
 
-fn header(targets: &[&LockedTarget], hash: &str, lock_name: &str) -> Result<String, EmitError> {
+/// What rewrites a setup cell, for its header.
+const REGEN_RESOLVE: &str = "change the config or compat-db, then run `cargo xtask resolve`";
+const REGEN_MATRIX: &str = "`cargo xtask matrix` rewrites it from compat-db";
+
+fn header(
+    targets: &[&LockedTarget],
+    hash: &str,
+    lock_name: &str,
+    regen: &str,
+) -> Result<String, EmitError> {
     if let Some(t) = targets.iter().find(|_| !is_plain_text(lock_name)) {
         return Err(invalid(
             t,
@@ -504,7 +513,7 @@ fn header(targets: &[&LockedTarget], hash: &str, lock_name: &str) -> Result<Stri
     let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
     Ok(format!(
         "{}{lock_name} (sha256 {hash}) for {} {}.\n\
-         # Do not edit by hand: change the config or compat-db, then run `cargo xtask resolve`.\n\
+         # Do not edit by hand: {regen}.\n\
          # Setup cell for Google Colab and Kaggle: run it first in a fresh GPU runtime. It picks\n\
          # the locked target that fits this runtime's GPU, driver and Python, installs exactly\n\
          # its files (hash-checked, no dependency resolution), preloads the CUDA libraries,\n\
@@ -524,13 +533,32 @@ fn render_cell(
     targets: &[&LockedTarget],
     hash: &str,
     lock_name: &str,
+    regen: &str,
 ) -> Result<String, EmitError> {
-    let head = header(targets, hash, lock_name)?;
+    let head = header(targets, hash, lock_name, regen)?;
     let data = data(db, targets, hash)?;
     Ok(format!(
         "{head}\n_gpu_env_lock = {}\n{CELL_PROGRAM}",
         data.render(0)
     ))
+}
+
+/// The setup cell for the notebook targets of `lock` as the compatibility
+/// page offers it (docs/cells/): the cell `resolve` writes, whose header
+/// names `cargo xtask matrix` as what rewrites it.
+pub fn render_docs_cell(db: &Db, lock: &Lock) -> Result<String, EmitError> {
+    let targets: Vec<&LockedTarget> = lock
+        .target
+        .iter()
+        .filter(|t| is_notebook_kind(&t.kind))
+        .collect();
+    render_cell(
+        db,
+        &targets,
+        &lock.hash(),
+        "a lock made by `cargo xtask matrix`",
+        REGEN_MATRIX,
+    )
 }
 
 /// The notebook's example cell: on the GPU when every target is a GPU

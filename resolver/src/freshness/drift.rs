@@ -359,4 +359,41 @@ mod tests {
         assert_eq!(shell_word("a b'c"), "'a b'\\''c'");
         assert_eq!(shell_word("colab:A100@2025.07"), "colab:A100@2025.07");
     }
+
+    /// Stale docs alone: the way out is `cargo xtask matrix`, the lock and
+    /// its files being current; with another finding, the resolve.
+    #[test]
+    fn docs_alone_ask_for_matrix() {
+        let (_, _, lock) = lock_of(Overrides::default());
+        let l = loaded(&["colab"]);
+        let docs = Finding::Stale {
+            path: "docs/matrix.png".into(),
+            why: crate::freshness::Stale::Docs {
+                why: "is missing".into(),
+            },
+        };
+        assert_eq!(
+            docs.to_string(),
+            "stale: docs/matrix.png is missing; run `cargo xtask matrix`"
+        );
+        let report = |findings| crate::freshness::Report {
+            findings,
+            beyond: BeyondConfig::default(),
+        };
+        assert_eq!(
+            report(vec![docs.clone()]).way_out(&lock, &l, None),
+            crate::freshness::WayOut::Resolve {
+                command: "cargo xtask matrix".into(),
+                effect: crate::freshness::Effect::DocsOnly,
+            }
+        );
+        let missing = Finding::Stale {
+            path: "requirements-gpu.txt".into(),
+            why: crate::freshness::Stale::Missing,
+        };
+        assert!(matches!(
+            report(vec![docs, missing]).way_out(&lock, &l, None),
+            crate::freshness::WayOut::Resolve { command, .. } if command.starts_with("cargo xtask resolve")
+        ));
+    }
 }

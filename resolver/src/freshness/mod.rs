@@ -81,8 +81,11 @@ pub enum Stale {
     Unreadable {
         error: String,
     },
-    /// The compatibility page is not as `cargo xtask matrix` writes it.
-    Page,
+    /// A file `cargo xtask matrix` writes (the compatibility page, its
+    /// screenshot, a setup cell) is not current: why, from its stamp.
+    Docs {
+        why: String,
+    },
 }
 
 /// What kind of change a finding asks for.
@@ -93,6 +96,8 @@ pub enum Class {
     ConfigChanged,
     Drift,
     Stale,
+    /// The docs `cargo xtask matrix` writes.
+    Docs,
 }
 
 impl Finding {
@@ -103,6 +108,10 @@ impl Finding {
             Finding::TargetsChanged { .. } | Finding::ConstraintsChanged { .. } => {
                 Class::ConfigChanged
             }
+            Finding::Stale {
+                why: Stale::Docs { .. },
+                ..
+            } => Class::Docs,
             Finding::Stale { .. } | Finding::CellInvalid { .. } => Class::Stale,
             _ => Class::Drift,
         }
@@ -138,6 +147,8 @@ pub enum Effect {
     HashesOnly,
     /// The resolution stays; hashes and generated files are rewritten.
     HashesAndFiles,
+    /// The lock and its files are current; the docs are rewritten.
+    DocsOnly,
 }
 
 impl Report {
@@ -154,6 +165,12 @@ impl Report {
     pub fn way_out(&self, lock: &Lock, loaded: &Loaded, other_lock: Option<&str>) -> WayOut {
         if !self.beyond.is_empty() {
             return WayOut::RecordOrDrop;
+        }
+        if self.findings.iter().all(|f| f.class() == Class::Docs) {
+            return WayOut::Resolve {
+                command: "cargo xtask matrix".into(),
+                effect: Effect::DocsOnly,
+            };
         }
         let config_changed = self.any(Class::ConfigChanged);
         let command = match config_changed {
@@ -197,7 +214,7 @@ pub fn compare(
         &shown,
         (!other).then_some(&beyond),
     );
-    findings.extend(stale::stale(db, loaded, lock_path, lock));
+    findings.extend(stale::stale(db, db_hash, loaded, lock_path, lock));
     Report { findings, beyond }
 }
 
@@ -272,7 +289,9 @@ impl std::fmt::Display for Finding {
                     f,
                     "stale: {path} cannot be read ({error}); move it away and run `cargo xtask resolve`"
                 ),
-                Stale::Page => write!(f, "stale: {path} is not as `cargo xtask matrix` writes it"),
+                Stale::Docs { why } => {
+                    write!(f, "stale: {path} {why}; run `cargo xtask matrix`")
+                }
             },
             Finding::CellInvalid { error } => {
                 write!(f, "invalid: the Colab cell cannot be generated: {error}")
@@ -293,6 +312,9 @@ impl std::fmt::Display for Effect {
             }
             Effect::HashesAndFiles => {
                 "the resolution stays the same: it rewrites the lock's recorded hashes and the generated files"
+            }
+            Effect::DocsOnly => {
+                "the lock and its files are current: it rewrites the compatibility page, its screenshot and setup cells"
             }
         })
     }

@@ -6,7 +6,13 @@ use crate::db::Db;
 use crate::lock::Lock;
 use std::path::Path;
 
-pub(super) fn stale(db: &Db, loaded: &Loaded, lock_path: &Path, lock: &Lock) -> Vec<Finding> {
+pub(super) fn stale(
+    db: &Db,
+    db_hash: &str,
+    loaded: &Loaded,
+    lock_path: &Path,
+    lock: &Lock,
+) -> Vec<Finding> {
     let outputs = match crate::job::rendered_outputs(db, loaded, lock_path, lock) {
         Ok(o) => o,
         Err(e) => {
@@ -34,20 +40,20 @@ pub(super) fn stale(db: &Db, loaded: &Loaded, lock_path: &Path, lock: &Lock) -> 
             why,
         });
     }
-    out.extend(page(db, loaded));
+    out.extend(docs(db_hash, loaded));
     out
 }
 
-/// The compatibility page, in repos that keep one (this one); a page of
-/// the repo's own at that path is not gpu-env's.
-fn page(db: &Db, loaded: &Loaded) -> Option<Finding> {
-    let page = loaded.root.join(crate::matrix::DEFAULT_OUT);
-    let found = crate::fsutil::read_text_bytes(&page).ok()?;
-    let ours = crate::generated::may_replace(crate::generated::Kind::Matrix, &found);
-    (ours && !found.is_empty() && found != crate::matrix::render(db).as_bytes()).then(|| {
-        Finding::Stale {
-            path: shown(&page, &loaded.root),
-            why: Stale::Page,
-        }
-    })
+/// The compatibility page, its screenshot and setup cells, in repos that
+/// keep them (this one), judged by their stamps alone (nothing is
+/// generated); a page of the repo's own at that path is not gpu-env's.
+fn docs(db_hash: &str, loaded: &Loaded) -> Vec<Finding> {
+    let dir = loaded.root.join(crate::matrix::DEFAULT_DIR);
+    crate::matrix::fresh::stale(&dir, &crate::stamp::inputs(db_hash))
+        .into_iter()
+        .map(|(path, why)| Finding::Stale {
+            path: shown(&path, &loaded.root),
+            why: Stale::Docs { why },
+        })
+        .collect()
 }

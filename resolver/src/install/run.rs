@@ -74,6 +74,12 @@ fn pip_install_args(req_file: &Path, extra: &[String]) -> Vec<String> {
     a
 }
 
+/// Per-file progress of one pip run over `set` (bytes, rate, ETA), from
+/// the lines pip prints.
+fn file_progress(set: &[&Pin]) -> crate::progress::Files {
+    crate::progress::Files::new(set.iter().map(|p| (p.filename.clone(), p.size)).collect())
+}
+
 fn mb(bytes: u64) -> String {
     format!("{:.0} MB", bytes as f64 / 1e6)
 }
@@ -283,7 +289,12 @@ impl<'a> InstallRun<'a> {
         let _ = std::fs::remove_dir_all(&partial);
         std::fs::create_dir_all(&partial).map_err(io_err("cannot create", &partial, nothing))?;
         let args = pip_install_args(&req, &["--target".into(), utf8(&partial)?.into()]);
+        let mut files = file_progress(&self.redist);
+        let start = Instant::now();
         if let Err(e) = stream::run(self.py(), &args, self.opts.limits.pip, &mut |l| {
+            if let Some(p) = files.on_line(l, start.elapsed()) {
+                say(&format!("  {p}"));
+            }
             say(&format!("  | {l}"))
         }) {
             let partial_left = std::fs::remove_dir_all(&partial)
@@ -336,7 +347,12 @@ impl<'a> InstallRun<'a> {
         let left = self.left_after_site("site-packages: unchanged");
         let req = self.write_req(tmp, "site.txt", &self.site, &left)?;
         let args = pip_install_args(&req, &[]);
+        let mut files = file_progress(&self.site);
+        let start = Instant::now();
         stream::run(self.py(), &args, self.opts.limits.pip, &mut |l| {
+            if let Some(p) = files.on_line(l, start.elapsed()) {
+                say(&format!("  {p}"));
+            }
             say(&format!("  | {l}"))
         })
         .map_err(|e| {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The window `screenshot` renders into (README's screenshot).
-pub const WINDOW: (u32, u32) = (1600, 1200);
+pub const WINDOW: (u32, u32) = crate::generated::SCREENSHOT_WINDOW;
 
 /// Why Chromium rendered nothing usable (`matrix` warns and goes on
 /// without a screenshot; tests fail with it).
@@ -82,6 +82,10 @@ fn file_url(page: &Path) -> Result<String, BrowserError> {
 /// Run Chromium headless on `page` with `extra` flags and its own profile
 /// directory; no network, no first-run or background work. Returns stdout.
 fn run(chromium: &Path, page: &Path, extra: &[String]) -> Result<String, BrowserError> {
+    run_url(chromium, &file_url(page)?, extra)
+}
+
+fn run_url(chromium: &Path, url: &str, extra: &[String]) -> Result<String, BrowserError> {
     let profile = tempfile::tempdir()?;
     let out_dir = tempfile::tempdir()?;
     let stdout_path = out_dir.path().join("stdout");
@@ -102,7 +106,7 @@ fn run(chromium: &Path, page: &Path, extra: &[String]) -> Result<String, Browser
     ])
     .arg(format!("--user-data-dir={}", profile.path().display()))
     .args(extra)
-    .arg(file_url(page)?)
+    .arg(url)
     .stdin(Stdio::null())
     .stdout(stdout)
     .stderr(stderr);
@@ -164,6 +168,13 @@ pub fn screenshot(chromium: &Path, page: &Path, png: &Path) -> Result<(), Browse
 /// The DOM of `page` as Chromium serializes it after loading.
 pub fn dump_dom(chromium: &Path, page: &Path) -> Result<String, BrowserError> {
     run(chromium, page, &["--dump-dom".to_string()])
+}
+
+/// The DOM of `page` opened at `#fragment` (the chooser's choices), after
+/// its script ran.
+pub fn dump_dom_at(chromium: &Path, page: &Path, fragment: &str) -> Result<String, BrowserError> {
+    let url = format!("{}#{fragment}", file_url(page)?);
+    run_url(chromium, &url, &["--dump-dom".to_string()])
 }
 
 /// What a screenshot shows, enough to tell a page from a blank image.

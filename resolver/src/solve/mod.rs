@@ -365,6 +365,18 @@ pub(crate) fn survivors(
 
 /// Resolve `target` against every MXNet wheel in `db`.
 pub fn resolve(db: &Db, target: &Target, constraints: &Constraints) -> Resolution {
+    resolve_with(db, target, constraints, true)
+}
+
+/// [`resolve`] without the search for the nearest fixes of an
+/// unsatisfiable target (its rejections still say what each candidate
+/// breaks): for callers that ask many targets, such as the compatibility
+/// page.
+pub fn resolve_unexplained(db: &Db, target: &Target, constraints: &Constraints) -> Resolution {
+    resolve_with(db, target, constraints, false)
+}
+
+fn resolve_with(db: &Db, target: &Target, constraints: &Constraints, explain: bool) -> Resolution {
     let (survivors, mut rejected) = survivors(db, target, constraints);
     let mut survivors = survivors.into_iter();
     let mut chosen = survivors.next();
@@ -382,11 +394,12 @@ pub fn resolve(db: &Db, target: &Target, constraints: &Constraints) -> Resolutio
             chosen = None;
             vec![e]
         }
-        (None, None) => {
+        (None, None) if explain => {
             let mut f = constraint::explain(db, target, constraints);
             f.extend(fixes::fixes(db, target, constraints, &rejected));
             f
         }
+        (None, None) => vec![],
         (Some(_), None) => vec![],
     };
     Resolution {

@@ -95,7 +95,7 @@ pub fn cell(db: &Db, lock: &Lock, lock_name: &str) -> Result<Option<String>, Emi
     if targets.is_empty() {
         return Ok(None);
     }
-    render_cell(db, &targets, &lock.hash(), lock_name).map(Some)
+    render_cell(db, &targets, &lock.hash(), lock_name, REGEN_RESOLVE).map(Some)
 }
 
 fn invalid(

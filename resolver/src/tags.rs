@@ -296,47 +296,50 @@ impl Interpreter {
     }
 
     /// Every tag it installs, best first: `packaging.tags.sys_tags()` for
-    /// CPython (`cpython_tags`, then `compatible_tags`).
+    /// CPython (`cpython_tags`, then `compatible_tags`): each python-abi pair
+    /// of [`Self::linux_pairs`] with every platform of [`Self::platforms`],
+    /// then each pair of [`Self::any_pairs`] with `any`.
     pub fn supported(&self) -> Vec<Tag> {
         let platforms = self.platforms();
-        let cp = self.python_tag();
-        let mut out = Vec::new();
-        let mut push = |interpreter: &str, abi: &str, platform: &str| {
-            out.push(Tag {
-                interpreter: interpreter.to_string(),
-                abi: abi.to_string(),
-                platform: platform.to_string(),
-            })
+        let tag = |(py, abi): &(String, String), platform: &str| Tag {
+            interpreter: py.clone(),
+            abi: abi.clone(),
+            platform: platform.to_string(),
         };
+        let linux = self
+            .linux_pairs()
+            .into_iter()
+            .flat_map(|pair| platforms.iter().map(move |p| tag(&pair, p)));
+        let any = self.any_pairs().into_iter().map(|pair| tag(&pair, "any"));
+        linux.chain(any).collect()
+    }
+
+    /// The python-abi pairs it takes with a Linux platform, best first:
+    /// `cp311-cp311`, `cp311-abi3`, `cp311-none`, `cp310-abi3` ... `cp32-abi3`,
+    /// then `py311-none`, `py3-none`, `py310-none` ... `py30-none`.
+    fn linux_pairs(&self) -> Vec<(String, String)> {
+        let cp = self.python_tag();
         let abi3 = (self.major, self.minor) >= (3, 2);
-        let mut abis = vec![self.abi_tag()];
+        let mut pairs = vec![(cp.clone(), self.abi_tag())];
         if abi3 {
-            abis.push("abi3".into());
+            pairs.push((cp.clone(), "abi3".into()));
         }
-        abis.push("none".into());
-        for abi in &abis {
-            for p in &platforms {
-                push(&cp, abi, p);
-            }
-        }
+        pairs.push((cp, "none".into()));
         if abi3 {
             for minor in (2..self.minor).rev() {
-                for p in &platforms {
-                    push(&format!("cp{}{minor}", self.major), "abi3", p);
-                }
+                pairs.push((format!("cp{}{minor}", self.major), "abi3".into()));
             }
         }
-        let py_range = self.py_range();
-        for py in &py_range {
-            for p in &platforms {
-                push(py, "none", p);
-            }
-        }
-        push(&cp, "none", "any");
-        for py in &py_range {
-            push(py, "none", "any");
-        }
-        out
+        pairs.extend(self.py_range().into_iter().map(|py| (py, "none".into())));
+        pairs
+    }
+
+    /// The python-abi pairs it takes with platform `any`, best first:
+    /// `cp311-none`, then `py311-none`, `py3-none`, `py310-none` ... `py30-none`.
+    fn any_pairs(&self) -> Vec<(String, String)> {
+        let mut pairs = vec![(self.python_tag(), "none".to_string())];
+        pairs.extend(self.py_range().into_iter().map(|py| (py, "none".into())));
+        pairs
     }
 
     /// `py311`, `py3`, `py310` ... `py30` (`_py_interpreter_range`).
@@ -367,29 +370,80 @@ impl Interpreter {
             map.clear();
         }
         map.entry(*self)
-            .or_insert_with(|| {
-                Arc::new(Ranks {
-                    interpreter: *self,
-                    order: self
-                        .supported()
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, t)| (t, i))
-                        .collect(),
-                })
-            })
+            .or_insert_with(|| Arc::new(Ranks::of(*self)))
             .clone()
     }
 }
 
-/// An interpreter's supported tags with pip's preference, computed once.
+/// An interpreter's supported tags with pip's preference, computed once:
+/// the rank of a tag is its index in [`Interpreter::supported`], read from
+/// the pair's and the platform's positions instead of a table of every tag.
 #[derive(Debug, Clone)]
 pub struct Ranks {
     interpreter: Interpreter,
-    order: HashMap<Tag, usize>,
+    /// python tag -> abi tag -> index in [`Interpreter::linux_pairs`].
+    linux: PairIndex,
+    /// platform tag -> index in [`Interpreter::platforms`].
+    platforms: HashMap<String, usize>,
+    /// python tag -> abi tag -> index in [`Interpreter::any_pairs`].
+    any: PairIndex,
+    /// How many tags have a Linux platform (those with `any` rank after).
+    n_linux: usize,
+}
+
+type PairIndex = HashMap<String, HashMap<String, usize>>;
+
+fn pair_index(pairs: Vec<(String, String)>) -> PairIndex {
+    let mut index = PairIndex::new();
+    for (i, (py, abi)) in pairs.into_iter().enumerate() {
+        index.entry(py).or_default().entry(abi).or_insert(i);
+    }
+    index
 }
 
 impl Ranks {
+    fn of(interpreter: Interpreter) -> Ranks {
+        let mut platforms = HashMap::new();
+        for (i, p) in interpreter.platforms().into_iter().enumerate() {
+            platforms.entry(p).or_insert(i);
+        }
+        let linux = interpreter.linux_pairs();
+        Ranks {
+            interpreter,
+            n_linux: linux.len() * platforms.len(),
+            linux: pair_index(linux),
+            platforms,
+            any: pair_index(interpreter.any_pairs()),
+        }
+    }
+
+    /// The rank of one tag triple, None when it does not install.
+    fn tag_rank(&self, py: &str, abi: &str, platform: &str) -> Option<usize> {
+        if platform == "any" {
+            return Some(self.n_linux + self.any.get(py)?.get(abi)?);
+        }
+        let pair = self.linux.get(py)?.get(abi)?;
+        let p = self.platforms.get(platform)?;
+        Some(pair * self.platforms.len() + p)
+    }
+
+    /// The best rank among every combination of compressed tag sets
+    /// (`py2.py3`, `none`, `manylinux1_x86_64.manylinux2010_x86_64`).
+    fn parts_rank<'a, I>(&self, py: I, abi: I, platform: I) -> Option<usize>
+    where
+        I: Iterator<Item = &'a str> + Clone,
+    {
+        py.flat_map(|p| {
+            let platform = platform.clone();
+            abi.clone().flat_map(move |a| {
+                platform
+                    .clone()
+                    .filter_map(move |pl| self.tag_rank(p, a, pl))
+            })
+        })
+        .min()
+    }
+
     pub fn interpreter(&self) -> &Interpreter {
         &self.interpreter
     }
@@ -414,7 +468,10 @@ impl Ranks {
     /// The rank of the best tag of `w` it installs, without the reason
     /// when there is none (the hot path of choosing among files).
     fn best_rank(&self, w: &WheelTags) -> Option<usize> {
-        w.tags().filter_map(|t| self.order.get(&t).copied()).min()
+        fn strs(v: &[String]) -> impl Iterator<Item = &str> + Clone {
+            v.iter().map(String::as_str)
+        }
+        self.parts_rank(strs(&w.python), strs(&w.abi), strs(&w.platform))
     }
 
     pub fn installs(&self, w: &WheelTags) -> bool {
@@ -436,7 +493,7 @@ impl Ranks {
             .into_iter()
             .filter_map(|f| {
                 let (py, abi, plat) = tags_of(f);
-                let rank = self.best_rank(&WheelTags::new(py, abi, plat))?;
+                let rank = self.parts_rank(py.split('.'), abi.split('.'), plat.split('.'))?;
                 Some((rank, f))
             })
             .min_by(|a, b| (a.0, filename(a.1)).cmp(&(b.0, filename(b.1))))
@@ -567,6 +624,40 @@ mod tests {
         assert!(at("cp311-abi3-linux_x86_64") < at("cp311-none-manylinux_2_35_x86_64"));
         assert!(at("cp37-abi3-manylinux1_x86_64") < at("py311-none-manylinux_2_35_x86_64"));
         assert!(at("cp311-none-any") < at("py311-none-any"));
+    }
+
+    /// A tag's rank is its index in `supported()` (pip's order), for every
+    /// tag; a tag outside it has none.
+    #[test]
+    fn ranks_are_positions_in_the_supported_order() {
+        for (py, glibc) in [
+            ("2.7", Some("2.17")),
+            ("3.6", Some("2.5")),
+            ("3.11", Some("2.35")),
+            ("3.13", None),
+        ] {
+            let i = Interpreter::cpython(py, glibc).unwrap();
+            let r = i.ranks();
+            let rank = |t: &Tag| {
+                let one = |s: &str| std::iter::once(s.to_string());
+                r.best_rank(&WheelTags {
+                    python: one(&t.interpreter).collect(),
+                    abi: one(&t.abi).collect(),
+                    platform: one(&t.platform).collect(),
+                })
+            };
+            for (n, t) in i.supported().iter().enumerate() {
+                assert_eq!(rank(t), Some(n), "{py} {t:?}");
+            }
+            for t in [
+                "cp311-cp311-win_amd64",
+                "cp99-cp99-any",
+                "py2-none-manylinux_2_100_x86_64",
+                "cp39-abi3-any",
+            ] {
+                assert_eq!(rank(&tag(t)), None, "{py} {t}");
+            }
+        }
     }
 
     #[test]

@@ -156,15 +156,15 @@ pub(super) fn requires_overrides(db: &Db, t: &LockedTarget) -> Py {
 /// drivers before R510, whose `nvidia-smi` has no `compute_cap`.
 pub(super) fn gpu_names(db: &Db) -> Py {
     let mut out: Vec<(String, Py)> = Vec::new();
-    let offered = |g: &crate::db::model::Gpu| {
-        g.colab
-            || db.runtimes.iter().any(|(_, r)| {
-                super::is_notebook_kind(&r.kind)
-                    && r.gpus
-                        .iter()
-                        .any(|o| db.gpu(o).is_some_and(|x| x.name == g.name))
-            })
-    };
+    // Each runtime's GPU list is matched once (not once per known GPU).
+    let in_runtimes: std::collections::BTreeSet<&str> = db
+        .runtimes
+        .iter()
+        .filter(|(_, r)| super::is_notebook_kind(&r.kind))
+        .flat_map(|(_, r)| &r.gpus)
+        .filter_map(|o| db.gpu(o).map(|x| x.name.as_str()))
+        .collect();
+    let offered = |g: &crate::db::model::Gpu| g.colab || in_runtimes.contains(g.name.as_str());
     for g in db.gpus.iter().filter(|g| offered(g)) {
         for n in std::iter::once(&g.name).chain(g.smi.iter().map(|s| &s.name)) {
             let n = n.to_ascii_lowercase();

@@ -252,6 +252,8 @@ pub(crate) struct Ctx<'a> {
     pip_memo: std::cell::RefCell<std::collections::HashMap<PipKey, PipChoice<'a>>>,
     /// need pins per (needs, MXNet Requires-Dist): the same for most wheels.
     need_memo: std::cell::RefCell<std::collections::HashMap<NeedKey, NeedPins>>,
+    /// The numpy files for the target's Python: the same for every candidate.
+    numpy: std::cell::OnceCell<Result<numpy::Installable<'a>, String>>,
 }
 
 type NeedKey = (Vec<String>, Vec<String>);
@@ -270,7 +272,20 @@ impl<'a> Ctx<'a> {
             tags: target.interpreter().map(|i| i.ranks()),
             pip_memo: Default::default(),
             need_memo: Default::default(),
+            numpy: Default::default(),
         }
+    }
+
+    /// The numpy releases that install on the target's Python (`python`:
+    /// its version), computed on first use.
+    pub(crate) fn numpy_installable(
+        &self,
+        python: &str,
+    ) -> &Result<numpy::Installable<'a>, String> {
+        self.numpy.get_or_init(|| {
+            let glibc = self.target.glibc.as_ref().map(|g| g.value.as_str());
+            numpy::Installable::new(self.db, python, glibc)
+        })
     }
 
     /// The target's devices (empty: no GPU).

@@ -47,47 +47,68 @@ fn breakers_for<'a>(db: &'a Db, mxnet_version: &Version, numpy: &Version) -> Vec
         .collect()
 }
 
+/// The numpy releases compat-db lists that have a wheel for one CPython
+/// (and glibc), each with the file pip picks: the same for every candidate
+/// MXNet wheel of a target, so a resolve computes it once.
+#[derive(Debug)]
+pub struct Installable<'a> {
+    python: String,
+    releases: Vec<(Version, &'a PypiRelease, &'a PypiFile)>,
+}
+
+impl<'a> Installable<'a> {
+    /// numpy on CPython `python` with glibc `glibc`; Err when the version
+    /// does not read or compat-db has no numpy.
+    pub fn new(db: &'a Db, python: &str, glibc: Option<&str>) -> Result<Self, String> {
+        let ranks = crate::tags::Interpreter::cpython(python, glibc)
+            .ok_or_else(|| format!("cannot read Python version {python}"))?
+            .ranks();
+        let mut listed = false;
+        let mut releases = Vec::new();
+        let numpy = db.pypi.iter().filter(|(_, p)| p.package == "numpy");
+        for rel in numpy.flat_map(|(_, p)| &p.release) {
+            listed = true;
+            let Ok(v) = pep440::version(&rel.version) else {
+                continue;
+            };
+            if let Some(file) = ranks.best(&rel.file, pypi_tags, |f| &f.filename) {
+                releases.push((v, rel, file));
+            }
+        }
+        if !listed {
+            return Err("compat-db has no numpy releases (compat-db/pypi/numpy.toml)".into());
+        }
+        Ok(Installable {
+            python: python.to_string(),
+            releases,
+        })
+    }
+}
+
 /// Pick numpy for MXNet `mxnet_version` with Requires-Dist `requires_dist`
-/// on CPython `python` with glibc `glibc`. `installed`: numpy already there.
-/// Preference: meets Requires-Dist and needs no shim; then meets
-/// Requires-Dist with shims; then (only if every breaker has a shim) the
-/// newest that installs. Within a class, the installed one, then newest.
+/// among the releases that install on the target's CPython. `installed`:
+/// numpy already there. Preference: meets Requires-Dist and needs no shim;
+/// then meets Requires-Dist with shims; then (only if every breaker has a
+/// shim) the newest that installs. Within a class, the installed one, then
+/// newest.
 pub fn choose(
     db: &Db,
+    installable: &Installable,
     mxnet_version: &str,
     requires_dist: &[Dependency],
-    python: &str,
-    glibc: Option<&str>,
     installed: Option<&str>,
 ) -> Result<NumpyChoice, String> {
     let mx = pep440::version(mxnet_version).map_err(|e| e.to_string())?;
-    let ranks = crate::tags::Interpreter::cpython(python, glibc)
-        .ok_or_else(|| format!("cannot read Python version {python}"))?
-        .ranks();
-    let tag = ranks.interpreter().python_tag();
+    let python = &installable.python;
     let spec = numpy_spec(requires_dist, MarkerEnv::new(python).as_ref());
-    let releases: Vec<&PypiRelease> = db
-        .pypi
-        .iter()
-        .filter(|(_, p)| p.package == "numpy")
-        .flat_map(|(_, p)| &p.release)
-        .collect();
-    if releases.is_empty() {
-        return Err("compat-db has no numpy releases (compat-db/pypi/numpy.toml)".into());
-    }
     let mut candidates = Vec::new();
-    for rel in releases {
-        let Ok(v) = pep440::version(&rel.version) else {
-            continue;
-        };
-        let file = ranks.best(&rel.file, pypi_tags, |f| &f.filename);
-        let Some(file) = file else { continue };
-        let breakers = breakers_for(db, &mx, &v);
+    for (v, rel, file) in &installable.releases {
+        let breakers = breakers_for(db, &mx, v);
         let shimmable = breakers.iter().all(|b| !b.shim.is_empty());
         if !shimmable {
             continue;
         }
-        let meets = spec.is_none_or(|s| s.contains(&v));
+        let meets = spec.is_none_or(|s| s.contains(v));
         let class = match (meets, breakers.is_empty()) {
             (true, true) => 0,
             (true, false) => 1,
@@ -99,7 +120,7 @@ pub fn choose(
             !is_installed,
             std::cmp::Reverse(v),
             rel,
-            file.clone(),
+            *file,
             breakers,
             meets,
             is_installed,
@@ -109,10 +130,15 @@ pub fn choose(
     let (_, _, _, rel, file, breakers, meets, is_installed) = candidates
         .into_iter()
         .next()
-        .ok_or_else(|| format!("no numpy release in compat-db has a wheel for {tag} that MXNet {mxnet_version} can import with"))?;
+        .ok_or_else(|| {
+            let tag = crate::tags::Interpreter::cpython(python, None)
+                .map(|i| i.python_tag())
+                .unwrap_or_else(|| python.clone());
+            format!("no numpy release in compat-db has a wheel for {tag} that MXNet {mxnet_version} can import with")
+        })?;
     Ok(NumpyChoice {
         version: rel.version.clone(),
-        file: (!is_installed).then_some(file),
+        file: (!is_installed).then(|| file.clone()),
         shims: breakers.into_iter().cloned().collect(),
         meets_requires_dist: meets,
     })

@@ -17,20 +17,21 @@ pub(crate) fn numpy(
     b: &mut Breaks,
 ) -> Option<NumpyChoice> {
     let py = &cx.target.python.as_ref()?.value;
-    numpy::choose(
-        cx.db,
-        &rel.version,
-        &w.requires_dist,
-        py,
-        cx.target.glibc.as_ref().map(|g| g.value.as_str()),
-        cx.target
-            .preinstalled
-            .value
-            .get("numpy")
-            .map(String::as_str),
-    )
-    .map_err(|e| b.push(Rule::Numpy, e))
-    .ok()
+    let installed = cx.target.preinstalled.value.get("numpy");
+    cx.numpy_installable(py)
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|files| {
+            numpy::choose(
+                cx.db,
+                files,
+                &rel.version,
+                &w.requires_dist,
+                installed.map(String::as_str),
+            )
+        })
+        .map_err(|e| b.push(Rule::Numpy, e))
+        .ok()
 }
 
 /// What the rules decided for a wheel that broke none.

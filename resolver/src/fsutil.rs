@@ -17,6 +17,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     write_unit(&[(path.to_path_buf(), bytes.to_vec())])
 }
 
+/// gpu-env's cache (PyPI answers, check records): `GPU_ENV_CACHE_DIR`, else `$XDG_CACHE_HOME/gpu-env`, else `~/.cache/gpu-env`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("GPU_ENV_CACHE_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(d).join("gpu-env");
+    }
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cache/gpu-env"))
+        .unwrap_or_else(|| std::env::temp_dir().join("gpu-env-cache"))
+}
+
 /// Hex sha256 of bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};

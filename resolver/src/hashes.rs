@@ -30,18 +30,7 @@ pub enum HashError {
     Yanked { filename: String },
 }
 
-/// `GPU_ENV_CACHE_DIR`, else `$XDG_CACHE_HOME/gpu-env`, else `~/.cache/gpu-env`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("GPU_ENV_CACHE_DIR") {
-        return PathBuf::from(d);
-    }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(d).join("gpu-env");
-    }
-    std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".cache/gpu-env"))
-        .unwrap_or_else(|| std::env::temp_dir().join("gpu-env-cache"))
-}
+pub use crate::fsutil::cache_dir;
 
 fn cached_project(
     client: &Client,

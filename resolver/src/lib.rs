@@ -12,6 +12,7 @@ pub mod versions;
 pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
+pub mod check_record;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;

@@ -42,6 +42,94 @@ fn clean_repo_passes() {
     assert_eq!(code, 0, "{out}{err}");
 }
 
+/// A passed check is recorded in gpu-env's cache with every file it
+/// compared; the next check with the same inputs answers from file hashes,
+/// and any change after it (a generated file, the lock, compat-db, the
+/// config) is still found.
+#[test]
+fn a_passed_check_is_recorded_and_changes_after_it_still_fail() {
+    let r = repo();
+    let cache = tempfile::tempdir().unwrap();
+    let check = |r: &Repo| {
+        let mut c = xtask!();
+        c.env("GPU_ENV_CACHE_DIR", cache.path());
+        c.current_dir(&r.root).arg("--db").arg(&r.db).arg("check");
+        run(c)
+    };
+    let (code, first, err) = check(&r);
+    assert_eq!(code, 0, "{first}{err}");
+    let records: Vec<_> = std::fs::read_dir(cache.path().join("check"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    for f in [
+        "gpu-env.lock",
+        "colab/setup_cell.py",
+        "colab/gpu-env-setup.ipynb",
+        "pylock.toml",
+    ] {
+        assert!(
+            records[0].contains(&format!("{}", r.root.join(f).display())),
+            "{f}: {}",
+            records[0]
+        );
+    }
+    // The second check answers from the record (its verdict line, marked
+    // here to tell it from a full check's).
+    let record = std::fs::read_dir(cache.path().join("check"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let marked = records[0].replace("\nok check: OK", "\nok check: OK (recorded)");
+    std::fs::write(&record, &marked).unwrap();
+    let (code, again, err) = check(&r);
+    assert_eq!(code, 0, "{err}");
+    assert!(again.starts_with("check: OK (recorded)"), "{again}");
+    // A generated file edited after a pass.
+    let cell = r.root.join("colab/setup_cell.py");
+    let text = std::fs::read_to_string(&cell).unwrap();
+    std::fs::write(
+        &cell,
+        text.replace("mx = _gpu_env_main", "mx2 = _gpu_env_main"),
+    )
+    .unwrap();
+    let (code, _, err) = check(&r);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("stale: colab/setup_cell.py does not match the lock"),
+        "{err}"
+    );
+    std::fs::write(&cell, &text).unwrap();
+    assert_eq!(check(&r).0, 0);
+    // compat-db changed after a pass.
+    edit(
+        &r.db.join("redist/nvidia-nvtx-cu11.toml"),
+        NVTX_SHA,
+        OTHER_SHA,
+    );
+    let (code, _, err) = check(&r);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("compat-db changed"), "{err}");
+    edit(
+        &r.db.join("redist/nvidia-nvtx-cu11.toml"),
+        OTHER_SHA,
+        NVTX_SHA,
+    );
+    assert_eq!(check(&r).0, 0);
+    // The config changed after a pass.
+    std::fs::write(
+        r.root.join("Cargo.toml"),
+        format!("{COLAB_MANIFEST}constraints = {{ mxnet = \">=1.9\" }}\n"),
+    )
+    .unwrap();
+    let (code, _, err) = check(&r);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("constraints.mxnet"), "{err}");
+}
+
 #[test]
 fn edited_lock_fails_with_field_diff() {
     let r = repo();

@@ -1,5 +1,7 @@
 //! `cargo xtask check`: the pre-commit check. Offline, no GPU, writes
-//! nothing. Exit 0 when compat-db is valid, the lock parses, is current
+//! nothing in the repo; a pass is recorded in gpu-env's cache
+//! ([`crate::check_record`]), and a check with the same inputs compares file
+//! hashes instead of re-resolving. Exit 0 when compat-db is valid, the lock parses, is current
 //! with the repo's config and compat-db, and every generated file matches
 //! the lock; 1 on drift or a stale file (with what changed); 2 when an
 //! input cannot be read (corrupted lock, unreadable compat-db or config).
@@ -29,6 +31,60 @@ fn rel(p: &Path, root: &Path) -> String {
 }
 
 pub fn run(args: &Args, db_dir: Option<&Path>) -> CliResult {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let loaded = crate::config::load(args.manifest_path.as_deref(), &cwd)?;
+    let lock_path = args
+        .lock
+        .clone()
+        .map(|p| cwd.join(p))
+        .unwrap_or_else(|| loaded.path(&loaded.config.output.lock));
+    // The same inputs as a passed check: its verdict, from file hashes.
+    let (record, passed) = match lock_path.exists() {
+        true => recorded(db_dir, &loaded, &lock_path),
+        false => (None, None),
+    };
+    if let Some(line) = passed {
+        outln!("{line}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    full(db_dir, &loaded, &lock_path, record)
+}
+
+/// The record of a passed check with these inputs ([`crate::check_record`]) and
+/// its verdict line when it still holds (read under the writers' lock; a
+/// resolve's unfinished renames are left to the full check, which reports
+/// them).
+fn recorded(
+    db_dir: Option<&Path>,
+    loaded: &Loaded,
+    lock_path: &Path,
+) -> (Option<crate::check_record::Record>, Option<String>) {
+    let db_hash = crate::db::Db::source_hash(db_dir).ok();
+    let record = db_hash.and_then(|h| {
+        crate::check_record::Record::new(&h, &loaded.root, loaded.manifest.as_deref(), lock_path)
+    });
+    let guard_dir = crate::job::guard_dir(loaded, lock_path);
+    let holds = || {
+        let _guard =
+            crate::fsutil::DirLock::acquire(&guard_dir, crate::job::WRITE_LOCK_TIMEOUT).ok()?;
+        let journal = lock_path.parent()?.join(crate::fsutil::JOURNAL);
+        if journal.exists() {
+            return None;
+        }
+        record.as_ref()?.verdict()
+    };
+    let verdict = holds();
+    (record, verdict)
+}
+
+/// The check in full: compat-db loaded, the lock re-resolved and every
+/// generated file re-rendered and compared; a pass is recorded in `record`.
+fn full(
+    db_dir: Option<&Path>,
+    loaded: &Loaded,
+    lock_path: &Path,
+    record: Option<crate::check_record::Record>,
+) -> CliResult {
     // compat-db: readable (2) and valid (1). The embedded copy is the text
     // CI validates with `db check`; `--db DIR` is validated in full here.
     let (db, db_hash) = match crate::db::Db::open_with_hash(db_dir) {
@@ -42,14 +98,7 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> CliResult {
         }
         Err(e) => return Err(e.into()),
     };
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let loaded = crate::config::load(args.manifest_path.as_deref(), &cwd)?;
-    let lock_path = args
-        .lock
-        .clone()
-        .map(|p| cwd.join(p))
-        .unwrap_or_else(|| loaded.path(&loaded.config.output.lock));
-    let shown = rel(&lock_path, &loaded.root);
+    let shown = rel(lock_path, &loaded.root);
     if !lock_path.exists() {
         if loaded.config.targets.is_empty() {
             outln!("check: compat-db OK; no lock ({shown}) and no targets configured: nothing else to check");
@@ -60,22 +109,33 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> CliResult {
     }
     // Another lock than the config's records its own request: it is
     // re-resolved from that, not compared with the config's targets.
-    let other = crate::job::is_other_lock(&loaded, &lock_path);
-    let Some((_guard, lock)) = read_lock(&loaded, &lock_path, &shown, other)? else {
+    let other = crate::job::is_other_lock(loaded, lock_path);
+    let Some((_guard, lock)) = read_lock(loaded, lock_path, &shown, other)? else {
         return Ok(ExitCode::from(exit::NO));
     };
-    let report = freshness::compare(&db, &db_hash, &loaded, &lock_path, &lock, other);
-    Ok(verdict(&report, &loaded, &lock, &shown, other))
+    let report = freshness::compare(&db, &db_hash, loaded, lock_path, &lock, other);
+    let code = verdict(&report, loaded, &lock, &shown, other);
+    if code == ExitCode::SUCCESS {
+        if let (Some(r), Some(files)) = (record, &report.compared) {
+            r.record(files, &ok_line(&lock, &shown));
+        }
+    }
+    Ok(code)
+}
+
+/// What a passed check prints.
+fn ok_line(lock: &Lock, shown: &str) -> String {
+    format!(
+        "check: OK: compat-db valid; {shown} current ({} target(s), sha256 {}); generated files up to date",
+        lock.target.len(),
+        &lock.hash()[..16]
+    )
 }
 
 /// Every problem of the lock and its files, then the one way out that fits.
 fn verdict(report: &Report, loaded: &Loaded, lock: &Lock, shown: &str, other: bool) -> ExitCode {
     if report.is_current() {
-        outln!(
-            "check: OK: compat-db valid; {shown} current ({} target(s), sha256 {}); generated files up to date",
-            lock.target.len(),
-            &lock.hash()[..16]
-        );
+        outln!("{}", ok_line(lock, shown));
         return ExitCode::SUCCESS;
     }
     for f in &report.findings {

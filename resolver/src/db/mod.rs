@@ -116,6 +116,15 @@ impl Db {
         }
     }
 
+    /// The hash of `--db DIR`'s files if given, else of the embedded copy,
+    /// without loading them (what a lock records as `db`).
+    pub fn source_hash(dir: Option<&Path>) -> Result<String, DbError> {
+        match dir {
+            Some(d) => Ok(db_hash(&read_dir_files(d)?)),
+            None => Ok(embedded_hash().to_string()),
+        }
+    }
+
     /// `--db DIR` if given, else the embedded copy.
     pub fn open(dir: Option<&Path>) -> Result<Db, DbError> {
         match dir {

@@ -125,6 +125,10 @@ pub struct Report {
     /// Empty for another lock than the config's (it is not compared with
     /// the config).
     pub beyond: BeyondConfig,
+    /// Every file compared, with the [`crate::check_record::state_of`] of
+    /// what was read: what a passed check records. None when the verdict
+    /// depends on more than these files (a repo that keeps gpu-env's docs).
+    pub compared: Option<Vec<(std::path::PathBuf, String)>>,
 }
 
 /// The one way out of a report with findings.
@@ -214,8 +218,20 @@ pub fn compare(
         &shown,
         (!other).then_some(&beyond),
     );
-    findings.extend(stale::stale(db, db_hash, loaded, lock_path, lock));
-    Report { findings, beyond }
+    let mut compared = Some(Vec::new());
+    findings.extend(stale::stale(
+        db,
+        db_hash,
+        loaded,
+        lock_path,
+        lock,
+        &mut compared,
+    ));
+    Report {
+        findings,
+        beyond,
+        compared,
+    }
 }
 
 /// `p` as shown to the user: relative to the repo root.

@@ -4,14 +4,17 @@ use super::{shown, Finding, Stale};
 use crate::config::Loaded;
 use crate::db::Db;
 use crate::lock::Lock;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+/// `compared` gets each file looked at with the
+/// [`crate::check_record::state_of`] of what was read (None: not only files).
 pub(super) fn stale(
     db: &Db,
     db_hash: &str,
     loaded: &Loaded,
     lock_path: &Path,
     lock: &Lock,
+    compared: &mut Option<Vec<(PathBuf, String)>>,
 ) -> Vec<Finding> {
     let outputs = match crate::job::rendered_outputs(db, loaded, lock_path, lock) {
         Ok(o) => o,
@@ -24,7 +27,11 @@ pub(super) fn stale(
     let mut out = Vec::new();
     // The first output is the lock itself.
     for (i, (path, text)) in outputs.iter().enumerate() {
-        let why = match crate::fsutil::read_text_bytes(path) {
+        let read = crate::fsutil::read_text_bytes(path);
+        if let Some(c) = compared.as_mut() {
+            c.push((path.clone(), crate::check_record::state_of(&read)));
+        }
+        let why = match read {
             Ok(bytes) if bytes == text.as_bytes() => continue,
             Ok(_) if i == 0 => Stale::HandEdited,
             Ok(_) => Stale::OtherLock {
@@ -41,6 +48,21 @@ pub(super) fn stale(
         });
     }
     out.extend(docs(db_hash, loaded));
+    // The docs' verdict holds while their page stays absent; a repo that
+    // keeps a page is checked in full each time.
+    let page = loaded
+        .root
+        .join(crate::matrix::DEFAULT_DIR)
+        .join(crate::matrix::fresh::PAGE);
+    let read = crate::fsutil::read_text_bytes(&page);
+    match read {
+        Err(ref e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(c) = compared.as_mut() {
+                c.push((page, crate::check_record::state_of(&read)));
+            }
+        }
+        _ => *compared = None,
+    }
     out
 }
 

@@ -4,7 +4,7 @@
 //!
 //! The workspace root is found by walking up from the current directory
 //! (fast: no `cargo metadata` process on the pre-commit path); with an
-//! explicit manifest path, `cargo_metadata` locates the workspace root the
+//! explicit manifest path, `cargo metadata --no-deps` locates the workspace root the
 //! way cargo does.
 
 use serde::Deserialize;
@@ -420,23 +420,70 @@ pub fn discover(start: &Path) -> Result<Loaded, ConfigError> {
     })
 }
 
-/// Use `cargo metadata` (via cargo_metadata) for an explicit manifest path.
+/// How long `cargo metadata --no-deps` may take (it reads manifests only).
+const CARGO_METADATA_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What `cargo metadata --no-deps --format-version 1` says of a workspace
+/// (the fields read here).
+#[derive(Deserialize)]
+struct Metadata {
+    workspace_root: PathBuf,
+    #[serde(default)]
+    metadata: serde_json::Value,
+    #[serde(default)]
+    packages: Vec<MetadataPackage>,
+}
+
+#[derive(Deserialize)]
+struct MetadataPackage {
+    manifest_path: PathBuf,
+    #[serde(default)]
+    metadata: serde_json::Value,
+}
+
+/// `cargo metadata --no-deps` for `manifest_path` (cargo as `$CARGO`, the
+/// one running this command, else from PATH), bounded in time and output.
+fn cargo_metadata(manifest_path: &Path) -> Result<Metadata, ConfigError> {
+    let err = |message: String| ConfigError::Read {
+        manifest: manifest_path.to_path_buf(),
+        message,
+    };
+    let cargo = std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from);
+    let path = manifest_path.to_string_lossy();
+    let args = [
+        "metadata",
+        "--no-deps",
+        "--format-version",
+        "1",
+        "--manifest-path",
+        &path,
+    ];
+    let out = crate::host::exec::run(&cargo, &args, &[], CARGO_METADATA_TIMEOUT)
+        .map_err(|e| err(format!("`cargo metadata` failed: {e}")))?;
+    serde_json::from_str(&out.stdout).map_err(|e| {
+        err(format!(
+            "`cargo metadata` printed what is not its JSON: {e}"
+        ))
+    })
+}
+
+/// The config of the workspace `manifest_path` belongs to, located by
+/// `cargo metadata` (for an explicit manifest path).
 pub fn from_cargo_metadata(manifest_path: &Path) -> Result<Loaded, ConfigError> {
-    let md = cargo_metadata::MetadataCommand::new()
-        .manifest_path(manifest_path)
-        .no_deps()
-        .exec()
-        .map_err(|e| ConfigError::Read {
-            manifest: manifest_path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-    let root: PathBuf = md.workspace_root.clone().into();
+    let md = cargo_metadata(manifest_path)?;
+    // A single-crate repo's config is its root package's: the package whose
+    // manifest is the workspace root's.
+    let root_manifest = md.workspace_root.join("Cargo.toml");
+    let root_package = md
+        .packages
+        .iter()
+        .find(|p| p.manifest_path == root_manifest);
+    let md_workspace_metadata = &md.metadata;
+    let root: PathBuf = md.workspace_root.clone();
     let manifest = root.join("Cargo.toml");
-    // cargo_metadata hands the table over as JSON without positions: convert
+    // cargo metadata hands the table over as JSON without positions: convert
     // and validate it here so errors still name the manifest.
-    // A single-crate repo's config is its root package's.
-    let package = md
-        .root_package()
+    let package = root_package
         .and_then(|p| p.metadata.get("gpu-env"))
         .filter(|v| !v.is_null());
     let keys = |v: &'_ serde_json::Value| -> Vec<String> {
@@ -447,16 +494,21 @@ pub fn from_cargo_metadata(manifest_path: &Path) -> Result<Loaded, ConfigError> 
     refuse_misspelled(
         &manifest,
         WORKSPACE_TABLE,
-        keys(&md.workspace_metadata).iter().map(String::as_str),
+        keys(md_workspace_metadata).iter().map(String::as_str),
     )?;
-    if let Some(p) = md.root_package() {
+    if let Some(p) = root_package {
         refuse_misspelled(
             &manifest,
             PACKAGE_TABLE,
             keys(&p.metadata).iter().map(String::as_str),
         )?;
     }
-    let (table, value) = match (md.workspace_metadata.get("gpu-env"), package) {
+    let (table, value) = match (
+        md_workspace_metadata
+            .get("gpu-env")
+            .filter(|v| !v.is_null()),
+        package,
+    ) {
         (Some(_), Some(_)) => {
             return Err(ConfigError::Invalid {
                 manifest,

@@ -20,6 +20,7 @@ mod config_span;
 pub mod doctor;
 pub mod emit;
 pub mod exit;
+pub mod features;
 pub mod freshness;
 pub mod fsutil;
 pub mod generated;

@@ -55,7 +55,7 @@ fn init_fresh_repo_creates_every_file_and_a_second_run_changes_nothing() {
     assert!(main.lines().count() <= 30);
     let manifest = std::fs::read_to_string(tmp.path().join("xtask/Cargo.toml")).unwrap();
     assert!(
-        manifest.contains("gpu-env = { git = \"https://example.org/gpu-env\", tag = \"v0.1.0\", features = [\"cli\"] }"),
+        manifest.contains("gpu-env = { git = \"https://example.org/gpu-env\", tag = \"v0.1.0\", default-features = false, features = [\"cli\"] }"),
         "{manifest}"
     );
     for f in [
@@ -151,7 +151,7 @@ fn init_refuses_files_it_cannot_merge_and_prints_the_lines() {
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(out.contains("  unchanged Cargo.toml: "), "{out}");
     assert!(out.contains("  refused   .cargo/config.toml: [alias] xtask is already `\"run -p tools --\"`:\nxtask = \"run --package xtask --\"\n"), "{out}");
-    assert!(out.contains("  refused   xtask/Cargo.toml: it exists and does not depend on gpu-env; add under [dependencies]:\nclap = { version = \"4\", features = [\"derive\"] }\ngpu-env = { git = \"https://example.org/gpu-env\", tag = \"v0.1.0\", features = [\"cli\"] }\n"), "{out}");
+    assert!(out.contains("  refused   xtask/Cargo.toml: it exists and does not depend on gpu-env; add under [dependencies]:\nclap = { version = \"4\", features = [\"derive\"] }\ngpu-env = { git = \"https://example.org/gpu-env\", tag = \"v0.1.0\", default-features = false, features = [\"cli\"] }\n"), "{out}");
     assert!(out.contains("  refused   xtask/src/main.rs: "), "{out}");
     assert!(
         out.contains("gpu_env::cli::run(command, cli.global.db.as_deref())"),
@@ -198,4 +198,28 @@ fn init_of_a_missing_directory_is_an_input_error() {
         err.starts_with("error: ") && err.contains("no such directory"),
         "{err}"
     );
+}
+
+/// The light build is the default; `--feature` adds an optional part, and
+/// a name that is not one is refused with the ones there are.
+#[test]
+fn init_writes_the_light_build_unless_a_feature_is_asked_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = xtask!();
+    c.arg("init")
+        .arg(tmp.path())
+        .args(["--git", "https://example.org/gpu-env", "--tag", "v0.1.0"])
+        .args(["--feature", "net", "--feature", "cuda"]);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let manifest = std::fs::read_to_string(tmp.path().join("xtask/Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains("default-features = false, features = [\"cli\", \"net\", \"cuda\"] }"),
+        "{manifest}"
+    );
+    let mut c = xtask!();
+    c.arg("init").arg(tmp.path()).args(["--feature", "gpu"]);
+    let (code, _, err) = run(c);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("[possible values: net, cuda]"), "{err}");
 }

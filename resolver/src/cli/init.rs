@@ -34,6 +34,12 @@ pub struct Args {
     /// Targets of a new config table (repeatable; default: colab).
     #[arg(long = "target", value_name = "TARGET")]
     pub targets: Vec<String>,
+    /// An optional part of gpu-env to build besides the commands
+    /// (repeatable): `net` for `resolve --verify-pypi` (HTTP), `cuda` for the
+    /// CUDA driver API in `probe` and `verify`. Default: neither, the light
+    /// build that `check` and an offline `resolve` need.
+    #[arg(long = "feature", value_name = "FEATURE", value_parser = crate::features::OPTIONAL)]
+    pub features: Vec<String>,
 }
 
 /// The xtask `main.rs` init writes (examples/consumer/xtask/src/main.rs is
@@ -107,8 +113,9 @@ pub enum Source {
 }
 
 impl Source {
-    /// The `gpu-env = {...}` dependency line.
-    pub fn dependency(&self) -> String {
+    /// The `gpu-env = {...}` dependency line: the commands (`cli`) and the
+    /// optional `features`, without gpu-env's default features.
+    pub fn dependency(&self, features: &[String]) -> String {
         let q = |s: &str| Value::from(s).to_string().trim().to_string();
         let at = match self {
             Source::Path(p) => format!("path = {}", q(&p.display().to_string())),
@@ -123,15 +130,22 @@ impl Source {
                 s
             }
         };
-        format!("gpu-env = {{ {at}, features = [\"cli\"] }}")
+        let features: Vec<String> = std::iter::once("cli")
+            .chain(features.iter().map(String::as_str))
+            .map(|f| q(f))
+            .collect();
+        format!(
+            "gpu-env = {{ {at}, default-features = false, features = [{}] }}",
+            features.join(", ")
+        )
     }
 }
 
 /// The xtask crate's manifest.
-pub fn xtask_manifest(source: &Source) -> String {
+pub fn xtask_manifest(source: &Source, features: &[String]) -> String {
     format!(
         "[package]\nname = \"xtask\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n[dependencies]\nclap = {{ version = \"4\", features = [\"derive\"] }}\n{}\n",
-        source.dependency()
+        source.dependency(features)
     )
 }
 
@@ -359,7 +373,12 @@ fn indent(text: &str, ind: &str) -> String {
 }
 
 /// `xtask/Cargo.toml` and `xtask/src/main.rs`.
-fn xtask_crate(manifest: Option<&str>, main: Option<&str>, source: &Source) -> [Outcome; 2] {
+fn xtask_crate(
+    manifest: Option<&str>,
+    main: Option<&str>,
+    source: &Source,
+    features: &[String],
+) -> [Outcome; 2] {
     let has_dep = |m: &str| {
         m.parse::<DocumentMut>().ok().is_some_and(|d| {
             d.get("dependencies")
@@ -370,7 +389,7 @@ fn xtask_crate(manifest: Option<&str>, main: Option<&str>, source: &Source) -> [
     let main_lines = || MAIN_RS.to_string();
     match manifest {
         None => [
-            Outcome::Created(xtask_manifest(source)),
+            Outcome::Created(xtask_manifest(source, features)),
             match main {
                 None => Outcome::Created(main_lines()),
                 Some(m) if m.contains("gpu_env::cli") => {
@@ -392,7 +411,7 @@ fn xtask_crate(manifest: Option<&str>, main: Option<&str>, source: &Source) -> [
                         .into(),
                     lines: format!(
                         "clap = {{ version = \"4\", features = [\"derive\"] }}\n{}\n",
-                        source.dependency()
+                        source.dependency(features)
                     ),
                 }
             };
@@ -499,7 +518,7 @@ pub fn plan(dir: &Path, args: &Args) -> Vec<(PathBuf, Outcome)> {
     };
     out.push((PathBuf::from(".cargo/config.toml"), cfg));
     let (manifest, main_rs) = (read("xtask/Cargo.toml"), read("xtask/src/main.rs"));
-    let [m, main] = xtask_crate(manifest.text(), main_rs.text(), &source);
+    let [m, main] = xtask_crate(manifest.text(), main_rs.text(), &source, &args.features);
     out.push((PathBuf::from("xtask/Cargo.toml"), manifest.guard(m)));
     out.push((PathBuf::from("xtask/src/main.rs"), main_rs.guard(main)));
     let hooks = read(".pre-commit-config.yaml");
@@ -696,10 +715,13 @@ mod tests {
             rev: None,
         };
         assert_eq!(
-            g.dependency(),
-            "gpu-env = { git = \"https://example.org/gpu-env\", tag = \"v0.1.0\", features = [\"cli\"] }"
+            g.dependency(&[]),
+            "gpu-env = { git = \"https://example.org/gpu-env\", tag = \"v0.1.0\", default-features = false, features = [\"cli\"] }"
         );
-        let m: DocumentMut = xtask_manifest(&g).parse().unwrap();
+        assert!(g
+            .dependency(&["net".into(), "cuda".into()])
+            .ends_with("default-features = false, features = [\"cli\", \"net\", \"cuda\"] }"));
+        let m: DocumentMut = xtask_manifest(&g, &[]).parse().unwrap();
         assert!(m["dependencies"]["gpu-env"].is_inline_table());
     }
 }

@@ -501,5 +501,5 @@ fn verify_pypi(
 
 #[cfg(not(feature = "net"))]
 fn verify_pypi(_lock: &mut crate::lock::Lock, _offline: bool) -> Result<(), String> {
-    Err("--verify-pypi needs the `net` feature".into())
+    Err(crate::features::missing("net", "--verify-pypi"))
 }

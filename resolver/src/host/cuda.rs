@@ -44,7 +44,7 @@ pub enum DriverError {
         "libcuda.so.1 is not loadable (no NVIDIA driver installed, or not on the loader path)"
     )]
     NoLibrary,
-    #[error("built without the `cuda` feature: the driver API is not used")]
+    #[error("{}", crate::features::missing("cuda", "the CUDA driver API"))]
     NotBuilt,
     /// `cuInit` answered CUDA_ERROR_NO_DEVICE, or no device was listed.
     #[error("the driver sees no GPU (CUDA_ERROR_NO_DEVICE)")]

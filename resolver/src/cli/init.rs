@@ -132,7 +132,7 @@ impl Source {
         };
         let features: Vec<String> = std::iter::once("cli")
             .chain(features.iter().map(String::as_str))
-            .map(|f| q(f))
+            .map(q)
             .collect();
         format!(
             "gpu-env = {{ {at}, default-features = false, features = [{}] }}",

@@ -54,14 +54,16 @@ for _ in range(40):
         run(cmd, env)
         times[name].append(time.perf_counter() - t)
 floor = statistics.median(times[rows[0][0]])
-print("wall time, median of 40 interleaved runs:")
+low = min(times[rows[0][0]])
+print("wall time of 40 interleaved runs, median and min (the min is the least disturbed by load):")
 for name, _, _ in rows:
-    m = statistics.median(times[name])
-    print(f"  {name}: {m*1e3:.2f} ms (min {min(times[name])*1e3:.2f}); {m/floor:.1f}x the floor")
+    m, n = statistics.median(times[name]), min(times[name])
+    print(f"  {name}: median {m*1e3:.2f} ms, {m/floor:.1f}x the floor; min {n*1e3:.2f} ms, {n/low:.1f}x")
 if shutil.which("valgrind") is None:
     print("instructions: valgrind not installed")
     sys.exit(0)
-print("instructions (valgrind --tool=callgrind):")
+# valgrind's CPU has no SHA extensions: sha256 is counted in software there.
+print("instructions (valgrind --tool=callgrind; sha256 without the CPU's SHA extensions):")
 counts = {}
 for name, cmd, env in rows:
     with tempfile.TemporaryDirectory() as d:

@@ -6,19 +6,23 @@
 # first `cargo xtask check` of the same (the pre-commit hook's first run),
 # the first resolve with the optional `net` and `cuda` features, and a
 # clap-only xtask as the baseline every Rust xtask pays. Prints the load,
-# seconds, and each time as a ratio to the baseline (load slows them alike);
+# wall and CPU seconds (CPU time moves less with load), each as a ratio to
+# the baseline's;
 # asserts nothing. Goals on a 2-core machine: resolve <= 45 s, check <= 25 s.
 # Usage: scripts/bench-build.sh
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-secs() { # runs "$@", prints the seconds it took
-    local s e
-    s=$(date +%s.%N)
-    "$@" >"$work/log" 2>&1 || { echo "failed: $*" >&2; tail -20 "$work/log" >&2; }
-    e=$(date +%s.%N)
-    python3 -c "print(f'{$e - $s:.1f}')"
+secs() { # runs "$@"; prints its wall seconds and CPU seconds (user + system, children included)
+    python3 -c '
+import resource, subprocess, sys, time
+t = time.perf_counter()
+subprocess.run(sys.argv[1:], stdout=sys.stderr, stderr=sys.stderr, check=True)
+wall = time.perf_counter() - t
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{wall:.1f} {r.ru_utime + r.ru_stime:.1f}")
+' "$@" 2>"$work/log" || { echo "failed: $*" >&2; tail -20 "$work/log" >&2; }
 }
 consumer() { # $1: the gpu-env dependency's features; prints the copy's path
     local c
@@ -45,8 +49,14 @@ t[check]=$(cd "$c" && CARGO_TARGET_DIR=$work/t2 secs cargo --locked xtask check)
 c=$(consumer '"cli", "net", "cuda"')
 t[full]=$(cd "$c" && CARGO_TARGET_DIR=$work/t3 secs cargo --offline xtask resolve --target colab --offline)
 echo "load average at end $(cut -d' ' -f1-3 /proc/loadavg)"
-ratio() { python3 -c "print(f'{${t[$1]} / ${t[base]}:.1f}x')"; }
-echo "clap-only xtask, cold cargo build (baseline): ${t[base]} s"
-echo "consumer as init writes it (features [\"cli\"]), first cargo xtask resolve --offline: ${t[resolve]} s ($(ratio resolve) the baseline; goal 45 s)"
-echo "same, first cargo xtask check (the pre-commit hook): ${t[check]} s ($(ratio check); goal 25 s)"
-echo "consumer with features [\"cli\", \"net\", \"cuda\"], first cargo xtask resolve --offline: ${t[full]} s ($(ratio full))"
+show() { # $1: a row; its wall and CPU seconds, each with its ratio to the baseline's
+    python3 -c '
+import sys
+w, c = map(float, sys.argv[1].split()); bw, bc = map(float, sys.argv[2].split())
+print(f"{w:.0f} s wall ({w / bw:.1f}x the baseline), {c:.0f} s CPU ({c / bc:.1f}x)")
+' "${t[$1]}" "${t[base]}"
+}
+echo "clap-only xtask, cold cargo build (baseline): $(show base)"
+echo "consumer as init writes it (features [\"cli\"]), first cargo xtask resolve --offline: $(show resolve); goal 45 s wall"
+echo "same, first cargo xtask check (the pre-commit hook): $(show check); goal 25 s wall"
+echo "consumer with features [\"cli\", \"net\", \"cuda\"], first cargo xtask resolve --offline: $(show full)"

@@ -379,6 +379,7 @@ mod tests {
         let report = |findings| crate::freshness::Report {
             findings,
             beyond: BeyondConfig::default(),
+            compared: None,
         };
         assert_eq!(
             report(vec![docs.clone()]).way_out(&lock, &l, None),

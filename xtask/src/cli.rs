@@ -55,7 +55,7 @@ struct GpuCode {
 fn command() -> clap::Command {
     let cmd = Cli::command().mut_subcommand("db", |db| {
         db.subcommand(
-            GpuCode::augment_args(clap::Command::new("gpu-code")).about(
+            <GpuCode as clap::Args>::augment_args(clap::Command::new("gpu-code")).about(
                 "Print the SASS/PTX architectures of every shared library in wheel files (read as `db ingest` reads libmxnet.so).",
             ),
         )

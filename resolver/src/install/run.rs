@@ -80,10 +80,6 @@ fn file_progress(set: &[&Pin]) -> crate::progress::Files {
     crate::progress::Files::new(set.iter().map(|p| (p.filename.clone(), p.size)).collect())
 }
 
-fn mb(bytes: u64) -> String {
-    format!("{:.0} MB", bytes as f64 / 1e6)
-}
-
 fn site_versions_match(env: &PyEnv, site: &[&Pin]) -> bool {
     site.iter()
         .all(|p| env.versions.get(&p.name).cloned().flatten().as_deref() == Some(&p.version))
@@ -281,7 +277,7 @@ impl<'a> InstallRun<'a> {
         say(&format!(
             "{step} redist: {} file(s) ({}) into {}",
             self.redist.len(),
-            mb(set_bytes),
+            crate::progress::bytes(set_bytes),
             dir.display()
         ));
         let req = self.write_req(tmp, "redist.txt", &self.redist, nothing)?;
@@ -341,7 +337,7 @@ impl<'a> InstallRun<'a> {
         say(&format!(
             "{step} site: {} file(s) ({}) into {}",
             self.site.len(),
-            mb(set_bytes),
+            crate::progress::bytes(set_bytes),
             self.env.purelib
         ));
         let left = self.left_after_site("site-packages: unchanged");
@@ -432,7 +428,7 @@ pub fn install(
     run.check_can_install()?;
     say(&format!(
         "installing {files} locked files ({}) for target {}, hash-checked, without dependency resolution",
-        mb(bytes),
+        crate::progress::bytes(bytes),
         t.name
     ));
     let tmp = tempfile::Builder::new()

@@ -90,11 +90,7 @@ pub fn resolve(db: &Db, db_hash: &str, spec: &str) -> Result<Lock, SetupError> {
 
 /// The setup cell for `lock` (shown as `shown`), as `resolve` writes it.
 pub fn cell(db: &Db, lock: &Lock, shown: &str) -> Result<String, SetupError> {
-    let name = Path::new(shown)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "gpu-env.lock".into());
-    match crate::emit::cell(db, lock, &name) {
+    match crate::emit::cell(db, lock, Path::new(shown)) {
         Ok(Some(cell)) => Ok(cell),
         Ok(None) => Err(SetupError::NoNotebookTarget {
             lock: shown.to_string(),

@@ -62,21 +62,11 @@ pub fn render_colab_with_hash(
     lock: &Lock,
     hash: &str,
 ) -> Result<Vec<(PathBuf, String)>, EmitError> {
-    let targets: Vec<&LockedTarget> = lock
-        .target
-        .iter()
-        .filter(|t| is_notebook_kind(&t.kind))
-        .collect();
-    if targets.is_empty() {
+    let Some(cell) = cell_with_hash(db, lock, lock_path, hash)? else {
         return Ok(Vec::new());
-    }
-    let lock_name = lock_path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "gpu-env.lock".into());
-    let cell = render_cell(db, &targets, hash, &lock_name, REGEN_RESOLVE)?;
+    };
     let o = &loaded.config.output;
-    let notebook = render_notebook(&targets, hash, &lock_name, &cell)?;
+    let notebook = render_notebook(&notebook_targets(lock), hash, &lock_name(lock_path), &cell)?;
     Ok(vec![
         (loaded.path(&o.colab_cell), cell),
         (loaded.path(&o.notebook), notebook),
@@ -84,18 +74,37 @@ pub fn render_colab_with_hash(
 }
 
 /// The setup cell alone for the lock's notebook targets, as `resolve`
-/// writes it beside `lock_name` (what `setup` runs); None when the lock has
-/// no notebook target.
-pub fn cell(db: &Db, lock: &Lock, lock_name: &str) -> Result<Option<String>, EmitError> {
-    let targets: Vec<&LockedTarget> = lock
-        .target
-        .iter()
-        .filter(|t| is_notebook_kind(&t.kind))
-        .collect();
+/// writes it for the lock at `lock_path` (what `setup` runs); None when the
+/// lock has no notebook target.
+pub fn cell(db: &Db, lock: &Lock, lock_path: &Path) -> Result<Option<String>, EmitError> {
+    cell_with_hash(db, lock, lock_path, &lock.hash())
+}
+
+fn cell_with_hash(
+    db: &Db,
+    lock: &Lock,
+    lock_path: &Path,
+    hash: &str,
+) -> Result<Option<String>, EmitError> {
+    let targets = notebook_targets(lock);
     if targets.is_empty() {
         return Ok(None);
     }
-    render_cell(db, &targets, &lock.hash(), lock_name, REGEN_RESOLVE).map(Some)
+    render_cell(db, &targets, hash, &lock_name(lock_path), REGEN_RESOLVE).map(Some)
+}
+
+/// The targets the setup cell serves: the notebook (Colab, Kaggle) ones.
+fn notebook_targets(lock: &Lock) -> Vec<&LockedTarget> {
+    let notebook = |t: &&LockedTarget| is_notebook_kind(&t.kind);
+    lock.target.iter().filter(notebook).collect()
+}
+
+/// The lock's file name as the cell and notebook name it.
+fn lock_name(lock_path: &Path) -> String {
+    lock_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "gpu-env.lock".into())
 }
 
 fn invalid(
@@ -547,14 +556,9 @@ fn render_cell(
 /// page offers it (docs/cells/): the cell `resolve` writes, whose header
 /// names `cargo xtask matrix` as what rewrites it.
 pub fn render_docs_cell(db: &Db, lock: &Lock) -> Result<String, EmitError> {
-    let targets: Vec<&LockedTarget> = lock
-        .target
-        .iter()
-        .filter(|t| is_notebook_kind(&t.kind))
-        .collect();
     render_cell(
         db,
-        &targets,
+        &notebook_targets(lock),
         &lock.hash(),
         "a lock made by `cargo xtask matrix`",
         REGEN_MATRIX,

@@ -36,7 +36,9 @@ pub struct Flag {
 }
 
 impl Flag {
-    fn of(target: &str, o: &LockedOverride) -> Option<Flag> {
+    /// The override as given by a flag or variable; None for the config's
+    /// facts and probed ones.
+    pub(crate) fn of(target: &str, o: &LockedOverride) -> Option<Flag> {
         let given_by = o.source.strip_prefix("override:")?;
         Some(Flag {
             target: target.to_string(),
@@ -47,13 +49,20 @@ impl Flag {
     }
 
     /// As the user typed it: `--driver 600.1`, `--no-gpu`,
-    /// `GPU_ENV_OVERRIDE_DRIVER=600.1`.
+    /// `GPU_ENV_OVERRIDE_DRIVER=600.1`, one `--with` per companion.
     pub fn as_typed(&self) -> String {
         use crate::validate::shell_word;
         if self.given_by.starts_with("GPU_ENV_") {
             format!("{}={}", self.given_by, shell_word(&self.value))
         } else if self.name == "no_gpu" {
             self.given_by.clone()
+        } else if self.name == "companions" {
+            let each = crate::config::split_companions(&self.value);
+            let typed: Vec<String> = each
+                .iter()
+                .map(|c| format!("{} {}", self.given_by, shell_word(c)))
+                .collect();
+            typed.join(" ")
         } else {
             format!("{} {}", self.given_by, shell_word(&self.value))
         }
@@ -221,6 +230,21 @@ mod tests {
             value: value.into(),
             source: source.into(),
         }
+    }
+
+    #[test]
+    fn flags_read_as_typed_one_with_per_companion() {
+        let typed = |o: LockedOverride| Flag::of("colab", &o).unwrap().as_typed();
+        let two = ov(
+            "companions",
+            "d2l==1.0.3; gluoncv==0.10.5.post0",
+            "override:--with",
+        );
+        assert_eq!(typed(two), "--with d2l==1.0.3 --with gluoncv==0.10.5.post0");
+        let env = ov("driver", "600.1", "override:GPU_ENV_OVERRIDE_DRIVER");
+        assert_eq!(typed(env), "GPU_ENV_OVERRIDE_DRIVER=600.1");
+        assert_eq!(typed(ov("no_gpu", "true", "override:--no-gpu")), "--no-gpu");
+        assert!(Flag::of("colab", &ov("gpu", "T4", "config:target[0].gpu")).is_none());
     }
 
     #[test]

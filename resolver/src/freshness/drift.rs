@@ -171,24 +171,19 @@ pub fn reproduce(lock: &Lock, loaded: &Loaded, other_lock: Option<&str>) -> Stri
             flags.push(format!("--target {}", shell_word(s)));
         }
     }
+    // Each flag or variable once, variables before the command.
     let mut seen = std::collections::BTreeSet::new();
-    for o in lock.target.iter().flat_map(|t| &t.r#override) {
-        let Some(src) = o.source.strip_prefix("override:") else {
-            continue;
-        };
-        if !seen.insert((src.to_string(), o.value.clone())) {
+    let given = lock.target.iter().flat_map(|t| {
+        let flags = t.r#override.iter();
+        flags.filter_map(|o| crate::request::Flag::of(&t.spec, o))
+    });
+    for f in given {
+        if !seen.insert((f.given_by.clone(), f.value.clone())) {
             continue;
         }
-        if src.starts_with("GPU_ENV_") {
-            env.push(format!("{src}={}", shell_word(&o.value)));
-        } else if o.name == "no_gpu" {
-            flags.push(src.to_string());
-        } else if o.name == "companions" {
-            for c in crate::config::split_companions(&o.value) {
-                flags.push(format!("{src} {}", shell_word(&c)));
-            }
-        } else {
-            flags.push(format!("{src} {}", shell_word(&o.value)));
+        match f.given_by.starts_with("GPU_ENV_") {
+            true => env.push(f.as_typed()),
+            false => flags.push(f.as_typed()),
         }
     }
     if let Some(l) = other_lock {

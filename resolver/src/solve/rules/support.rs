@@ -73,15 +73,29 @@ fn cuda_libraries(cx: &Ctx, v: CudaVersion) -> Vec<String> {
         .collect()
 }
 
-/// The cudnn.toml record of a cuDNN version: the longest release that
-/// prefixes it, else one of its major.minor series.
+/// The cudnn.toml record of a cuDNN version ([`describing`]).
 fn record<'a>(cx: &Ctx<'a>, version: &str) -> Option<&'a CudnnRelease> {
-    let series = super::series(version);
-    cx.db
-        .cudnn
-        .iter()
-        .filter(|r| version.starts_with(&r.version) || r.version.starts_with(&series))
-        .max_by_key(|r| r.version.len())
+    let best = describing(cx.db.cudnn.iter().map(|r| r.version.as_str()), version)?;
+    cx.db.cudnn.iter().find(|r| r.version == best)
+}
+
+/// Of cudnn.toml releases, the one that describes cuDNN `version`: the
+/// longest whose components begin `version`'s (8.0.5 for 8.0.5.39), else
+/// one of its major.minor series. Compared by component, not by text
+/// (9.1.0.70 is not of the 9.10 or 9.19 series), and an exact release wins
+/// over another of its series wherever either stands in the file.
+fn describing<'r>(releases: impl IntoIterator<Item = &'r str>, version: &str) -> Option<&'r str> {
+    let v: Vec<&str> = version.split('.').collect();
+    releases
+        .into_iter()
+        .filter_map(|r| {
+            let c: Vec<&str> = r.split('.').collect();
+            let exact = v.starts_with(&c);
+            let series = c.len() >= 2 && v.len() >= 2 && c[..2] == v[..2];
+            (exact || series).then_some(((exact, c.len()), r))
+        })
+        .max_by_key(|(rank, _)| *rank)
+        .map(|(_, r)| r)
 }
 
 /// Devices cuDNN `version` (from `provider`) does not support, for the
@@ -125,4 +139,23 @@ fn cudnn(cx: &Ctx, version: &str, provider: &str, builds: &[CudaVersion]) -> Vec
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describing;
+
+    #[test]
+    fn the_release_describing_a_cudnn_version_is_found_by_component() {
+        // The exact release, before or after another of its series.
+        assert_eq!(describing(["7.6.5", "7.6.0"], "7.6.5"), Some("7.6.5"));
+        assert_eq!(describing(["7.6.0", "7.6.5"], "7.6.5"), Some("7.6.5"));
+        assert_eq!(describing(["8.0.5", "8.1.1"], "8.0.5.39"), Some("8.0.5"));
+        assert_eq!(describing(["9.19.0"], "9.19.0.56"), Some("9.19.0"));
+        // Else one of its series.
+        assert_eq!(describing(["8.2.4"], "8.2.1"), Some("8.2.4"));
+        // Text prefixes of another series are not that series.
+        assert_eq!(describing(["9.10.2", "9.19.0"], "9.1.0.70"), None);
+        assert_eq!(describing(["8.9.7"], "9.8.0"), None);
+    }
 }

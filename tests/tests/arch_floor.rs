@@ -127,3 +127,23 @@ fn gpus_no_wheel_covers_get_no_route_known_to_fail() {
         }
     }
 }
+
+/// mxnet-cu102 1.6/1.7 link cuDNN 7.6.5 statically (measured marker); its
+/// CUDA 10.2 build carries SASS sm_30 .. sm_75 only (cudnn.toml row measured
+/// from the same NVIDIA library in cupy-cuda102 7.8.0), so an Ampere device
+/// is outside what that cuDNN supports, and the reason cites the row. A
+/// Turing device is inside it.
+#[test]
+fn a_static_cudnn_7_6_5_for_cuda_10_2_stops_at_turing() {
+    let row = "cuDNN 7.6.5 (linked statically into libmxnet.so) for CUDA 10.2 supports compute capability 3.0 to 7.5";
+    let v = resolve("A100", "470.82.01", "11.4", Some("mxnet-cu102"));
+    let why = reasons(&v, "mxnet-cu102", "gpu_code");
+    assert!(
+        why.iter()
+            .any(|w| w.contains(row) && w.contains("https://pypi.org/pypi/cupy-cuda102/json")),
+        "{why:#?}"
+    );
+    let v = resolve("T4", "440.33.01", "10.2", Some("mxnet-cu102"));
+    let why = reasons(&v, "mxnet-cu102", "gpu_code");
+    assert!(!why.iter().any(|w| w.contains("cuDNN 7.6.5")), "{why:#?}");
+}

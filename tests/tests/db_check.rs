@@ -44,6 +44,7 @@ platform_tag = "manylinux2014_x86_64"
 needed = ["libcudart.so.11.0"]
 sass = [50]
 ptx = []
+glibc = "2.17"
 
 [wheel.provenance]
 source = "https://pypi.org/pypi/mxnet-cu112/json"
@@ -205,6 +206,21 @@ fn missing_provenance() {
         ),
         "gpus.toml:5:",
         "source `my memory` is not a URL",
+    );
+}
+
+/// Every real wheel's glibc floor is measured: the platform rule cannot
+/// reject a wheel for a glibc it was never told about.
+#[test]
+fn wheel_without_measured_glibc() {
+    assert_one(
+        with(
+            "wheels/mxnet/mxnet-cu112-1.9.1.toml",
+            "glibc = \"2.17\"\n",
+            "",
+        ),
+        "wheels/mxnet/mxnet-cu112-1.9.1.toml:",
+        "glibc floor is unmeasured; re-run `cargo xtask db ingest`",
     );
 }
 

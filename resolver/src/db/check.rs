@@ -671,6 +671,13 @@ fn check_wheel_file(
         );
     }
     let glibc = f.glibc.as_deref();
+    if !f.placeholder && glibc.is_none() {
+        r.error(
+            file,
+            at("glibc"),
+            "a real wheel's glibc floor is unmeasured; re-run `cargo xtask db ingest` on it",
+        );
+    }
     if glibc
         .is_some_and(|g| crate::validate::parse_glibc(g).is_none() || g.matches('.').count() != 1)
     {

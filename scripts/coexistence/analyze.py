@@ -2,7 +2,7 @@
 """Static ELF analysis: sonames, needed, verdef/verneed, and cross-copy symbol coverage
 for sonames shipped by both the cu11 redist dir and the cu12 wheels in site-packages."""
 import os, re, subprocess, sys, glob, json, hashlib
-ROOT = "/tmp/coexist"
+ROOT = os.environ.get("COEXIST_ROOT", "/tmp/coexist")
 SP = glob.glob(ROOT + "/venv/lib/python3.*/site-packages")[0]
 CU11 = ROOT + "/cu11"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Summarise LD_DEBUG=bindings output: who binds symbols in the overlapping sonames, and to which copy."""
-import re, sys, glob, collections
-ROOT = "/tmp/coexist"
+import collections, glob, os, re, sys
+ROOT = os.environ.get("COEXIST_ROOT", "/tmp/coexist")
 pat = re.compile(r"binding file (\S+) \[\d+\] to (\S+) \[\d+\]: (?:normal|protected) symbol `([^']+)'")
 OV = re.compile(r"/(libcurand\.so\.10|libcusolver\.so\.11|libcusolverMg\.so\.11|libnccl\.so\.2|libnvToolsExt\.so\.1)$")
 cnt = collections.Counter(); ex = {}

@@ -5,10 +5,10 @@ b: import torch -> cell preload (all cu11) -> import mxnet
 c: policy preload (cu12 site-packages copy for sonames the cu12 set also ships, cu11 otherwise) -> torch -> mxnet
 d: import torch -> policy preload -> import mxnet"""
 import ast, ctypes, glob, os, re, sys, traceback
-ROOT = "/tmp/coexist"
+ROOT = os.environ.get("COEXIST_ROOT", "/tmp/coexist")
 CU11 = ROOT + "/cu11"
 SP = [p for p in sys.path if p.endswith("site-packages")][0]
-CELL = "/work/main/colab/setup_cell.py"
+CELL = os.environ["COEXIST_CELL"]  # the setup cell whose preload list is applied (run.sh sets it)
 INTEREST = re.compile(r"lib(curand|cusolver|cusolverMg|nccl|nvToolsExt|cudart|cublas|cublasLt|cudnn|cuda)\.so[.0-9]*$")
 
 def lock():
@@ -16,7 +16,7 @@ def lock():
     for node in tree.body:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "_gpu_env_lock":
             return ast.literal_eval(node.value)
-L = lock()
+L = lock()["targets"][0]  # the cell's first target: its preload list and numpy shims
 
 def say(*a):
     print(*a, flush=True)
@@ -112,7 +112,8 @@ def do_mxnet():
             except Exception: present = False
         if not present:
             neg = expr.startswith("-"); body = expr.lstrip("-")
-            if body.replace(".", "", 1).isdigit(): v = float(body)
+            if body == "None": v = None
+            elif body.replace(".", "", 1).isdigit(): v = float(body)
             elif body.startswith("numpy."): v = getattr(importlib.import_module("numpy"), body[6:])
             else:
                 import builtins; v = getattr(builtins, body)

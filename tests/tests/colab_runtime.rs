@@ -788,3 +788,87 @@ fn kaggle_runtimes() {
         assert!(out.contains("gpu-env: installing "), "{fixture}:\n{out}");
     }
 }
+
+/// Kaggle's image keeps the Colab base image's torch 2.10.0 and the CUDA 12
+/// wheels it pins (NCCL 2.27.5, not Colab's 2.28.9). The cell written for
+/// kaggle-2026.08 (docs/cells/kaggle-2026.08-T4.py) plans, in a venv holding
+/// exactly those wheels, to download every locked file except the
+/// redistributables they replace. Kaggle's nvidia-smi cannot be replayed (no
+/// public source has a Kaggle driver version), so this runs the cell's own
+/// planning function (`_gpu_env_fetch_plan`), not the whole cell.
+#[test]
+fn kaggle_cell_plans_to_reuse_the_images_cuda12_wheels() {
+    let db = gpu_env::db::Db::embedded().unwrap();
+    let rt = db
+        .runtime("kaggle-2026.08")
+        .expect("profile kaggle-2026.08");
+    let cell = workspace_root().join("docs/cells/kaggle-2026.08-T4.py");
+    let text = std::fs::read_to_string(&cell).unwrap();
+    let t = cell_definitions(&text);
+    let reuse: Vec<_> = rt
+        .reuse
+        .iter()
+        .filter(|u| u.serves.iter().any(|w| text.contains(w.as_str())))
+        .collect();
+    assert_eq!(
+        reuse.len(),
+        4,
+        "kaggle-2026.08 reuse records for the cell's wheel"
+    );
+    let pins: Vec<String> = reuse
+        .iter()
+        .map(|u| format!("{}=={}", u.package, u.version))
+        .collect();
+    let pins: Vec<&str> = pins.iter().map(String::as_str).collect();
+    // numpy 2.0.2: kaggle-2026.08's (the plan does not read it; pip needs a requirement).
+    let venv = cached_venv_no_deps(
+        "gpu-env-test-colab-runtime",
+        "venv-kaggle",
+        &["numpy==2.0.2"],
+        &pins,
+    );
+    let script = format!(
+        "{t}\nimport json\nT = _gpu_env_lock['targets'][0]\nfetch, reused, absent = _gpu_env_fetch_plan(T)\n\
+         print(json.dumps({{'fetch': sorted(p['name'] for p in fetch), 'bytes': sum(p['size'] for p in fetch),\n\
+         'all': sum(p['size'] for p in T['packages']), 'absent': len(absent)}}))\n"
+    );
+    let mut c = Command::new(venv.join("bin/python"));
+    c.args(["-c", &script]);
+    let (code, out) = run_with_timeout(c, LIMIT);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    let fetch: Vec<&str> = v["fetch"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    for gone in [
+        "nvidia-curand-cu11",
+        "nvidia-cusolver-cu11",
+        "nvidia-nccl-cu11",
+        "nvidia-nvtx-cu11",
+    ] {
+        assert!(!fetch.contains(&gone), "{gone} still downloaded: {out}");
+    }
+    assert!(
+        fetch.contains(&"mxnet-cu112") && fetch.contains(&"nvidia-cudnn-cu11"),
+        "{out}"
+    );
+    assert_eq!(v["absent"], 0, "{out}");
+    println!(
+        "kaggle-2026.08 T4: the cell downloads {} locked files, {} of {} bytes",
+        fetch.len(),
+        v["bytes"],
+        v["all"]
+    );
+}
+
+/// The cell's code before it runs: everything up to its last statement
+/// (`mx = _gpu_env_main(_gpu_env_lock)`), so a test can call its functions.
+fn cell_definitions(cell: &str) -> &str {
+    let at = cell
+        .rfind("\nmx = _gpu_env_main(")
+        .expect("the cell ends by calling _gpu_env_main");
+    &cell[..at]
+}

@@ -150,7 +150,7 @@ fn unknown_nested_key() {
             "measured = \"test\"",
             "measured = \"test\"\nhow = 1",
         ),
-        "wheels/mxnet/mxnet-cu112-1.9.1.toml:20:1:",
+        "wheels/mxnet/mxnet-cu112-1.9.1.toml:21:1:",
         "unknown key `wheel[0].provenance.how`",
     );
 }

@@ -147,7 +147,8 @@ fn init_merges_into_existing_config_files_keeping_their_text() {
 fn init_refuses_files_it_cannot_merge_and_prints_the_lines() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let cargo = "[workspace]\nmembers = [\"model\", \"xtask\"]\n\n[workspace.metadata.gpu-env]\ntargets = [\"kaggle\"]\n";
+    // Cargo.toml has all init adds (its own gpu-env profile included).
+    let cargo = "[workspace]\nmembers = [\"model\", \"xtask\"]\n\n[workspace.metadata.gpu-env]\ntargets = [\"kaggle\"]\n\n[profile.dev.package.gpu-env]\ndebug = 1\n";
     let alias = "[alias]\nxtask = \"run -p tools --\"\n";
     let manifest = "[package]\nname = \"xtask\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
     let main = "fn main() {\n    println!(\"my own tasks\");\n}\n";

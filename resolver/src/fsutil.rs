@@ -126,6 +126,46 @@ fn temp_path(target: &Path, what: &str) -> PathBuf {
     parent_dir(target).join(name)
 }
 
+/// A new directory under the system's temporary directory, removed with
+/// everything in it when dropped: downloads, Chromium's profile, install's
+/// staging. Named `<prefix><pid>-<n>-<nanos>` and created with mode 0700;
+/// a name that exists (a dead process's) is skipped.
+#[derive(Debug)]
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(prefix: &str) -> std::io::Result<TempDir> {
+        use std::os::unix::fs::DirBuilderExt;
+        let base = std::env::temp_dir();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let mut last = None;
+        for _ in 0..64 {
+            let n = TEMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = base.join(format!("{prefix}{}-{n}-{nanos}", std::process::id()));
+            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+                Ok(()) => return Ok(TempDir { path }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("no free temporary directory name")))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
 fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -495,6 +535,23 @@ pub fn read_text_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temp_dirs_are_distinct_private_and_removed_on_drop() {
+        use std::os::unix::fs::PermissionsExt;
+        let a = TempDir::new("gpu-env-test-").unwrap();
+        let b = TempDir::new("gpu-env-test-").unwrap();
+        assert_ne!(a.path(), b.path());
+        assert!(a.path().starts_with(std::env::temp_dir()));
+        let mode = std::fs::metadata(a.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        std::fs::create_dir(a.path().join("sub")).unwrap();
+        std::fs::write(a.path().join("sub/f"), "x").unwrap();
+        let path = a.path().to_path_buf();
+        drop(a);
+        assert!(!path.exists());
+        assert!(b.path().is_dir());
+    }
 
     #[test]
     fn a_failed_rename_rolls_back_the_replaced_files() {

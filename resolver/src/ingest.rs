@@ -162,20 +162,17 @@ pub fn ingest(
     // The temporary download is deleted when `tmp` drops, on every path.
     let tmp;
     let local: PathBuf = if pypi::is_url(source) {
-        tmp = tempfile::Builder::new()
-            .prefix("gpu-env-wheel-")
-            .suffix(".whl")
-            .tempfile()
-            .map_err(|source| IngestError::Io {
-                path: std::env::temp_dir(),
-                source,
-            })?;
-        let mut f = tmp.reopen().map_err(|source| IngestError::Io {
-            path: tmp.path().to_path_buf(),
+        tmp = crate::fsutil::TempDir::new("gpu-env-wheel-").map_err(|source| IngestError::Io {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+        let path = tmp.path().join("download.whl");
+        let mut f = std::fs::File::create(&path).map_err(|source| IngestError::Io {
+            path: path.clone(),
             source,
         })?;
         client.download(source, &mut f, file.size, &file.digests.sha256)?;
-        tmp.path().to_path_buf()
+        path
     } else {
         let p = PathBuf::from(source);
         let got = crate::fsutil::sha256_file(&p).map_err(|e| IngestError::Io {

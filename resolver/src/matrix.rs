@@ -411,7 +411,7 @@ pub fn screenshot(
     page: &str,
     db_hash: &str,
 ) -> Result<Vec<u8>, browser::BrowserError> {
-    let dir = tempfile::tempdir()?;
+    let dir = crate::fsutil::TempDir::new("gpu-env-screenshot-")?;
     let html = dir.path().join(fresh::PAGE);
     let png = dir.path().join(fresh::SCREENSHOT);
     std::fs::write(&html, page)?;

@@ -31,6 +31,16 @@ fn snapshot(dir: &Path) -> BTreeMap<&'static str, Option<String>> {
         .collect()
 }
 
+/// The dev profile of gpu-env that init appends to the root manifest, with
+/// its comment: examples/consumer's last table.
+fn profile() -> String {
+    let consumer =
+        std::fs::read_to_string(workspace_root().join("examples/consumer/Cargo.toml")).unwrap();
+    let table = consumer.find("[profile.dev.package.gpu-env]").unwrap();
+    let why = consumer[..table].trim_end().rfind("\n\n").unwrap();
+    consumer[why + 1..].to_string()
+}
+
 fn write(dir: &Path, rel: &str, text: &str) {
     let p = dir.join(rel);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -68,11 +78,11 @@ fn init_fresh_repo_creates_every_file_and_a_second_run_changes_nothing() {
             std::fs::read_to_string(consumer.join(f))
                 .unwrap()
                 .lines()
-                .filter(|l| !l.starts_with('#'))
+                .skip_while(|l| l.starts_with('#'))
                 .map(|l| format!("{l}\n"))
                 .collect::<String>()
                 .trim_start(),
-            "{f} is examples/consumer's without comments"
+            "{f} is examples/consumer's without its opening comment"
         );
     }
     let before = snapshot(tmp.path());
@@ -97,7 +107,7 @@ fn init_merges_into_existing_config_files_keeping_their_text() {
     write(d, ".pre-commit-config.yaml", hooks);
     let (code, out, err) = init(d);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("  changed   Cargo.toml: added \"xtask\" to [workspace] members; added [workspace.metadata.gpu-env] targets = [\"colab\"]\n"), "{out}");
+    assert!(out.contains("  changed   Cargo.toml: added \"xtask\" to [workspace] members; added [workspace.metadata.gpu-env] targets = [\"colab\"]; added [profile.dev.package.gpu-env] debug = false, incremental = false (gpu-env's build only)\n"), "{out}");
     assert!(
         out.contains("  changed   .cargo/config.toml: added xtask to [alias]\n"),
         "{out}"
@@ -110,6 +120,7 @@ fn init_merges_into_existing_config_files_keeping_their_text() {
         cargo_now,
         cargo.replace("[\"model\"]", "[\"model\", \"xtask\"]")
             + "\n[workspace.metadata.gpu-env]\ntargets = [\"colab\"]\n"
+            + &profile()
     );
     assert!(now[".cargo/config.toml"]
         .as_ref()
@@ -136,7 +147,8 @@ fn init_merges_into_existing_config_files_keeping_their_text() {
 fn init_refuses_files_it_cannot_merge_and_prints_the_lines() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let cargo = "[workspace]\nmembers = [\"model\", \"xtask\"]\n\n[workspace.metadata.gpu-env]\ntargets = [\"kaggle\"]\n";
+    // Cargo.toml has all init adds (its own gpu-env profile included).
+    let cargo = "[workspace]\nmembers = [\"model\", \"xtask\"]\n\n[workspace.metadata.gpu-env]\ntargets = [\"kaggle\"]\n\n[profile.dev.package.gpu-env]\ndebug = 1\n";
     let alias = "[alias]\nxtask = \"run -p tools --\"\n";
     let manifest = "[package]\nname = \"xtask\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
     let main = "fn main() {\n    println!(\"my own tasks\");\n}\n";
@@ -173,11 +185,11 @@ fn init_single_crate_repo_gets_a_workspace_and_keeps_its_package_config() {
     write(d, "Cargo.toml", cargo);
     let (code, out, err) = init(d);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("  changed   Cargo.toml: added [workspace] members = [\"xtask\"] (the package stays the root member)\n"), "{out}");
+    assert!(out.contains("  changed   Cargo.toml: added [workspace] members = [\"xtask\"] (the package stays the root member); added [profile.dev.package.gpu-env] "), "{out}");
     let now = std::fs::read_to_string(d.join("Cargo.toml")).unwrap();
     assert_eq!(
         now,
-        format!("{cargo}\n[workspace]\nmembers = [\"xtask\"]\n")
+        format!("{cargo}\n[workspace]\nmembers = [\"xtask\"]\n{}", profile())
     );
     let c = gpu_env::config::parse_manifest(&d.join("Cargo.toml"), &now)
         .unwrap()

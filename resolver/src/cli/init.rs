@@ -160,14 +160,56 @@ fn config_table(targets: &[String]) -> String {
     )
 }
 
-/// The root `Cargo.toml`: create a workspace with the xtask member and the
-/// config table, or merge them into an existing manifest.
+/// Why the root manifest gets [`PROFILE_TABLE`], written above it.
+const PROFILE_WHY: &str = "\n# gpu-env is a dependency here, not code that is debugged or edited:
+# built without debug info and without an incremental cache (a git
+# dependency never gets one), the first `cargo xtask check` takes seconds
+# less. Only gpu-env: this repo's own crates keep the dev profile.\n";
+
+/// The dev profile of the gpu-env package alone, in the root manifest
+/// (cargo reads profiles only there).
+const PROFILE_TABLE: &str = "[profile.dev.package.gpu-env]\ndebug = false\nincremental = false";
+
+/// Add [`PROFILE_TABLE`] with its comment unless the manifest has a
+/// `[profile.dev.package.gpu-env]` already. False when it is there, or when
+/// `profile`, `profile.dev` or its `package` is not a table (the manifest's
+/// own shape is left alone: the profile only saves build time).
+fn add_profile(doc: &mut DocumentMut) -> bool {
+    let mut at = doc.as_table_mut();
+    for key in ["profile", "dev", "package"] {
+        let item = at.entry(key).or_insert_with(|| {
+            let mut t = Table::new();
+            t.set_implicit(true);
+            Item::Table(t)
+        });
+        match item.as_table_mut() {
+            Some(t) => at = t,
+            None => return false,
+        }
+    }
+    if at.contains_key("gpu-env") {
+        return false;
+    }
+    let mut t = Table::new();
+    t.insert("debug", toml_edit::value(false));
+    t.insert("incremental", toml_edit::value(false));
+    t.decor_mut().set_prefix(PROFILE_WHY);
+    at.insert("gpu-env", Item::Table(t));
+    true
+}
+
+/// The root `Cargo.toml`: create a workspace with the xtask member, the
+/// config table and gpu-env's dev profile, or merge them into an existing
+/// manifest.
 pub fn root_manifest(text: Option<&str>, targets: &[String]) -> Outcome {
     let table = config_table(targets);
     let Some(text) = text else {
-        return Outcome::Created(format!(
-            "[workspace]\nresolver = \"2\"\nmembers = [\"xtask\"]\n\n{table}"
-        ));
+        let mut doc: DocumentMut =
+            format!("[workspace]\nresolver = \"2\"\nmembers = [\"xtask\"]\n\n{table}")
+                .parse()
+                .expect("init's own manifest parses");
+        add_profile(&mut doc);
+        return Outcome::Created(doc.to_string());
     };
     let refuse = |why: String| Outcome::Refused {
         why,
@@ -257,6 +299,12 @@ pub fn root_manifest(text: Option<&str>, targets: &[String]) -> Outcome {
         cfg.insert("targets", Item::Value(Value::Array(list)));
         meta.insert("gpu-env", Item::Table(cfg));
         changes.push(format!("added {}", table.trim_end().replace('\n', " ")));
+    }
+    if add_profile(&mut doc) {
+        changes.push(format!(
+            "added {} (gpu-env's build only)",
+            PROFILE_TABLE.replacen('\n', " ", 1).replace('\n', ", ")
+        ));
     }
     if changes.is_empty() {
         return Outcome::Unchanged("xtask is a member and the config table is there".into());
@@ -608,7 +656,7 @@ mod tests {
     fn workspace_gets_the_member_and_table_and_keeps_the_rest() {
         let before = "# my workspace\n[workspace]\nmembers = [\"model\"] # the model\nresolver = \"2\"\n\n[workspace.dependencies]\nserde = \"1\"\n";
         let (after, what) = changed(root_manifest(Some(before), &colab()));
-        assert_eq!(what.len(), 2, "{what:?}");
+        assert_eq!(what.len(), 3, "{what:?}");
         assert!(after.starts_with("# my workspace\n[workspace]\nmembers = [\"model\", \"xtask\"] # the model\nresolver = \"2\"\n"), "{after}");
         assert!(
             after.contains("[workspace.dependencies]\nserde = \"1\"\n"),
@@ -639,8 +687,41 @@ mod tests {
         let before =
             "[package]\nname = \"model\"\n\n[package.metadata.gpu-env]\ntargets = [\"kaggle\"]\n";
         let (after, what) = changed(root_manifest(Some(before), &colab()));
-        assert_eq!(what.len(), 1, "{what:?}");
+        assert_eq!(what.len(), 2, "{what:?}");
         assert!(!after.contains("workspace.metadata"), "{after}");
+    }
+
+    #[test]
+    fn gpu_env_alone_gets_a_dev_profile_with_its_reason() {
+        let Outcome::Created(fresh) = root_manifest(None, &colab()) else {
+            panic!()
+        };
+        let tail = format!("\n{}\n{PROFILE_TABLE}\n", PROFILE_WHY.trim());
+        assert!(fresh.ends_with(&tail), "{fresh}");
+        // Beside the repo's own profiles, which stay as they were.
+        let before = "[workspace]\nmembers = [\"xtask\"]\n\n[workspace.metadata.gpu-env]\ntargets = [\"colab\"]\n\n[profile.dev]\nopt-level = 1\n\n[profile.dev.package.\"*\"]\nopt-level = 2\n";
+        let (after, what) = changed(root_manifest(Some(before), &colab()));
+        assert_eq!(what.len(), 1, "{what:?}");
+        assert!(
+            what[0].starts_with("added [profile.dev.package.gpu-env]"),
+            "{what:?}"
+        );
+        assert_eq!(after, format!("{before}{tail}"));
+        assert!(matches!(
+            root_manifest(Some(&after), &colab()),
+            Outcome::Unchanged(_)
+        ));
+        // The repo's own setting for gpu-env is kept; a profile that is not
+        // a table is left alone.
+        for own in [
+            format!("{before}\n[profile.dev.package.gpu-env]\ndebug = 2\n"),
+            "[workspace]\nmembers = [\"xtask\"]\n\n[workspace.metadata.gpu-env]\ntargets = [\"colab\"]\n[profile]\ndev = 1\n".to_string(),
+        ] {
+            assert!(
+                matches!(root_manifest(Some(&own), &colab()), Outcome::Unchanged(_)),
+                "{own}"
+            );
+        }
     }
 
     #[test]

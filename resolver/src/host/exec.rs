@@ -294,15 +294,62 @@ pub fn read_sys(path: &Path, timeout: Duration) -> std::io::Result<String> {
     crate::fsutil::read_bounded(path, MAX_SYS_FILE, timeout)
 }
 
-/// `name` on a PATH string (the `which` crate).
+/// `name` on a PATH string, found as a shell finds a command: a name with
+/// a `/` is that path (relative to the working directory); otherwise the
+/// first entry of `path` that holds an executable regular file by that name
+/// (an empty entry is the working directory).
 pub fn which_in(name: &str, path: Option<&str>) -> Option<PathBuf> {
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    which::which_in(name, path, cwd).ok()
+    let cwd = || std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    if name.is_empty() {
+        return None;
+    }
+    if name.contains('/') {
+        let p = cwd().join(name);
+        return is_executable(&p).then_some(p);
+    }
+    path?.split(':').find_map(|dir| {
+        let p = if dir.is_empty() {
+            cwd().join(name)
+        } else {
+            Path::new(dir).join(name)
+        };
+        is_executable(&p).then_some(p)
+    })
+}
+
+/// A regular file (after links) with an execute bit.
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn which_in_finds_the_first_executable_file_on_path() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir_all(a.join("sub")).unwrap();
+        std::fs::create_dir(&b).unwrap();
+        std::fs::write(a.join("tool"), "").unwrap(); // not executable
+        std::fs::create_dir(a.join("dir")).unwrap();
+        for f in [b.join("tool"), b.join("dir")] {
+            std::fs::write(&f, "").unwrap();
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let path = format!("{}::{}", a.display(), b.display());
+        assert_eq!(which_in("tool", Some(&path)), Some(b.join("tool")));
+        assert_eq!(which_in("dir", Some(&path)), Some(b.join("dir")));
+        assert_eq!(which_in("missing", Some(&path)), None);
+        assert_eq!(which_in("tool", None), None);
+        assert_eq!(which_in("", Some(&path)), None);
+        let abs = b.join("tool");
+        assert_eq!(which_in(abs.to_str().unwrap(), None), Some(abs));
+        assert_eq!(which_in(a.join("tool").to_str().unwrap(), None), None);
+    }
 
     #[test]
     fn hung_command_is_killed_in_time() {

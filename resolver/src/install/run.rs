@@ -431,14 +431,11 @@ pub fn install(
         crate::progress::bytes(bytes),
         t.name
     ));
-    let tmp = tempfile::Builder::new()
-        .prefix("gpu-env-install-")
-        .tempdir()
-        .map_err(io_err(
-            "cannot create a temporary directory in",
-            &std::env::temp_dir(),
-            "nothing was changed",
-        ))?;
+    let tmp = crate::fsutil::TempDir::new("gpu-env-install-").map_err(io_err(
+        "cannot create a temporary directory in",
+        &std::env::temp_dir(),
+        "nothing was changed",
+    ))?;
     // Steps are numbered only when they run: redist and site may be empty.
     let has_redist = usize::from(!run.redist.is_empty());
     let steps = 1 + has_redist + usize::from(!run.site.is_empty());

@@ -68,7 +68,7 @@ pub enum PngError {
 pub fn chromium() -> Option<PathBuf> {
     ["chromium", "chromium-browser"]
         .iter()
-        .find_map(|n| which::which(n).ok())
+        .find_map(|n| crate::host::exec::which_in(n, std::env::var("PATH").ok().as_deref()))
 }
 
 fn file_url(page: &Path) -> Result<String, BrowserError> {
@@ -86,8 +86,8 @@ fn run(chromium: &Path, page: &Path, extra: &[String]) -> Result<String, Browser
 }
 
 fn run_url(chromium: &Path, url: &str, extra: &[String]) -> Result<String, BrowserError> {
-    let profile = tempfile::tempdir()?;
-    let out_dir = tempfile::tempdir()?;
+    let profile = crate::fsutil::TempDir::new("gpu-env-chromium-")?;
+    let out_dir = crate::fsutil::TempDir::new("gpu-env-chromium-")?;
     let stdout_path = out_dir.path().join("stdout");
     let stderr_path = out_dir.path().join("stderr");
     let stdout = std::fs::File::create(&stdout_path)?;

@@ -60,6 +60,10 @@ pub struct Request {
     /// (`mxnet` -> `override:--mxnet`), recorded in the lock.
     pub constraint_sources: BTreeMap<String, String>,
     pub probe: crate::probe::ProbeOptions,
+    /// Only the lock is wanted (`check`): each resolution keeps its choice
+    /// without the rejections and fixes that explain it
+    /// ([`solve::resolve_choice`]).
+    pub lock_only: bool,
 }
 
 impl Request {
@@ -208,7 +212,11 @@ pub fn run(db: &Db, db_hash: &str, req: &Request) -> Result<Outcome, JobError> {
     let mut recorded = Vec::new();
     for (spec, o) in distinct_targets(req)? {
         let t = target(db, &spec, &o, &req.probe)?;
-        results.push((spec, solve::resolve(db, &t, &cons)));
+        let resolution = match req.lock_only {
+            true => solve::resolve_choice(db, &t, &cons),
+            false => solve::resolve(db, &t, &cons),
+        };
+        results.push((spec, resolution));
         let mut entries = o.entries();
         entries.extend(
             req.constraint_sources

@@ -87,6 +87,7 @@ pub fn run(args: &Args, db_dir: Option<&Path>) -> super::CliResult {
             python,
             ..Default::default()
         },
+        lock_only: false,
     };
     let outcome = job::run(&db, &db_hash, &req)?;
     if args.json {

@@ -131,6 +131,7 @@ fn target_drift(db: &Db, db_hash: &str, loaded: &Loaded, locked: &LockedTarget) 
         overrides,
         constraints,
         constraint_sources,
+        lock_only: true,
         ..Default::default()
     };
     let now = match job::run(db, db_hash, &req) {

@@ -198,7 +198,7 @@ fn defect(db: &Db, c: &Choice) -> Option<String> {
 
 /// The best wheel that works on `t`: one without a known defect first.
 fn best(db: &Db, t: &Target, constraints: &Constraints) -> Option<(bool, Choice)> {
-    let (ok, _) = super::survivors(db, t, constraints);
+    let ok = super::survivors_only(db, t, constraints);
     let clean = ok.iter().find(|c| defect(db, c).is_none()).cloned();
     clean
         .map(|c| (false, c))

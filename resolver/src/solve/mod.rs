@@ -378,6 +378,18 @@ pub(crate) fn survivors(
     (ok, rejected)
 }
 
+/// [`survivors`] alone, best first, without the rejections: each
+/// candidate is judged until its first broken rule ([`rules::works`]).
+pub(crate) fn survivors_only(db: &Db, target: &Target, constraints: &Constraints) -> Vec<Choice> {
+    let cx = Ctx::new(db, target);
+    let mut ok: Vec<Choice> = db
+        .wheel_files()
+        .filter_map(|(rel, w)| rules::works(&cx, rel, w, constraints))
+        .collect();
+    ok.sort_by_cached_key(rank::preference);
+    ok
+}
+
 /// Resolve `target` against every MXNet wheel in `db`.
 pub fn resolve(db: &Db, target: &Target, constraints: &Constraints) -> Resolution {
     resolve_with(db, target, constraints, true)
@@ -389,6 +401,30 @@ pub fn resolve(db: &Db, target: &Target, constraints: &Constraints) -> Resolutio
 /// page.
 pub fn resolve_unexplained(db: &Db, target: &Target, constraints: &Constraints) -> Resolution {
     resolve_with(db, target, constraints, false)
+}
+
+/// [`resolve`]'s choice and status alone, for a caller that needs only the
+/// lock (`check`): `rejected` and `fixes` are left empty, and each
+/// candidate is judged until its first broken rule. The choice is
+/// [`resolve`]'s.
+pub fn resolve_choice(db: &Db, target: &Target, constraints: &Constraints) -> Resolution {
+    let mut chosen = survivors_only(db, target, constraints).into_iter().next();
+    if let Some(c) = chosen.as_mut() {
+        if companions::add(db, target, c, &constraints.companions).is_err() {
+            chosen = None;
+        }
+    }
+    Resolution {
+        status: if chosen.is_some() {
+            Status::Resolved
+        } else {
+            Status::Unsatisfiable
+        },
+        target: target.clone(),
+        chosen,
+        rejected: Vec::new(),
+        fixes: Vec::new(),
+    }
 }
 
 fn resolve_with(db: &Db, target: &Target, constraints: &Constraints, explain: bool) -> Resolution {
@@ -427,5 +463,94 @@ fn resolve_with(db: &Db, target: &Target, constraints: &Constraints, explain: bo
         chosen,
         rejected,
         fixes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::{Overrides, Sourced};
+
+    /// Targets across compat-db: every runtime with every GPU it offers,
+    /// the newest Colab with other Pythons, drivers, toolkits and no GPU,
+    /// and one that nothing satisfies.
+    fn targets(db: &Db) -> Vec<Target> {
+        let probe = crate::probe::ProbeOptions::default();
+        let mut out = Vec::new();
+        for (_, rt) in &db.runtimes {
+            for gpu in &rt.gpus {
+                let spec = crate::matrix::chooser::spec(rt, gpu);
+                out.push(crate::job::target(db, &spec, &Overrides::default(), &probe).unwrap());
+            }
+        }
+        let given = |v: &str| Some(Sourced::new(v.to_string(), "override:test"));
+        let overrides = [
+            Overrides {
+                python: given("3.8"),
+                ..Default::default()
+            },
+            Overrides {
+                python: given("3.11"),
+                driver: given("450.80.02"),
+                ..Default::default()
+            },
+            Overrides {
+                cuda_toolkit: given("11.2"),
+                cudnn: given("8.1.1"),
+                ..Default::default()
+            },
+            Overrides {
+                no_gpu: Some("override:test".into()),
+                ..Default::default()
+            },
+        ];
+        for o in &overrides {
+            out.push(crate::job::target(db, "colab", o, &probe).unwrap());
+        }
+        // Unsatisfiable (README): Colab's last CUDA 11.8 image on a K80.
+        let k80 = Overrides {
+            gpus: vec![Sourced::new("3.7".to_string(), "override:test")],
+            ..Default::default()
+        };
+        out.push(crate::job::target(db, "colab-2023.11", &k80, &probe).unwrap());
+        out
+    }
+
+    fn json<T: Serialize>(v: &T) -> String {
+        serde_json::to_string(v).unwrap()
+    }
+
+    /// Judging a candidate until its first broken rule keeps exactly the
+    /// survivors, and the choices, of judging every rule.
+    #[test]
+    fn the_verdict_alone_keeps_every_survivor_and_choice() {
+        let db = Db::embedded().unwrap();
+        let constraints = [
+            Constraints::default(),
+            crate::job::constraints(&crate::config::ConfigConstraints {
+                mxnet: Some("<1.6".into()),
+                ..Default::default()
+            })
+            .unwrap(),
+            crate::job::constraints(&crate::config::ConfigConstraints {
+                companions: vec!["d2l==1.0.3".into()],
+                ..Default::default()
+            })
+            .unwrap(),
+        ];
+        for t in targets(&db) {
+            for c in &constraints {
+                let (every, _) = survivors(&db, &t, c);
+                assert_eq!(
+                    json(&every),
+                    json(&survivors_only(&db, &t, c)),
+                    "{}",
+                    t.name
+                );
+                let (full, choice) = (resolve(&db, &t, c), resolve_choice(&db, &t, c));
+                assert_eq!(full.status, choice.status, "{}", t.name);
+                assert_eq!(json(&full.chosen), json(&choice.chosen), "{}", t.name);
+            }
+        }
     }
 }

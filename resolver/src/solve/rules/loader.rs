@@ -39,6 +39,9 @@ pub(crate) fn providers<'a>(cx: &Ctx<'a>, w: &WheelFile, b: &mut Breaks) -> Load
         if let Some(p) = found {
             l.providers.insert(soname.clone(), p);
         }
+        if b.settled() {
+            return l;
+        }
     }
     closure(cx, &mut l);
     l

@@ -50,7 +50,17 @@ pub(crate) fn series(v: &str) -> String {
 
 /// The broken rules of one candidate, in the order they were met.
 #[derive(Debug, Default)]
-pub(crate) struct Breaks(pub Vec<Broken>);
+pub(crate) struct Breaks(pub Vec<Broken>, Depth);
+
+/// How far a candidate is judged.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Depth {
+    /// Every rule it breaks (what `resolve` explains).
+    #[default]
+    Every,
+    /// Whether it breaks any: judging stops at the first broken rule.
+    Verdict,
+}
 
 impl Breaks {
     pub(crate) fn push(&mut self, rule: Rule, reason: impl Into<String>) {
@@ -58,6 +68,17 @@ impl Breaks {
             rule,
             reason: reason.into(),
         });
+    }
+
+    /// Whether judging can stop: a rule is broken and only the verdict is
+    /// wanted.
+    pub(crate) fn settled(&self) -> bool {
+        self.1 == Depth::Verdict && !self.0.is_empty()
+    }
+
+    /// `Some` while no rule is broken, for `?` in [`works`].
+    fn none(&self) -> Option<()> {
+        self.0.is_empty().then_some(())
     }
 }
 
@@ -121,4 +142,46 @@ pub(crate) fn evaluate(
         )),
         _ => Err(rejection(rel, w, b)),
     }
+}
+
+/// The choice a wheel makes when it breaks no rule, else None: the verdict
+/// of [`evaluate`] without its explanations. The same rules run, the
+/// cheapest first, and judging stops at the first one broken; a wheel
+/// breaks no rule in any order, so the survivors and their choices are
+/// [`evaluate`]'s.
+pub(crate) fn works(
+    cx: &Ctx,
+    rel: &WheelRelease,
+    w: &WheelFile,
+    constraints: &Constraints,
+) -> Option<Choice> {
+    let mut b = Breaks(Vec::new(), Depth::Verdict);
+    let version = install::constraint(rel, constraints, &mut b)?;
+    b.none().filter(|_| !w.placeholder)?;
+    device::device(cx, w, &mut b);
+    b.none()?;
+    install::python(cx, rel, w, &mut b);
+    b.none()?;
+    install::platform(cx, w, &mut b);
+    b.none()?;
+    let code = device::select(cx, w);
+    let loaded = loader::providers(cx, w, &mut b);
+    b.none()?;
+    cudnn::build(&loaded, &mut b);
+    b.none()?;
+    let driver = driver::rule(cx, w, &loaded, &code, &mut b);
+    b.none()?;
+    let gpu_code = device::gpu_code(cx, w, code, &loaded, &mut b);
+    b.none()?;
+    let numpy = pins::numpy(cx, rel, w, &mut b)?;
+    let (env, warnings) = nvrtc::fusion(cx, w, &loaded, &gpu_code);
+    let parts = pins::Parts {
+        numpy,
+        gpu_code,
+        loaded,
+        driver,
+        env,
+        warnings,
+    };
+    Some(pins::choice(cx, rel, w, &version, parts))
 }

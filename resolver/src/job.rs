@@ -271,6 +271,17 @@ pub fn rendered_outputs(
     lock_path: &Path,
     lock: &Lock,
 ) -> Result<Vec<(PathBuf, String)>, JobError> {
+    Ok(rendered_outputs_hashed(db, loaded, lock_path, lock)?.0)
+}
+
+/// [`rendered_outputs`] with the sha256 of the rendered lock ([`Lock::hash`],
+/// which the other files name), hashed once.
+pub fn rendered_outputs_hashed(
+    db: &Db,
+    loaded: &Loaded,
+    lock_path: &Path,
+    lock: &Lock,
+) -> Result<(Vec<(PathBuf, String)>, String), JobError> {
     // One validation layer: the lock's values are checked before any file
     // is rendered from it (requirements and pylock check again, as does
     // the cell).
@@ -281,7 +292,7 @@ pub fn rendered_outputs(
     let mut out = vec![(lock_path.to_path_buf(), text)];
     if is_other_lock(loaded, lock_path) {
         check_output_paths(loaded, lock_path, &out)?;
-        return Ok(out);
+        return Ok((out, hash));
     }
     let o = &loaded.config.output;
     if let Some(first) = lock.target.first() {
@@ -303,7 +314,7 @@ pub fn rendered_outputs(
         db, loaded, lock_path, lock, &hash,
     )?);
     check_output_paths(loaded, lock_path, &out)?;
-    Ok(out)
+    Ok((out, hash))
 }
 
 /// Check every output path before anything is written: each has a name of

@@ -376,6 +376,7 @@ mod tests {
             findings,
             beyond: BeyondConfig::default(),
             compared: None,
+            lock_hash: None,
         };
         assert_eq!(
             report(vec![docs.clone()]).way_out(&lock, &l, None),

@@ -129,6 +129,9 @@ pub struct Report {
     /// what was read: what a passed check records. None when the verdict
     /// depends on more than these files (a repo that keeps gpu-env's docs).
     pub compared: Option<Vec<(std::path::PathBuf, String)>>,
+    /// The sha256 of the lock as rendered ([`Lock::hash`]); None when it
+    /// cannot be rendered.
+    pub lock_hash: Option<String>,
 }
 
 /// The one way out of a report with findings.
@@ -219,18 +222,20 @@ pub fn compare(
         (!other).then_some(&beyond),
     );
     let mut compared = Some(Vec::new());
+    let mut lock_hash = None;
     findings.extend(stale::stale(
         db,
         db_hash,
         loaded,
-        lock_path,
-        lock,
+        (lock_path, lock),
         &mut compared,
+        &mut lock_hash,
     ));
     Report {
         findings,
         beyond,
         compared,
+        lock_hash,
     }
 }
 

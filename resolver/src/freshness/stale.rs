@@ -7,16 +7,17 @@ use crate::lock::Lock;
 use std::path::{Path, PathBuf};
 
 /// `compared` gets each file looked at with the
-/// [`crate::check_record::state_of`] of what was read (None: not only files).
+/// [`crate::check_record::state_of`] of what was read (None: not only files);
+/// `lock_hash` the sha256 of the lock as rendered (None: it cannot be).
 pub(super) fn stale(
     db: &Db,
     db_hash: &str,
     loaded: &Loaded,
-    lock_path: &Path,
-    lock: &Lock,
+    (lock_path, lock): (&Path, &Lock),
     compared: &mut Option<Vec<(PathBuf, String)>>,
+    lock_hash: &mut Option<String>,
 ) -> Vec<Finding> {
-    let outputs = match crate::job::rendered_outputs(db, loaded, lock_path, lock) {
+    let (outputs, hash) = match crate::job::rendered_outputs_hashed(db, loaded, lock_path, lock) {
         Ok(o) => o,
         Err(e) => {
             return vec![Finding::CellInvalid {
@@ -28,14 +29,20 @@ pub(super) fn stale(
     // The first output is the lock itself.
     for (i, (path, text)) in outputs.iter().enumerate() {
         let read = crate::fsutil::read_text_bytes(path);
+        let same = matches!(&read, Ok(bytes) if bytes == text.as_bytes());
         if let Some(c) = compared.as_mut() {
-            c.push((path.clone(), crate::check_record::state_of(&read)));
+            // The lock as rendered is hashed already.
+            let state = match (i, same) {
+                (0, true) => hash.clone(),
+                _ => crate::check_record::state_of(&read),
+            };
+            c.push((path.clone(), state));
         }
         let why = match read {
-            Ok(bytes) if bytes == text.as_bytes() => continue,
+            _ if same => continue,
             Ok(_) if i == 0 => Stale::HandEdited,
             Ok(_) => Stale::OtherLock {
-                lock_hash: lock.hash(),
+                lock_hash: hash.clone(),
             },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Stale::Missing,
             Err(e) => Stale::Unreadable {
@@ -47,6 +54,7 @@ pub(super) fn stale(
             why,
         });
     }
+    *lock_hash = Some(hash);
     out.extend(docs(db_hash, loaded));
     // The docs' verdict holds while their page stays absent; a repo that
     // keeps a page is checked in full each time.

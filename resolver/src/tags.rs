@@ -295,6 +295,26 @@ impl Interpreter {
         linux_platforms(ARCH, glibc)
     }
 
+    /// Whether it installs some tag of each of `wheels` ([`Ranks::installs`]
+    /// without building the table of ranks, for asking many interpreters
+    /// once each). `platforms`: [`Self::platforms`].
+    fn installs_all(&self, wheels: &[WheelTags], platforms: &[String]) -> bool {
+        let (linux, any) = (self.linux_pairs(), self.any_pairs());
+        let has = |pairs: &[(String, String)], py: &str, abi: &str| {
+            pairs.iter().any(|(p, a)| p == py && a == abi)
+        };
+        wheels.iter().all(|w| {
+            w.python.iter().any(|py| {
+                w.abi.iter().any(|abi| {
+                    w.platform.iter().any(|pl| match pl.as_str() {
+                        "any" => has(&any, py, abi),
+                        _ => platforms.contains(pl) && has(&linux, py, abi),
+                    })
+                })
+            })
+        })
+    }
+
     /// Every tag it installs, best first: `packaging.tags.sys_tags()` for
     /// CPython (`cpython_tags`, then `compatible_tags`): each python-abi pair
     /// of [`Self::linux_pairs`] with every platform of [`Self::platforms`],
@@ -560,16 +580,17 @@ pub fn accepting_pythons(
     release: &str,
 ) -> Vec<PythonRange> {
     let release = pep440::version(release).ok();
+    // Every interpreter asked has this glibc: one list of platforms.
+    let platforms = Interpreter::cpython("3.0", glibc).map(|i| i.platforms());
     let accepts = |(major, minor): (u32, u32)| {
         let Some(i) = Interpreter::cpython(&format!("{major}.{minor}"), glibc) else {
             return false;
         };
-        let ranks = i.ranks();
         let declared_ok = match (&release, pep440::version(&i.version())) {
             (Some(r), Ok(py)) => undeclared(declared, project, r, &py).is_none(),
             _ => true,
         };
-        declared_ok && wheels.iter().all(|w| ranks.installs(w))
+        declared_ok && i.installs_all(wheels, platforms.as_deref().unwrap_or_default())
     };
     let mut out: Vec<PythonRange> = Vec::new();
     let candidates = std::iter::once((2, 7)).chain((0..=TOP_MINOR).map(|m| (3, m)));
@@ -730,6 +751,37 @@ mod tests {
         assert_eq!(got(&[mxnet_py3, numpy]), ["3.11"]);
         let both = of("mxnet_cu100-1.5.1-py2.py3-none-manylinux1_x86_64.whl");
         assert_eq!(got(&[both]), ["2.7", "3.0 or later"]);
+    }
+
+    /// Asking an interpreter once agrees with its table of ranks, for the
+    /// tags of every file compat-db records.
+    #[test]
+    fn installs_all_agrees_with_the_ranks() {
+        let db = crate::db::Db::embedded().unwrap();
+        let new = |(py, abi, pl): (&str, &str, &str)| WheelTags::new(py, abi, pl);
+        let mut tags: Vec<WheelTags> = db
+            .wheel_files()
+            .map(|(_, w)| new((&w.python_tag, &w.abi_tag, &w.platform_tag)))
+            .collect();
+        for (_, p) in db.pypi.iter().chain(&db.companion_pypi) {
+            let files = p.release.iter().flat_map(|r| &r.file);
+            tags.extend(files.map(|f| new((&f.python_tag, &f.abi_tag, &f.platform_tag))));
+        }
+        tags.push(of("x-1-cp27-cp27mu-manylinux1_x86_64.whl"));
+        tags.push(of("x-1-cp36-abi3-musllinux_1_1_x86_64.whl"));
+        for glibc in [None, Some("2.5"), Some("2.17"), Some("2.35")] {
+            for v in [
+                "2.7", "3.0", "3.2", "3.6", "3.7", "3.8", "3.11", "3.13", "3.30",
+            ] {
+                let i = Interpreter::cpython(v, glibc).unwrap();
+                let (ranks, platforms) = (i.ranks(), i.platforms());
+                for t in &tags {
+                    let one = std::slice::from_ref(t);
+                    let ok = i.installs_all(one, &platforms);
+                    assert_eq!(ok, ranks.installs(t), "{v} {glibc:?} {t:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -26,6 +26,14 @@ fn scan_format(text: &str) -> Option<u32> {
 
 impl Lock {
     pub fn parse(path: &str, text: &str) -> Result<Lock, LockError> {
+        // A lock of this format parses once; anything else is parsed again
+        // below for the error that fits it.
+        let lock = toml::from_str::<Lock>(text)
+            .ok()
+            .filter(|l| l.format == FORMAT);
+        if let Some(lock) = lock {
+            return Self::validated(path, lock);
+        }
         if let Some(found) = peek_format(text) {
             let path = path.into();
             if found > FORMAT {
@@ -39,6 +47,10 @@ impl Lock {
             path: path.into(),
             message: e.to_string().trim().to_string(),
         })?;
+        Self::validated(path, lock)
+    }
+
+    fn validated(path: &str, lock: Lock) -> Result<Lock, LockError> {
         // The one validation layer: a lock read from disk is held to the
         // grammar every renderer needs, so a hand-edited value fails here,
         // naming the lock, and never reaches a generated file.

@@ -73,7 +73,11 @@ impl<T> Serialize for Textual<T> {
 
 impl<'de, T: FromText> Deserialize<'de> for Textual<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(|e| serde::de::Error::custom(T::load_error(&s, &e)))
+        // The text deserialized is the text kept (no second copy).
+        let text = String::deserialize(d)?;
+        match T::from_text(&text) {
+            Ok(parsed) => Ok(Self { text, parsed }),
+            Err(e) => Err(serde::de::Error::custom(T::load_error(&text, &e))),
+        }
     }
 }

@@ -160,37 +160,45 @@ pub fn check(db: &Db, files: &[SourceFile], failed: &BTreeSet<String>) -> Vec<Di
 /// another sha256 or the same, would be pinned instead of the real one or
 /// drift from it.
 fn check_one_record_per_file(r: &mut Reporter, db: &Db) {
-    let mut records: Vec<(&str, &str, Vec<Seg>)> = Vec::new();
+    // A record's place: `wheel[i]`, `release[i]` or `release[i].file[j]`,
+    // spelled out only for a duplicate.
+    type Place = (&'static str, usize, Option<usize>);
+    let mut records: Vec<(&str, &str, Place)> = Vec::new();
     for (file, w) in &db.wheels {
         for (i, f) in w.wheel.iter().enumerate() {
-            records.push((&f.filename, file, vec![key("wheel"), Seg::Index(i)]));
+            records.push((&f.filename, file, ("wheel", i, None)));
         }
     }
     for (file, p) in &db.redist {
         for (i, rel) in p.release.iter().enumerate() {
-            records.push((&rel.filename, file, vec![key("release"), Seg::Index(i)]));
+            records.push((&rel.filename, file, ("release", i, None)));
         }
     }
     for (file, p) in &db.pypi {
         for (i, rel) in p.release.iter().enumerate() {
             for (j, f) in rel.file.iter().enumerate() {
-                let at = vec![key("release"), Seg::Index(i), key("file"), Seg::Index(j)];
-                records.push((&f.filename, file, at));
+                records.push((&f.filename, file, ("release", i, Some(j))));
             }
         }
     }
-    let mut first: HashMap<&str, (&str, String)> = HashMap::new();
-    for (filename, file, mut at) in records {
-        let shown = seg_path(&at);
+    let segs = |(k, i, j): Place| {
+        let mut at = vec![key(k), Seg::Index(i)];
+        at.extend(j.into_iter().flat_map(|j| [key("file"), Seg::Index(j)]));
+        at
+    };
+    let mut first: HashMap<&str, (&str, Place)> = HashMap::with_capacity(records.len());
+    for (filename, file, place) in records {
         if let Some((pf, pat)) = first.get(filename) {
+            let shown = seg_path(&segs(*pat));
+            let mut at = segs(place);
             at.push(key("filename"));
             r.error(
                 file,
                 at,
-                format!("{filename} is also recorded at {pf} {pat}; keep one record per file"),
+                format!("{filename} is also recorded at {pf} {shown}; keep one record per file"),
             );
         } else {
-            first.insert(filename, (file, shown));
+            first.insert(filename, (file, place));
         }
     }
 }

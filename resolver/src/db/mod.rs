@@ -143,7 +143,7 @@ impl Db {
         }
         self.gpus
             .iter()
-            .find(|g| Self::gpu_spellings(g).any(|s| names::key(s) == k))
+            .find(|g| Self::gpu_spellings(g).any(|s| names::has_key(s, &k)))
     }
 
     /// Every spelling compat-db knows for a GPU: name, aliases, smi names.

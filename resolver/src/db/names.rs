@@ -23,6 +23,18 @@ pub fn key(name: &str) -> String {
     k
 }
 
+/// Whether `name`'s [`key`] is `k`. A key is the end of the name's letters
+/// and digits, so names that do not end so are passed over without making
+/// their key (the lookup runs for every spelling of every known GPU).
+pub fn has_key(name: &str, k: &str) -> bool {
+    let mut tail = name
+        .chars()
+        .rev()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase());
+    k.chars().rev().all(|c| tail.next() == Some(c)) && key(name) == k
+}
+
 /// Up to `n` of `known` (display name, its spellings) nearest to `typed`,
 /// nearest first: spellings whose key contains the typed key or is within
 /// a third of its length in edits (a swap of two neighbours is one).
@@ -74,6 +86,27 @@ mod tests {
         // A prefix alone is a name, not nothing.
         assert_eq!(key("Tesla"), "tesla");
         assert_eq!(key("--"), "");
+    }
+
+    /// `has_key` is `key(name) == k`, for every pair of spellings
+    /// compat-db knows and a few made up.
+    #[test]
+    fn has_key_is_key_equality() {
+        let db = crate::db::Db::embedded().unwrap();
+        let mut names: Vec<String> = ["Tesla", "--", "NVIDIA", "x tesla t4", "T 4", "t4"]
+            .map(String::from)
+            .to_vec();
+        for g in &db.gpus {
+            names.push(g.name.clone());
+            names.extend(g.aliases.iter().cloned());
+            names.extend(g.smi.iter().map(|s| s.name.clone()));
+        }
+        for a in &names {
+            for b in &names {
+                let k = key(b);
+                assert_eq!(has_key(a, &k), key(a) == k, "{a} / {b}");
+            }
+        }
     }
 
     #[test]

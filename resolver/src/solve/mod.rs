@@ -475,12 +475,22 @@ mod tests {
     /// the newest Colab with other Pythons, drivers, toolkits and no GPU,
     /// and one that nothing satisfies.
     fn targets(db: &Db) -> Vec<Target> {
-        let probe = crate::probe::ProbeOptions::default();
+        // Built from the profiles directly (not through `job`, which
+        // depends on this module): runtime and GPU as the profile names them.
+        let profile = |runtime: &str, gpu: Option<&str>, o: &Overrides| {
+            let spec = crate::profile::TargetSpec::Profile {
+                runtime: Some(runtime.to_string()),
+                gpu: gpu.map(str::to_string),
+                kind: None,
+            };
+            let mut t = crate::profile::from_profile(db, &spec).unwrap();
+            t.apply(db, o).unwrap();
+            t
+        };
         let mut out = Vec::new();
         for (_, rt) in &db.runtimes {
             for gpu in &rt.gpus {
-                let spec = crate::matrix::chooser::spec(rt, gpu);
-                out.push(crate::job::target(db, &spec, &Overrides::default(), &probe).unwrap());
+                out.push(profile(&rt.name, Some(gpu), &Overrides::default()));
             }
         }
         let given = |v: &str| Some(Sourced::new(v.to_string(), "override:test"));
@@ -504,15 +514,16 @@ mod tests {
                 ..Default::default()
             },
         ];
+        let newest_colab = crate::profile::newest(db, "colab").unwrap().name.clone();
         for o in &overrides {
-            out.push(crate::job::target(db, "colab", o, &probe).unwrap());
+            out.push(profile(&newest_colab, None, o));
         }
         // Unsatisfiable (README): Colab's last CUDA 11.8 image on a K80.
         let k80 = Overrides {
             gpus: vec![Sourced::new("3.7".to_string(), "override:test")],
             ..Default::default()
         };
-        out.push(crate::job::target(db, "colab-2023.11", &k80, &probe).unwrap());
+        out.push(profile("colab-2023.11", None, &k80));
         out
     }
 
@@ -527,16 +538,14 @@ mod tests {
         let db = Db::embedded().unwrap();
         let constraints = [
             Constraints::default(),
-            crate::job::constraints(&crate::config::ConfigConstraints {
-                mxnet: Some("<1.6".into()),
+            Constraints {
+                mxnet: Some("<1.6".parse().unwrap()),
                 ..Default::default()
-            })
-            .unwrap(),
-            crate::job::constraints(&crate::config::ConfigConstraints {
-                companions: vec!["d2l==1.0.3".into()],
+            },
+            Constraints {
+                companions: vec![companions::CompanionSpec::parse("d2l==1.0.3").unwrap()],
                 ..Default::default()
-            })
-            .unwrap(),
+            },
         ];
         for t in targets(&db) {
             for c in &constraints {

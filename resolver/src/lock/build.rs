@@ -122,58 +122,35 @@ pub fn lock_target(
 /// The target facts the resolution used, each with its source, in a fixed
 /// order; unknown facts are left out.
 fn locked_facts(t: &crate::target::Target) -> Vec<Fact> {
-    let mut fact = Vec::new();
-    let mut push = |name: &str, value: Option<String>, source: Option<&String>| {
-        if let (Some(v), Some(s)) = (value, source) {
-            fact.push(Fact {
-                name: name.into(),
-                value: v,
-                source: s.clone(),
-            });
-        }
+    fn fact<T>(
+        name: &str,
+        known: &Option<crate::target::Sourced<T>>,
+        show: impl Fn(&T) -> String,
+    ) -> Option<Fact> {
+        known.as_ref().map(|s| Fact {
+            name: name.into(),
+            value: show(&s.value),
+            source: s.source.clone(),
+        })
+    }
+    let gpus = |g: &Vec<crate::target::TargetGpu>| {
+        let each = g
+            .iter()
+            .map(|d| format!("{} ({})", d.name, d.compute_capability));
+        each.collect::<Vec<_>>().join(", ")
     };
-    push(
-        "python",
-        t.python.as_ref().map(|p| p.value.clone()),
-        t.python.as_ref().map(|p| &p.source),
-    );
-    push(
-        "glibc",
-        t.glibc.as_ref().map(|p| p.value.clone()),
-        t.glibc.as_ref().map(|p| &p.source),
-    );
-    push(
-        "gpus",
-        t.gpus.as_ref().map(|g| {
-            g.value
-                .iter()
-                .map(|d| format!("{} ({})", d.name, d.compute_capability))
-                .collect::<Vec<_>>()
-                .join(", ")
-        }),
-        t.gpus.as_ref().map(|g| &g.source),
-    );
-    push(
-        "driver",
-        t.driver.as_ref().map(|d| d.value.to_string()),
-        t.driver.as_ref().map(|d| &d.source),
-    );
-    push(
-        "driver_cuda",
-        t.driver_cuda.as_ref().map(|d| d.value.to_string()),
-        t.driver_cuda.as_ref().map(|d| &d.source),
-    );
-    push(
-        "cuda_toolkit",
-        t.toolkit.as_ref().map(|d| d.value.to_string()),
-        t.toolkit.as_ref().map(|d| &d.source),
-    );
-    push(
-        "cudnn",
-        t.cudnn.as_ref().map(|d| d.value.clone()),
-        t.cudnn.as_ref().map(|d| &d.source),
-    );
-    fact
+    [
+        fact("python", &t.python, String::clone),
+        fact("glibc", &t.glibc, String::clone),
+        fact("gpus", &t.gpus, gpus),
+        fact("driver", &t.driver, ToString::to_string),
+        fact("driver_cuda", &t.driver_cuda, ToString::to_string),
+        fact("cuda_toolkit", &t.toolkit, ToString::to_string),
+        fact("cudnn", &t.cudnn, String::clone),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 fn locked_mxnet(c: &Choice) -> LockedMxnet {

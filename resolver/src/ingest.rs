@@ -101,12 +101,22 @@ pub fn record_path(db_dir: &Path, package: &str, version: &str) -> PathBuf {
 
 fn existing(record: &Path) -> Result<Option<WheelRelease>, IngestError> {
     match crate::fsutil::read_text(record) {
-        Ok(text) => toml::from_str(&text)
-            .map(Some)
-            .map_err(|e| IngestError::BadRecord {
+        Ok(text) => {
+            let file = crate::db::SourceFile {
+                path: record.display().to_string(),
+                text,
+            };
+            let mut diags = Vec::new();
+            let parsed = crate::db::parse_file::<WheelRelease>(&file, &mut diags);
+            parsed.map(Some).ok_or_else(|| IngestError::BadRecord {
                 path: record.to_path_buf(),
-                message: e.message().to_string(),
-            }),
+                message: diags
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            })
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(IngestError::Io {
             path: record.to_path_buf(),

@@ -168,6 +168,23 @@ fn bad_value_type() {
     );
 }
 
+/// A value of the wrong type is reported at that value (an array's
+/// element, not the array), and a missing field at its table.
+#[test]
+fn wrong_type_and_missing_field_are_placed_at_the_value_and_table() {
+    let wheel = "wheels/mxnet/mxnet-cu112-1.9.1.toml";
+    assert_one(
+        with(wheel, "sass = [50]", "sass = [50, \"x\"]"),
+        "wheels/mxnet/mxnet-cu112-1.9.1.toml:14:13:",
+        "invalid type: string \"x\"",
+    );
+    assert_one(
+        with(wheel, "size = 1\n", ""),
+        "wheels/mxnet/mxnet-cu112-1.9.1.toml:4:1:",
+        "missing field `size`",
+    );
+}
+
 #[test]
 fn bad_driver_version() {
     assert_one(
@@ -509,8 +526,8 @@ fn bad_requirement() {
         let files = with_requires_dist(&format!(r#""graphviz", "{entry}""#));
         assert_one(
             files.clone(),
-            // toml reports the array's position; the message names the entry.
-            "wheels/mxnet/mxnet-cu112-1.9.1.toml:13:17:",
+            // The position is the entry's own (the second of the array).
+            "wheels/mxnet/mxnet-cu112-1.9.1.toml:13:30:",
             &format!("requirement `{entry}`: "),
         );
         let e = &errors(files)[0];
@@ -523,7 +540,7 @@ fn bad_requirement() {
     }
     assert_one(
         with_redist("requires_dist = [\"nvidia-cublas-cu11 (>=11\"]\n"),
-        "redist/nvidia-cuda-runtime-cu11.toml:14:17:",
+        "redist/nvidia-cuda-runtime-cu11.toml:14:18:",
         "requirement `nvidia-cublas-cu11 (>=11`: unbalanced parenthesis",
     );
 }

@@ -135,6 +135,27 @@ impl<'a> Locator<'a> {
         (best, found)
     }
 
+    /// Where the value at `path` starts (a key's value rather than the
+    /// key); the deepest existing element's start when it does not exist.
+    pub(crate) fn value_offset(&self, path: &[Seg]) -> usize {
+        let Some((Seg::Key(last), parent)) = path.split_last() else {
+            return self.offset(path);
+        };
+        let value = self.doc.as_ref().and_then(|doc| {
+            let (_, found) = self.walk(path);
+            (found == path.len()).then_some(())?;
+            let mut item = doc.as_item();
+            for seg in parent {
+                item = match seg {
+                    Seg::Key(k) => item.get(k.as_str())?,
+                    Seg::Index(i) => item.get(*i)?,
+                };
+            }
+            item.get(last.as_str())?.as_value()?.span()
+        });
+        value.map_or_else(|| self.offset(path), |sp| sp.start)
+    }
+
     pub(crate) fn diag(&self, file: &str, path: &[Seg], message: String) -> Diagnostic {
         let (line, column) = line_col(self.text, self.offset(path));
         Diagnostic {
@@ -146,10 +167,92 @@ impl<'a> Locator<'a> {
     }
 }
 
+/// The key path at byte `offset` of a JSON text: the keys and indexes of
+/// the containers open there, each with the key or index being read. An
+/// error that serde_json reports at `offset` concerns that element.
+pub(crate) fn json_path_at(json: &str, offset: usize) -> Vec<Seg> {
+    /// An open container: its element's key (objects) or index (arrays).
+    enum Open {
+        Object(Option<String>),
+        Array(usize),
+    }
+    let bytes = json.as_bytes();
+    let end = offset.min(bytes.len());
+    let mut open: Vec<Open> = Vec::new();
+    let mut i = 0;
+    while i < end {
+        match bytes[i] {
+            b'{' => open.push(Open::Object(None)),
+            b'[' => open.push(Open::Array(0)),
+            b'}' | b']' => {
+                open.pop();
+            }
+            b',' => match open.last_mut() {
+                Some(Open::Object(key)) => *key = None,
+                Some(Open::Array(index)) => *index += 1,
+                None => {}
+            },
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                if i >= bytes.len() {
+                    break; // unterminated: no key to name
+                }
+                if let Some(Open::Object(key @ None)) = open.last_mut() {
+                    *key = json
+                        .get(start..=i)
+                        .and_then(|q| serde_json::from_str(q).ok());
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    open.into_iter()
+        .filter_map(|o| match o {
+            Open::Object(key) => key.map(Seg::Key),
+            Open::Array(index) => Some(Seg::Index(index)),
+        })
+        .collect()
+}
+
 /// A database source file: path relative to the db root (with `/`), and
 /// text; what diagnostics point into.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     pub path: String,
     pub text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_path_at_names_the_element_being_read() {
+        let json = r#"{"gpu":[{"name":"T4"},{"name":"a,\"b","cc":"seven"}],"x":1}"#;
+        let at = |needle: &str| json.find(needle).unwrap() + needle.len();
+        let path = |needle| path_to_string(&json_path_at(json, at(needle)));
+        assert_eq!(path(r#""seven""#), "gpu[1].cc");
+        assert_eq!(path(r#""T4""#), "gpu[0].name");
+        assert_eq!(path(r#""T4"}"#), "gpu[0]");
+        assert_eq!(path(r#""a,\"b""#), "gpu[1].name");
+        assert_eq!(path(r#""x":1"#), "x");
+        assert_eq!(path_to_string(&json_path_at(json, usize::MAX)), "");
+        assert_eq!(json_path_at("{\"unterminated", 99), vec![]);
+    }
+
+    #[test]
+    fn value_offset_points_at_the_value_not_the_key() {
+        let text = "[[gpu]]\nname = \"T4\"\ncompute_capability = \"seven\"\n";
+        let loc = Locator::new(text);
+        let path = [key("gpu"), Seg::Index(0), key("compute_capability")];
+        assert_eq!(line_col(text, loc.value_offset(&path)), (3, 22));
+        assert_eq!(line_col(text, loc.offset(&path)), (3, 1));
+        let missing = [key("gpu"), Seg::Index(0), key("sass")];
+        assert_eq!(loc.value_offset(&missing), loc.offset(&missing));
+    }
 }

@@ -25,37 +25,44 @@ fn serde_path_to_segs(path: &serde_ignored::Path<'_>, out: &mut Vec<Seg>) {
     }
 }
 
-/// Parse one file into `T`; unknown keys and syntax/type errors become diagnostics.
+/// Parse one file into `T`; unknown keys and syntax/type errors become
+/// diagnostics. The TOML is read into a `toml::Value` (syntax errors keep
+/// their TOML position) and typed through its JSON form, the form the
+/// embedded copy is loaded from: each record type is compiled for one
+/// deserializer, and a type error's JSON position is mapped back to the
+/// TOML value by its key path.
 pub(crate) fn parse_file<T: DeserializeOwned>(
     file: &SourceFile,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<T> {
+    let value: toml::Value = match toml::from_str(&file.text) {
+        Ok(v) => v,
+        Err(e) => {
+            diags.push(toml_error(file, &e));
+            return None;
+        }
+    };
+    let json = serde_json::to_string(&value).expect("a TOML value converts to JSON");
     let mut unknown: Vec<Vec<Seg>> = Vec::new();
-    let de = toml::Deserializer::new(&file.text);
-    let result: Result<T, _> = serde_ignored::deserialize(de, |p| {
+    let mut de = serde_json::Deserializer::from_str(&json);
+    let result: Result<T, _> = serde_ignored::deserialize(&mut de, |p| {
         let mut segs = Vec::new();
         serde_path_to_segs(&p, &mut segs);
         unknown.push(segs);
     });
-    if !unknown.is_empty() {
+    // Positions are looked up only when there is something to report.
+    if !unknown.is_empty() || result.is_err() {
         let loc = Locator::new(&file.text);
         for segs in &unknown {
             let name = super::diag::path_to_string(segs);
-            diags.push(loc.diag(
-                &file.path,
-                segs,
-                format!("unknown key `{name}` (see compat-db/README.md for the schema)"),
-            ));
+            let message = format!("unknown key `{name}` (see compat-db/README.md for the schema)");
+            diags.push(loc.diag(&file.path, segs, message));
+        }
+        if let Err(e) = &result {
+            diags.push(type_error(file, &loc, &json, e));
         }
     }
-    match result {
-        Ok(v) if unknown.is_empty() => Some(v),
-        Ok(_) => None,
-        Err(e) => {
-            diags.push(toml_error(file, &e));
-            None
-        }
-    }
+    result.ok().filter(|_| unknown.is_empty())
 }
 
 fn toml_error(file: &SourceFile, e: &toml::de::Error) -> Diagnostic {
@@ -65,6 +72,29 @@ fn toml_error(file: &SourceFile, e: &toml::de::Error) -> Diagnostic {
         line,
         column,
         message: e.message().trim().to_string(),
+    }
+}
+
+/// A record that is valid TOML but not the schema: serde's message, at the
+/// TOML value whose JSON form the error was reported in (compact JSON is one
+/// line, so its column is the byte offset plus one).
+fn type_error(file: &SourceFile, loc: &Locator, json: &str, e: &serde_json::Error) -> Diagnostic {
+    let mut path = super::diag::json_path_at(json, e.column().saturating_sub(1));
+    let text = e.to_string();
+    let message = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(m, _)| m);
+    // serde_json reports a missing field before the table's `}`, after its
+    // last key: the table is what lacks it.
+    if message.starts_with("missing field") && matches!(path.last(), Some(Seg::Key(_))) {
+        path.pop();
+    }
+    let (line, column) = line_col(&file.text, loc.value_offset(&path));
+    Diagnostic {
+        file: file.path.clone(),
+        line,
+        column,
+        message: message.trim().to_string(),
     }
 }
 

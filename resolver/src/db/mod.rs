@@ -8,6 +8,7 @@ pub mod model;
 pub mod names;
 
 pub use diag::{Diagnostic, SourceFile};
+pub(crate) use load::parse_file;
 pub use load::{load_files, read_dir_files};
 use model::*;
 use std::path::Path;

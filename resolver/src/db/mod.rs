@@ -3,12 +3,11 @@
 pub mod check;
 pub(crate) mod diag;
 mod known;
-mod load;
+pub(crate) mod load;
 pub mod model;
 pub mod names;
 
 pub use diag::{Diagnostic, SourceFile};
-pub(crate) use load::parse_file;
 pub use load::{load_files, read_dir_files};
 use model::*;
 use std::path::Path;

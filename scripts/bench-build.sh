@@ -9,7 +9,10 @@
 # wall and CPU seconds (CPU time moves less with load), each as a ratio to
 # the baseline's;
 # asserts nothing. Goals on a 2-core machine: resolve <= 45 s, check <= 25 s.
-# Usage: scripts/bench-build.sh
+# With ROUNDS=N the four builds run N times in turn, each ratio is taken
+# against the same round's baseline, and the medians are printed (one
+# cold build varies by 10% or more on a shared machine).
+# Usage: [ROUNDS=N] scripts/bench-build.sh
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -38,22 +41,36 @@ printf '[package]\nname = "xtask"\nversion = "0.0.0"\nedition = "2021"\n\n[depen
 printf 'use clap::Parser;\n#[derive(Parser)]\nstruct Cli {\n    #[arg(long)]\n    x: Option<String>,\n}\nfn main() {\n    let _ = Cli::parse().x;\n}\n' >"$baseline/src/main.rs"
 (cd "$baseline" && cargo generate-lockfile --offline -q 2>/dev/null || cargo generate-lockfile -q)
 
-echo "$(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs; load average at start $(cut -d' ' -f1-3 /proc/loadavg); $(cargo --version)"
+rounds=${ROUNDS:-1}
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs; load average at start $(cut -d' ' -f1-3 /proc/loadavg); $(cargo --version); $rounds round(s)"
 declare -A t
-t[base]=$(cd "$baseline" && CARGO_TARGET_DIR=$work/t0 secs cargo build)
-c=$(consumer '"cli"')
-t[resolve]=$(cd "$c" && CARGO_TARGET_DIR=$work/t1 secs cargo --locked xtask resolve --target colab --offline)
-c=$(consumer '"cli"')
-(cd "$c" && CARGO_TARGET_DIR=$work/t1 cargo --locked xtask resolve --target colab --offline >/dev/null 2>&1)
-t[check]=$(cd "$c" && CARGO_TARGET_DIR=$work/t2 secs cargo --locked xtask check)
-c=$(consumer '"cli", "net", "cuda"')
-t[full]=$(cd "$c" && CARGO_TARGET_DIR=$work/t3 secs cargo --offline xtask resolve --target colab --offline)
+add() { # $1: a row, $2: "wall cpu" of one round; rounds are kept comma-separated
+    t[$1]="${t[$1]:+${t[$1]},}$2"
+}
+for r in $(seq "$rounds"); do
+    d=$work/r$r
+    add base "$(cd "$baseline" && CARGO_TARGET_DIR=$d/t0 secs cargo build)"
+    c=$(consumer '"cli"')
+    add resolve "$(cd "$c" && CARGO_TARGET_DIR=$d/t1 secs cargo --locked xtask resolve --target colab --offline)"
+    c=$(consumer '"cli"')
+    (cd "$c" && CARGO_TARGET_DIR=$d/t1 cargo --locked xtask resolve --target colab --offline >/dev/null 2>&1)
+    add check "$(cd "$c" && CARGO_TARGET_DIR=$d/t2 secs cargo --locked xtask check)"
+    c=$(consumer '"cli", "net", "cuda"')
+    add full "$(cd "$c" && CARGO_TARGET_DIR=$d/t3 secs cargo --offline xtask resolve --target colab --offline)"
+    rm -rf "$d"
+done
 echo "load average at end $(cut -d' ' -f1-3 /proc/loadavg)"
-show() { # $1: a row; its wall and CPU seconds, each with its ratio to the baseline's
+show() { # $1: a row; its wall and CPU seconds, each with its ratio to the same round's baseline (medians over rounds)
     python3 -c '
-import sys
-w, c = map(float, sys.argv[1].split()); bw, bc = map(float, sys.argv[2].split())
-print(f"{w:.0f} s wall ({w / bw:.1f}x the baseline), {c:.0f} s CPU ({c / bc:.1f}x)")
+import statistics, sys
+rows = [tuple(map(float, x.split())) for x in sys.argv[1].split(",")]
+base = [tuple(map(float, x.split())) for x in sys.argv[2].split(",")]
+med = statistics.median
+w, c = med(r[0] for r in rows), med(r[1] for r in rows)
+rw = [r[0] / b[0] for r, b in zip(rows, base)]
+rc = [r[1] / b[1] for r, b in zip(rows, base)]
+each = "" if len(rows) == 1 else " [wall ratios per round: " + ", ".join(f"{x:.1f}x" for x in rw) + "]"
+print(f"{w:.0f} s wall ({med(rw):.1f}x the baseline), {c:.0f} s CPU ({med(rc):.1f}x){each}")
 ' "${t[$1]}" "${t[base]}"
 }
 echo "clap-only xtask, cold cargo build (baseline): $(show base)"

@@ -110,9 +110,10 @@ fn existing(record: &Path) -> Result<Option<WheelRelease>, IngestError> {
             let parsed = crate::db::load::parse_file::<WheelRelease>(&file, &mut diags);
             parsed.map(Some).ok_or_else(|| IngestError::BadRecord {
                 path: record.to_path_buf(),
+                // The error names the file already: each problem by its place.
                 message: diags
                     .iter()
-                    .map(|d| d.to_string())
+                    .map(|d| format!("line {}, column {}: {}", d.line, d.column, d.message))
                     .collect::<Vec<_>>()
                     .join("; "),
             })

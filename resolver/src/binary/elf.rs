@@ -82,11 +82,13 @@ impl<'a> Bytes<'a> {
     fn u64(self, at: usize) -> Option<u64> {
         self.field(at).map(u64::from_le_bytes)
     }
+    /// `len` bytes from `offset`, if they lie in the file.
+    fn slice(self, offset: u64, len: u64) -> Option<&'a [u8]> {
+        file_range(offset, len, self.0.len()).map(|r| &self.0[r])
+    }
     /// `count` entries of `size` bytes from `offset`, if all lie in the file.
     fn table(self, offset: u64, count: usize, size: usize) -> Option<&'a [u8]> {
-        let start = usize::try_from(offset).ok()?;
-        self.0
-            .get(start..start.checked_add(count.checked_mul(size)?)?)
+        self.slice(offset, u64::try_from(count.checked_mul(size)?).ok()?)
     }
 }
 
@@ -224,8 +226,8 @@ fn dynamic_strings<'a>(
     };
     let size = dynamic_value(entries, DT_STRSZ).unwrap_or(0);
     file_offset(segments, addr)
-        .and_then(|at| file_range(at, size, b.0.len()))
-        .map(|r| Strings(&b.0[r]))
+        .and_then(|at| b.slice(at, size))
+        .map(Strings)
         .ok_or(ElfError::OutOfBounds(
             "dynamic string table (DT_STRTAB, DT_STRSZ)",
         ))
@@ -315,8 +317,8 @@ fn sections(b: Bytes, h: &Header) -> SectionTable {
     };
     let names = all
         .get(names_index)
-        .and_then(in_file)
-        .map(|r| Strings(&b.0[r]));
+        .and_then(|s| b.slice(s.offset, s.size))
+        .map(Strings);
     let fatbin = all.iter().find_map(|s| {
         let named = names?.get(u64::from(s.name)) == Some(".nv_fatbin");
         (named && stored(s)).then(|| in_file(s)).flatten()

@@ -142,8 +142,6 @@ impl<'a> Locator<'a> {
             return self.offset(path);
         };
         let value = self.doc.as_ref().and_then(|doc| {
-            let (_, found) = self.walk(path);
-            (found == path.len()).then_some(())?;
             let mut item = doc.as_item();
             for seg in parent {
                 item = match seg {

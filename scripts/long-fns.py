@@ -65,7 +65,7 @@ def main():
     limit = 120
     if args[:1] == ["--max"]: limit = int(args[1]); args = args[2:]
     dirs = args or [
-        "resolver/src", "xtask/src", "tests/src", "tests/tests",
+        "core/src", "commands/src", "resolver/src", "xtask/src", "tests/src", "tests/tests",
         "fuzz/src", "fuzz/tests", "examples/consumer/xtask/src",
     ]
     rows = []

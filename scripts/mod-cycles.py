@@ -19,6 +19,8 @@ import pathlib, re, sys
 PATH = re.compile(r"\b(crate|super|self)((?:::(?:super|[A-Za-z_][A-Za-z0-9_]*))*)(::\{([^}]*)\})?")
 
 DEFAULT_ROOTS = [
+    "core/src",
+    "commands/src",
     "resolver/src",
     "xtask/src",
     "tests/src",

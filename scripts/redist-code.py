@@ -5,7 +5,7 @@ For each PACKAGE==VERSION: the wheel compat-db/redist/PACKAGE.toml records
 for that release (else the first manylinux x86_64 one), with its size and
 sha256 from PyPI's JSON API; the wheel is downloaded (into --cache), its
 sha256 checked, and every shared library in it scanned for CUDA fatbin
-containers (resolver/src/binary/fatbin.rs has the layout): the SASS and PTX
+containers (core/src/binary/fatbin.rs has the layout): the SASS and PTX
 architectures each library carries. Prints one block per wheel.
 
     python3 scripts/redist-code.py nvidia-cudnn-cu11==8.5.0.96 nvidia-cudnn-cu11==8.9.6.50

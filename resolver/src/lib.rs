@@ -1,51 +1,20 @@
 //! gpu-env: make a GPU Python stack (Apache MXNet wheels, CUDA, cuDNN, numpy)
 //! work the first time. Library behind `cargo xtask`; the CLI only parses
 //! arguments and renders results.
+//!
+//! Three crates, one layer each (ARCHITECTURE.md): `gpu-env-core` is the
+//! model (compat-db, resolver, lock, host facts), `gpu-env-commands` what
+//! each command does, and this crate the CLI. Every module of the two is
+//! re-exported here, so a path is `gpu_env::db`, `gpu_env::job`, ...
 
-pub mod binary;
-pub mod db;
-pub mod pep440;
-pub mod pep508;
-pub mod textual;
-pub mod versions;
+pub use gpu_env_commands::{
+    binary, check_record, config, db, doctor, emit, exit, features, freshness, fsutil, generated,
+    host, install, job, lock, matrix, measure, pep440, pep508, probe, profile, progress, report,
+    request, setup, solve, stamp, tags, target, textual, validate, verify, version, versions,
+    wheelname,
+};
+#[cfg(feature = "net")]
+pub use gpu_env_commands::{hashes, ingest, pypi};
 
-pub fn version() -> &'static str {
-    env!("CARGO_PKG_VERSION")
-}
-pub mod check_record;
 #[cfg(feature = "cli")]
 pub mod cli;
-pub mod config;
-mod config_span;
-pub mod doctor;
-pub mod emit;
-pub mod exit;
-pub mod features;
-pub mod freshness;
-pub mod fsutil;
-pub mod generated;
-#[cfg(feature = "net")]
-pub mod hashes;
-pub mod host;
-#[cfg(feature = "net")]
-pub mod ingest;
-pub mod install;
-pub mod job;
-pub mod lock;
-pub mod matrix;
-pub mod measure;
-pub mod probe;
-pub mod profile;
-pub mod progress;
-#[cfg(feature = "net")]
-pub mod pypi;
-pub mod report;
-pub mod request;
-pub mod setup;
-pub mod solve;
-pub mod stamp;
-pub mod tags;
-pub mod target;
-pub mod validate;
-pub mod verify;
-pub mod wheelname;

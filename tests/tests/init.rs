@@ -31,8 +31,8 @@ fn snapshot(dir: &Path) -> BTreeMap<&'static str, Option<String>> {
         .collect()
 }
 
-/// The dev profile of gpu-env that init appends to the root manifest, with
-/// its comment: examples/consumer's last table.
+/// The dev profiles of gpu-env's crates that init appends to the root
+/// manifest, with their comment: examples/consumer's last tables.
 fn profile() -> String {
     let consumer =
         std::fs::read_to_string(workspace_root().join("examples/consumer/Cargo.toml")).unwrap();
@@ -107,7 +107,7 @@ fn init_merges_into_existing_config_files_keeping_their_text() {
     write(d, ".pre-commit-config.yaml", hooks);
     let (code, out, err) = init(d);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("  changed   Cargo.toml: added \"xtask\" to [workspace] members; added [workspace.metadata.gpu-env] targets = [\"colab\"]; added [profile.dev.package.gpu-env] debug = false, incremental = false (gpu-env's build only)\n"), "{out}");
+    assert!(out.contains("  changed   Cargo.toml: added \"xtask\" to [workspace] members; added [workspace.metadata.gpu-env] targets = [\"colab\"]; added [profile.dev.package.gpu-env], [profile.dev.package.gpu-env-commands], [profile.dev.package.gpu-env-core] debug = false, incremental = false (gpu-env's build only)\n"), "{out}");
     assert!(
         out.contains("  changed   .cargo/config.toml: added xtask to [alias]\n"),
         "{out}"
@@ -147,8 +147,8 @@ fn init_merges_into_existing_config_files_keeping_their_text() {
 fn init_refuses_files_it_cannot_merge_and_prints_the_lines() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    // Cargo.toml has all init adds (its own gpu-env profile included).
-    let cargo = "[workspace]\nmembers = [\"model\", \"xtask\"]\n\n[workspace.metadata.gpu-env]\ntargets = [\"kaggle\"]\n\n[profile.dev.package.gpu-env]\ndebug = 1\n";
+    // Cargo.toml has all init adds (its own gpu-env profiles included).
+    let cargo = "[workspace]\nmembers = [\"model\", \"xtask\"]\n\n[workspace.metadata.gpu-env]\ntargets = [\"kaggle\"]\n\n[profile.dev.package.gpu-env]\ndebug = 1\n\n[profile.dev.package.gpu-env-commands]\ndebug = 1\n\n[profile.dev.package.gpu-env-core]\ndebug = 1\n";
     let alias = "[alias]\nxtask = \"run -p tools --\"\n";
     let manifest = "[package]\nname = \"xtask\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
     let main = "fn main() {\n    println!(\"my own tasks\");\n}\n";
@@ -185,7 +185,7 @@ fn init_single_crate_repo_gets_a_workspace_and_keeps_its_package_config() {
     write(d, "Cargo.toml", cargo);
     let (code, out, err) = init(d);
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("  changed   Cargo.toml: added [workspace] members = [\"xtask\"] (the package stays the root member); added [profile.dev.package.gpu-env] "), "{out}");
+    assert!(out.contains("  changed   Cargo.toml: added [workspace] members = [\"xtask\"] (the package stays the root member); added [profile.dev.package.gpu-env], "), "{out}");
     let now = std::fs::read_to_string(d.join("Cargo.toml")).unwrap();
     assert_eq!(
         now,
@@ -234,4 +234,29 @@ fn init_writes_the_light_build_unless_a_feature_is_asked_for() {
     let (code, _, err) = run(c);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("[possible values: net, cuda]"), "{err}");
+}
+
+/// The crates `init` profiles are the gpu-env crate and every crate it
+/// reaches through path dependencies (its layers): a new layer without a
+/// profile would build with debug info in every consumer.
+#[test]
+fn init_profiles_every_crate_of_gpu_env() {
+    let root = workspace_root();
+    let mut found = Vec::new();
+    let mut todo = vec![root.join("resolver")];
+    while let Some(dir) = todo.pop() {
+        let text = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        let manifest: toml::Table = text.parse().unwrap();
+        found.push(manifest["package"]["name"].as_str().unwrap().to_string());
+        let deps = manifest.get("dependencies").and_then(|d| d.as_table());
+        for dep in deps.into_iter().flat_map(|d| d.values()) {
+            if let Some(path) = dep.get("path").and_then(|p| p.as_str()) {
+                todo.push(dir.join(path));
+            }
+        }
+    }
+    found.sort();
+    let mut crates = gpu_env::cli::init::CRATES.to_vec();
+    crates.sort();
+    assert_eq!(found, crates);
 }

@@ -160,21 +160,27 @@ fn config_table(targets: &[String]) -> String {
     )
 }
 
-/// Why the root manifest gets [`PROFILE_TABLE`], written above it.
+/// The crates a gpu-env dependency builds: this one and the two layers
+/// under it (cargo takes a profile per package, never per dependency tree).
+pub const CRATES: [&str; 3] = ["gpu-env", "gpu-env-commands", "gpu-env-core"];
+
+/// Why the root manifest gets [`PROFILE_TABLE`], written above the first.
 const PROFILE_WHY: &str = "\n# gpu-env is a dependency here, not code that is debugged or edited:
 # built without debug info and without an incremental cache (a git
 # dependency never gets one), the first `cargo xtask check` takes seconds
-# less. Only gpu-env: this repo's own crates keep the dev profile.\n";
+# less. Only gpu-env's three crates: this repo's own crates keep the dev
+# profile.\n";
 
-/// The dev profile of the gpu-env package alone, in the root manifest
+/// The body of the dev profile each of [`CRATES`] gets in the root manifest
 /// (cargo reads profiles only there).
-const PROFILE_TABLE: &str = "[profile.dev.package.gpu-env]\ndebug = false\nincremental = false";
+const PROFILE_TABLE: &str = "debug = false\nincremental = false";
 
-/// Add [`PROFILE_TABLE`] with its comment unless the manifest has a
-/// `[profile.dev.package.gpu-env]` already. False when it is there, or when
-/// `profile`, `profile.dev` or its `package` is not a table (the manifest's
-/// own shape is left alone: the profile only saves build time).
-fn add_profile(doc: &mut DocumentMut) -> bool {
+/// Add `[profile.dev.package.<crate>]` with [`PROFILE_TABLE`] for each of
+/// [`CRATES`] the manifest has no table for, the comment above the first
+/// added; returns the headers added, none when `profile`, `profile.dev` or
+/// its `package` is not a table (the manifest's own shape is left alone:
+/// the profile only saves build time).
+fn add_profile(doc: &mut DocumentMut) -> Vec<String> {
     let mut at = doc.as_table_mut();
     for key in ["profile", "dev", "package"] {
         let item = at.entry(key).or_insert_with(|| {
@@ -184,18 +190,23 @@ fn add_profile(doc: &mut DocumentMut) -> bool {
         });
         match item.as_table_mut() {
             Some(t) => at = t,
-            None => return false,
+            None => return Vec::new(),
         }
     }
-    if at.contains_key("gpu-env") {
-        return false;
+    let mut added = Vec::new();
+    for name in CRATES {
+        if at.contains_key(name) {
+            continue;
+        }
+        let mut t = Table::new();
+        t.insert("debug", toml_edit::value(false));
+        t.insert("incremental", toml_edit::value(false));
+        t.decor_mut()
+            .set_prefix(if added.is_empty() { PROFILE_WHY } else { "\n" });
+        at.insert(name, Item::Table(t));
+        added.push(format!("[profile.dev.package.{name}]"));
     }
-    let mut t = Table::new();
-    t.insert("debug", toml_edit::value(false));
-    t.insert("incremental", toml_edit::value(false));
-    t.decor_mut().set_prefix(PROFILE_WHY);
-    at.insert("gpu-env", Item::Table(t));
-    true
+    added
 }
 
 /// The root `Cargo.toml`: create a workspace with the xtask member, the
@@ -300,10 +311,12 @@ pub fn root_manifest(text: Option<&str>, targets: &[String]) -> Outcome {
         meta.insert("gpu-env", Item::Table(cfg));
         changes.push(format!("added {}", table.trim_end().replace('\n', " ")));
     }
-    if add_profile(&mut doc) {
+    let profiles = add_profile(&mut doc);
+    if !profiles.is_empty() {
         changes.push(format!(
-            "added {} (gpu-env's build only)",
-            PROFILE_TABLE.replacen('\n', " ", 1).replace('\n', ", ")
+            "added {} {} (gpu-env's build only)",
+            profiles.join(", "),
+            PROFILE_TABLE.replace('\n', ", ")
         ));
     }
     if changes.is_empty() {
@@ -691,37 +704,50 @@ mod tests {
         assert!(!after.contains("workspace.metadata"), "{after}");
     }
 
+    /// The profile tables `init` writes for `names`, the comment above the first.
+    fn tables(names: &[&str]) -> String {
+        let mut out = format!("\n{}\n", PROFILE_WHY.trim());
+        for (i, name) in names.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(&format!("[profile.dev.package.{name}]\n{PROFILE_TABLE}\n"));
+        }
+        out
+    }
+
     #[test]
-    fn gpu_env_alone_gets_a_dev_profile_with_its_reason() {
+    fn gpu_env_crates_get_a_dev_profile_with_its_reason() {
         let Outcome::Created(fresh) = root_manifest(None, &colab()) else {
             panic!()
         };
-        let tail = format!("\n{}\n{PROFILE_TABLE}\n", PROFILE_WHY.trim());
+        let tail = tables(&CRATES);
         assert!(fresh.ends_with(&tail), "{fresh}");
         // Beside the repo's own profiles, which stay as they were.
         let before = "[workspace]\nmembers = [\"xtask\"]\n\n[workspace.metadata.gpu-env]\ntargets = [\"colab\"]\n\n[profile.dev]\nopt-level = 1\n\n[profile.dev.package.\"*\"]\nopt-level = 2\n";
         let (after, what) = changed(root_manifest(Some(before), &colab()));
-        assert_eq!(what.len(), 1, "{what:?}");
-        assert!(
-            what[0].starts_with("added [profile.dev.package.gpu-env]"),
-            "{what:?}"
-        );
+        assert_eq!(what, ["added [profile.dev.package.gpu-env], [profile.dev.package.gpu-env-commands], [profile.dev.package.gpu-env-core] debug = false, incremental = false (gpu-env's build only)"]);
         assert_eq!(after, format!("{before}{tail}"));
         assert!(matches!(
             root_manifest(Some(&after), &colab()),
             Outcome::Unchanged(_)
         ));
-        // The repo's own setting for gpu-env is kept; a profile that is not
-        // a table is left alone.
-        for own in [
-            format!("{before}\n[profile.dev.package.gpu-env]\ndebug = 2\n"),
-            "[workspace]\nmembers = [\"xtask\"]\n\n[workspace.metadata.gpu-env]\ntargets = [\"colab\"]\n[profile]\ndev = 1\n".to_string(),
-        ] {
-            assert!(
-                matches!(root_manifest(Some(&own), &colab()), Outcome::Unchanged(_)),
-                "{own}"
-            );
-        }
+        // The repo's own setting for a crate is kept; the others are added.
+        let own = format!("{before}\n[profile.dev.package.gpu-env]\ndebug = 2\n");
+        let (after, what) = changed(root_manifest(Some(&own), &colab()));
+        assert!(
+            what[0].starts_with(
+                "added [profile.dev.package.gpu-env-commands], [profile.dev.package.gpu-env-core] "
+            ),
+            "{what:?}"
+        );
+        assert_eq!(after, format!("{own}{}", tables(&CRATES[1..])));
+        // A profile that is not a table is left alone.
+        let odd = "[workspace]\nmembers = [\"xtask\"]\n\n[workspace.metadata.gpu-env]\ntargets = [\"colab\"]\n[profile]\ndev = 1\n";
+        assert!(
+            matches!(root_manifest(Some(odd), &colab()), Outcome::Unchanged(_)),
+            "{odd}"
+        );
     }
 
     #[test]

@@ -688,4 +688,16 @@ mod tests {
             assert_eq!(parse_shim(bad), None, "{bad}");
         }
     }
+
+    /// The cell decides its platform by host::platform's markers.
+    #[test]
+    fn the_cell_checks_the_same_markers() {
+        let cell = include_str!("cell.py");
+        for (platform, var, dir) in crate::host::platform::MARKERS {
+            let line = format!(
+                "if os.environ.get(\"{var}\") or os.path.isdir(\"{dir}\"):\n        return \"{platform}\""
+            );
+            assert!(cell.contains(&line), "cell.py lacks: {line}");
+        }
+    }
 }

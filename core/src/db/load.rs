@@ -31,7 +31,7 @@ fn serde_path_to_segs(path: &serde_ignored::Path<'_>, out: &mut Vec<Seg>) {
 /// embedded copy is loaded from: each record type is compiled for one
 /// deserializer, and a type error's JSON position is mapped back to the
 /// TOML value by its key path.
-pub(crate) fn parse_file<T: DeserializeOwned>(
+pub fn parse_file<T: DeserializeOwned>(
     file: &SourceFile,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<T> {

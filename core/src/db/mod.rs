@@ -8,7 +8,7 @@ pub mod model;
 pub mod names;
 
 pub use diag::{Diagnostic, SourceFile};
-pub use load::{load_files, read_dir_files};
+pub use load::{load_files, parse_file, read_dir_files};
 use model::*;
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 # (preloads, and which locked files the runtime's own wheels make
 # unnecessary to download) and shim grammar, shared by the setup cell,
 # `verify`'s Python layer and the hook `cargo xtask install` writes.
-# Generated code: see resolver/src/emit/runtime.py in gpu-env.
+# Generated code: see commands/src/emit/runtime.py in gpu-env.
 
 
 class _GpuEnvStop(Exception):

@@ -1,4 +1,4 @@
-# The `cargo xtask install` hook (resolver/src/install/install_hook.py in gpu-env).
+# The `cargo xtask install` hook (commands/src/install/install_hook.py in gpu-env).
 # gpu_env.pth imports this module when the interpreter starts. It only puts a
 # finder on sys.meta_path: the first time `mxnet` is imported, the finder
 # removes itself, runs the lock's preloads and shims (the shared runtime's

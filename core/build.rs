@@ -28,13 +28,13 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    // `resolver/compat-db` links to the repository's compat-db/; `cargo
+    // `core/compat-db` links to the repository's compat-db/; `cargo
     // package` copies the files behind the link, so a published crate
     // carries the database it embeds.
     let root = manifest
         .join("compat-db")
         .canonicalize()
-        .expect("compat-db directory inside the package (resolver/compat-db)");
+        .expect("compat-db directory inside the package (core/compat-db)");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let mut files = Vec::new();
     walk(&root, &root, &mut files);

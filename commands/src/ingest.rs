@@ -107,7 +107,7 @@ fn existing(record: &Path) -> Result<Option<WheelRelease>, IngestError> {
                 text,
             };
             let mut diags = Vec::new();
-            let parsed = crate::db::load::parse_file::<WheelRelease>(&file, &mut diags);
+            let parsed = crate::db::parse_file::<WheelRelease>(&file, &mut diags);
             parsed.map(Some).ok_or_else(|| IngestError::BadRecord {
                 path: record.to_path_buf(),
                 // The error names the file already: each problem by its place.

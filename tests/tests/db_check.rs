@@ -118,7 +118,7 @@ fn syntax_error() {
     assert_one(
         with("gpus.toml", "aliases = [\"T4\"]", "aliases = [\"T4\""),
         "gpus.toml:4:1:",
-        "invalid array",
+        "missing comma between array elements",
     );
 }
 

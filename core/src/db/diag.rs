@@ -1,5 +1,6 @@
-//! Diagnostics with file:line:column, located lazily through toml_edit spans
-//! (only when there is something to report, so loading stays fast).
+//! Diagnostics with file:line:column, located lazily through the spans of
+//! toml's parse tree (`toml::de::DeTable`, only when there is something to
+//! report, so loading stays fast).
 
 use std::fmt;
 
@@ -60,14 +61,32 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
 /// Finds where a key path lies in a TOML text.
 pub(crate) struct Locator<'a> {
     text: &'a str,
-    doc: Option<toml_edit::ImDocument<&'a str>>,
+    /// The parse tree, the document as a table value.
+    doc: Option<DeValue<'a>>,
+}
+
+type DeValue<'a> = toml::de::DeValue<'a>;
+type Spanned<T> = toml::Spanned<T>;
+
+/// One step down the parse tree: a table's entry `seg` (with its key's span
+/// start) or an array's element (with its own).
+fn step<'t, 'a>(at: &'t DeValue<'a>, seg: &Seg) -> Option<(usize, &'t Spanned<DeValue<'a>>)> {
+    match seg {
+        Seg::Key(k) => at
+            .as_table()?
+            .iter()
+            .find(|(key, _)| key.get_ref() == k)
+            .map(|(key, v)| (key.span().start, v)),
+        Seg::Index(i) => at.as_array()?.get(*i).map(|v| (v.span().start, v)),
+    }
 }
 
 impl<'a> Locator<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
+        let doc = toml::de::DeTable::parse(text).ok();
         Self {
             text,
-            doc: toml_edit::ImDocument::parse(text).ok(),
+            doc: doc.map(|t| DeValue::Table(t.into_inner())),
         }
     }
 
@@ -82,55 +101,21 @@ impl<'a> Locator<'a> {
         (found == path.len()).then_some(offset)
     }
 
-    /// The span start of the deepest element of `path` that exists, and how
-    /// many of its elements were found.
+    /// The span start of the deepest element of `path` that exists (a
+    /// table entry's key, an array element's value), and how many of its
+    /// elements were found.
     fn walk(&self, path: &[Seg]) -> (usize, usize) {
-        use toml_edit::{Item, Value};
-        enum Node<'d> {
-            Table(&'d dyn toml_edit::TableLike),
-            Array(&'d toml_edit::Array),
-            Tables(&'d toml_edit::ArrayOfTables),
-            Leaf,
-        }
-        fn of_value(v: &Value) -> Node<'_> {
-            match v {
-                Value::InlineTable(t) => Node::Table(t),
-                Value::Array(a) => Node::Array(a),
-                _ => Node::Leaf,
-            }
-        }
-        fn of_item(i: &Item) -> Node<'_> {
-            match i {
-                Item::Table(t) => Node::Table(t),
-                Item::ArrayOfTables(a) => Node::Tables(a),
-                Item::Value(v) => of_value(v),
-                Item::None => Node::Leaf,
-            }
-        }
-        let Some(doc) = &self.doc else { return (0, 0) };
+        let Some(mut at) = self.doc.as_ref() else {
+            return (0, 0);
+        };
         let (mut best, mut found) = (0usize, 0usize);
-        let mut node = Node::Table(doc.as_table());
         for seg in path {
-            let (next, span) = match (seg, &node) {
-                (Seg::Key(k), Node::Table(t)) => match t.get_key_value(k) {
-                    Some((kk, v)) => (of_item(v), kk.span()),
-                    None => break,
-                },
-                (Seg::Index(i), Node::Tables(a)) => match a.get(*i) {
-                    Some(t) => (Node::Table(t), t.span()),
-                    None => break,
-                },
-                (Seg::Index(i), Node::Array(a)) => match a.get(*i) {
-                    Some(v) => (of_value(v), v.span()),
-                    None => break,
-                },
-                _ => break,
+            let Some((start, next)) = step(at, seg) else {
+                break;
             };
-            if let Some(sp) = span {
-                best = sp.start;
-            }
+            best = start;
             found += 1;
-            node = next;
+            at = next.get_ref();
         }
         (best, found)
     }
@@ -138,20 +123,15 @@ impl<'a> Locator<'a> {
     /// Where the value at `path` starts (a key's value rather than the
     /// key); the deepest existing element's start when it does not exist.
     pub(crate) fn value_offset(&self, path: &[Seg]) -> usize {
-        let Some((Seg::Key(last), parent)) = path.split_last() else {
-            return self.offset(path);
+        let value = match (path.split_last(), &self.doc) {
+            (Some((last @ Seg::Key(_), parent)), Some(doc)) => parent
+                .iter()
+                .try_fold(doc, |at, seg| step(at, seg).map(|(_, v)| v.get_ref()))
+                .and_then(|at| step(at, last))
+                .map(|(_, v)| v.span().start),
+            _ => None,
         };
-        let value = self.doc.as_ref().and_then(|doc| {
-            let mut item = doc.as_item();
-            for seg in parent {
-                item = match seg {
-                    Seg::Key(k) => item.get(k.as_str())?,
-                    Seg::Index(i) => item.get(*i)?,
-                };
-            }
-            item.get(last.as_str())?.as_value()?.span()
-        });
-        value.map_or_else(|| self.offset(path), |sp| sp.start)
+        value.unwrap_or_else(|| self.offset(path))
     }
 
     pub(crate) fn diag(&self, file: &str, path: &[Seg], message: String) -> Diagnostic {

@@ -1,7 +1,8 @@
 //! gpu-env's optional parts (Cargo features) and what a command that needs
 //! one says: the commands themselves are `cli`; `net` and `cuda` are
 //! opt-in, so a repo's first `cargo xtask` builds only what `check` and an
-//! offline `resolve` need.
+//! offline `resolve` need; `init` (toml_edit's manifest edits) is on in
+//! gpu-env's own xtask and wheel, not in a repo that uses gpu-env.
 
 /// The optional features a repo can add to its gpu-env dependency
 /// (`cargo xtask init --feature`).

@@ -25,7 +25,7 @@ pub mod validate;
 pub mod versions;
 pub mod wheelname;
 
-/// gpu-env's version (the two crates are released together, one version).
+/// gpu-env's version (its three crates are released together, one version).
 pub fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
